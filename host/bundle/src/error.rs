@@ -1,0 +1,104 @@
+//! Errors of bundle generation and writing.
+
+/// Errors of bundle generation. Each names the flag, component or path at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A command-line value is malformed.
+    #[error("invalid {flag} value `{value}`: {reason}")]
+    InvalidFlag {
+        /// The flag, e.g. `--set`.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What is expected.
+        reason: String,
+    },
+    /// `--set` names a component the recipe does not have.
+    #[error("--set names unknown component `{component}`; the recipe has: {known}")]
+    UnknownSetComponent {
+        /// The name given.
+        component: String,
+        /// The recipe's components.
+        known: String,
+    },
+    /// No deployer plugin of this name.
+    #[error("unknown deployer `{name}`; available: {available}")]
+    UnknownDeployer {
+        /// The name given.
+        name: String,
+        /// Available deployers.
+        available: String,
+    },
+    /// No bundler serves the component.
+    #[error("no bundler plugin serves component `{component}`")]
+    NoBundler {
+        /// The component.
+        component: String,
+    },
+    /// The recipe's deploymentOrder disagrees with its dependencies.
+    #[error("the recipe's deploymentOrder {given:?} does not match its components and dependencies (expected {expected:?})")]
+    BadOrder {
+        /// The order in the recipe.
+        given: Vec<String>,
+        /// A valid order.
+        expected: Vec<String>,
+    },
+    /// A recipe-data problem.
+    #[error(transparent)]
+    Recipe(#[from] cns_recipe::Error),
+    /// A plugin failed.
+    #[error("component `{component}`")]
+    Component {
+        /// The component being rendered.
+        component: String,
+        /// What went wrong.
+        #[source]
+        source: cns_runtime::Error,
+    },
+    /// The deployer failed.
+    #[error("deployer `{deployer}`")]
+    Deployer {
+        /// The deployer.
+        deployer: String,
+        /// What went wrong.
+        #[source]
+        source: cns_runtime::Error,
+    },
+    /// Two producers wrote the same path.
+    #[error("`{path}` is produced twice: by {first} and by {second}")]
+    Conflict {
+        /// The path.
+        path: String,
+        /// First producer.
+        first: String,
+        /// Second producer.
+        second: String,
+    },
+    /// Applying a values override failed.
+    #[error("--set for component `{component}`")]
+    Values {
+        /// The component.
+        component: String,
+        /// Why.
+        #[source]
+        source: cns_values::Error,
+    },
+    /// The output path is in the way.
+    #[error("output `{path}` exists and is not empty (use --force to replace it)")]
+    OutputExists {
+        /// The output directory.
+        path: String,
+    },
+    /// Writing the bundle failed; nothing was left at the output path.
+    #[error("cannot write the bundle to `{path}`")]
+    Write {
+        /// The output directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

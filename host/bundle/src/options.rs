@@ -1,0 +1,231 @@
+//! Validated bundle options: node placement flags, `--set` overrides, deployer settings.
+
+use crate::{Error, Result};
+use cns_runtime::types::{Label, Toleration};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Where one class of pods goes: node selector and tolerations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Placement {
+    /// Node selector labels, sorted by key.
+    pub selector: BTreeMap<String, String>,
+    /// Tolerations, in flag order.
+    pub tolerations: Vec<Toleration>,
+}
+
+impl Placement {
+    /// Labels in WIT form.
+    pub fn labels(&self) -> Vec<Label> {
+        self.selector
+            .iter()
+            .map(|(k, v)| Label {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect()
+    }
+}
+
+/// One `--set component:path=value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetOverride {
+    /// Component name or alias as given.
+    pub component: String,
+    /// Dotted values path.
+    pub path: String,
+    /// Typed value (bool, int, float or string).
+    pub value: Value,
+}
+
+/// Everything `cnsctl bundle` needs besides the recipe, already validated.
+#[derive(Debug, Clone, Default)]
+pub struct BundleOptions {
+    /// Deployer plugin name.
+    pub deployer: String,
+    /// `--system-node-selector` / `--system-node-toleration`.
+    pub system: Placement,
+    /// `--accelerated-node-selector` / `--accelerated-node-toleration`.
+    pub accelerated: Placement,
+    /// `--set` overrides, in flag order.
+    pub sets: Vec<SetOverride>,
+    /// Options passed to the deployer (`repo`, `revision`, …), sorted by key.
+    pub deployer_options: BTreeMap<String, String>,
+    /// Render components on several threads.
+    pub parallel: bool,
+}
+
+fn is_label_key(k: &str) -> bool {
+    let (prefix, name) = match k.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, k),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty() && p.len() <= 253 && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.".contains(c))
+    });
+    name_ok && prefix_ok
+}
+
+fn is_label_value(v: &str) -> bool {
+    v.is_empty()
+        || (v.len() <= 63
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
+/// Parse `key=value` node selectors (repeatable) into a sorted map.
+pub fn parse_selectors(flag: &'static str, raw: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for r in raw {
+        let bad = |reason: &str| Error::InvalidFlag {
+            flag,
+            value: r.clone(),
+            reason: reason.to_string(),
+        };
+        let (k, v) = r.split_once('=').ok_or_else(|| bad("expected key=value"))?;
+        if !is_label_key(k) {
+            return Err(bad("the key is not a valid Kubernetes label key"));
+        }
+        if !is_label_value(v) {
+            return Err(bad("the value is not a valid Kubernetes label value"));
+        }
+        if out.insert(k.to_string(), v.to_string()).is_some_and(|old| old != v) {
+            return Err(bad("the key is given twice with different values"));
+        }
+    }
+    Ok(out)
+}
+
+/// Parse tolerations: `key=value:Effect` (Equal), `key=value` (Equal, any effect),
+/// `key:Effect` or `key` (Exists), `*` (tolerate everything).
+pub fn parse_tolerations(flag: &'static str, raw: &[String]) -> Result<Vec<Toleration>> {
+    const EFFECTS: [&str; 3] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
+    let mut out: Vec<Toleration> = Vec::new();
+    for r in raw {
+        let bad = |reason: String| Error::InvalidFlag {
+            flag,
+            value: r.clone(),
+            reason,
+        };
+        if r == "*" {
+            out.push(Toleration {
+                key: None,
+                operator: "Exists".into(),
+                value: None,
+                effect: None,
+            });
+            continue;
+        }
+        let (kv, effect) = match r.rsplit_once(':') {
+            Some((kv, e)) => {
+                if !EFFECTS.contains(&e) {
+                    return Err(bad(format!("effect `{e}` must be one of {}", EFFECTS.join(", "))));
+                }
+                (kv, Some(e.to_string()))
+            }
+            None => (r.as_str(), None),
+        };
+        let (key, value) = match kv.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (kv, None),
+        };
+        if !is_label_key(key) {
+            return Err(bad("the key is not a valid taint key (expected key=value:Effect)".into()));
+        }
+        if value.is_some_and(|v| !is_label_value(v)) {
+            return Err(bad("the value is not a valid taint value".into()));
+        }
+        let t = Toleration {
+            key: Some(key.to_string()),
+            operator: if value.is_some() { "Equal" } else { "Exists" }.into(),
+            value: value.map(str::to_string),
+            effect,
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// Parse `component:dotted.path=value`.
+pub fn parse_set(raw: &str) -> Result<SetOverride> {
+    let bad = |reason: &str| Error::InvalidFlag {
+        flag: "--set",
+        value: raw.to_string(),
+        reason: reason.to_string(),
+    };
+    let (component, rest) = raw.split_once(':').ok_or_else(|| bad("expected component:path=value"))?;
+    let (path, value) = rest.split_once('=').ok_or_else(|| bad("expected component:path=value"))?;
+    if component.is_empty() {
+        return Err(bad("the component is empty"));
+    }
+    cns_values::split_path(path).map_err(|e| bad(&e.to_string()))?;
+    Ok(SetOverride {
+        component: component.to_string(),
+        path: path.to_string(),
+        value: cns_values::parse_scalar(value),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn tolerations_grammar() {
+        let t = parse_tolerations("--t", &s(&["dedicated=user-workload:NoSchedule", "gpu:NoExecute", "a=b", "k", "*"])).unwrap();
+        let show: Vec<String> = t
+            .iter()
+            .map(|t| format!("{:?}|{}|{:?}|{:?}", t.key, t.operator, t.value, t.effect))
+            .collect();
+        assert_eq!(
+            show,
+            [
+                "Some(\"dedicated\")|Equal|Some(\"user-workload\")|Some(\"NoSchedule\")",
+                "Some(\"gpu\")|Exists|None|Some(\"NoExecute\")",
+                "Some(\"a\")|Equal|Some(\"b\")|None",
+                "Some(\"k\")|Exists|None|None",
+                "None|Exists|None|None",
+            ]
+        );
+        for bad in ["a=b:Sometimes", "=b:NoSchedule", "a b=c", "a=b c"] {
+            let e = parse_tolerations("--t", &s(&[bad])).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid --t value `{bad}`")), "{e}");
+        }
+    }
+
+    #[test]
+    fn selectors_grammar() {
+        let m = parse_selectors("--s", &s(&["nodeGroup=system-pool", "node.kubernetes.io/role=gpu", "empty="])).unwrap();
+        assert_eq!(m.len(), 3);
+        for bad in ["novalue", "=x", "a=b c", "UPPER/x=y"] {
+            assert!(parse_selectors("--s", &s(&[bad])).is_err(), "{bad}");
+        }
+        assert!(parse_selectors("--s", &s(&["a=1", "a=2"])).is_err());
+    }
+
+    #[test]
+    fn set_grammar() {
+        let o = parse_set("gpuoperator:driver.version=570.133.20").unwrap();
+        assert_eq!((o.component.as_str(), o.path.as_str(), &o.value), ("gpuoperator", "driver.version", &json!("570.133.20")));
+        assert_eq!(parse_set("x:a.b=true").unwrap().value, json!(true));
+        assert_eq!(parse_set("x:a=3").unwrap().value, json!(3));
+        assert_eq!(parse_set("x:a=b=c").unwrap().value, json!("b=c"));
+        for bad in ["nocolon", "x:noequals", ":a=1", "x:a..b=1", "x:{{a}}=1"] {
+            let e = parse_set(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid --set value `{bad}`")), "{e}");
+        }
+    }
+}

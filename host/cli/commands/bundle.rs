@@ -1,0 +1,128 @@
+//! `cnsctl bundle`: raw flags → validated `BundleOptions` → plugins → atomic directory.
+
+use super::Outcome;
+use crate::opts::{PluginOpts, RecipeDataOpts};
+use anyhow::{Context, Result};
+use clap::Args;
+use cns_bundle::options::{parse_selectors, parse_set, parse_tolerations};
+use cns_bundle::{BundleOptions, Placement};
+use cns_recipe::RecipeResult;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The recipe used when `--recipe` is not given (embedded in cnsctl).
+pub(crate) const DEFAULT_RECIPE: &str = "examples/eks-h100-ubuntu-training.yaml";
+
+/// Arguments of `bundle`.
+#[derive(Debug, Args)]
+pub(crate) struct BundleArgs {
+    /// Recipe file (a `recipeResult`, as written by `cnsctl recipe`). Default: the embedded
+    /// example recipe for EKS, H100, Ubuntu, training.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) recipe: Option<PathBuf>,
+
+    /// Output directory; must not exist or be empty (see --force). Written atomically.
+    #[arg(short, long, value_name = "DIR", default_value = "bundle")]
+    pub(crate) output: PathBuf,
+
+    /// Replace a non-empty output directory.
+    #[arg(long)]
+    pub(crate) force: bool,
+
+    /// Deployer: script, or another deployer plugin's name.
+    #[arg(short, long, value_name = "NAME", default_value = "script")]
+    pub(crate) deployer: String,
+
+    /// Override a value: COMPONENT:dotted.path=VALUE (bool, int, float or string);
+    /// COMPONENT:enabled=false drops a component. Repeatable.
+    #[arg(long = "set", value_name = "COMPONENT:PATH=VALUE")]
+    pub(crate) sets: Vec<String>,
+
+    /// Node selector for system pods (operators, webhooks): key=value. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) system_node_selector: Vec<String>,
+
+    /// Toleration for system pods: key=value:Effect, key:Effect, key=value or *. Repeatable.
+    #[arg(long, value_name = "TOLERATION")]
+    pub(crate) system_node_toleration: Vec<String>,
+
+    /// Node selector for GPU pods: key=value. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) accelerated_node_selector: Vec<String>,
+
+    /// Toleration for GPU pods: key=value:Effect, key:Effect, key=value or *. Repeatable.
+    #[arg(long, value_name = "TOLERATION")]
+    pub(crate) accelerated_node_toleration: Vec<String>,
+
+    /// Git repository URL the bundle will live in (for GitOps deployers).
+    #[arg(long, value_name = "URL")]
+    pub(crate) repo: Option<String>,
+
+    /// Git revision (branch or tag) of --repo.
+    #[arg(long, value_name = "REV")]
+    pub(crate) revision: Option<String>,
+
+    /// Render components one after another instead of in parallel.
+    #[arg(long)]
+    pub(crate) serial: bool,
+
+    #[command(flatten)]
+    pub(crate) plugins: PluginOpts,
+}
+
+impl BundleArgs {
+    /// Validate the raw flags into options before any work.
+    pub(crate) fn options(&self) -> Result<BundleOptions> {
+        let mut deployer_options = std::collections::BTreeMap::new();
+        if let Some(r) = &self.repo {
+            deployer_options.insert("repo".to_string(), r.clone());
+        }
+        if let Some(r) = &self.revision {
+            deployer_options.insert("revision".to_string(), r.clone());
+        }
+        Ok(BundleOptions {
+            deployer: self.deployer.clone(),
+            system: Placement {
+                selector: parse_selectors("--system-node-selector", &self.system_node_selector)?,
+                tolerations: parse_tolerations("--system-node-toleration", &self.system_node_toleration)?,
+            },
+            accelerated: Placement {
+                selector: parse_selectors("--accelerated-node-selector", &self.accelerated_node_selector)?,
+                tolerations: parse_tolerations("--accelerated-node-toleration", &self.accelerated_node_toleration)?,
+            },
+            sets: self.sets.iter().map(|s| parse_set(s)).collect::<Result<_, _>>()?,
+            deployer_options,
+            parallel: !self.serial,
+        })
+    }
+}
+
+pub(crate) fn run(args: BundleArgs, data: &RecipeDataOpts) -> Result<Outcome> {
+    let start = Instant::now();
+    let opts = args.options()?;
+    let store = data.store()?;
+    let recipe = match &args.recipe {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("failed to read recipe `{}`", path.display()))?;
+            RecipeResult::from_yaml(&path.display().to_string(), &text)?
+        }
+        None => {
+            let embedded = cns_recipe::Store::embedded();
+            let text = embedded.text(DEFAULT_RECIPE, "cnsctl")?;
+            RecipeResult::from_yaml(DEFAULT_RECIPE, text)?
+        }
+    };
+    let runtime = args.plugins.runtime()?;
+    let catalog = args.plugins.catalog(&runtime)?;
+    let tree = cns_bundle::generate(&recipe, &store, &catalog, &opts).context("failed to generate the bundle")?;
+    tree.write_to(&args.output, args.force)?;
+    crate::ui::status(&format!(
+        "wrote {} files ({} bytes) to {} with deployer `{}` in {:.0?}",
+        tree.files().len(),
+        tree.size(),
+        args.output.display(),
+        opts.deployer,
+        start.elapsed()
+    ));
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,108 @@
+//! The `cnsctl` command tree (clap derive) and dispatch.
+
+mod bundle;
+mod plugin;
+mod recipe;
+mod version;
+
+use crate::opts::RecipeDataOpts;
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Turn a GPU cluster recipe into a GitOps bundle (Helm values, manifests, install scripts,
+/// Argo CD / Flux manifests) through sandboxed WebAssembly plugins.
+///
+/// Exit codes: 0 success, 1 a check failed (e.g. `validate`), 2 error (bad input, bad
+/// flags, plugin failure).
+#[derive(Debug, Parser)]
+#[command(name = "cnsctl", version, propagate_version = true, max_term_width = 100)]
+pub(crate) struct Cli {
+    /// More output: -v shows plugin info messages, -vv debug messages.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+
+    #[command(flatten)]
+    pub(crate) data: RecipeDataOpts,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// A `cnsctl` command.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Generate a bundle from a recipe: per-component values, manifests and READMEs, plus
+    /// the chosen deployer's files, checksummed.
+    Bundle(bundle::BundleArgs),
+    /// Resolve a recipe for the given criteria (or list the supported combinations).
+    Recipe(recipe::RecipeArgs),
+    /// Inspect the plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Print the versions of cnsctl, its WIT interface and wasmtime.
+    Version,
+}
+
+/// How a command ended when it did not fail.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Everything passed.
+    Success,
+    /// The command ran, but a check it performs failed.
+    #[allow(dead_code, reason = "used by `validate`")]
+    CheckFailed,
+}
+
+/// Run a parsed command line.
+pub(crate) fn run(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Bundle(args) => bundle::run(args, &cli.data),
+        Command::Recipe(args) => recipe::run(args, &cli.data),
+        Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Version => version::run(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn predecessor_demo_bundle_command_parses() {
+        let cli = Cli::try_parse_from([
+            "cnsctl", "bundle", "--recipe", "recipe.yaml", "--output", "./bundles", "--deployer", "argocd",
+            "--system-node-selector", "nodeGroup=system-pool", "--accelerated-node-selector", "nodeGroup=customer-gpu",
+            "--accelerated-node-toleration", "dedicated=user-workload:NoSchedule",
+        ])
+        .unwrap();
+        let Command::Bundle(b) = cli.command else { panic!("not bundle") };
+        assert_eq!(b.deployer, "argocd");
+        assert_eq!(b.accelerated_node_toleration, ["dedicated=user-workload:NoSchedule"]);
+    }
+
+    #[test]
+    fn predecessor_demo_recipe_command_parses() {
+        let cli = Cli::try_parse_from([
+            "cnsctl", "recipe", "--service", "eks", "--accelerator", "h100", "--os", "ubuntu", "--intent", "training",
+            "--output", "recipe.yaml",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Recipe(_)));
+    }
+
+    #[test]
+    fn plugin_list_parses() {
+        let cli = Cli::try_parse_from(["cnsctl", "plugin", "list", "--json"]).unwrap();
+        assert!(matches!(cli.command, Command::Plugin(plugin::PluginCommand::List(_))));
+    }
+}

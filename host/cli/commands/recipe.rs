@@ -1,0 +1,90 @@
+//! `cnsctl recipe`: resolve criteria into a `recipeResult`, or list the supported ones.
+
+use super::Outcome;
+use crate::opts::RecipeDataOpts;
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use cns_recipe::Criteria;
+use std::path::PathBuf;
+
+/// Output format of a recipe.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    /// YAML (default).
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// Arguments of `recipe`.
+#[derive(Debug, Args)]
+pub(crate) struct RecipeArgs {
+    /// Kubernetes service: eks, gke, aks or oke.
+    #[arg(long, value_name = "SERVICE")]
+    service: Option<String>,
+    /// GPU model: h100, gb200 or a100.
+    #[arg(long, visible_alias = "gpu", value_name = "ACCELERATOR")]
+    accelerator: Option<String>,
+    /// Node operating system, e.g. ubuntu.
+    #[arg(long, value_name = "OS")]
+    os: Option<String>,
+    /// Workload intent: training or inference.
+    #[arg(long, value_name = "INTENT")]
+    intent: Option<String>,
+    /// Write the recipe to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "yaml")]
+    format: Format,
+    /// List the supported criteria combinations instead of resolving one.
+    #[arg(long, conflicts_with_all = ["service", "accelerator", "os", "intent", "output"])]
+    list: bool,
+}
+
+pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
+    let store = data.store()?;
+    if args.list {
+        println!("{:<8} {:<12} {:<12} INTENT", "SERVICE", "ACCELERATOR", "OS");
+        for c in cns_recipe::resolve::supported(&store)? {
+            println!("{:<8} {:<12} {:<12} {}", c.service, c.accelerator, c.os, c.intent);
+        }
+        return Ok(Outcome::Success);
+    }
+    let criteria = Criteria::new(
+        args.service.as_deref(),
+        args.accelerator.as_deref(),
+        args.os.as_deref(),
+        args.intent.as_deref(),
+    )?;
+    let recipe = cns_recipe::resolve(&store, &criteria).with_context(|| format!("failed to resolve a recipe for {criteria}"))?;
+    let text = match args.format {
+        Format::Yaml => recipe.to_yaml(),
+        Format::Json => serde_json::to_string_pretty(&recipe)? + "\n",
+    };
+    match args.output {
+        Some(path) => {
+            write_atomic(&path, text.as_bytes()).with_context(|| format!("failed to write `{}`", path.display()))?;
+            crate::ui::status(&format!(
+                "wrote {} ({} components, overlays: {})",
+                path.display(),
+                recipe.component_refs.len(),
+                recipe.metadata.applied_overlays.join(", ")
+            ));
+        }
+        None => print!("{text}"),
+    }
+    Ok(Outcome::Success)
+}
+
+/// Write a file via a temp file in the same directory and a rename.
+pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! `cnsctl version`.
+
+use super::Outcome;
+use anyhow::Result;
+
+/// Print versions of cnsctl, the WIT package, wasmtime, and how plugins were built.
+pub(crate) fn run() -> Result<Outcome> {
+    println!("cnsctl {}", env!("CARGO_PKG_VERSION"));
+    println!("wit cns:plugin@{}", cns_runtime::WIT_VERSION);
+    println!("wasmtime 48.0.8");
+    println!("recipe data {}", cns_recipe::resolve::DATA_VERSION);
+    println!(
+        "built-in plugins: {} ({})",
+        cns_plugin_artifacts::BUILTIN.len(),
+        cns_plugin_artifacts::SKIPPED.unwrap_or(cns_plugin_artifacts::ROUTE)
+    );
+    Ok(Outcome::Success)
+}

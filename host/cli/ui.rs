@@ -1,0 +1,41 @@
+//! Terminal output: verbosity and the sink that shows plugin log messages.
+
+use cns_runtime::LogSink;
+use cns_runtime::types::Level;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI8, Ordering};
+
+static VERBOSITY: AtomicI8 = AtomicI8::new(0);
+
+/// Set verbosity from `-v` (count) and `-q`.
+pub(crate) fn set_verbosity(verbose: u8, quiet: bool) {
+    let v = if quiet { -1 } else { verbose.min(3) as i8 };
+    VERBOSITY.store(v, Ordering::Relaxed);
+}
+
+fn verbosity() -> i8 {
+    VERBOSITY.load(Ordering::Relaxed)
+}
+
+/// Print a status line to stderr unless `--quiet`.
+pub(crate) fn status(msg: &str) {
+    if verbosity() >= 0 {
+        eprintln!("{msg}");
+    }
+}
+
+/// The sink for plugin logs: warnings and errors always, info with `-v`, debug with `-vv`.
+pub(crate) fn plugin_log_sink() -> LogSink {
+    Arc::new(|plugin: &str, level: Level, msg: &str| {
+        let (min, tag) = match level {
+            Level::Error => (-1, "error"),
+            Level::Warn => (0, "warning"),
+            Level::Info => (1, "info"),
+            Level::Debug => (2, "debug"),
+            Level::Trace => (3, "trace"),
+        };
+        if verbosity() >= min {
+            eprintln!("[plugin {plugin}] {tag}: {msg}");
+        }
+    })
+}

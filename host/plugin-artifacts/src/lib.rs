@@ -1,0 +1,32 @@
+//! The built-in cnsctl plugins as WebAssembly component bytes, compiled by `build.rs`.
+//!
+//! Knows nothing about loading or running them; that is `cns-runtime`'s job.
+
+/// One compiled plugin component.
+#[derive(Debug, Clone, Copy)]
+pub struct Artifact {
+    /// Plugin name (e.g. `cert-manager`).
+    pub name: &'static str,
+    /// The component bytes.
+    pub bytes: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/gen.rs"));
+
+/// The built-in plugins; panics with the reason if the build skipped them.
+pub fn require() -> &'static [Artifact] {
+    if let Some(reason) = SKIPPED {
+        panic!("built-in plugins are not available: {reason}");
+    }
+    BUILTIN
+}
+
+/// A test-only plugin by name; panics if the build skipped plugins or the name is unknown.
+pub fn test_plugin(name: &str) -> &'static [u8] {
+    require();
+    TEST_ONLY
+        .iter()
+        .find(|a| a.name == name)
+        .unwrap_or_else(|| panic!("no test plugin `{name}`"))
+        .bytes
+}

@@ -1,0 +1,1 @@
+//! Constraint evaluation (issue 3).

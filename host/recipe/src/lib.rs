@@ -1,0 +1,25 @@
+//! cnsctl recipes: the data model, the recipe data store (embedded or a directory), overlay
+//! resolution into a `recipeResult`, component values, and constraint evaluation.
+//!
+//! Pure Rust, no plugins, no network. The bundle pipeline reads a [`RecipeResult`] and the
+//! [`Registry`]; the `recipe` and `validate` commands are built on [`resolve`] and
+//! [`constraints`].
+
+pub mod constraints;
+pub mod criteria;
+mod error;
+pub mod model;
+pub mod registry;
+pub mod resolve;
+pub mod snapshot;
+pub mod store;
+
+pub use criteria::Criteria;
+pub use error::{Error, Result};
+pub use model::{ComponentRef, Constraint, RecipeMetadata, RecipeResult};
+pub use registry::{ComponentConfig, Registry};
+pub use resolve::resolve;
+pub use store::Store;
+
+/// `apiVersion` of every recipe document.
+pub const API_VERSION: &str = "cns.nvidia.com/v1alpha1";

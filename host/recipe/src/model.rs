@@ -1,0 +1,321 @@
+//! Serde types of the recipe documents: overlays (`recipeMetadata`) and resolved recipes
+//! (`recipeResult`). Unknown fields are errors, so typos never pass silently.
+
+use crate::criteria::Criteria;
+use crate::{API_VERSION, Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A named constraint on the cluster, e.g. `K8s.server.version >= 1.30`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraint {
+    /// Measurement path `{Type}.{subtype}.{key}`, e.g. `OS.release.ID`.
+    pub name: String,
+    /// Expected value: `>= 1.30`, `== 24.04`, or a bare value for equality.
+    pub value: String,
+    /// Hint shown when the constraint fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+}
+
+/// One component in a recipe.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ComponentRef {
+    /// Component name, e.g. `gpu-operator`.
+    pub name: String,
+    /// Deployment type; only `Helm` is supported.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Chart repository (`https://…` or `oci://…`); defaults from the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Chart name; defaults from the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
+    /// Chart version; defaults from the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Namespace; defaults from the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Values file in the recipe data, deep-merged over `components/<name>/values.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_file: Option<String>,
+    /// Values with the highest recipe precedence; `enabled: false` disables the component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<Value>,
+    /// Components that must be deployed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependency_refs: Vec<String>,
+    /// Manifests in the recipe data to ship with the component.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest_files: Vec<String>,
+}
+
+impl ComponentRef {
+    /// False when `overrides.enabled` is `false`.
+    pub fn enabled(&self) -> bool {
+        self.overrides
+            .as_ref()
+            .and_then(|o| o.get("enabled"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
+    }
+}
+
+/// `metadata` of an overlay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverlayMeta {
+    /// Overlay name (the file name without `.yaml`).
+    pub name: String,
+}
+
+/// `spec` of an overlay.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OverlaySpec {
+    /// Parent overlay; empty means `base` (for every overlay but `base` itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// When the overlay applies; absent for `base`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criteria: Option<Criteria>,
+    /// Constraints added or replaced (by name).
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+    /// Components added or merged (by name).
+    #[serde(default)]
+    pub component_refs: Vec<ComponentRef>,
+}
+
+/// An overlay file (`kind: recipeMetadata`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RecipeMetadata {
+    /// Always `recipeMetadata`.
+    pub kind: String,
+    /// Always `cns.nvidia.com/v1alpha1`.
+    pub api_version: String,
+    /// Name.
+    pub metadata: OverlayMeta,
+    /// Content.
+    pub spec: OverlaySpec,
+}
+
+/// `metadata` of a resolved recipe.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResultMeta {
+    /// Version of the recipe data that produced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Overlays merged, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_overlays: Vec<String>,
+}
+
+/// A resolved recipe (`kind: recipeResult`): what `cnsctl bundle --recipe` reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RecipeResult {
+    /// Always `recipeResult`.
+    pub kind: String,
+    /// Always `cns.nvidia.com/v1alpha1`.
+    pub api_version: String,
+    /// Version and applied overlays.
+    #[serde(default)]
+    pub metadata: ResultMeta,
+    /// The criteria it was resolved for.
+    #[serde(default)]
+    pub criteria: Criteria,
+    /// Constraints on the cluster, sorted by name.
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+    /// Components, sorted by name.
+    pub component_refs: Vec<ComponentRef>,
+    /// Component names in deployment order.
+    #[serde(default)]
+    pub deployment_order: Vec<String>,
+}
+
+/// Parse YAML into `T`, with the file name and the parser's line/column in the error.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(path: &str, what: &'static str, text: &str) -> Result<T> {
+    serde_norway::from_str(text).map_err(|e| Error::Parse {
+        path: path.to_string(),
+        what,
+        message: e.to_string(),
+    })
+}
+
+fn check_header(path: &str, kind: &str, api_version: &str, want_kind: &str) -> Result<()> {
+    if kind != want_kind {
+        return Err(Error::WrongKind {
+            path: path.into(),
+            field: "kind",
+            found: kind.into(),
+            expected: want_kind.into(),
+        });
+    }
+    if api_version != API_VERSION {
+        return Err(Error::WrongKind {
+            path: path.into(),
+            field: "apiVersion",
+            found: api_version.into(),
+            expected: API_VERSION.into(),
+        });
+    }
+    Ok(())
+}
+
+/// Names of components and overlays: `[a-z0-9][a-z0-9-]*`, at most 63 characters.
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && !s.starts_with('-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn check_refs(path: &str, refs: &[ComponentRef]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in refs {
+        if !is_name(&r.name) {
+            return Err(Error::Invalid {
+                path: path.into(),
+                what: "component name",
+                value: r.name.clone(),
+                reason: "names must match [a-z0-9][a-z0-9-]*".into(),
+            });
+        }
+        if !seen.insert(&r.name) {
+            return Err(Error::Duplicate {
+                path: path.into(),
+                what: "componentRef",
+                name: r.name.clone(),
+            });
+        }
+        if let Some(k) = &r.kind
+            && k != "Helm"
+        {
+            return Err(Error::Invalid {
+                path: path.into(),
+                what: "component type",
+                value: k.clone(),
+                reason: "only `Helm` is supported".into(),
+            });
+        }
+        if let Some(o) = &r.overrides
+            && !o.is_object()
+        {
+            return Err(Error::Invalid {
+                path: path.into(),
+                what: "overrides",
+                value: o.to_string(),
+                reason: "overrides must be a map".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl RecipeResult {
+    /// Parse a `recipeResult` document; `path` is used in errors.
+    pub fn from_yaml(path: &str, text: &str) -> Result<Self> {
+        let r: RecipeResult = parse_yaml(path, "recipeResult", text)?;
+        check_header(path, &r.kind, &r.api_version, "recipeResult")?;
+        r.criteria.check().map_err(|e| match e {
+            Error::UnknownCriteria { field, value, valid } => Error::Invalid {
+                path: path.into(),
+                what: field,
+                value,
+                reason: format!("valid values: {valid}"),
+            },
+            other => other,
+        })?;
+        check_refs(path, &r.component_refs)?;
+        Ok(r)
+    }
+
+    /// Serialise as YAML (fields in schema order, lists already sorted by the resolver).
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).expect("a recipe always serialises")
+    }
+
+    /// The component named `name`.
+    pub fn component(&self, name: &str) -> Option<&ComponentRef> {
+        self.component_refs.iter().find(|c| c.name == name)
+    }
+}
+
+impl RecipeMetadata {
+    /// Parse an overlay document; `path` is used in errors.
+    pub fn from_yaml(path: &str, text: &str) -> Result<Self> {
+        let m: RecipeMetadata = parse_yaml(path, "recipeMetadata overlay", text)?;
+        check_header(path, &m.kind, &m.api_version, "recipeMetadata")?;
+        if !is_name(&m.metadata.name) {
+            return Err(Error::Invalid {
+                path: path.into(),
+                what: "overlay name",
+                value: m.metadata.name.clone(),
+                reason: "names must match [a-z0-9][a-z0-9-]*".into(),
+            });
+        }
+        if let Some(c) = &m.spec.criteria {
+            c.check().map_err(|e| match e {
+                Error::UnknownCriteria { field, value, valid } => Error::Invalid {
+                    path: path.into(),
+                    what: field,
+                    value,
+                    reason: format!("valid values: {valid}"),
+                },
+                other => other,
+            })?;
+        }
+        check_refs(path, &m.spec.component_refs)?;
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "kind: recipeResult\napiVersion: cns.nvidia.com/v1alpha1\ncriteria: {service: eks}\ncomponentRefs:\n- name: cert-manager\n  version: v1.21.1\n";
+
+    #[test]
+    fn parses_a_minimal_recipe() {
+        let r = RecipeResult::from_yaml("r.yaml", GOOD).unwrap();
+        assert_eq!(r.component_refs[0].version.as_deref(), Some("v1.21.1"));
+        assert_eq!(r.criteria.service, "eks");
+        assert_eq!(r.criteria.accelerator, "any");
+    }
+
+    #[test]
+    fn bad_input_corpus() {
+        let cases = [
+            ("malformed", "kind: [\n", "r.yaml` is not a valid recipeResult"),
+            ("unknown field", &format!("{GOOD}  versoin: x\n"), "unknown field `versoin`"),
+            ("wrong type", "kind: recipeResult\napiVersion: cns.nvidia.com/v1alpha1\ncomponentRefs: 5\n", "invalid type"),
+            ("wrong kind", &GOOD.replace("recipeResult", "recipe"), "has kind `recipe`, expected `recipeResult`"),
+            ("wrong api", &GOOD.replace("v1alpha1", "v2"), "apiVersion `cns.nvidia.com/v2`"),
+            ("bad name", &GOOD.replace("cert-manager", "Cert_Manager"), "invalid component name `Cert_Manager`"),
+            ("duplicate", &format!("{GOOD}- name: cert-manager\n"), "duplicate componentRef `cert-manager`"),
+            ("bad criteria", &GOOD.replace("eks", "eksx"), "invalid service `eksx`"),
+            ("bad type", &format!("{GOOD}  type: Kustomize\n"), "only `Helm` is supported"),
+        ];
+        for (name, text, want) in cases {
+            let err = RecipeResult::from_yaml("r.yaml", text).unwrap_err().to_string();
+            assert!(err.contains(want), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn disabled_component() {
+        let mut c = ComponentRef { name: "a".into(), ..Default::default() };
+        assert!(c.enabled());
+        c.overrides = Some(serde_json::json!({"enabled": false}));
+        assert!(!c.enabled());
+    }
+}

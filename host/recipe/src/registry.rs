@@ -1,0 +1,144 @@
+//! The component registry (`recipes/registry.yaml`): per component its chart source,
+//! default version and namespace, `--set` aliases and the values paths where node
+//! selectors and tolerations go.
+
+use crate::model::{is_name, parse_yaml};
+use crate::{API_VERSION, Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Values paths for one class of pods.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SchedulingPaths {
+    /// Dotted paths receiving the node selector map.
+    #[serde(default)]
+    pub node_selector_paths: Vec<String>,
+    /// Dotted paths receiving the tolerations list.
+    #[serde(default)]
+    pub toleration_paths: Vec<String>,
+}
+
+/// Scheduling paths for system and accelerated pods.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeScheduling {
+    /// Control-plane pods (operators, webhooks).
+    #[serde(default)]
+    pub system: SchedulingPaths,
+    /// Pods that must run on GPU nodes (daemonsets).
+    #[serde(default)]
+    pub accelerated: SchedulingPaths,
+}
+
+/// Chart defaults of a component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelmDefaults {
+    /// Repository URL (`https://…` or `oci://…`).
+    pub repository: String,
+    /// Chart name.
+    pub chart: String,
+    /// Default chart version.
+    pub version: String,
+    /// Default namespace.
+    pub namespace: String,
+}
+
+/// One registry entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ComponentConfig {
+    /// Component name.
+    pub name: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// One-line description.
+    #[serde(default)]
+    pub description: String,
+    /// Extra names accepted in `--set NAME:path=value`.
+    #[serde(default)]
+    pub value_override_keys: Vec<String>,
+    /// Chart defaults.
+    pub helm: HelmDefaults,
+    /// Where scheduling goes in the chart's values.
+    #[serde(default)]
+    pub node_scheduling: NodeScheduling,
+}
+
+/// The registry document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Registry {
+    /// Always `ComponentRegistry`.
+    pub kind: String,
+    /// Always `cns.nvidia.com/v1alpha1`.
+    pub api_version: String,
+    /// Components, sorted by name.
+    pub components: Vec<ComponentConfig>,
+}
+
+impl Registry {
+    /// Parse and check the registry.
+    pub fn from_yaml(path: &str, text: &str) -> Result<Self> {
+        let mut r: Registry = parse_yaml(path, "ComponentRegistry", text)?;
+        if r.kind != "ComponentRegistry" || r.api_version != API_VERSION {
+            return Err(Error::WrongKind {
+                path: path.into(),
+                field: "kind/apiVersion",
+                found: format!("{}/{}", r.kind, r.api_version),
+                expected: format!("ComponentRegistry/{API_VERSION}"),
+            });
+        }
+        let mut keys = std::collections::BTreeSet::new();
+        for c in &r.components {
+            if !is_name(&c.name) {
+                return Err(Error::Invalid {
+                    path: path.into(),
+                    what: "component name",
+                    value: c.name.clone(),
+                    reason: "names must match [a-z0-9][a-z0-9-]*".into(),
+                });
+            }
+            for k in std::iter::once(&c.name).chain(&c.value_override_keys) {
+                if !keys.insert(k.clone()) {
+                    return Err(Error::Duplicate {
+                        path: path.into(),
+                        what: "component name or override key",
+                        name: k.clone(),
+                    });
+                }
+            }
+            for p in c
+                .node_scheduling
+                .system
+                .node_selector_paths
+                .iter()
+                .chain(&c.node_scheduling.system.toleration_paths)
+                .chain(&c.node_scheduling.accelerated.node_selector_paths)
+                .chain(&c.node_scheduling.accelerated.toleration_paths)
+            {
+                cns_values::split_path(p).map_err(|e| Error::Invalid {
+                    path: path.into(),
+                    what: "scheduling path",
+                    value: p.clone(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        r.components.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(r)
+    }
+
+    /// The entry for `name`.
+    pub fn get(&self, name: &str) -> Option<&ComponentConfig> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// Resolve a `--set` key (component name or alias) to a component name.
+    pub fn resolve_key<'a>(&'a self, key: &'a str) -> Option<&'a str> {
+        self.components
+            .iter()
+            .find(|c| c.name == key || c.value_override_keys.iter().any(|k| k == key))
+            .map(|c| c.name.as_str())
+    }
+}

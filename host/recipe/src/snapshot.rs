@@ -1,0 +1,1 @@
+//! Snapshots (issue 3).

@@ -1,0 +1,180 @@
+//! The recipe data: embedded in the binary, or read from a directory (`--recipes-dir`).
+//! Holds files by relative path; parses overlays and the registry on demand.
+
+use crate::model::RecipeMetadata;
+use crate::{ComponentRef, Error, Registry, Result};
+use include_dir::{Dir, include_dir};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../recipes");
+
+/// A recipe data tree: `registry.yaml`, `overlays/*.yaml`, `components/<name>/…`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    origin: String,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+fn collect(dir: &Dir<'static>, out: &mut BTreeMap<String, Vec<u8>>) {
+    for f in dir.files() {
+        out.insert(f.path().to_string_lossy().replace('\\', "/"), f.contents().to_vec());
+    }
+    for d in dir.dirs() {
+        collect(d, out);
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| Error::Io { path, source }
+    };
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let p = entry.path();
+        if entry.file_type().map_err(io(&p))?.is_dir() {
+            walk(root, &p, out)?;
+        } else {
+            let rel = p.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+            out.insert(rel, std::fs::read(&p).map_err(io(&p))?);
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The recipe data compiled into the binary.
+    pub fn embedded() -> Self {
+        let mut files = BTreeMap::new();
+        collect(&EMBEDDED, &mut files);
+        Store {
+            origin: "embedded recipe data".into(),
+            files,
+        }
+    }
+
+    /// Recipe data from a directory; it must contain `registry.yaml`.
+    pub fn from_dir(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        let mut files = BTreeMap::new();
+        walk(&dir, &dir, &mut files)?;
+        if !files.contains_key("registry.yaml") {
+            return Err(Error::MissingFile {
+                from: dir.display().to_string(),
+                path: "registry.yaml".into(),
+            });
+        }
+        Ok(Store {
+            origin: dir.display().to_string(),
+            files,
+        })
+    }
+
+    /// Where the data came from, for messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// All file paths, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
+    /// A file's bytes.
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(Vec::as_slice)
+    }
+
+    /// A file as UTF-8 text; `from` names the referrer in the error.
+    pub fn text(&self, path: &str, from: &str) -> Result<&str> {
+        let bytes = self.get(path).ok_or_else(|| Error::MissingFile {
+            from: from.to_string(),
+            path: path.to_string(),
+        })?;
+        std::str::from_utf8(bytes).map_err(|e| Error::Parse {
+            path: path.to_string(),
+            what: "UTF-8 text file",
+            message: e.to_string(),
+        })
+    }
+
+    /// The component registry.
+    pub fn registry(&self) -> Result<Registry> {
+        Registry::from_yaml("registry.yaml", self.text("registry.yaml", &self.origin)?)
+    }
+
+    /// Every overlay (`overlays/*.yaml`), keyed by name; the file name must equal the name.
+    pub fn overlays(&self) -> Result<BTreeMap<String, RecipeMetadata>> {
+        let mut out = BTreeMap::new();
+        for (path, _) in self.files.iter().filter(|(p, _)| p.starts_with("overlays/") && p.ends_with(".yaml")) {
+            let m = RecipeMetadata::from_yaml(path, self.text(path, &self.origin)?)?;
+            let stem = path.trim_start_matches("overlays/").trim_end_matches(".yaml");
+            if stem != m.metadata.name {
+                return Err(Error::Invalid {
+                    path: path.clone(),
+                    what: "overlay name",
+                    value: m.metadata.name.clone(),
+                    reason: format!("must equal the file name `{stem}`"),
+                });
+            }
+            out.insert(m.metadata.name.clone(), m);
+        }
+        Ok(out)
+    }
+
+    /// A component's merged values: `components/<name>/values.yaml` (if present), then its
+    /// `valuesFile`, then its `overrides` (without the `enabled` switch).
+    pub fn component_values(&self, c: &ComponentRef) -> Result<Value> {
+        let values_err = |source| Error::Values {
+            component: c.name.clone(),
+            source,
+        };
+        let base_path = format!("components/{}/values.yaml", c.name);
+        let mut values = match self.get(&base_path) {
+            Some(_) => {
+                cns_values::from_yaml(self.text(&base_path, &c.name)?).map_err(|source| Error::Parse {
+                    path: base_path.clone(),
+                    what: "values file",
+                    message: source.to_string(),
+                })?
+            }
+            None => Value::Object(Default::default()),
+        };
+        if let Some(vf) = c.values_file.as_deref().filter(|vf| *vf != base_path) {
+            let over = cns_values::from_yaml(self.text(vf, &format!("component `{}`", c.name))?).map_err(|source| {
+                Error::Parse {
+                    path: vf.to_string(),
+                    what: "values file",
+                    message: source.to_string(),
+                }
+            })?;
+            cns_values::deep_merge(&mut values, &over);
+        }
+        if let Some(o) = &c.overrides {
+            let mut o = o.clone();
+            cns_values::remove_path(&mut o, "enabled");
+            cns_values::deep_merge(&mut values, &o);
+        }
+        if !values.is_object() {
+            return Err(values_err(cns_values::Error::NotAnObject("merged values".into())));
+        }
+        Ok(values)
+    }
+
+    /// A component's manifests: `(path relative to the component folder, bytes)`.
+    pub fn manifests(&self, c: &ComponentRef) -> Result<Vec<(String, Vec<u8>)>> {
+        c.manifest_files
+            .iter()
+            .map(|p| {
+                let bytes = self.get(p).ok_or_else(|| Error::MissingFile {
+                    from: format!("component `{}`", c.name),
+                    path: p.clone(),
+                })?;
+                let name = p.rsplit('/').next().unwrap_or(p);
+                Ok((format!("manifests/{name}"), bytes.to_vec()))
+            })
+            .collect()
+    }
+}

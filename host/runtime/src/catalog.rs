@@ -1,0 +1,94 @@
+//! The set of loaded plugins and the lookup of a bundler per component and a deployer by name.
+
+use crate::{Error, Origin, Plugin, PluginKind, Result, Runtime};
+use std::sync::Arc;
+
+/// Loaded plugins, sorted by (kind, name). Later additions replace earlier ones of the same
+/// name only through [`Catalog::replace`]; [`Catalog::add`] refuses a clash.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    plugins: Vec<Arc<Plugin>>,
+}
+
+impl Catalog {
+    /// Load every built-in plugin (compiling them in parallel when not cached).
+    pub fn builtin(runtime: &Arc<Runtime>) -> Result<Self> {
+        let artifacts = cns_plugin_artifacts::require();
+        let loaded: Vec<Result<Plugin>> = std::thread::scope(|s| {
+            let handles: Vec<_> = artifacts
+                .iter()
+                .map(|a| s.spawn(move || runtime.load(a.name, Origin::Builtin, a.bytes)))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("plugin load thread panicked")).collect()
+        });
+        let mut cat = Catalog::default();
+        for p in loaded {
+            cat.add(p?)?;
+        }
+        Ok(cat)
+    }
+
+    /// Add a plugin; a plugin of the same kind and name already present is an error.
+    pub fn add(&mut self, plugin: Plugin) -> Result<()> {
+        if let Some(existing) = self.get(plugin.kind, &plugin.name) {
+            return Err(Error::NameClash {
+                name: plugin.name.clone(),
+                first: existing.origin.to_string(),
+                second: plugin.origin.to_string(),
+            });
+        }
+        self.insert(plugin);
+        Ok(())
+    }
+
+    /// Add a plugin, replacing one of the same kind and name (returns the replaced one).
+    pub fn replace(&mut self, plugin: Plugin) -> Option<Arc<Plugin>> {
+        let old = self
+            .plugins
+            .iter()
+            .position(|p| p.kind == plugin.kind && p.name == plugin.name)
+            .map(|i| self.plugins.remove(i));
+        self.insert(plugin);
+        old
+    }
+
+    fn insert(&mut self, plugin: Plugin) {
+        self.plugins.push(Arc::new(plugin));
+        self.plugins.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    }
+
+    /// All plugins, sorted by kind then name.
+    pub fn plugins(&self) -> &[Arc<Plugin>] {
+        &self.plugins
+    }
+
+    /// The plugin of this kind and name.
+    pub fn get(&self, kind: PluginKind, name: &str) -> Option<&Arc<Plugin>> {
+        self.plugins.iter().find(|p| p.kind == kind && p.name == name)
+    }
+
+    /// The bundler for a component: one that names it in `serves`, else one serving `*`.
+    pub fn bundler_for(&self, component: &str) -> Option<&Arc<Plugin>> {
+        let bundlers = || self.plugins.iter().filter(|p| p.kind == PluginKind::Bundler);
+        bundlers()
+            .find(|p| p.serves.iter().any(|s| s == component))
+            .or_else(|| bundlers().find(|p| p.serves.iter().any(|s| s == "*")))
+    }
+
+    /// The deployer answering to `name`.
+    pub fn deployer(&self, name: &str) -> Option<&Arc<Plugin>> {
+        self.plugins
+            .iter()
+            .filter(|p| p.kind == PluginKind::Deployer)
+            .find(|p| p.name == name || p.serves.iter().any(|s| s == name))
+    }
+
+    /// Names of the deployers, sorted.
+    pub fn deployer_names(&self) -> Vec<&str> {
+        self.plugins
+            .iter()
+            .filter(|p| p.kind == PluginKind::Deployer)
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+}

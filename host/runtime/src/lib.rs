@@ -1,0 +1,30 @@
+//! The wasmtime host for cnsctl plugins: one engine, sandboxed calls, on-disk compile cache.
+//!
+//! Plugins are WebAssembly components implementing the `cns:plugin` WIT worlds. This crate
+//! loads them (compiling with Cranelift, or loading a cached compiled copy), refuses any
+//! that import more than the `host` interface, and calls them with a fresh `Store` per call
+//! under a memory cap, a wall-clock deadline and caps on output size and file count. Every
+//! failure becomes an [`Error`] naming the plugin. It knows nothing about recipes or bundles.
+
+pub mod bindings;
+mod cache;
+mod catalog;
+mod engine;
+mod error;
+mod host_impl;
+mod limits;
+pub mod output;
+mod plugin;
+
+pub use bindings::types;
+pub use cache::Cache;
+pub use catalog::Catalog;
+pub use engine::Runtime;
+pub use error::{Error, Result};
+pub use host_impl::LogSink;
+pub use limits::Limits;
+pub use output::OutputFile;
+pub use plugin::{Origin, Plugin, PluginKind};
+
+/// The WIT package version this host implements.
+pub const WIT_VERSION: &str = "0.1.0";

@@ -1,0 +1,128 @@
+//! Plugin output: files with validated relative paths, within size and count caps.
+
+use crate::bindings::types::BundleFile;
+use crate::{Error, Limits, Result};
+use std::collections::BTreeSet;
+
+/// A file returned by a plugin, after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Relative, `/`-separated path (checked by [`check_path`]).
+    pub path: String,
+    /// Content.
+    pub content: Vec<u8>,
+    /// Mode 0755 instead of 0644.
+    pub executable: bool,
+}
+
+/// Check that a plugin-supplied path is a plain relative path: not empty, no leading `/`,
+/// no `\`, no empty, `.` or `..` segment, no control characters, at most 1024 bytes.
+pub fn check_path(path: &str) -> std::result::Result<(), String> {
+    if path.is_empty() {
+        return Err("empty path".into());
+    }
+    if path.len() > 1024 {
+        return Err(format!("path longer than 1024 bytes: `{}…`", &path[..64]));
+    }
+    if path.starts_with('/') {
+        return Err(format!("absolute path `{path}`"));
+    }
+    if path.contains('\\') {
+        return Err(format!("backslash in path `{}`", path.escape_debug()));
+    }
+    if path.chars().any(char::is_control) {
+        return Err(format!("control character in path `{}`", path.escape_debug()));
+    }
+    for seg in path.split('/') {
+        match seg {
+            "" => return Err(format!("empty segment in path `{path}`")),
+            "." | ".." => return Err(format!("`{seg}` segment in path `{path}`")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Validate a plugin's files against the rules and limits, keeping their order.
+pub(crate) fn validate(plugin: &str, files: Vec<BundleFile>, limits: &Limits) -> Result<Vec<OutputFile>> {
+    let bad = |problem: String| Error::BadOutput {
+        plugin: plugin.to_string(),
+        problem,
+    };
+    if files.len() > limits.max_files {
+        return Err(bad(format!("{} files, more than the limit of {}", files.len(), limits.max_files)));
+    }
+    let total: usize = files.iter().map(|f| f.content.len()).sum();
+    if total > limits.max_output_bytes {
+        return Err(bad(format!(
+            "{total} bytes of output, more than the limit of {} bytes",
+            limits.max_output_bytes
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        check_path(&f.path).map_err(bad)?;
+        if !seen.insert(f.path.clone()) {
+            return Err(bad(format!("duplicate path `{}`", f.path)));
+        }
+        out.push(OutputFile {
+            path: f.path,
+            content: f.content,
+            executable: f.executable,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_rules() {
+        let ok = ["values.yaml", "manifests/a.yaml", "a/b/c.d", "x..y", ".hidden"];
+        for p in ok {
+            assert!(check_path(p).is_ok(), "{p}");
+        }
+        let bad = [
+            ("", "empty path"),
+            ("/etc/passwd", "absolute path"),
+            ("../x", "`..` segment"),
+            ("a/../../x", "`..` segment"),
+            ("a/./b", "`.` segment"),
+            ("a//b", "empty segment"),
+            ("a/", "empty segment"),
+            ("a\\b", "backslash"),
+            ("a\nb", "control character"),
+        ];
+        for (p, want) in bad {
+            let e = check_path(p).unwrap_err();
+            assert!(e.contains(want), "{p:?}: {e}");
+        }
+    }
+
+    fn f(path: &str, n: usize) -> BundleFile {
+        BundleFile {
+            path: path.into(),
+            content: vec![b'x'; n],
+            executable: false,
+        }
+    }
+
+    #[test]
+    fn limits_and_duplicates() {
+        let limits = Limits {
+            max_files: 2,
+            max_output_bytes: 10,
+            ..Limits::default()
+        };
+        assert!(validate("p", vec![f("a", 5), f("b", 5)], &limits).is_ok());
+        let e = validate("p", vec![f("a", 1), f("b", 1), f("c", 1)], &limits).unwrap_err();
+        assert!(e.to_string().contains("3 files"), "{e}");
+        let e = validate("p", vec![f("a", 11)], &limits).unwrap_err();
+        assert!(e.to_string().contains("11 bytes"), "{e}");
+        let e = validate("p", vec![f("a", 1), f("a", 1)], &limits).unwrap_err();
+        assert_eq!(e.to_string(), "plugin `p` returned invalid output: duplicate path `a`");
+    }
+}

@@ -1,0 +1,177 @@
+//! Guest-side SDK for cnsctl plugins: WIT bindings, export macros and helpers.
+//!
+//! A bundler implements [`Bundler`] and calls [`export_bundler!`]; a deployer implements
+//! [`Deployer`] and calls [`export_deployer!`]. The same crate builds as a WebAssembly
+//! component (`wasm32-unknown-unknown`, exports the world) and natively (an `rlib` whose
+//! logic can be unit-tested with plain `cargo test`; the export glue is compiled only for
+//! wasm). Plugins do no I/O: everything arrives in the input and leaves as files.
+//!
+//! ```
+//! use cns_plugin_sdk::{Bundler, BundleFile, ComponentInput, PluginError, PluginInfo, PluginKind};
+//!
+//! struct Echo;
+//! impl Bundler for Echo {
+//!     fn info() -> PluginInfo {
+//!         PluginInfo {
+//!             name: "echo".into(),
+//!             kind: PluginKind::Bundler,
+//!             version: "0.1.0".into(),
+//!             description: "writes the values back".into(),
+//!             serves: vec!["echo".into()],
+//!         }
+//!     }
+//!     fn render(input: ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+//!         let values = cns_plugin_sdk::values::parse(&input.values_json)?;
+//!         Ok(vec![cns_plugin_sdk::file("values.yaml", cns_plugin_sdk::values::yaml(&values)?)])
+//!     }
+//! }
+//! cns_plugin_sdk::export_bundler!(Echo);
+//! ```
+
+pub mod component;
+pub mod scheduling;
+pub mod values;
+
+/// Bindings of the `bundler-plugin` world (also holds the shared `types` and `host` interfaces).
+#[allow(missing_docs, unreachable_pub, unsafe_code, clippy::all, reason = "generated code")]
+pub mod bundler_world {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "cns:plugin/bundler-plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_bundler_world",
+        default_bindings_module: "cns_plugin_sdk::bundler_world",
+    });
+}
+
+/// Bindings of the `deployer-plugin` world (types shared with [`bundler_world`]).
+#[allow(missing_docs, unreachable_pub, unsafe_code, clippy::all, reason = "generated code")]
+pub mod deployer_world {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "cns:plugin/deployer-plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_deployer_world",
+        default_bindings_module: "cns_plugin_sdk::deployer_world",
+        with: {
+            "cns:plugin/types@0.1.0": crate::bundler_world::cns::plugin::types,
+            "cns:plugin/host@0.1.0": crate::bundler_world::cns::plugin::host,
+        },
+    });
+}
+
+pub use bundler_world::cns::plugin::types::{
+    BundleFile, ChartSource, ComponentInput, Criteria, DeployerInput, InputFile, Label, Level,
+    OptionPair, PluginError, PluginInfo, PluginKind, RenderedComponent, Scheduling, Toleration,
+};
+
+/// Version of the WIT package this SDK was built against.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// A bundler plugin: renders one recipe component into files.
+pub trait Bundler {
+    /// Describe the plugin.
+    fn info() -> PluginInfo;
+    /// Render one component; paths are relative to the component's folder.
+    fn render(input: ComponentInput) -> Result<Vec<BundleFile>, PluginError>;
+}
+
+/// A deployer plugin: turns rendered components into deployment files.
+pub trait Deployer {
+    /// Describe the plugin.
+    fn info() -> PluginInfo;
+    /// Generate deployment files; paths are relative to the bundle root.
+    fn generate(input: DeployerInput) -> Result<Vec<BundleFile>, PluginError>;
+}
+
+/// Send a log line to the host. Natively (unit tests) the line is dropped.
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    bundler_world::cns::plugin::host::log(level, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = (level, message);
+}
+
+/// Install a panic hook that forwards the panic message to the host log, so a plugin bug
+/// shows up as a readable message next to the host's "plugin trapped" error.
+pub fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| log(Level::Error, &format!("plugin panicked: {info}"))));
+    });
+}
+
+/// A regular (0644) file.
+pub fn file(path: impl Into<String>, content: impl Into<Vec<u8>>) -> BundleFile {
+    BundleFile {
+        path: path.into(),
+        content: content.into(),
+        executable: false,
+    }
+}
+
+/// An executable (0755) file, e.g. a script.
+pub fn executable(path: impl Into<String>, content: impl Into<Vec<u8>>) -> BundleFile {
+    BundleFile {
+        path: path.into(),
+        content: content.into(),
+        executable: true,
+    }
+}
+
+impl From<cns_values::Error> for PluginError {
+    fn from(e: cns_values::Error) -> Self {
+        PluginError::InvalidInput(e.to_string())
+    }
+}
+
+/// Export a [`Bundler`] implementation as the component's `bundler` interface.
+///
+/// Compiled only for `wasm32`; natively it expands to nothing, so several plugins can be
+/// linked into one test or benchmark binary.
+#[macro_export]
+macro_rules! export_bundler {
+    ($t:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __CnsBundlerExport;
+            impl $crate::bundler_world::exports::cns::plugin::bundler::Guest for __CnsBundlerExport {
+                fn info() -> $crate::PluginInfo {
+                    <$t as $crate::Bundler>::info()
+                }
+                fn render(
+                    input: $crate::ComponentInput,
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::BundleFile>, $crate::PluginError> {
+                    $crate::install_panic_hook();
+                    <$t as $crate::Bundler>::render(input)
+                }
+            }
+            $crate::bundler_world::__export_bundler_world!(__CnsBundlerExport with_types_in $crate::bundler_world);
+        };
+    };
+}
+
+/// Export a [`Deployer`] implementation as the component's `deployer` interface.
+///
+/// Compiled only for `wasm32`, like [`export_bundler!`].
+#[macro_export]
+macro_rules! export_deployer {
+    ($t:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __CnsDeployerExport;
+            impl $crate::deployer_world::exports::cns::plugin::deployer::Guest for __CnsDeployerExport {
+                fn info() -> $crate::PluginInfo {
+                    <$t as $crate::Deployer>::info()
+                }
+                fn generate(
+                    input: $crate::DeployerInput,
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::BundleFile>, $crate::PluginError> {
+                    $crate::install_panic_hook();
+                    <$t as $crate::Deployer>::generate(input)
+                }
+            }
+            $crate::deployer_world::__export_deployer_world!(__CnsDeployerExport with_types_in $crate::deployer_world);
+        };
+    };
+}

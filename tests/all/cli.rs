@@ -1,0 +1,188 @@
+//! End-to-end runs of the `cnsctl` binary.
+
+use crate::util::{cnsctl, repo_file, tempdir};
+use cns_test_support::{describe, list_files, require_tool, run};
+
+#[test]
+fn bundle_end_to_end_with_script_deployer() {
+    let tmp = tempdir();
+    let out = tmp.path().join("bundle");
+    let recipe = repo_file("recipes/examples/eks-h100-ubuntu-training.yaml");
+    let o = run(cnsctl(&tmp.path().join("cache"))
+        .args(["bundle", "--recipe"])
+        .arg(&recipe)
+        .arg("--output")
+        .arg(&out)
+        .args(["--deployer", "script", "--system-node-selector", "nodeGroup=system-pool"])
+        .args(["--system-node-toleration", "dedicated=system:NoSchedule"]));
+    assert!(o.status.success(), "{}", describe(&o));
+    let files = list_files(&out);
+    for want in [
+        "README.md",
+        "checksums.txt",
+        "deploy.sh",
+        "undeploy.sh",
+        "recipe.yaml",
+        "cert-manager/values.yaml",
+        "cert-manager/README.md",
+        "cert-manager/scripts/install.sh",
+        "cert-manager/scripts/uninstall.sh",
+    ] {
+        assert!(files.contains(&want.to_string()), "missing {want} in {files:?}");
+    }
+    let values = std::fs::read_to_string(out.join("cert-manager/values.yaml")).unwrap();
+    let v: serde_json::Value = serde_norway::from_str(&values).unwrap();
+    for p in ["nodeSelector", "webhook.nodeSelector", "cainjector.nodeSelector", "startupapicheck.nodeSelector"] {
+        assert_eq!(cns_values::get_path(&v, p), Some(&serde_json::json!({"nodeGroup": "system-pool"})), "{p}");
+    }
+    for p in ["tolerations", "webhook.tolerations", "cainjector.tolerations", "startupapicheck.tolerations"] {
+        assert_eq!(
+            cns_values::get_path(&v, p),
+            Some(&serde_json::json!([{"key": "dedicated", "operator": "Equal", "value": "system", "effect": "NoSchedule"}])),
+            "{p}"
+        );
+    }
+    let install = std::fs::read_to_string(out.join("cert-manager/scripts/install.sh")).unwrap();
+    assert!(install.contains("helm upgrade --install"), "{install}");
+    assert!(install.contains("--values \"${COMPONENT_DIR}/values.yaml\""), "{install}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join("deploy.sh")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+    // deploy.sh runs components in the recipe's deployment order.
+    let deploy = std::fs::read_to_string(out.join("deploy.sh")).unwrap();
+    let pos = |c: &str| deploy.find(&format!("/{c}/scripts/install.sh")).unwrap_or_else(|| panic!("{c} in deploy.sh"));
+    assert!(pos("cert-manager") < pos("gpu-operator"));
+    assert!(pos("gpu-operator") < pos("nvsentinel"));
+
+    if let Some(sha) = require_tool("sha256sum", &[]) {
+        let o = run(std::process::Command::new(sha).args(["-c", "--strict", "checksums.txt"]).current_dir(&out));
+        assert!(o.status.success(), "{}", describe(&o));
+    }
+    if let Some(sc) = require_tool("shellcheck", &[]) {
+        let scripts: Vec<_> = files.iter().filter(|f| f.ends_with(".sh")).collect();
+        let o = run(std::process::Command::new(sc).args(["-s", "bash"]).args(&scripts).current_dir(&out));
+        assert!(o.status.success(), "{}", describe(&o));
+    }
+}
+
+#[test]
+fn bundle_is_deterministic_and_parallel_equals_serial() {
+    let tmp = tempdir();
+    let cache = tmp.path().join("cache");
+    let mut trees = Vec::new();
+    for (i, extra) in [&[][..], &["--serial"][..], &["--no-cache"][..]].iter().enumerate() {
+        let out = tmp.path().join(format!("b{i}"));
+        let o = run(cnsctl(&cache)
+            .args(["bundle", "--output"])
+            .arg(&out)
+            .args(["--accelerated-node-toleration", "dedicated=user-workload:NoSchedule"])
+            .args(*extra));
+        assert!(o.status.success(), "{}", describe(&o));
+        let files = list_files(&out);
+        let bytes: Vec<(String, Vec<u8>)> = files.iter().map(|f| (f.clone(), std::fs::read(out.join(f)).unwrap())).collect();
+        trees.push(bytes);
+    }
+    assert_eq!(trees[0], trees[1], "serial and parallel runs differ");
+    assert_eq!(trees[0], trees[2], "cached and uncached runs differ");
+}
+
+#[test]
+fn default_recipe_needs_no_input_and_uses_cache() {
+    let tmp = tempdir();
+    let cache = tmp.path().join("cache");
+    let o = run(cnsctl(&cache).current_dir(tmp.path()).arg("bundle"));
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(tmp.path().join("bundle/checksums.txt").exists());
+    let cached = list_files(&cache);
+    assert!(cached.iter().any(|f| f.ends_with(".cwasm")), "no compiled plugins cached: {cached:?}");
+    // Second run: output exists → refused without --force, nothing changed.
+    let o = run(cnsctl(&cache).current_dir(tmp.path()).arg("bundle"));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exists and is not empty (use --force"), "{}", describe(&o));
+    let o = run(cnsctl(&cache).current_dir(tmp.path()).args(["bundle", "--force"]));
+    assert!(o.status.success(), "{}", describe(&o));
+}
+
+#[test]
+fn bad_flags_name_the_flag_and_write_nothing() {
+    let tmp = tempdir();
+    let out = tmp.path().join("out");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--system-node-toleration", "a=b:Sometimes"], "invalid --system-node-toleration value `a=b:Sometimes`"),
+        (&["--accelerated-node-selector", "novalue"], "invalid --accelerated-node-selector value `novalue`"),
+        (&["--set", "nosuch:a=1"], "--set names unknown component `nosuch`"),
+        (&["--set", "cert-manager:a..b=1"], "invalid --set value `cert-manager:a..b=1`"),
+        (&["--deployer", "nope"], "unknown deployer `nope`; available: script"),
+        (&["--recipe", "/nonexistent/recipe.yaml"], "failed to read recipe `/nonexistent/recipe.yaml`"),
+    ];
+    for (args, want) in cases {
+        let o = run(cnsctl(&tmp.path().join("cache")).args(["bundle", "--output"]).arg(&out).args(*args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: want `{want}` in\n{err}");
+        assert!(!out.exists(), "{args:?} left output behind");
+    }
+}
+
+#[test]
+fn set_overrides_and_disables() {
+    let tmp = tempdir();
+    let out = tmp.path().join("out");
+    let o = run(cnsctl(&tmp.path().join("cache"))
+        .args(["bundle", "--output"])
+        .arg(&out)
+        .args(["--set", "gpuoperator:driver.version=570.133.20", "--set", "skyhook:enabled=false"])
+        .args(["--set", "cert-manager:replicaCount=2"]));
+    assert!(o.status.success(), "{}", describe(&o));
+    let gpu: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(out.join("gpu-operator/values.yaml")).unwrap()).unwrap();
+    assert_eq!(gpu["driver"]["version"], "570.133.20");
+    let cm: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(out.join("cert-manager/values.yaml")).unwrap()).unwrap();
+    assert_eq!(cm["replicaCount"], 2);
+    assert!(!out.join("skyhook").exists());
+    assert!(!std::fs::read_to_string(out.join("deploy.sh")).unwrap().contains("skyhook"));
+}
+
+#[test]
+fn version_and_help() {
+    let tmp = tempdir();
+    let o = run(cnsctl(tmp.path()).arg("version"));
+    assert!(o.status.success(), "{}", describe(&o));
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("wit cns:plugin@0.1.0"), "{s}");
+    let o = run(cnsctl(tmp.path()).arg("--help"));
+    assert!(o.status.success());
+    let s = String::from_utf8_lossy(&o.stdout);
+    for c in ["bundle", "recipe", "plugin", "version", "Exit codes"] {
+        assert!(s.contains(c), "{c} not in help:\n{s}");
+    }
+    let o = run(cnsctl(tmp.path()).arg("frobnicate"));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn plugin_list_shows_every_builtin_with_digest() {
+    let tmp = tempdir();
+    let o = run(cnsctl(tmp.path()).args(["plugin", "list", "--json"]));
+    assert!(o.status.success(), "{}", describe(&o));
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<(&str, &str)> = list
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("cert-manager", "bundler"), ("helm", "bundler"), ("script", "deployer")]);
+    for (p, a) in list.iter().zip(cns_plugin_artifacts::BUILTIN) {
+        use sha2::Digest;
+        assert_eq!(p["sha256"], hex::encode(sha2::Sha256::digest(a.bytes)));
+        assert_eq!(p["size"], a.bytes.len());
+        assert_eq!(p["wit"], "0.1.0");
+    }
+    let o = run(cnsctl(tmp.path()).args(["plugin", "list"]));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("cert-manager   bundler"), "{table}");
+}
