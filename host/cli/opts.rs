@@ -20,7 +20,8 @@ pub(crate) struct RecipeDataOpts {
 impl RecipeDataOpts {
     pub(crate) fn store(&self) -> Result<Store> {
         match &self.recipes_dir {
-            Some(d) => Store::from_dir(d).with_context(|| format!("failed to read recipe data from `{}`", d.display())),
+            Some(d) => Store::from_dir(d)
+                .with_context(|| format!("failed to read recipe data from `{}`", d.display())),
             None => Ok(Store::embedded()),
         }
     }
@@ -54,21 +55,36 @@ impl PluginOpts {
             memory_bytes: self.plugin_memory.max(1) << 20,
             ..Limits::default()
         };
-        let cache = if self.no_cache { None } else { Cache::default_dir().map(Cache::new) };
-        Ok(Arc::new(Runtime::new(limits, cache, crate::ui::plugin_log_sink())?))
+        let cache = if self.no_cache {
+            None
+        } else {
+            Cache::default_dir().map(Cache::new)
+        };
+        Ok(Arc::new(Runtime::new(
+            limits,
+            cache,
+            crate::ui::plugin_log_sink(),
+        )?))
     }
 
     /// The built-in plugins plus those given with `--plugin`.
     pub(crate) fn catalog(&self, runtime: &Arc<Runtime>) -> Result<Catalog> {
-        let mut catalog = Catalog::builtin(runtime).context("failed to load the built-in plugins")?;
+        let mut catalog =
+            Catalog::builtin(runtime).context("failed to load the built-in plugins")?;
         for path in &self.plugins {
-            let bytes = std::fs::read(path).with_context(|| format!("failed to read plugin `{}`", path.display()))?;
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("failed to read plugin `{}`", path.display()))?;
             let label = path.display().to_string();
             let plugin = runtime
                 .load(&label, Origin::File(path.clone()), &bytes)
                 .with_context(|| format!("failed to load plugin `{}`", path.display()))?;
             if let Some(old) = catalog.replace(plugin) {
-                crate::ui::status(&format!("plugin `{}` from {} replaces the {} one", old.name, path.display(), old.origin));
+                crate::ui::status(&format!(
+                    "plugin `{}` from {} replaces the {} one",
+                    old.name,
+                    path.display(),
+                    old.origin
+                ));
             }
         }
         Ok(catalog)

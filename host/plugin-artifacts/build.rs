@@ -34,17 +34,31 @@ enum Route {
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let workspace = manifest_dir.parent().unwrap().parent().unwrap().to_path_buf();
+    let workspace = manifest_dir
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     for p in ["plugins", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());
     }
-    for v in ["CNS_SKIP_PLUGIN_BUILD", "CNS_PLUGIN_CARGO", "CNS_PLUGIN_RUSTC"] {
+    for v in [
+        "CNS_SKIP_PLUGIN_BUILD",
+        "CNS_PLUGIN_CARGO",
+        "CNS_PLUGIN_RUSTC",
+    ] {
         println!("cargo:rerun-if-env-changed={v}");
     }
 
     if env::var("CNS_SKIP_PLUGIN_BUILD").is_ok_and(|v| v == "1") {
-        write_gen(&out_dir, &[], Some("CNS_SKIP_PLUGIN_BUILD=1 was set when cns-plugin-artifacts was built"), "skipped");
+        write_gen(
+            &out_dir,
+            &[],
+            Some("CNS_SKIP_PLUGIN_BUILD=1 was set when cns-plugin-artifacts was built"),
+            "skipped",
+        );
         return;
     }
 
@@ -53,10 +67,14 @@ fn main() {
     let mut cmd = match &route {
         Route::Native { cargo } => Command::new(cargo),
         Route::Debian => {
-            let mut c = Command::new(env::var("CNS_PLUGIN_CARGO").unwrap_or_else(|_| DEBIAN_CARGO.into()));
+            let mut c =
+                Command::new(env::var("CNS_PLUGIN_CARGO").unwrap_or_else(|_| DEBIAN_CARGO.into()));
             let path = format!("/usr/bin:{}", env::var("PATH").unwrap_or_default());
             c.env("PATH", path)
-                .env("RUSTC", env::var("CNS_PLUGIN_RUSTC").unwrap_or_else(|_| DEBIAN_RUSTC.into()))
+                .env(
+                    "RUSTC",
+                    env::var("CNS_PLUGIN_RUSTC").unwrap_or_else(|_| DEBIAN_RUSTC.into()),
+                )
                 .env("RUSTC_BOOTSTRAP", "1")
                 .env_remove("RUSTUP_TOOLCHAIN")
                 .env_remove("RUSTUP_HOME");
@@ -78,7 +96,10 @@ fn main() {
     if matches!(route, Route::Debian) {
         cmd.arg("-Zbuild-std=std,panic_abort");
     }
-    if env::var("CARGO_ENCODED_RUSTFLAGS").is_ok_and(|f| f.split('\x1f').any(|a| a == "-Dwarnings" || a == "warnings")) {
+    if env::var("CARGO_ENCODED_RUSTFLAGS").is_ok_and(|f| {
+        f.split('\x1f')
+            .any(|a| a == "-Dwarnings" || a == "warnings")
+    }) {
         cmd.env("RUSTFLAGS", "-D warnings");
     }
     for (_, krate, _) in PLUGINS {
@@ -88,15 +109,25 @@ fn main() {
         Route::Native { .. } => "rustup target wasm32-unknown-unknown",
         Route::Debian => "Debian rustc-web with -Zbuild-std",
     };
-    let status = cmd.status().unwrap_or_else(|e| fail(&format!("could not run the plugin build ({route_name}): {e}")));
+    let status = cmd.status().unwrap_or_else(|e| {
+        fail(&format!(
+            "could not run the plugin build ({route_name}): {e}"
+        ))
+    });
     if !status.success() {
-        fail(&format!("the plugin build ({route_name}) failed with {status}; its output is above"));
+        fail(&format!(
+            "the plugin build ({route_name}) failed with {status}; its output is above"
+        ));
     }
 
     let mut built = Vec::new();
     for (name, krate, shipped) in PLUGINS {
-        let core = target_dir.join(TARGET).join("plugin").join(format!("{}.wasm", krate.replace('-', "_")));
-        let module = fs::read(&core).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", core.display())));
+        let core = target_dir
+            .join(TARGET)
+            .join("plugin")
+            .join(format!("{}.wasm", krate.replace('-', "_")));
+        let module = fs::read(&core)
+            .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", core.display())));
         let mut enc = wit_component::ComponentEncoder::default();
         enc.validate(true)
             .module(&module)
@@ -120,13 +151,17 @@ fn pick_route() -> Route {
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
     let has_std = |dir: &Path| {
-        fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-"))))
+        fs::read_dir(dir).is_ok_and(|mut d| {
+            d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
+        })
     };
     if let Some(dir) = libdir
         && has_std(&dir)
     {
         let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        return Route::Native { cargo: cargo.into() };
+        return Route::Native {
+            cargo: cargo.into(),
+        };
     }
     let debian_rustc = env::var("CNS_PLUGIN_RUSTC").unwrap_or_else(|_| DEBIAN_RUSTC.into());
     if Path::new(&debian_rustc).exists() && Path::new(DEBIAN_STD_SRC).exists() {
@@ -149,7 +184,10 @@ fn fail(msg: &str) -> ! {
 fn write_gen(out_dir: &Path, built: &[(&str, PathBuf, bool)], skipped: Option<&str>, route: &str) {
     let mut s = String::new();
     let entry = |(name, path, _): &(&str, PathBuf, bool)| {
-        format!("    Artifact {{ name: {name:?}, bytes: include_bytes!({:?}) }},\n", path.display().to_string())
+        format!(
+            "    Artifact {{ name: {name:?}, bytes: include_bytes!({:?}) }},\n",
+            path.display().to_string()
+        )
     };
     s.push_str("/// Plugins shipped in the `cnsctl` binary, sorted by name.\npub const BUILTIN: &[Artifact] = &[\n");
     for b in built.iter().filter(|b| b.2) {
@@ -160,7 +198,13 @@ fn write_gen(out_dir: &Path, built: &[(&str, PathBuf, bool)], skipped: Option<&s
         s.push_str(&entry(b));
     }
     s.push_str("];\n");
-    let _ = writeln!(s, "/// Why no plugins were built, if they were not.\npub const SKIPPED: Option<&str> = {skipped:?};");
-    let _ = writeln!(s, "/// The toolchain route the build took.\npub const ROUTE: &str = {route:?};");
+    let _ = writeln!(
+        s,
+        "/// Why no plugins were built, if they were not.\npub const SKIPPED: Option<&str> = {skipped:?};"
+    );
+    let _ = writeln!(
+        s,
+        "/// The toolchain route the build took.\npub const ROUTE: &str = {route:?};"
+    );
     fs::write(out_dir.join("gen.rs"), s).unwrap();
 }

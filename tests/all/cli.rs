@@ -13,7 +13,12 @@ fn bundle_end_to_end_with_script_deployer() {
         .arg(&recipe)
         .arg("--output")
         .arg(&out)
-        .args(["--deployer", "script", "--system-node-selector", "nodeGroup=system-pool"])
+        .args([
+            "--deployer",
+            "script",
+            "--system-node-selector",
+            "nodeGroup=system-pool",
+        ])
         .args(["--system-node-toleration", "dedicated=system:NoSchedule"]));
     assert!(o.status.success(), "{}", describe(&o));
     let files = list_files(&out);
@@ -28,42 +33,76 @@ fn bundle_end_to_end_with_script_deployer() {
         "cert-manager/scripts/install.sh",
         "cert-manager/scripts/uninstall.sh",
     ] {
-        assert!(files.contains(&want.to_string()), "missing {want} in {files:?}");
+        assert!(
+            files.contains(&want.to_string()),
+            "missing {want} in {files:?}"
+        );
     }
     let values = std::fs::read_to_string(out.join("cert-manager/values.yaml")).unwrap();
     let v: serde_json::Value = serde_norway::from_str(&values).unwrap();
-    for p in ["nodeSelector", "webhook.nodeSelector", "cainjector.nodeSelector", "startupapicheck.nodeSelector"] {
-        assert_eq!(cns_values::get_path(&v, p), Some(&serde_json::json!({"nodeGroup": "system-pool"})), "{p}");
-    }
-    for p in ["tolerations", "webhook.tolerations", "cainjector.tolerations", "startupapicheck.tolerations"] {
+    for p in [
+        "nodeSelector",
+        "webhook.nodeSelector",
+        "cainjector.nodeSelector",
+        "startupapicheck.nodeSelector",
+    ] {
         assert_eq!(
             cns_values::get_path(&v, p),
-            Some(&serde_json::json!([{"key": "dedicated", "operator": "Equal", "value": "system", "effect": "NoSchedule"}])),
+            Some(&serde_json::json!({"nodeGroup": "system-pool"})),
+            "{p}"
+        );
+    }
+    for p in [
+        "tolerations",
+        "webhook.tolerations",
+        "cainjector.tolerations",
+        "startupapicheck.tolerations",
+    ] {
+        assert_eq!(
+            cns_values::get_path(&v, p),
+            Some(
+                &serde_json::json!([{"key": "dedicated", "operator": "Equal", "value": "system", "effect": "NoSchedule"}])
+            ),
             "{p}"
         );
     }
     let install = std::fs::read_to_string(out.join("cert-manager/scripts/install.sh")).unwrap();
     assert!(install.contains("helm upgrade --install"), "{install}");
-    assert!(install.contains("--values \"${COMPONENT_DIR}/values.yaml\""), "{install}");
+    assert!(
+        install.contains("--values \"${COMPONENT_DIR}/values.yaml\""),
+        "{install}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(out.join("deploy.sh")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(out.join("deploy.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o755);
     }
     // deploy.sh runs components in the recipe's deployment order.
     let deploy = std::fs::read_to_string(out.join("deploy.sh")).unwrap();
-    let pos = |c: &str| deploy.find(&format!("/{c}/scripts/install.sh")).unwrap_or_else(|| panic!("{c} in deploy.sh"));
+    let pos = |c: &str| {
+        deploy
+            .find(&format!("/{c}/scripts/install.sh"))
+            .unwrap_or_else(|| panic!("{c} in deploy.sh"))
+    };
     assert!(pos("cert-manager") < pos("gpu-operator"));
     assert!(pos("gpu-operator") < pos("nvsentinel"));
 
     if let Some(sha) = require_tool("sha256sum", &[]) {
-        let o = run(std::process::Command::new(sha).args(["-c", "--strict", "checksums.txt"]).current_dir(&out));
+        let o = run(std::process::Command::new(sha)
+            .args(["-c", "--strict", "checksums.txt"])
+            .current_dir(&out));
         assert!(o.status.success(), "{}", describe(&o));
     }
     if let Some(sc) = require_tool("shellcheck", &[]) {
         let scripts: Vec<_> = files.iter().filter(|f| f.ends_with(".sh")).collect();
-        let o = run(std::process::Command::new(sc).args(["-s", "bash"]).args(&scripts).current_dir(&out));
+        let o = run(std::process::Command::new(sc)
+            .args(["-s", "bash"])
+            .args(&scripts)
+            .current_dir(&out));
         assert!(o.status.success(), "{}", describe(&o));
     }
 }
@@ -73,16 +112,25 @@ fn bundle_is_deterministic_and_parallel_equals_serial() {
     let tmp = tempdir();
     let cache = tmp.path().join("cache");
     let mut trees = Vec::new();
-    for (i, extra) in [&[][..], &["--serial"][..], &["--no-cache"][..]].iter().enumerate() {
+    for (i, extra) in [&[][..], &["--serial"][..], &["--no-cache"][..]]
+        .iter()
+        .enumerate()
+    {
         let out = tmp.path().join(format!("b{i}"));
         let o = run(cnsctl(&cache)
             .args(["bundle", "--output"])
             .arg(&out)
-            .args(["--accelerated-node-toleration", "dedicated=user-workload:NoSchedule"])
+            .args([
+                "--accelerated-node-toleration",
+                "dedicated=user-workload:NoSchedule",
+            ])
             .args(*extra));
         assert!(o.status.success(), "{}", describe(&o));
         let files = list_files(&out);
-        let bytes: Vec<(String, Vec<u8>)> = files.iter().map(|f| (f.clone(), std::fs::read(out.join(f)).unwrap())).collect();
+        let bytes: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|f| (f.clone(), std::fs::read(out.join(f)).unwrap()))
+            .collect();
         trees.push(bytes);
     }
     assert_eq!(trees[0], trees[1], "serial and parallel runs differ");
@@ -97,12 +145,21 @@ fn default_recipe_needs_no_input_and_uses_cache() {
     assert!(o.status.success(), "{}", describe(&o));
     assert!(tmp.path().join("bundle/checksums.txt").exists());
     let cached = list_files(&cache);
-    assert!(cached.iter().any(|f| f.ends_with(".cwasm")), "no compiled plugins cached: {cached:?}");
+    assert!(
+        cached.iter().any(|f| f.ends_with(".cwasm")),
+        "no compiled plugins cached: {cached:?}"
+    );
     // Second run: output exists → refused without --force, nothing changed.
     let o = run(cnsctl(&cache).current_dir(tmp.path()).arg("bundle"));
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("exists and is not empty (use --force"), "{}", describe(&o));
-    let o = run(cnsctl(&cache).current_dir(tmp.path()).args(["bundle", "--force"]));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("exists and is not empty (use --force"),
+        "{}",
+        describe(&o)
+    );
+    let o = run(cnsctl(&cache)
+        .current_dir(tmp.path())
+        .args(["bundle", "--force"]));
     assert!(o.status.success(), "{}", describe(&o));
 }
 
@@ -111,15 +168,36 @@ fn bad_flags_name_the_flag_and_write_nothing() {
     let tmp = tempdir();
     let out = tmp.path().join("out");
     let cases: &[(&[&str], &str)] = &[
-        (&["--system-node-toleration", "a=b:Sometimes"], "invalid --system-node-toleration value `a=b:Sometimes`"),
-        (&["--accelerated-node-selector", "novalue"], "invalid --accelerated-node-selector value `novalue`"),
-        (&["--set", "nosuch:a=1"], "--set names unknown component `nosuch`"),
-        (&["--set", "cert-manager:a..b=1"], "invalid --set value `cert-manager:a..b=1`"),
-        (&["--deployer", "nope"], "unknown deployer `nope`; available: script"),
-        (&["--recipe", "/nonexistent/recipe.yaml"], "failed to read recipe `/nonexistent/recipe.yaml`"),
+        (
+            &["--system-node-toleration", "a=b:Sometimes"],
+            "invalid --system-node-toleration value `a=b:Sometimes`",
+        ),
+        (
+            &["--accelerated-node-selector", "novalue"],
+            "invalid --accelerated-node-selector value `novalue`",
+        ),
+        (
+            &["--set", "nosuch:a=1"],
+            "--set names unknown component `nosuch`",
+        ),
+        (
+            &["--set", "cert-manager:a..b=1"],
+            "invalid --set value `cert-manager:a..b=1`",
+        ),
+        (
+            &["--deployer", "nope"],
+            "unknown deployer `nope`; available: script",
+        ),
+        (
+            &["--recipe", "/nonexistent/recipe.yaml"],
+            "failed to read recipe `/nonexistent/recipe.yaml`",
+        ),
     ];
     for (args, want) in cases {
-        let o = run(cnsctl(&tmp.path().join("cache")).args(["bundle", "--output"]).arg(&out).args(*args));
+        let o = run(cnsctl(&tmp.path().join("cache"))
+            .args(["bundle", "--output"])
+            .arg(&out)
+            .args(*args));
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", describe(&o));
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(want), "{args:?}: want `{want}` in\n{err}");
@@ -134,17 +212,30 @@ fn set_overrides_and_disables() {
     let o = run(cnsctl(&tmp.path().join("cache"))
         .args(["bundle", "--output"])
         .arg(&out)
-        .args(["--set", "gpuoperator:driver.version=570.133.20", "--set", "skyhook:enabled=false"])
+        .args([
+            "--set",
+            "gpuoperator:driver.version=570.133.20",
+            "--set",
+            "skyhook:enabled=false",
+        ])
         .args(["--set", "cert-manager:replicaCount=2"]));
     assert!(o.status.success(), "{}", describe(&o));
-    let gpu: serde_json::Value =
-        serde_norway::from_str(&std::fs::read_to_string(out.join("gpu-operator/values.yaml")).unwrap()).unwrap();
+    let gpu: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(out.join("gpu-operator/values.yaml")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(gpu["driver"]["version"], "570.133.20");
-    let cm: serde_json::Value =
-        serde_norway::from_str(&std::fs::read_to_string(out.join("cert-manager/values.yaml")).unwrap()).unwrap();
+    let cm: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(out.join("cert-manager/values.yaml")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(cm["replicaCount"], 2);
     assert!(!out.join("skyhook").exists());
-    assert!(!std::fs::read_to_string(out.join("deploy.sh")).unwrap().contains("skyhook"));
+    assert!(
+        !std::fs::read_to_string(out.join("deploy.sh"))
+            .unwrap()
+            .contains("skyhook")
+    );
 }
 
 #[test]
@@ -174,7 +265,14 @@ fn plugin_list_shows_every_builtin_with_digest() {
         .iter()
         .map(|p| (p["name"].as_str().unwrap(), p["kind"].as_str().unwrap()))
         .collect();
-    assert_eq!(names, [("cert-manager", "bundler"), ("helm", "bundler"), ("script", "deployer")]);
+    assert_eq!(
+        names,
+        [
+            ("cert-manager", "bundler"),
+            ("helm", "bundler"),
+            ("script", "deployer")
+        ]
+    );
     for (p, a) in list.iter().zip(cns_plugin_artifacts::BUILTIN) {
         use sha2::Digest;
         assert_eq!(p["sha256"], hex::encode(sha2::Sha256::digest(a.bytes)));

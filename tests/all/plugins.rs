@@ -11,15 +11,25 @@ fn runtime() -> Arc<Runtime> {
 
 fn all_artifacts() -> Vec<cns_plugin_artifacts::Artifact> {
     cns_plugin_artifacts::require();
-    cns_plugin_artifacts::BUILTIN.iter().chain(cns_plugin_artifacts::TEST_ONLY).copied().collect()
+    cns_plugin_artifacts::BUILTIN
+        .iter()
+        .chain(cns_plugin_artifacts::TEST_ONLY)
+        .copied()
+        .collect()
 }
 
 #[test]
 fn components_import_only_the_host_interface() {
     let rt = runtime();
     for a in all_artifacts() {
-        let p = rt.load(a.name, Origin::Memory(a.name.into()), a.bytes).unwrap();
-        assert!(!p.imports.is_empty(), "{}: expected the host import", a.name);
+        let p = rt
+            .load(a.name, Origin::Memory(a.name.into()), a.bytes)
+            .unwrap();
+        assert!(
+            !p.imports.is_empty(),
+            "{}: expected the host import",
+            a.name
+        );
         for i in &p.imports {
             assert!(
                 i == "cns:plugin/host@0.1.0" || i == "cns:plugin/types@0.1.0",
@@ -29,8 +39,16 @@ fn components_import_only_the_host_interface() {
         }
         // An independent look at the raw component: no WASI anywhere in its import names.
         let text = String::from_utf8_lossy(a.bytes);
-        assert!(!text.contains("wasi:"), "{} mentions a wasi: import", a.name);
-        assert!(!text.contains("wasi_snapshot_preview1"), "{} needs the WASI adapter", a.name);
+        assert!(
+            !text.contains("wasi:"),
+            "{} mentions a wasi: import",
+            a.name
+        );
+        assert!(
+            !text.contains("wasi_snapshot_preview1"),
+            "{} needs the WASI adapter",
+            a.name
+        );
     }
 }
 
@@ -38,44 +56,81 @@ fn components_import_only_the_host_interface() {
 fn every_plugin_describes_itself() {
     let rt = runtime();
     for a in all_artifacts() {
-        let p = rt.load(a.name, Origin::Memory(a.name.into()), a.bytes).unwrap();
+        let p = rt
+            .load(a.name, Origin::Memory(a.name.into()), a.bytes)
+            .unwrap();
         assert_eq!(p.name, a.name);
         assert_eq!(p.wit_version, "0.1.0");
-        assert!(!p.version.is_empty() && !p.description.is_empty() && !p.serves.is_empty(), "{p:?}");
+        assert!(
+            !p.version.is_empty() && !p.description.is_empty() && !p.serves.is_empty(),
+            "{p:?}"
+        );
     }
 }
 
 #[test]
 fn every_bundler_renders_a_minimal_component() {
     let rt = runtime();
-    let none = Scheduling { node_selector: vec![], tolerations: vec![], node_selector_paths: vec![], toleration_paths: vec![] };
+    let none = Scheduling {
+        node_selector: vec![],
+        tolerations: vec![],
+        node_selector_paths: vec![],
+        toleration_paths: vec![],
+    };
     for a in cns_plugin_artifacts::require() {
         let p = rt.load(a.name, Origin::Builtin, a.bytes).unwrap();
         if p.kind != PluginKind::Bundler {
             continue;
         }
-        let name = if p.serves[0] == "*" { "anything" } else { p.serves[0].as_str() };
+        let name = if p.serves[0] == "*" {
+            "anything"
+        } else {
+            p.serves[0].as_str()
+        };
         let files = p
             .render(&ComponentInput {
                 name: name.into(),
                 namespace: "ns".into(),
-                chart: ChartSource { repository: "https://example.invalid".into(), chart: name.into(), version: "1.0.0".into() },
+                chart: ChartSource {
+                    repository: "https://example.invalid".into(),
+                    chart: name.into(),
+                    version: "1.0.0".into(),
+                },
                 values_json: "{}".into(),
                 system: none.clone(),
                 accelerated: none.clone(),
-                criteria: Criteria { service: "eks".into(), accelerator: "h100".into(), os: "ubuntu".into(), intent: "training".into() },
+                criteria: Criteria {
+                    service: "eks".into(),
+                    accelerator: "h100".into(),
+                    os: "ubuntu".into(),
+                    intent: "training".into(),
+                },
                 manifests: vec![],
                 dependencies: vec![],
             })
             .unwrap_or_else(|e| panic!("{}: {e}", a.name));
         let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
-        assert!(paths.contains(&"values.yaml") && paths.contains(&"README.md"), "{}: {paths:?}", a.name);
+        assert!(
+            paths.contains(&"values.yaml") && paths.contains(&"README.md"),
+            "{}: {paths:?}",
+            a.name
+        );
     }
 }
 
 #[test]
 fn a_non_component_is_refused_with_its_name() {
     let rt = runtime();
-    let err = rt.load("junk.wasm", Origin::Memory("junk".into()), b"\0asm not really").unwrap_err();
-    assert!(err.to_string().contains("plugin `junk.wasm` is not a valid WebAssembly component"), "{err}");
+    let err = rt
+        .load(
+            "junk.wasm",
+            Origin::Memory("junk".into()),
+            b"\0asm not really",
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("plugin `junk.wasm` is not a valid WebAssembly component"),
+        "{err}"
+    );
 }

@@ -36,7 +36,9 @@ pub enum Error {
         component: String,
     },
     /// The recipe's deploymentOrder disagrees with its dependencies.
-    #[error("the recipe's deploymentOrder {given:?} does not match its components and dependencies (expected {expected:?})")]
+    #[error(
+        "the recipe's deploymentOrder {given:?} does not match its components and dependencies (expected {expected:?})"
+    )]
     BadOrder {
         /// The order in the recipe.
         given: Vec<String>,

@@ -62,11 +62,16 @@ fn is_label_key(k: &str) -> bool {
     };
     let name_ok = !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     let prefix_ok = prefix.is_none_or(|p| {
-        !p.is_empty() && p.len() <= 253 && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.".contains(c))
+        !p.is_empty()
+            && p.len() <= 253
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.".contains(c))
     });
     name_ok && prefix_ok
 }
@@ -74,7 +79,8 @@ fn is_label_key(k: &str) -> bool {
 fn is_label_value(v: &str) -> bool {
     v.is_empty()
         || (v.len() <= 63
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             && v.starts_with(|c: char| c.is_ascii_alphanumeric())
             && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
 }
@@ -95,7 +101,10 @@ pub fn parse_selectors(flag: &'static str, raw: &[String]) -> Result<BTreeMap<St
         if !is_label_value(v) {
             return Err(bad("the value is not a valid Kubernetes label value"));
         }
-        if out.insert(k.to_string(), v.to_string()).is_some_and(|old| old != v) {
+        if out
+            .insert(k.to_string(), v.to_string())
+            .is_some_and(|old| old != v)
+        {
             return Err(bad("the key is given twice with different values"));
         }
     }
@@ -125,7 +134,10 @@ pub fn parse_tolerations(flag: &'static str, raw: &[String]) -> Result<Vec<Toler
         let (kv, effect) = match r.rsplit_once(':') {
             Some((kv, e)) => {
                 if !EFFECTS.contains(&e) {
-                    return Err(bad(format!("effect `{e}` must be one of {}", EFFECTS.join(", "))));
+                    return Err(bad(format!(
+                        "effect `{e}` must be one of {}",
+                        EFFECTS.join(", ")
+                    )));
                 }
                 (kv, Some(e.to_string()))
             }
@@ -136,7 +148,9 @@ pub fn parse_tolerations(flag: &'static str, raw: &[String]) -> Result<Vec<Toler
             None => (kv, None),
         };
         if !is_label_key(key) {
-            return Err(bad("the key is not a valid taint key (expected key=value:Effect)".into()));
+            return Err(bad(
+                "the key is not a valid taint key (expected key=value:Effect)".into(),
+            ));
         }
         if value.is_some_and(|v| !is_label_value(v)) {
             return Err(bad("the value is not a valid taint value".into()));
@@ -161,8 +175,12 @@ pub fn parse_set(raw: &str) -> Result<SetOverride> {
         value: raw.to_string(),
         reason: reason.to_string(),
     };
-    let (component, rest) = raw.split_once(':').ok_or_else(|| bad("expected component:path=value"))?;
-    let (path, value) = rest.split_once('=').ok_or_else(|| bad("expected component:path=value"))?;
+    let (component, rest) = raw
+        .split_once(':')
+        .ok_or_else(|| bad("expected component:path=value"))?;
+    let (path, value) = rest
+        .split_once('=')
+        .ok_or_else(|| bad("expected component:path=value"))?;
     if component.is_empty() {
         return Err(bad("the component is empty"));
     }
@@ -185,7 +203,17 @@ mod tests {
 
     #[test]
     fn tolerations_grammar() {
-        let t = parse_tolerations("--t", &s(&["dedicated=user-workload:NoSchedule", "gpu:NoExecute", "a=b", "k", "*"])).unwrap();
+        let t = parse_tolerations(
+            "--t",
+            &s(&[
+                "dedicated=user-workload:NoSchedule",
+                "gpu:NoExecute",
+                "a=b",
+                "k",
+                "*",
+            ]),
+        )
+        .unwrap();
         let show: Vec<String> = t
             .iter()
             .map(|t| format!("{:?}|{}|{:?}|{:?}", t.key, t.operator, t.value, t.effect))
@@ -201,14 +229,24 @@ mod tests {
             ]
         );
         for bad in ["a=b:Sometimes", "=b:NoSchedule", "a b=c", "a=b c"] {
-            let e = parse_tolerations("--t", &s(&[bad])).unwrap_err().to_string();
+            let e = parse_tolerations("--t", &s(&[bad]))
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with(&format!("invalid --t value `{bad}`")), "{e}");
         }
     }
 
     #[test]
     fn selectors_grammar() {
-        let m = parse_selectors("--s", &s(&["nodeGroup=system-pool", "node.kubernetes.io/role=gpu", "empty="])).unwrap();
+        let m = parse_selectors(
+            "--s",
+            &s(&[
+                "nodeGroup=system-pool",
+                "node.kubernetes.io/role=gpu",
+                "empty=",
+            ]),
+        )
+        .unwrap();
         assert_eq!(m.len(), 3);
         for bad in ["novalue", "=x", "a=b c", "UPPER/x=y"] {
             assert!(parse_selectors("--s", &s(&[bad])).is_err(), "{bad}");
@@ -219,13 +257,19 @@ mod tests {
     #[test]
     fn set_grammar() {
         let o = parse_set("gpuoperator:driver.version=570.133.20").unwrap();
-        assert_eq!((o.component.as_str(), o.path.as_str(), &o.value), ("gpuoperator", "driver.version", &json!("570.133.20")));
+        assert_eq!(
+            (o.component.as_str(), o.path.as_str(), &o.value),
+            ("gpuoperator", "driver.version", &json!("570.133.20"))
+        );
         assert_eq!(parse_set("x:a.b=true").unwrap().value, json!(true));
         assert_eq!(parse_set("x:a=3").unwrap().value, json!(3));
         assert_eq!(parse_set("x:a=b=c").unwrap().value, json!("b=c"));
         for bad in ["nocolon", "x:noequals", ":a=1", "x:a..b=1", "x:{{a}}=1"] {
             let e = parse_set(bad).unwrap_err().to_string();
-            assert!(e.starts_with(&format!("invalid --set value `{bad}`")), "{e}");
+            assert!(
+                e.starts_with(&format!("invalid --set value `{bad}`")),
+                "{e}"
+            );
         }
     }
 }

@@ -4,7 +4,10 @@
 use crate::options::SetOverride;
 use crate::{BundleOptions, Error, FileTree, Result};
 use cns_recipe::{ComponentRef, RecipeResult, Registry, Store};
-use cns_runtime::types::{ChartSource, ComponentInput, Criteria, DeployerInput, InputFile, OptionPair, RenderedComponent, Scheduling};
+use cns_runtime::types::{
+    ChartSource, ComponentInput, Criteria, DeployerInput, InputFile, OptionPair, RenderedComponent,
+    Scheduling,
+};
 use cns_runtime::{Catalog, OutputFile, Plugin};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -17,7 +20,11 @@ struct Job {
     order: u32,
 }
 
-fn scheduling(placement: &crate::Placement, selector_paths: &[String], toleration_paths: &[String]) -> Scheduling {
+fn scheduling(
+    placement: &crate::Placement,
+    selector_paths: &[String],
+    toleration_paths: &[String],
+) -> Scheduling {
     Scheduling {
         node_selector: placement.labels(),
         tolerations: placement.tolerations.clone(),
@@ -37,7 +44,9 @@ fn group_sets<'a>(
         let name = if recipe.component(&s.component).is_some() {
             Some(s.component.as_str())
         } else {
-            registry.resolve_key(&s.component).filter(|n| recipe.component(n).is_some())
+            registry
+                .resolve_key(&s.component)
+                .filter(|n| recipe.component(n).is_some())
         };
         let Some(name) = name else {
             return Err(Error::UnknownSetComponent {
@@ -66,12 +75,19 @@ fn criteria(recipe: &RecipeResult) -> Criteria {
 }
 
 /// Generate the bundle for `recipe` with the plugins in `catalog`.
-pub fn generate(recipe: &RecipeResult, store: &Store, catalog: &Catalog, opts: &BundleOptions) -> Result<FileTree> {
+pub fn generate(
+    recipe: &RecipeResult,
+    store: &Store,
+    catalog: &Catalog,
+    opts: &BundleOptions,
+) -> Result<FileTree> {
     let registry = store.registry()?;
-    let deployer = catalog.deployer(&opts.deployer).ok_or_else(|| Error::UnknownDeployer {
-        name: opts.deployer.clone(),
-        available: catalog.deployer_names().join(", "),
-    })?;
+    let deployer = catalog
+        .deployer(&opts.deployer)
+        .ok_or_else(|| Error::UnknownDeployer {
+            name: opts.deployer.clone(),
+            available: catalog.deployer_names().join(", "),
+        })?;
     let sets = group_sets(recipe, &registry, &opts.sets)?;
 
     // Components switched off by the recipe or by `--set NAME:enabled=false`.
@@ -87,7 +103,9 @@ pub fn generate(recipe: &RecipeResult, store: &Store, catalog: &Catalog, opts: &
                     });
                 }
                 if s.value == Value::Bool(false) {
-                    let o = r.overrides.get_or_insert_with(|| Value::Object(Default::default()));
+                    let o = r
+                        .overrides
+                        .get_or_insert_with(|| Value::Object(Default::default()));
                     o["enabled"] = Value::Bool(false);
                 }
             }
@@ -105,8 +123,13 @@ pub fn generate(recipe: &RecipeResult, store: &Store, catalog: &Catalog, opts: &
             .collect();
         let valid = given.len() == order.len()
             && given.iter().enumerate().all(|(i, n)| {
-                let r = refs_for_defaults.iter().find(|r| &r.name == n).expect("in order");
-                r.dependency_refs.iter().all(|d| !order.contains(d) || given[..i].contains(d))
+                let r = refs_for_defaults
+                    .iter()
+                    .find(|r| &r.name == n)
+                    .expect("in order");
+                r.dependency_refs
+                    .iter()
+                    .all(|d| !order.contains(d) || given[..i].contains(d))
             });
         if !valid {
             return Err(Error::BadOrder {
@@ -119,12 +142,22 @@ pub fn generate(recipe: &RecipeResult, store: &Store, catalog: &Catalog, opts: &
     let crit = criteria(recipe);
     let mut jobs = Vec::new();
     for (i, name) in order.iter().enumerate() {
-        let cref = refs_for_defaults.iter().find(|r| &r.name == name).expect("ordered component exists");
+        let cref = refs_for_defaults
+            .iter()
+            .find(|r| &r.name == name)
+            .expect("ordered component exists");
         let mut values = store.component_values(cref)?;
-        for s in sets.get(name).into_iter().flatten().filter(|s| s.path != "enabled") {
-            cns_values::set_path(&mut values, &s.path, s.value.clone()).map_err(|source| Error::Values {
-                component: name.clone(),
-                source,
+        for s in sets
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(|s| s.path != "enabled")
+        {
+            cns_values::set_path(&mut values, &s.path, s.value.clone()).map_err(|source| {
+                Error::Values {
+                    component: name.clone(),
+                    source,
+                }
             })?;
         }
         let reg = registry.get(name);
@@ -134,10 +167,15 @@ pub fn generate(recipe: &RecipeResult, store: &Store, catalog: &Catalog, opts: &
             .into_iter()
             .map(|(path, content)| InputFile { path, content })
             .collect();
-        let plugin = catalog
-            .bundler_for(name)
-            .ok_or_else(|| Error::NoBundler { component: name.clone() })?;
-        let dependencies: Vec<String> = cref.dependency_refs.iter().filter(|d| order.contains(d)).cloned().collect();
+        let plugin = catalog.bundler_for(name).ok_or_else(|| Error::NoBundler {
+            component: name.clone(),
+        })?;
+        let dependencies: Vec<String> = cref
+            .dependency_refs
+            .iter()
+            .filter(|d| order.contains(d))
+            .cloned()
+            .collect();
         jobs.push(Job {
             plugin: Arc::clone(plugin),
             order: i as u32,
@@ -150,7 +188,11 @@ pub fn generate(recipe: &RecipeResult, store: &Store, catalog: &Catalog, opts: &
                     version: cref.version.clone().expect("defaults applied"),
                 },
                 values_json: cns_values::to_json(&values),
-                system: scheduling(&opts.system, &paths.system.node_selector_paths, &paths.system.toleration_paths),
+                system: scheduling(
+                    &opts.system,
+                    &paths.system.node_selector_paths,
+                    &paths.system.toleration_paths,
+                ),
                 accelerated: scheduling(
                     &opts.accelerated,
                     &paths.accelerated.node_selector_paths,
@@ -164,15 +206,20 @@ pub fn generate(recipe: &RecipeResult, store: &Store, catalog: &Catalog, opts: &
     }
 
     let run = |job: &Job| -> Result<Vec<OutputFile>> {
-        job.plugin.render(&job.input).map_err(|source| Error::Component {
-            component: job.input.name.clone(),
-            source,
-        })
+        job.plugin
+            .render(&job.input)
+            .map_err(|source| Error::Component {
+                component: job.input.name.clone(),
+                source,
+            })
     };
     let results: Vec<Result<Vec<OutputFile>>> = if opts.parallel && jobs.len() > 1 {
         std::thread::scope(|s| {
             let handles: Vec<_> = jobs.iter().map(|j| s.spawn(move || run(j))).collect();
-            handles.into_iter().map(|h| h.join().expect("render thread panicked")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("render thread panicked"))
+                .collect()
         })
     } else {
         jobs.iter().map(run).collect()
@@ -186,7 +233,12 @@ pub fn generate(recipe: &RecipeResult, store: &Store, catalog: &Catalog, opts: &
         let mut paths = Vec::new();
         for f in files {
             paths.push(f.path.clone());
-            tree.add(format!("{}/{}", job.input.name, f.path), f.content, f.executable, &producer)?;
+            tree.add(
+                format!("{}/{}", job.input.name, f.path),
+                f.content,
+                f.executable,
+                &producer,
+            )?;
         }
         let values_json = tree
             .get(&format!("{}/values.yaml", job.input.name))
@@ -218,15 +270,22 @@ pub fn generate(recipe: &RecipeResult, store: &Store, catalog: &Catalog, opts: &
             })
             .collect(),
     };
-    let files = deployer.generate(&input).map_err(|source| Error::Deployer {
-        deployer: deployer.name.clone(),
-        source,
-    })?;
+    let files = deployer
+        .generate(&input)
+        .map_err(|source| Error::Deployer {
+            deployer: deployer.name.clone(),
+            source,
+        })?;
     let producer = format!("deployer `{}`", deployer.name);
     for f in files {
         tree.add(f.path, f.content, f.executable, &producer)?;
     }
-    tree.add("recipe.yaml".into(), recipe.to_yaml().into_bytes(), false, "cnsctl")?;
+    tree.add(
+        "recipe.yaml".into(),
+        recipe.to_yaml().into_bytes(),
+        false,
+        "cnsctl",
+    )?;
     tree.seal()?;
     Ok(tree)
 }

@@ -25,7 +25,13 @@ pub struct FileTree {
 
 impl FileTree {
     /// Add a file; a path already present is a [`Error::Conflict`].
-    pub fn add(&mut self, path: String, content: Vec<u8>, executable: bool, producer: &str) -> Result<()> {
+    pub fn add(
+        &mut self,
+        path: String,
+        content: Vec<u8>,
+        executable: bool,
+        producer: &str,
+    ) -> Result<()> {
         if let Some(e) = self.files.get(&path) {
             return Err(Error::Conflict {
                 path,
@@ -114,13 +120,15 @@ impl FileTree {
             {
                 use std::os::unix::fs::PermissionsExt;
                 let mode = if e.executable { 0o755 } else { 0o644 };
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(werr)?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .map_err(werr)?;
             }
         }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755)).map_err(werr)?;
+            std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
+                .map_err(werr)?;
         }
         let staged = staging.keep();
         let result = match existing {
@@ -152,7 +160,8 @@ mod tests {
 
     fn tree() -> FileTree {
         let mut t = FileTree::default();
-        t.add("b/x.sh".into(), b"echo\n".to_vec(), true, "p1").unwrap();
+        t.add("b/x.sh".into(), b"echo\n".to_vec(), true, "p1")
+            .unwrap();
         t.add("a.txt".into(), b"a\n".to_vec(), false, "p1").unwrap();
         t
     }
@@ -161,8 +170,16 @@ mod tests {
     fn sorted_checksums_and_conflicts() {
         let mut t = tree();
         let sums = t.checksums();
-        assert!(sums.starts_with("87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7  a.txt\n"), "{sums}");
-        let e = t.add("a.txt".into(), vec![], false, "p2").unwrap_err().to_string();
+        assert!(
+            sums.starts_with(
+                "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7  a.txt\n"
+            ),
+            "{sums}"
+        );
+        let e = t
+            .add("a.txt".into(), vec![], false, "p2")
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "`a.txt` is produced twice: by p1 and by p2");
     }
 
@@ -175,7 +192,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(out.join("b/x.sh")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(out.join("b/x.sh"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o755);
         }
         let e = tree().write_to(&out, false).unwrap_err().to_string();
@@ -185,7 +205,10 @@ mod tests {
         t2.write_to(&out, true).unwrap();
         assert!(!out.join("a.txt").exists());
         assert!(out.join("new.txt").exists());
-        let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(leftovers, [std::ffi::OsString::from("bundle")]);
     }
 

@@ -84,13 +84,26 @@ impl BundleArgs {
             deployer: self.deployer.clone(),
             system: Placement {
                 selector: parse_selectors("--system-node-selector", &self.system_node_selector)?,
-                tolerations: parse_tolerations("--system-node-toleration", &self.system_node_toleration)?,
+                tolerations: parse_tolerations(
+                    "--system-node-toleration",
+                    &self.system_node_toleration,
+                )?,
             },
             accelerated: Placement {
-                selector: parse_selectors("--accelerated-node-selector", &self.accelerated_node_selector)?,
-                tolerations: parse_tolerations("--accelerated-node-toleration", &self.accelerated_node_toleration)?,
+                selector: parse_selectors(
+                    "--accelerated-node-selector",
+                    &self.accelerated_node_selector,
+                )?,
+                tolerations: parse_tolerations(
+                    "--accelerated-node-toleration",
+                    &self.accelerated_node_toleration,
+                )?,
             },
-            sets: self.sets.iter().map(|s| parse_set(s)).collect::<Result<_, _>>()?,
+            sets: self
+                .sets
+                .iter()
+                .map(|s| parse_set(s))
+                .collect::<Result<_, _>>()?,
             deployer_options,
             parallel: !self.serial,
         })
@@ -103,7 +116,8 @@ pub(crate) fn run(args: BundleArgs, data: &RecipeDataOpts) -> Result<Outcome> {
     let store = data.store()?;
     let recipe = match &args.recipe {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("failed to read recipe `{}`", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read recipe `{}`", path.display()))?;
             RecipeResult::from_yaml(&path.display().to_string(), &text)?
         }
         None => {
@@ -114,7 +128,8 @@ pub(crate) fn run(args: BundleArgs, data: &RecipeDataOpts) -> Result<Outcome> {
     };
     let runtime = args.plugins.runtime()?;
     let catalog = args.plugins.catalog(&runtime)?;
-    let tree = cns_bundle::generate(&recipe, &store, &catalog, &opts).context("failed to generate the bundle")?;
+    let tree = cns_bundle::generate(&recipe, &store, &catalog, &opts)
+        .context("failed to generate the bundle")?;
     tree.write_to(&args.output, args.force)?;
     crate::ui::status(&format!(
         "wrote {} files ({} bytes) to {} with deployer `{}` in {:.0?}",

@@ -15,7 +15,12 @@ use clap::{Parser, Subcommand};
 /// Exit codes: 0 success, 1 a check failed (e.g. `validate`), 2 error (bad input, bad
 /// flags, plugin failure).
 #[derive(Debug, Parser)]
-#[command(name = "cnsctl", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "cnsctl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub(crate) struct Cli {
     /// More output: -v shows plugin info messages, -vv debug messages.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -80,21 +85,47 @@ mod tests {
     #[test]
     fn predecessor_demo_bundle_command_parses() {
         let cli = Cli::try_parse_from([
-            "cnsctl", "bundle", "--recipe", "recipe.yaml", "--output", "./bundles", "--deployer", "argocd",
-            "--system-node-selector", "nodeGroup=system-pool", "--accelerated-node-selector", "nodeGroup=customer-gpu",
-            "--accelerated-node-toleration", "dedicated=user-workload:NoSchedule",
+            "cnsctl",
+            "bundle",
+            "--recipe",
+            "recipe.yaml",
+            "--output",
+            "./bundles",
+            "--deployer",
+            "argocd",
+            "--system-node-selector",
+            "nodeGroup=system-pool",
+            "--accelerated-node-selector",
+            "nodeGroup=customer-gpu",
+            "--accelerated-node-toleration",
+            "dedicated=user-workload:NoSchedule",
         ])
         .unwrap();
-        let Command::Bundle(b) = cli.command else { panic!("not bundle") };
+        let Command::Bundle(b) = cli.command else {
+            panic!("not bundle")
+        };
         assert_eq!(b.deployer, "argocd");
-        assert_eq!(b.accelerated_node_toleration, ["dedicated=user-workload:NoSchedule"]);
+        assert_eq!(
+            b.accelerated_node_toleration,
+            ["dedicated=user-workload:NoSchedule"]
+        );
     }
 
     #[test]
     fn predecessor_demo_recipe_command_parses() {
         let cli = Cli::try_parse_from([
-            "cnsctl", "recipe", "--service", "eks", "--accelerator", "h100", "--os", "ubuntu", "--intent", "training",
-            "--output", "recipe.yaml",
+            "cnsctl",
+            "recipe",
+            "--service",
+            "eks",
+            "--accelerator",
+            "h100",
+            "--os",
+            "ubuntu",
+            "--intent",
+            "training",
+            "--output",
+            "recipe.yaml",
         ])
         .unwrap();
         assert!(matches!(cli.command, Command::Recipe(_)));
@@ -103,6 +134,9 @@ mod tests {
     #[test]
     fn plugin_list_parses() {
         let cli = Cli::try_parse_from(["cnsctl", "plugin", "list", "--json"]).unwrap();
-        assert!(matches!(cli.command, Command::Plugin(plugin::PluginCommand::List(_))));
+        assert!(matches!(
+            cli.command,
+            Command::Plugin(plugin::PluginCommand::List(_))
+        ));
     }
 }

@@ -47,7 +47,10 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
     if args.list {
         println!("{:<8} {:<12} {:<12} INTENT", "SERVICE", "ACCELERATOR", "OS");
         for c in cns_recipe::resolve::supported(&store)? {
-            println!("{:<8} {:<12} {:<12} {}", c.service, c.accelerator, c.os, c.intent);
+            println!(
+                "{:<8} {:<12} {:<12} {}",
+                c.service, c.accelerator, c.os, c.intent
+            );
         }
         return Ok(Outcome::Success);
     }
@@ -57,14 +60,16 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
         args.os.as_deref(),
         args.intent.as_deref(),
     )?;
-    let recipe = cns_recipe::resolve(&store, &criteria).with_context(|| format!("failed to resolve a recipe for {criteria}"))?;
+    let recipe = cns_recipe::resolve(&store, &criteria)
+        .with_context(|| format!("failed to resolve a recipe for {criteria}"))?;
     let text = match args.format {
         Format::Yaml => recipe.to_yaml(),
         Format::Json => serde_json::to_string_pretty(&recipe)? + "\n",
     };
     match args.output {
         Some(path) => {
-            write_atomic(&path, text.as_bytes()).with_context(|| format!("failed to write `{}`", path.display()))?;
+            write_atomic(&path, text.as_bytes())
+                .with_context(|| format!("failed to write `{}`", path.display()))?;
             crate::ui::status(&format!(
                 "wrote {} ({} components, overlays: {})",
                 path.display(),

@@ -54,7 +54,12 @@ fn norm(v: &str) -> String {
 
 impl Criteria {
     /// Build from optional flag values, normalising case and empty values to `any`.
-    pub fn new(service: Option<&str>, accelerator: Option<&str>, os: Option<&str>, intent: Option<&str>) -> Result<Self> {
+    pub fn new(
+        service: Option<&str>,
+        accelerator: Option<&str>,
+        os: Option<&str>,
+        intent: Option<&str>,
+    ) -> Result<Self> {
         let c = Criteria {
             service: norm(service.unwrap_or("any")),
             accelerator: norm(accelerator.unwrap_or("any")),
@@ -125,11 +130,36 @@ mod tests {
     #[test]
     fn matching_is_asymmetric() {
         let cases = [
-            ("overlay any matches all", c("any", "any", "any", "any"), c("eks", "h100", "ubuntu", "training"), true),
-            ("exact", c("eks", "h100", "any", "any"), c("eks", "h100", "ubuntu", "training"), true),
-            ("mismatch", c("gke", "any", "any", "any"), c("eks", "h100", "ubuntu", "training"), false),
-            ("query any vs specific overlay", c("eks", "any", "any", "training"), c("eks", "any", "any", "any"), false),
-            ("query any vs any overlay", c("eks", "any", "any", "any"), c("eks", "any", "any", "any"), true),
+            (
+                "overlay any matches all",
+                c("any", "any", "any", "any"),
+                c("eks", "h100", "ubuntu", "training"),
+                true,
+            ),
+            (
+                "exact",
+                c("eks", "h100", "any", "any"),
+                c("eks", "h100", "ubuntu", "training"),
+                true,
+            ),
+            (
+                "mismatch",
+                c("gke", "any", "any", "any"),
+                c("eks", "h100", "ubuntu", "training"),
+                false,
+            ),
+            (
+                "query any vs specific overlay",
+                c("eks", "any", "any", "training"),
+                c("eks", "any", "any", "any"),
+                false,
+            ),
+            (
+                "query any vs any overlay",
+                c("eks", "any", "any", "any"),
+                c("eks", "any", "any", "any"),
+                true,
+            ),
         ];
         for (name, overlay, query, want) in cases {
             assert_eq!(overlay.matches(&query), want, "{name}");
@@ -138,9 +168,17 @@ mod tests {
 
     #[test]
     fn normalises_and_validates() {
-        assert_eq!(c("EKS", "", "any", " Training ").to_string(), "service=eks accelerator=any os=any intent=training");
-        let e = Criteria::new(Some("ekss"), None, None, None).unwrap_err().to_string();
-        assert_eq!(e, "unknown service `ekss`; valid values: aks, eks, gke, oke, any");
+        assert_eq!(
+            c("EKS", "", "any", " Training ").to_string(),
+            "service=eks accelerator=any os=any intent=training"
+        );
+        let e = Criteria::new(Some("ekss"), None, None, None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "unknown service `ekss`; valid values: aks, eks, gke, oke, any"
+        );
         assert_eq!(c("eks", "h100", "any", "training").specificity(), 3);
     }
 }

@@ -53,7 +53,9 @@ pub enum Error {
         valid: String,
     },
     /// No overlay beyond the base matches the criteria.
-    #[error("no recipe matches {criteria}; run `cnsctl recipe --list` for the supported combinations")]
+    #[error(
+        "no recipe matches {criteria}; run `cnsctl recipe --list` for the supported combinations"
+    )]
     NoMatch {
         /// The criteria, rendered.
         criteria: String,
@@ -87,7 +89,9 @@ pub enum Error {
         components: String,
     },
     /// A component is neither in the registry nor fully described by its ref.
-    #[error("component `{component}` is not in the component registry and its recipe entry lacks `{field}`")]
+    #[error(
+        "component `{component}` is not in the component registry and its recipe entry lacks `{field}`"
+    )]
     IncompleteComponent {
         /// The component.
         component: String,

@@ -142,7 +142,11 @@ pub struct RecipeResult {
 }
 
 /// Parse YAML into `T`, with the file name and the parser's line/column in the error.
-pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(path: &str, what: &'static str, text: &str) -> Result<T> {
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    path: &str,
+    what: &'static str,
+    text: &str,
+) -> Result<T> {
     serde_norway::from_str(text).map_err(|e| Error::Parse {
         path: path.to_string(),
         what,
@@ -175,7 +179,8 @@ pub fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && !s.starts_with('-')
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn check_refs(path: &str, refs: &[ComponentRef]) -> Result<()> {
@@ -226,7 +231,11 @@ impl RecipeResult {
         let r: RecipeResult = parse_yaml(path, "recipeResult", text)?;
         check_header(path, &r.kind, &r.api_version, "recipeResult")?;
         r.criteria.check().map_err(|e| match e {
-            Error::UnknownCriteria { field, value, valid } => Error::Invalid {
+            Error::UnknownCriteria {
+                field,
+                value,
+                valid,
+            } => Error::Invalid {
                 path: path.into(),
                 what: field,
                 value,
@@ -264,7 +273,11 @@ impl RecipeMetadata {
         }
         if let Some(c) = &m.spec.criteria {
             c.check().map_err(|e| match e {
-                Error::UnknownCriteria { field, value, valid } => Error::Invalid {
+                Error::UnknownCriteria {
+                    field,
+                    value,
+                    valid,
+                } => Error::Invalid {
                     path: path.into(),
                     what: field,
                     value,
@@ -295,25 +308,66 @@ mod tests {
     #[test]
     fn bad_input_corpus() {
         let cases = [
-            ("malformed", "kind: [\n", "r.yaml` is not a valid recipeResult"),
-            ("unknown field", &format!("{GOOD}  versoin: x\n"), "unknown field `versoin`"),
-            ("wrong type", "kind: recipeResult\napiVersion: cns.nvidia.com/v1alpha1\ncomponentRefs: 5\n", "invalid type"),
-            ("wrong kind", &GOOD.replace("recipeResult", "recipe"), "has kind `recipe`, expected `recipeResult`"),
-            ("wrong api", &GOOD.replace("v1alpha1", "v2"), "apiVersion `cns.nvidia.com/v2`"),
-            ("bad name", &GOOD.replace("cert-manager", "Cert_Manager"), "invalid component name `Cert_Manager`"),
-            ("duplicate", &format!("{GOOD}- name: cert-manager\n"), "duplicate componentRef `cert-manager`"),
-            ("bad criteria", &GOOD.replace("eks", "eksx"), "invalid service `eksx`"),
-            ("bad type", &format!("{GOOD}  type: Kustomize\n"), "only `Helm` is supported"),
+            (
+                "malformed",
+                "kind: [\n",
+                "r.yaml` is not a valid recipeResult",
+            ),
+            (
+                "unknown field",
+                &format!("{GOOD}  versoin: x\n"),
+                "unknown field `versoin`",
+            ),
+            (
+                "wrong type",
+                "kind: recipeResult\napiVersion: cns.nvidia.com/v1alpha1\ncomponentRefs: 5\n",
+                "invalid type",
+            ),
+            (
+                "wrong kind",
+                &GOOD.replace("recipeResult", "recipe"),
+                "has kind `recipe`, expected `recipeResult`",
+            ),
+            (
+                "wrong api",
+                &GOOD.replace("v1alpha1", "v2"),
+                "apiVersion `cns.nvidia.com/v2`",
+            ),
+            (
+                "bad name",
+                &GOOD.replace("cert-manager", "Cert_Manager"),
+                "invalid component name `Cert_Manager`",
+            ),
+            (
+                "duplicate",
+                &format!("{GOOD}- name: cert-manager\n"),
+                "duplicate componentRef `cert-manager`",
+            ),
+            (
+                "bad criteria",
+                &GOOD.replace("eks", "eksx"),
+                "invalid service `eksx`",
+            ),
+            (
+                "bad type",
+                &format!("{GOOD}  type: Kustomize\n"),
+                "only `Helm` is supported",
+            ),
         ];
         for (name, text, want) in cases {
-            let err = RecipeResult::from_yaml("r.yaml", text).unwrap_err().to_string();
+            let err = RecipeResult::from_yaml("r.yaml", text)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{name}: {err}");
         }
     }
 
     #[test]
     fn disabled_component() {
-        let mut c = ComponentRef { name: "a".into(), ..Default::default() };
+        let mut c = ComponentRef {
+            name: "a".into(),
+            ..Default::default()
+        };
         assert!(c.enabled());
         c.overrides = Some(serde_json::json!({"enabled": false}));
         assert!(!c.enabled());

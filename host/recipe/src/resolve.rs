@@ -1,7 +1,9 @@
 //! Resolution of criteria into a `recipeResult`: matching overlays, most specific leaves,
 //! inheritance chains merged base-first, registry defaults, and the deployment order.
 
-use crate::model::{ComponentRef, Constraint, OverlaySpec, RecipeMetadata, RecipeResult, ResultMeta};
+use crate::model::{
+    ComponentRef, Constraint, OverlaySpec, RecipeMetadata, RecipeResult, ResultMeta,
+};
 use crate::{API_VERSION, Criteria, Error, Registry, Result, Store};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,12 +23,17 @@ pub fn chain(overlays: &BTreeMap<String, RecipeMetadata>, name: &str) -> Result<
             _ => "base".to_string(),
         };
         if !overlays.contains_key(&parent) {
-            return Err(Error::UnknownBase { overlay: cur, base: parent });
+            return Err(Error::UnknownBase {
+                overlay: cur,
+                base: parent,
+            });
         }
         if out.contains(&parent) {
             out.reverse();
             out.push(parent);
-            return Err(Error::InheritanceCycle { chain: out.join(" -> ") });
+            return Err(Error::InheritanceCycle {
+                chain: out.join(" -> "),
+            });
         }
         out.push(parent.clone());
         cur = parent;
@@ -78,10 +85,17 @@ fn merge_ref(acc: &mut ComponentRef, over: &ComponentRef) {
 
 /// Fill chart source, name, version and namespace from the registry where the recipe
 /// leaves them empty; a component outside the registry must carry them itself.
-pub fn apply_registry_defaults(store: &Store, registry: &Registry, refs: &mut [ComponentRef]) -> Result<()> {
+pub fn apply_registry_defaults(
+    store: &Store,
+    registry: &Registry,
+    refs: &mut [ComponentRef],
+) -> Result<()> {
     for r in refs {
         let d = registry.get(&r.name);
-        let fill = |field: &mut Option<String>, default: Option<&String>, name: &'static str| -> Result<()> {
+        let fill = |field: &mut Option<String>,
+                    default: Option<&String>,
+                    name: &'static str|
+         -> Result<()> {
             if field.is_none() {
                 *field = Some(default.cloned().ok_or_else(|| Error::IncompleteComponent {
                     component: r.name.clone(),
@@ -94,10 +108,16 @@ pub fn apply_registry_defaults(store: &Store, registry: &Registry, refs: &mut [C
         fill(&mut r.source, d.map(|d| &d.helm.repository), "source")?;
         fill(&mut r.version, d.map(|d| &d.helm.version), "version")?;
         if r.chart.is_none() {
-            r.chart = Some(d.map(|d| d.helm.chart.clone()).unwrap_or_else(|| name.clone()));
+            r.chart = Some(
+                d.map(|d| d.helm.chart.clone())
+                    .unwrap_or_else(|| name.clone()),
+            );
         }
         if r.namespace.is_none() {
-            r.namespace = Some(d.map(|d| d.helm.namespace.clone()).unwrap_or_else(|| name.clone()));
+            r.namespace = Some(
+                d.map(|d| d.helm.namespace.clone())
+                    .unwrap_or_else(|| name.clone()),
+            );
         }
         if r.kind.is_none() {
             r.kind = Some("Helm".into());
@@ -116,8 +136,11 @@ pub fn apply_registry_defaults(store: &Store, registry: &Registry, refs: &mut [C
 /// A dependency on a disabled component counts as satisfied; on an absent one, an error.
 pub fn deployment_order(refs: &[ComponentRef]) -> Result<Vec<String>> {
     let all: BTreeSet<&str> = refs.iter().map(|r| r.name.as_str()).collect();
-    let enabled: BTreeMap<&str, &ComponentRef> =
-        refs.iter().filter(|r| r.enabled()).map(|r| (r.name.as_str(), r)).collect();
+    let enabled: BTreeMap<&str, &ComponentRef> = refs
+        .iter()
+        .filter(|r| r.enabled())
+        .map(|r| (r.name.as_str(), r))
+        .collect();
     let mut pending: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (name, r) in &enabled {
         let mut deps = BTreeSet::new();
@@ -136,7 +159,10 @@ pub fn deployment_order(refs: &[ComponentRef]) -> Result<Vec<String>> {
     }
     let mut order = Vec::with_capacity(pending.len());
     while !pending.is_empty() {
-        let ready = pending.iter().find(|(_, deps)| deps.is_empty()).map(|(n, _)| *n);
+        let ready = pending
+            .iter()
+            .find(|(_, deps)| deps.is_empty())
+            .map(|(n, _)| *n);
         let Some(next) = ready else {
             return Err(Error::DependencyCycle {
                 components: pending.keys().copied().collect::<Vec<_>>().join(", "),
@@ -178,9 +204,20 @@ pub fn resolve(store: &Store, query: &Criteria) -> Result<RecipeResult> {
         .copied()
         .collect();
     if leaves.is_empty() {
-        return Err(Error::NoMatch { criteria: query.to_string() });
+        return Err(Error::NoMatch {
+            criteria: query.to_string(),
+        });
     }
-    leaves.sort_by_key(|n| (overlays[*n].spec.criteria.as_ref().map_or(0, Criteria::specificity), (*n).clone()));
+    leaves.sort_by_key(|n| {
+        (
+            overlays[*n]
+                .spec
+                .criteria
+                .as_ref()
+                .map_or(0, Criteria::specificity),
+            (*n).clone(),
+        )
+    });
 
     let mut spec = OverlaySpec::default();
     let mut applied: Vec<String> = Vec::new();
@@ -220,7 +257,10 @@ pub fn resolve(store: &Store, query: &Criteria) -> Result<RecipeResult> {
 /// inherits from, with all four fields set), sorted.
 pub fn supported(store: &Store) -> Result<Vec<Criteria>> {
     let overlays = store.overlays()?;
-    let parents: BTreeSet<String> = overlays.values().filter_map(|o| o.spec.base.clone()).collect();
+    let parents: BTreeSet<String> = overlays
+        .values()
+        .filter_map(|o| o.spec.base.clone())
+        .collect();
     let mut out: Vec<Criteria> = overlays
         .values()
         .filter(|o| !parents.contains(&o.metadata.name))
@@ -247,15 +287,30 @@ mod tests {
 
     #[test]
     fn topological_order_ties_alphabetical() {
-        let refs = [r("gpu-operator", &["cert-manager"]), r("cert-manager", &[]), r("b", &[]), r("z", &["b"])];
-        assert_eq!(deployment_order(&refs).unwrap(), ["b", "cert-manager", "gpu-operator", "z"]);
+        let refs = [
+            r("gpu-operator", &["cert-manager"]),
+            r("cert-manager", &[]),
+            r("b", &[]),
+            r("z", &["b"]),
+        ];
+        assert_eq!(
+            deployment_order(&refs).unwrap(),
+            ["b", "cert-manager", "gpu-operator", "z"]
+        );
     }
 
     #[test]
     fn topological_errors() {
-        let e = deployment_order(&[r("a", &["nope"])]).unwrap_err().to_string();
-        assert_eq!(e, "component `a` depends on `nope`, which is not in the recipe");
-        let e = deployment_order(&[r("a", &["b"]), r("b", &["a"]), r("c", &[])]).unwrap_err().to_string();
+        let e = deployment_order(&[r("a", &["nope"])])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "component `a` depends on `nope`, which is not in the recipe"
+        );
+        let e = deployment_order(&[r("a", &["b"]), r("b", &["a"]), r("c", &[])])
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "dependency cycle among components: a, b");
     }
 
@@ -263,13 +318,20 @@ mod tests {
     fn disabled_dependency_is_satisfied() {
         let mut off = r("cert-manager", &[]);
         off.overrides = Some(json!({"enabled": false}));
-        assert_eq!(deployment_order(&[r("gpu-operator", &["cert-manager"]), off]).unwrap(), ["gpu-operator"]);
+        assert_eq!(
+            deployment_order(&[r("gpu-operator", &["cert-manager"]), off]).unwrap(),
+            ["gpu-operator"]
+        );
     }
 
     #[test]
     fn merge_semantics() {
         let mut acc = OverlaySpec {
-            constraints: vec![Constraint { name: "K".into(), value: ">= 1.25".into(), remediation: None }],
+            constraints: vec![Constraint {
+                name: "K".into(),
+                value: ">= 1.25".into(),
+                remediation: None,
+            }],
             component_refs: vec![ComponentRef {
                 name: "a".into(),
                 version: Some("1".into()),
@@ -281,8 +343,16 @@ mod tests {
         };
         let over = OverlaySpec {
             constraints: vec![
-                Constraint { name: "K".into(), value: ">= 1.30".into(), remediation: None },
-                Constraint { name: "O".into(), value: "ubuntu".into(), remediation: None },
+                Constraint {
+                    name: "K".into(),
+                    value: ">= 1.30".into(),
+                    remediation: None,
+                },
+                Constraint {
+                    name: "O".into(),
+                    value: "ubuntu".into(),
+                    remediation: None,
+                },
             ],
             component_refs: vec![ComponentRef {
                 name: "a".into(),

@@ -19,7 +19,10 @@ pub struct Store {
 
 fn collect(dir: &Dir<'static>, out: &mut BTreeMap<String, Vec<u8>>) {
     for f in dir.files() {
-        out.insert(f.path().to_string_lossy().replace('\\', "/"), f.contents().to_vec());
+        out.insert(
+            f.path().to_string_lossy().replace('\\', "/"),
+            f.contents().to_vec(),
+        );
     }
     for d in dir.dirs() {
         collect(d, out);
@@ -37,7 +40,11 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<
         if entry.file_type().map_err(io(&p))?.is_dir() {
             walk(root, &p, out)?;
         } else {
-            let rel = p.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, std::fs::read(&p).map_err(io(&p))?);
         }
     }
@@ -108,9 +115,15 @@ impl Store {
     /// Every overlay (`overlays/*.yaml`), keyed by name; the file name must equal the name.
     pub fn overlays(&self) -> Result<BTreeMap<String, RecipeMetadata>> {
         let mut out = BTreeMap::new();
-        for (path, _) in self.files.iter().filter(|(p, _)| p.starts_with("overlays/") && p.ends_with(".yaml")) {
+        for (path, _) in self
+            .files
+            .iter()
+            .filter(|(p, _)| p.starts_with("overlays/") && p.ends_with(".yaml"))
+        {
             let m = RecipeMetadata::from_yaml(path, self.text(path, &self.origin)?)?;
-            let stem = path.trim_start_matches("overlays/").trim_end_matches(".yaml");
+            let stem = path
+                .trim_start_matches("overlays/")
+                .trim_end_matches(".yaml");
             if stem != m.metadata.name {
                 return Err(Error::Invalid {
                     path: path.clone(),
@@ -134,22 +147,23 @@ impl Store {
         let base_path = format!("components/{}/values.yaml", c.name);
         let mut values = match self.get(&base_path) {
             Some(_) => {
-                cns_values::from_yaml(self.text(&base_path, &c.name)?).map_err(|source| Error::Parse {
-                    path: base_path.clone(),
-                    what: "values file",
-                    message: source.to_string(),
+                cns_values::from_yaml(self.text(&base_path, &c.name)?).map_err(|source| {
+                    Error::Parse {
+                        path: base_path.clone(),
+                        what: "values file",
+                        message: source.to_string(),
+                    }
                 })?
             }
             None => Value::Object(Default::default()),
         };
         if let Some(vf) = c.values_file.as_deref().filter(|vf| *vf != base_path) {
-            let over = cns_values::from_yaml(self.text(vf, &format!("component `{}`", c.name))?).map_err(|source| {
-                Error::Parse {
+            let over = cns_values::from_yaml(self.text(vf, &format!("component `{}`", c.name))?)
+                .map_err(|source| Error::Parse {
                     path: vf.to_string(),
                     what: "values file",
                     message: source.to_string(),
-                }
-            })?;
+                })?;
             cns_values::deep_merge(&mut values, &over);
         }
         if let Some(o) = &c.overrides {
@@ -158,7 +172,9 @@ impl Store {
             cns_values::deep_merge(&mut values, &o);
         }
         if !values.is_object() {
-            return Err(values_err(cns_values::Error::NotAnObject("merged values".into())));
+            return Err(values_err(cns_values::Error::NotAnObject(
+                "merged values".into(),
+            )));
         }
         Ok(values)
     }

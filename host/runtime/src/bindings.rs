@@ -7,6 +7,7 @@ pub mod bundler {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "cns:plugin/bundler-plugin",
+        additional_derives: [PartialEq, Eq],
     });
 }
 
@@ -15,6 +16,7 @@ pub mod deployer {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "cns:plugin/deployer-plugin",
+        additional_derives: [PartialEq, Eq],
         with: {
             "cns:plugin/types": crate::bindings::bundler::cns::plugin::types,
             "cns:plugin/host": crate::bindings::bundler::cns::plugin::host,

@@ -18,7 +18,11 @@ impl Cache {
     /// The default location: `$CNS_CACHE_DIR`, else `$XDG_CACHE_HOME/cnsctl`, else
     /// `$HOME/.cache/cnsctl`; `None` if none can be determined.
     pub fn default_dir() -> Option<PathBuf> {
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         env("CNS_CACHE_DIR")
             .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("cnsctl")))
             .or_else(|| env("HOME").map(|d| d.join(".cache").join("cnsctl")))
@@ -30,7 +34,9 @@ impl Cache {
     }
 
     pub(crate) fn path_for(&self, sha256: &str, engine: &str) -> PathBuf {
-        self.dir.join("components").join(format!("{sha256}-{engine}.cwasm"))
+        self.dir
+            .join("components")
+            .join(format!("{sha256}-{engine}.cwasm"))
     }
 
     /// Store compiled bytes atomically (temp file + rename). Errors are returned for the

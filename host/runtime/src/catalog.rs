@@ -19,7 +19,10 @@ impl Catalog {
                 .iter()
                 .map(|a| s.spawn(move || runtime.load(a.name, Origin::Builtin, a.bytes)))
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("plugin load thread panicked")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("plugin load thread panicked"))
+                .collect()
         });
         let mut cat = Catalog::default();
         for p in loaded {
@@ -54,7 +57,8 @@ impl Catalog {
 
     fn insert(&mut self, plugin: Plugin) {
         self.plugins.push(Arc::new(plugin));
-        self.plugins.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        self.plugins
+            .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
     }
 
     /// All plugins, sorted by kind then name.
@@ -64,12 +68,18 @@ impl Catalog {
 
     /// The plugin of this kind and name.
     pub fn get(&self, kind: PluginKind, name: &str) -> Option<&Arc<Plugin>> {
-        self.plugins.iter().find(|p| p.kind == kind && p.name == name)
+        self.plugins
+            .iter()
+            .find(|p| p.kind == kind && p.name == name)
     }
 
     /// The bundler for a component: one that names it in `serves`, else one serving `*`.
     pub fn bundler_for(&self, component: &str) -> Option<&Arc<Plugin>> {
-        let bundlers = || self.plugins.iter().filter(|p| p.kind == PluginKind::Bundler);
+        let bundlers = || {
+            self.plugins
+                .iter()
+                .filter(|p| p.kind == PluginKind::Bundler)
+        };
         bundlers()
             .find(|p| p.serves.iter().any(|s| s == component))
             .or_else(|| bundlers().find(|p| p.serves.iter().any(|s| s == "*")))

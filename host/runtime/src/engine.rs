@@ -6,7 +6,7 @@ use crate::cache::Cache;
 use crate::error::boxed;
 use crate::host_impl::{HostState, LogSink};
 use crate::{Error, Limits, Result};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
@@ -51,9 +51,11 @@ impl Runtime {
     pub fn new(limits: Limits, cache: Option<Cache>, sink: LogSink) -> Result<Self> {
         let engine = Engine::new(&engine_config()).map_err(|e| Error::Engine(boxed(e)))?;
         let mut bundler_linker = Linker::new(&engine);
-        BundlerPlugin::add_to_linker::<_, HasSelf<_>>(&mut bundler_linker, |s| s).map_err(|e| Error::Engine(boxed(e)))?;
+        BundlerPlugin::add_to_linker::<_, HasSelf<_>>(&mut bundler_linker, |s| s)
+            .map_err(|e| Error::Engine(boxed(e)))?;
         let mut deployer_linker = Linker::new(&engine);
-        DeployerPlugin::add_to_linker::<_, HasSelf<_>>(&mut deployer_linker, |s| s).map_err(|e| Error::Engine(boxed(e)))?;
+        DeployerPlugin::add_to_linker::<_, HasSelf<_>>(&mut deployer_linker, |s| s)
+            .map_err(|e| Error::Engine(boxed(e)))?;
         Ok(Runtime {
             engine,
             bundler_linker,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// A boxed error from wasmtime (compile, link or call failure).
-pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Errors of the plugin host.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +21,9 @@ pub enum Error {
         source: Source,
     },
     /// The component exports neither the bundler nor the deployer interface.
-    #[error("plugin `{plugin}` exports no `cns:plugin/bundler` or `cns:plugin/deployer` interface (exports: {exports})")]
+    #[error(
+        "plugin `{plugin}` exports no `cns:plugin/bundler` or `cns:plugin/deployer` interface (exports: {exports})"
+    )]
     NotAPlugin {
         /// Plugin name or file.
         plugin: String,
@@ -29,7 +31,9 @@ pub enum Error {
         exports: String,
     },
     /// The component was built against an incompatible WIT version.
-    #[error("plugin `{plugin}` was built for WIT cns:plugin@{plugin_version}, but this host implements cns:plugin@{host_version}")]
+    #[error(
+        "plugin `{plugin}` was built for WIT cns:plugin@{plugin_version}, but this host implements cns:plugin@{host_version}"
+    )]
     IncompatibleWit {
         /// Plugin name or file.
         plugin: String,
@@ -64,7 +68,9 @@ pub enum Error {
         timeout: Duration,
     },
     /// The plugin tried to use more memory than allowed.
-    #[error("plugin `{plugin}` tried to grow its memory past the {limit_mib} MiB limit and was stopped")]
+    #[error(
+        "plugin `{plugin}` tried to grow its memory past the {limit_mib} MiB limit and was stopped"
+    )]
     MemoryLimit {
         /// Plugin name.
         plugin: String,

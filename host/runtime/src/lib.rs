@@ -24,7 +24,7 @@ pub use error::{Error, Result};
 pub use host_impl::LogSink;
 pub use limits::Limits;
 pub use output::OutputFile;
-pub use plugin::{Origin, Plugin, PluginKind};
+pub use plugin::{Origin, Plugin, PluginKind, is_plugin_name};
 
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.1.0";

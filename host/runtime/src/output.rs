@@ -31,7 +31,10 @@ pub fn check_path(path: &str) -> std::result::Result<(), String> {
         return Err(format!("backslash in path `{}`", path.escape_debug()));
     }
     if path.chars().any(char::is_control) {
-        return Err(format!("control character in path `{}`", path.escape_debug()));
+        return Err(format!(
+            "control character in path `{}`",
+            path.escape_debug()
+        ));
     }
     for seg in path.split('/') {
         match seg {
@@ -44,13 +47,21 @@ pub fn check_path(path: &str) -> std::result::Result<(), String> {
 }
 
 /// Validate a plugin's files against the rules and limits, keeping their order.
-pub(crate) fn validate(plugin: &str, files: Vec<BundleFile>, limits: &Limits) -> Result<Vec<OutputFile>> {
+pub(crate) fn validate(
+    plugin: &str,
+    files: Vec<BundleFile>,
+    limits: &Limits,
+) -> Result<Vec<OutputFile>> {
     let bad = |problem: String| Error::BadOutput {
         plugin: plugin.to_string(),
         problem,
     };
     if files.len() > limits.max_files {
-        return Err(bad(format!("{} files, more than the limit of {}", files.len(), limits.max_files)));
+        return Err(bad(format!(
+            "{} files, more than the limit of {}",
+            files.len(),
+            limits.max_files
+        )));
     }
     let total: usize = files.iter().map(|f| f.content.len()).sum();
     if total > limits.max_output_bytes {
@@ -81,7 +92,13 @@ mod tests {
 
     #[test]
     fn path_rules() {
-        let ok = ["values.yaml", "manifests/a.yaml", "a/b/c.d", "x..y", ".hidden"];
+        let ok = [
+            "values.yaml",
+            "manifests/a.yaml",
+            "a/b/c.d",
+            "x..y",
+            ".hidden",
+        ];
         for p in ok {
             assert!(check_path(p).is_ok(), "{p}");
         }
@@ -123,6 +140,9 @@ mod tests {
         let e = validate("p", vec![f("a", 11)], &limits).unwrap_err();
         assert!(e.to_string().contains("11 bytes"), "{e}");
         let e = validate("p", vec![f("a", 1), f("a", 1)], &limits).unwrap_err();
-        assert_eq!(e.to_string(), "plugin `p` returned invalid output: duplicate path `a`");
+        assert_eq!(
+            e.to_string(),
+            "plugin `p` returned invalid output: duplicate path `a`"
+        );
     }
 }

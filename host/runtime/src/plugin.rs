@@ -126,7 +126,9 @@ impl Runtime {
         let ty = component.component_type();
         let mut imports = Vec::new();
         for (name, _) in ty.imports(&self.engine) {
-            let allowed = ["cns:plugin/host@", "cns:plugin/types@"].iter().any(|p| name.starts_with(p));
+            let allowed = ["cns:plugin/host@", "cns:plugin/types@"]
+                .iter()
+                .any(|p| name.starts_with(p));
             if !allowed {
                 return Err(Error::ForbiddenImport {
                     plugin: label.to_string(),
@@ -136,7 +138,10 @@ impl Runtime {
             imports.push(name.to_string());
         }
         imports.sort();
-        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
         let (kind, wit_version) = exports
             .iter()
             .find_map(|e| {
@@ -149,7 +154,11 @@ impl Runtime {
             })
             .ok_or_else(|| Error::NotAPlugin {
                 plugin: label.to_string(),
-                exports: if exports.is_empty() { "none".into() } else { exports.join(", ") },
+                exports: if exports.is_empty() {
+                    "none".into()
+                } else {
+                    exports.join(", ")
+                },
             })?;
         if !wit_compatible(&wit_version, WIT_VERSION) {
             return Err(Error::IncompatibleWit {
@@ -164,11 +173,17 @@ impl Runtime {
         };
         let pre = match kind {
             PluginKind::Bundler => {
-                let p = self.bundler_linker.instantiate_pre(&component).map_err(inst_err)?;
+                let p = self
+                    .bundler_linker
+                    .instantiate_pre(&component)
+                    .map_err(inst_err)?;
                 Pre::Bundler(BundlerPluginPre::new(p).map_err(inst_err)?)
             }
             PluginKind::Deployer => {
-                let p = self.deployer_linker.instantiate_pre(&component).map_err(inst_err)?;
+                let p = self
+                    .deployer_linker
+                    .instantiate_pre(&component)
+                    .map_err(inst_err)?;
                 Pre::Deployer(DeployerPluginPre::new(p).map_err(inst_err)?)
             }
         };
@@ -202,7 +217,10 @@ impl Runtime {
         if !is_plugin_name(&info.name) {
             return Err(Error::BadOutput {
                 plugin: label.to_string(),
-                problem: format!("info names the plugin `{}`; names must match [a-z0-9][a-z0-9-]*", info.name.escape_debug()),
+                problem: format!(
+                    "info names the plugin `{}`; names must match [a-z0-9][a-z0-9-]*",
+                    info.name.escape_debug()
+                ),
             });
         }
         plugin.name = info.name;
@@ -236,7 +254,10 @@ impl Runtime {
                 &format!("cannot write the compile cache {}: {e}", path.display()),
             );
         }
-        Ok((load_precompiled_bytes(&self.engine, &compiled).map_err(invalid)?, false))
+        Ok((
+            load_precompiled_bytes(&self.engine, &compiled).map_err(invalid)?,
+            false,
+        ))
     }
 }
 
@@ -244,12 +265,19 @@ impl Runtime {
 pub fn is_plugin_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
 }
 
-#[allow(unsafe_code, reason = "loading compiled code is unsafe by nature; see SAFETY")]
-fn load_precompiled(engine: &wasmtime::Engine, path: &std::path::Path) -> wasmtime::Result<Component> {
+#[allow(
+    unsafe_code,
+    reason = "loading compiled code is unsafe by nature; see SAFETY"
+)]
+fn load_precompiled(
+    engine: &wasmtime::Engine,
+    path: &std::path::Path,
+) -> wasmtime::Result<Component> {
     // SAFETY: the file lives in this user's private cache directory and was written by this
     // host (`Cache::store`) from `Engine::precompile_component`; its name carries the sha256
     // of the source component and the engine fingerprint, and wasmtime refuses a file made
@@ -257,7 +285,10 @@ fn load_precompiled(engine: &wasmtime::Engine, path: &std::path::Path) -> wasmti
     unsafe { Component::deserialize_file(engine, path) }
 }
 
-#[allow(unsafe_code, reason = "loading compiled code is unsafe by nature; see SAFETY")]
+#[allow(
+    unsafe_code,
+    reason = "loading compiled code is unsafe by nature; see SAFETY"
+)]
 fn load_precompiled_bytes(engine: &wasmtime::Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
     // SAFETY: the bytes were produced a moment ago by `engine.precompile_component`.
     unsafe { Component::deserialize(engine, bytes) }

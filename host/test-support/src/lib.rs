@@ -17,7 +17,9 @@ pub fn require_tool(tool: &str, extra_dirs: &[&Path]) -> Option<PathBuf> {
         .find(|p| p.is_file());
     if found.is_none() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("required tool `{tool}` is not installed (CI=true: tests must not skip); .ci/run installs it");
+            panic!(
+                "required tool `{tool}` is not installed (CI=true: tests must not skip); .ci/run installs it"
+            );
         }
         eprintln!("SKIPPED: `{tool}` not found (install it or run .ci/run)");
     }
@@ -26,7 +28,10 @@ pub fn require_tool(tool: &str, extra_dirs: &[&Path]) -> Option<PathBuf> {
 
 /// The workspace root (where `Cargo.toml` and `.ci/` are).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// `../shared/reference` beside the checkout, where upstream charts and schemas live.
@@ -36,7 +41,8 @@ pub fn shared_reference() -> PathBuf {
 
 /// Run a command and return its output; panics if it cannot be started.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// Output text of a finished command, for assertion messages.
@@ -57,7 +63,12 @@ pub fn list_files(dir: &Path) -> Vec<String> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+                out.push(
+                    p.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
             }
         }
     }

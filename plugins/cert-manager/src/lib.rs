@@ -13,7 +13,9 @@ impl Bundler for CertManager {
             name: "cert-manager".into(),
             kind: PluginKind::Bundler,
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "cert-manager: values with scheduling at the chart's paths, manifests, README".into(),
+            description:
+                "cert-manager: values with scheduling at the chart's paths, manifests, README"
+                    .into(),
             serves: vec!["cert-manager".into()],
         }
     }

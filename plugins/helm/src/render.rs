@@ -29,30 +29,53 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cns_plugin_sdk::values::json;
     use cns_plugin_sdk::values::{self, Value};
     use cns_plugin_sdk::{ChartSource, Criteria, InputFile, Label, Scheduling, Toleration};
-    use serde_json::json;
 
     fn input() -> ComponentInput {
         ComponentInput {
             name: "network-operator".into(),
             namespace: "nvidia-network-operator".into(),
-            chart: ChartSource { repository: "https://helm.ngc.nvidia.com/nvidia".into(), chart: "network-operator".into(), version: "26.4.1".into() },
+            chart: ChartSource {
+                repository: "https://helm.ngc.nvidia.com/nvidia".into(),
+                chart: "network-operator".into(),
+                version: "26.4.1".into(),
+            },
             values_json: json!({"deployCR": true}).to_string(),
             system: Scheduling {
-                node_selector: vec![Label { key: "pool".into(), value: "sys".into() }],
+                node_selector: vec![Label {
+                    key: "pool".into(),
+                    value: "sys".into(),
+                }],
                 tolerations: vec![],
                 node_selector_paths: vec!["operator.nodeSelector".into()],
                 toleration_paths: vec!["operator.tolerations".into()],
             },
             accelerated: Scheduling {
-                node_selector: vec![Label { key: "pool".into(), value: "gpu".into() }],
-                tolerations: vec![Toleration { key: None, operator: "Exists".into(), value: None, effect: None }],
+                node_selector: vec![Label {
+                    key: "pool".into(),
+                    value: "gpu".into(),
+                }],
+                tolerations: vec![Toleration {
+                    key: None,
+                    operator: "Exists".into(),
+                    value: None,
+                    effect: None,
+                }],
                 node_selector_paths: vec![],
                 toleration_paths: vec!["tolerations".into()],
             },
-            criteria: Criteria { service: "eks".into(), accelerator: "h100".into(), os: "ubuntu".into(), intent: "training".into() },
-            manifests: vec![InputFile { path: "manifests/nic.yaml".into(), content: b"kind: X\n".to_vec() }],
+            criteria: Criteria {
+                service: "eks".into(),
+                accelerator: "h100".into(),
+                os: "ubuntu".into(),
+                intent: "training".into(),
+            },
+            manifests: vec![InputFile {
+                path: "manifests/nic.yaml".into(),
+                content: b"kind: X\n".to_vec(),
+            }],
             dependencies: vec!["cert-manager".into()],
         }
     }
@@ -62,13 +85,22 @@ mod tests {
         let files = render(&input()).unwrap();
         let v: Value = values::from_yaml(std::str::from_utf8(&files[0].content).unwrap()).unwrap();
         assert_eq!(v["operator"]["nodeSelector"], json!({"pool": "sys"}));
-        assert!(v["operator"].get("tolerations").is_none(), "no system tolerations were given");
+        assert!(
+            v["operator"].get("tolerations").is_none(),
+            "no system tolerations were given"
+        );
         assert_eq!(v["tolerations"], json!([{"operator": "Exists"}]));
         assert_eq!(v["deployCR"], json!(true));
         let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["values.yaml", "manifests/nic.yaml", "README.md"]);
         let readme = std::str::from_utf8(&files[2].content).unwrap();
-        assert!(readme.contains("| Namespace | `nvidia-network-operator` |"), "{readme}");
-        assert!(readme.contains("| Deployed after | cert-manager |"), "{readme}");
+        assert!(
+            readme.contains("| Namespace | `nvidia-network-operator` |"),
+            "{readme}"
+        );
+        assert!(
+            readme.contains("| Deployed after | cert-manager |"),
+            "{readme}"
+        );
     }
 }

@@ -56,11 +56,17 @@ pub fn readme(input: &ComponentInput, files: &[BundleFile], info: &ReadmeInfo<'_
     let mut s = format!("# {}\n\n{}\n\n", info.title, info.about);
     s.push_str("| | |\n|---|---|\n");
     s.push_str(&format!("| Component | `{}` |\n", input.name));
-    s.push_str(&format!("| Chart | `{}` from `{}` |\n", input.chart.chart, input.chart.repository));
+    s.push_str(&format!(
+        "| Chart | `{}` from `{}` |\n",
+        input.chart.chart, input.chart.repository
+    ));
     s.push_str(&format!("| Version | `{}` |\n", input.chart.version));
     s.push_str(&format!("| Namespace | `{}` |\n", input.namespace));
     if !input.dependencies.is_empty() {
-        s.push_str(&format!("| Deployed after | {} |\n", input.dependencies.join(", ")));
+        s.push_str(&format!(
+            "| Deployed after | {} |\n",
+            input.dependencies.join(", ")
+        ));
     }
     s.push_str("\n## Files\n\n");
     let mut paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
@@ -68,9 +74,13 @@ pub fn readme(input: &ComponentInput, files: &[BundleFile], info: &ReadmeInfo<'_
     paths.sort_unstable();
     for p in paths {
         let what = match p {
-            "values.yaml" => "Helm values: recipe values, overrides, `--set` and scheduling, merged".to_string(),
+            "values.yaml" => {
+                "Helm values: recipe values, overrides, `--set` and scheduling, merged".to_string()
+            }
             "README.md" => "this file".to_string(),
-            p if p.starts_with("manifests/") => "Kubernetes manifest applied after the chart".to_string(),
+            p if p.starts_with("manifests/") => {
+                "Kubernetes manifest applied after the chart".to_string()
+            }
             _ => "generated file".to_string(),
         };
         s.push_str(&format!("- `{p}`: {what}\n"));

@@ -33,7 +33,13 @@ pub mod scheduling;
 pub mod values;
 
 /// Bindings of the `bundler-plugin` world (also holds the shared `types` and `host` interfaces).
-#[allow(missing_docs, unreachable_pub, unsafe_code, clippy::all, reason = "generated code")]
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    unsafe_code,
+    clippy::all,
+    reason = "generated code"
+)]
 pub mod bundler_world {
     wit_bindgen::generate!({
         path: "wit",
@@ -41,11 +47,18 @@ pub mod bundler_world {
         pub_export_macro: true,
         export_macro_name: "__export_bundler_world",
         default_bindings_module: "cns_plugin_sdk::bundler_world",
+        additional_derives: [PartialEq, Eq],
     });
 }
 
 /// Bindings of the `deployer-plugin` world (types shared with [`bundler_world`]).
-#[allow(missing_docs, unreachable_pub, unsafe_code, clippy::all, reason = "generated code")]
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    unsafe_code,
+    clippy::all,
+    reason = "generated code"
+)]
 pub mod deployer_world {
     wit_bindgen::generate!({
         path: "wit",
@@ -53,6 +66,7 @@ pub mod deployer_world {
         pub_export_macro: true,
         export_macro_name: "__export_deployer_world",
         default_bindings_module: "cns_plugin_sdk::deployer_world",
+        additional_derives: [PartialEq, Eq],
         with: {
             "cns:plugin/types@0.1.0": crate::bundler_world::cns::plugin::types,
             "cns:plugin/host@0.1.0": crate::bundler_world::cns::plugin::host,
@@ -97,7 +111,9 @@ pub fn log(level: Level, message: &str) {
 pub fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| log(Level::Error, &format!("plugin panicked: {info}"))));
+        std::panic::set_hook(Box::new(|info| {
+            log(Level::Error, &format!("plugin panicked: {info}"))
+        }));
     });
 }
 

@@ -56,7 +56,7 @@ pub fn apply(values: &mut Value, scheduling: &Scheduling) -> Result<(), PluginEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::values::json;
 
     fn sched() -> Scheduling {
         Scheduling {
@@ -88,7 +88,10 @@ mod tests {
         let mut v = json!({"webhook": {"replicaCount": 1}});
         apply(&mut v, &sched()).unwrap();
         assert_eq!(v["nodeSelector"], json!({"nodeGroup": "system-pool"}));
-        assert_eq!(v["webhook"]["nodeSelector"], json!({"nodeGroup": "system-pool"}));
+        assert_eq!(
+            v["webhook"]["nodeSelector"],
+            json!({"nodeGroup": "system-pool"})
+        );
         assert_eq!(v["webhook"]["replicaCount"], json!(1));
         assert_eq!(
             v["tolerations"],

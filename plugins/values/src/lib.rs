@@ -18,7 +18,9 @@ use serde_json::{Map, Value};
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
     /// A path segment is empty or has characters outside `[A-Za-z0-9._-]`.
-    #[error("invalid values path `{path}`: segment `{segment}` must match [A-Za-z0-9][A-Za-z0-9_-]*")]
+    #[error(
+        "invalid values path `{path}`: segment `{segment}` must match [A-Za-z0-9][A-Za-z0-9_-]*"
+    )]
     InvalidPath {
         /// The whole path.
         path: String,
@@ -149,7 +151,9 @@ pub fn parse_scalar(raw: &str) -> Value {
     }
     if let Ok(f) = raw.parse::<f64>()
         && f.is_finite()
-        && raw.chars().all(|c| c.is_ascii_digit() || ".-+eE".contains(c))
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_digit() || ".-+eE".contains(c))
     {
         return Value::from(f);
     }
@@ -194,11 +198,36 @@ mod tests {
     #[test]
     fn merge_table() {
         let cases = [
-            ("maps merge", json!({"a": {"b": 1}}), json!({"a": {"c": 2}}), json!({"a": {"b": 1, "c": 2}})),
-            ("lists replace", json!({"a": [1, 2]}), json!({"a": [3]}), json!({"a": [3]})),
-            ("scalar over map", json!({"a": {"b": 1}}), json!({"a": 5}), json!({"a": 5})),
-            ("map over scalar", json!({"a": 5}), json!({"a": {"b": 1}}), json!({"a": {"b": 1}})),
-            ("null replaces", json!({"a": 1}), json!({"a": null}), json!({"a": null})),
+            (
+                "maps merge",
+                json!({"a": {"b": 1}}),
+                json!({"a": {"c": 2}}),
+                json!({"a": {"b": 1, "c": 2}}),
+            ),
+            (
+                "lists replace",
+                json!({"a": [1, 2]}),
+                json!({"a": [3]}),
+                json!({"a": [3]}),
+            ),
+            (
+                "scalar over map",
+                json!({"a": {"b": 1}}),
+                json!({"a": 5}),
+                json!({"a": 5}),
+            ),
+            (
+                "map over scalar",
+                json!({"a": 5}),
+                json!({"a": {"b": 1}}),
+                json!({"a": {"b": 1}}),
+            ),
+            (
+                "null replaces",
+                json!({"a": 1}),
+                json!({"a": null}),
+                json!({"a": null}),
+            ),
         ];
         for (name, mut base, over, want) in cases {
             deep_merge(&mut base, &over);
@@ -212,9 +241,18 @@ mod tests {
         set_path(&mut v, "a.c.d", json!(true)).unwrap();
         assert_eq!(v["a"]["c"]["d"], json!(true));
         let err = set_path(&mut v, "s.x", json!(1)).unwrap_err();
-        assert_eq!(err.to_string(), "values path `s.x` goes through `s`, which is a string, not a map");
+        assert_eq!(
+            err.to_string(),
+            "values path `s.x` goes through `s`, which is a string, not a map"
+        );
         for bad in ["", "a..b", ".a", "a.{{x}}", "a.b[0]", "-a"] {
-            assert!(matches!(set_path(&mut v, bad, json!(1)), Err(Error::InvalidPath { .. })), "{bad}");
+            assert!(
+                matches!(
+                    set_path(&mut v, bad, json!(1)),
+                    Err(Error::InvalidPath { .. })
+                ),
+                "{bad}"
+            );
         }
     }
 

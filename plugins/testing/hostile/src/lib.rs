@@ -3,7 +3,9 @@
 //! The misbehaviour is chosen by the component name it is asked to render (see [`MODES`]).
 //! Never shipped in the `cnsctl` binary; the host's sandbox tests load it.
 
-use cns_plugin_sdk::{BundleFile, Bundler, ComponentInput, PluginError, PluginInfo, PluginKind, file};
+use cns_plugin_sdk::{
+    BundleFile, Bundler, ComponentInput, PluginError, PluginInfo, PluginKind, file,
+};
 
 /// Component names this plugin serves, each one a different misbehaviour.
 pub const MODES: &[&str] = &[
@@ -26,13 +28,19 @@ pub const MODES: &[&str] = &[
 /// The hostile bundler.
 pub struct Hostile;
 
-#[allow(unsafe_code, reason = "producing an invalid UTF-8 string is the point of this test plugin")]
+#[allow(
+    unsafe_code,
+    reason = "producing an invalid UTF-8 string is the point of this test plugin"
+)]
 fn invalid_utf8() -> String {
     // SAFETY: deliberately not valid UTF-8; the host must reject it when lifting the string.
     unsafe { String::from_utf8_unchecked(vec![b'a', 0xff, 0xfe, b'/', b'x']) }
 }
 
-#[allow(unconditional_recursion, reason = "stack exhaustion is the point of this mode")]
+#[allow(
+    unconditional_recursion,
+    reason = "stack exhaustion is the point of this mode"
+)]
 fn recurse(n: u64) -> u64 {
     std::hint::black_box(recurse(std::hint::black_box(n + 1))) + 1
 }
@@ -63,16 +71,23 @@ impl Bundler for Hostile {
                     std::hint::black_box(&v);
                 }
             }
-            "huge-output" => Ok(vec![file("values.yaml", vec![b'x'; 48 << 20])]),
-            "many-files" => Ok((0..20_000).map(|i| file(format!("f{i}.yaml"), "a: 1\n")).collect()),
+            "huge-output" => Ok(vec![file("values.yaml", vec![b'x'; 24 << 20])]),
+            "many-files" => Ok((0..20_000)
+                .map(|i| file(format!("f{i}.yaml"), "a: 1\n"))
+                .collect()),
             "dotdot-path" => Ok(vec![file("../../escaped.txt", "gotcha")]),
             "absolute-path" => Ok(vec![file("/tmp/cns-hostile-absolute.txt", "gotcha")]),
-            "duplicate-path" => Ok(vec![file("values.yaml", "a: 1\n"), file("values.yaml", "a: 2\n")]),
+            "duplicate-path" => Ok(vec![
+                file("values.yaml", "a: 1\n"),
+                file("values.yaml", "a: 2\n"),
+            ]),
             "empty-segment-path" => Ok(vec![file("manifests//x.yaml", "a: 1\n")]),
             "backslash-path" => Ok(vec![file("..\\..\\x.yaml", "a: 1\n")]),
             "panic" => panic!("hostile plugin panics on purpose"),
             "bad-utf8-path" => Ok(vec![file(invalid_utf8(), "a: 1\n")]),
-            "plugin-error" => Err(PluginError::InvalidInput("hostile plugin refuses this input".into())),
+            "plugin-error" => Err(PluginError::InvalidInput(
+                "hostile plugin refuses this input".into(),
+            )),
             "stack-overflow" => Ok(vec![file("x", recurse(0).to_string())]),
             "well-behaved" => Ok(vec![file("values.yaml", "ok: true\n")]),
             other => Err(PluginError::Unsupported(format!("unknown mode `{other}`"))),
