@@ -78,3 +78,298 @@ fn predecessor_recipe_command_runs_verbatim() {
         describe(&o)
     );
 }
+
+#[test]
+fn predecessor_validate_command_runs_verbatim_and_passes() {
+    let tmp = tempdir();
+    std::fs::copy(
+        repo_file("tests/fixtures/snapshot-eks-h100.yaml"),
+        tmp.path().join("snapshot.yaml"),
+    )
+    .unwrap();
+    let o = run(cnsctl(tmp.path()).current_dir(tmp.path()).args([
+        "recipe",
+        "--service",
+        "eks",
+        "--accelerator",
+        "h100",
+        "--os",
+        "ubuntu",
+        "--intent",
+        "training",
+        "--output",
+        "recipe.yaml",
+    ]));
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = run(cnsctl(tmp.path()).current_dir(tmp.path()).args([
+        "validate",
+        "--recipe",
+        "recipe.yaml",
+        "--snapshot",
+        "snapshot.yaml",
+        "--output",
+        "validation-results.yaml",
+    ]));
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("4 of 4 constraints passed, 0 failed, 0 skipped"),
+        "{}",
+        describe(&o)
+    );
+    let r: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(tmp.path().join("validation-results.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["kind"], "ValidationResult");
+    assert_eq!(r["summary"]["status"], "pass");
+    assert_eq!(r["results"].as_array().unwrap().len(), 4);
+    assert_eq!(r["results"][0]["actual"], "v1.34.1-eks-3025e55");
+}
+
+#[test]
+fn validate_fails_with_exit_1_and_a_hint() {
+    let tmp = tempdir();
+    let snap = std::fs::read_to_string(repo_file("tests/fixtures/snapshot-eks-h100.yaml"))
+        .unwrap()
+        .replace("6.8.0-1043-aws", "6.5.0-1020-aws");
+    std::fs::write(tmp.path().join("snap.yaml"), snap).unwrap();
+    let o = run(cnsctl(tmp.path())
+        .arg("validate")
+        .arg("--recipe")
+        .arg(repo_file("recipes/examples/eks-h100-ubuntu-training.yaml"))
+        .arg("--snapshot")
+        .arg(tmp.path().join("snap.yaml")));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "FAIL OS.sysctl./proc/sys/kernel/osrelease (expected >= 6.8, actual 6.5.0-1020-aws)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: Use a node image with a 6.8 or newer kernel."),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("status: fail"));
+    // Bad input is exit 2.
+    let o = run(cnsctl(tmp.path()).args([
+        "validate",
+        "--recipe",
+        "/nope.yaml",
+        "--snapshot",
+        "/nope2.yaml",
+    ]));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+}
+
+#[test]
+fn recipe_from_snapshot_detects_criteria_and_flags_override() {
+    let tmp = tempdir();
+    let snap = repo_file("tests/fixtures/snapshot-eks-h100.yaml");
+    let o = run(cnsctl(tmp.path())
+        .args(["recipe", "--intent", "training", "--snapshot"])
+        .arg(&snap));
+    assert!(o.status.success(), "{}", describe(&o));
+    let r = cns_recipe::RecipeResult::from_yaml("-", &String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(
+        r.criteria.to_string(),
+        "service=eks accelerator=h100 os=ubuntu intent=training"
+    );
+    let o = run(cnsctl(tmp.path())
+        .args([
+            "recipe",
+            "--intent",
+            "inference",
+            "--service",
+            "gke",
+            "--format",
+            "json",
+            "--snapshot",
+        ])
+        .arg(&snap));
+    assert!(o.status.success(), "{}", describe(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["criteria"]["service"], "gke");
+    assert_eq!(j["criteria"]["accelerator"], "h100");
+}
+
+#[test]
+fn every_shipped_document_matches_its_schema() {
+    let tmp = tempdir();
+    let mut files: Vec<std::path::PathBuf> = vec![
+        repo_file("recipes/registry.yaml"),
+        repo_file("tests/fixtures/snapshot-eks-h100.yaml"),
+    ];
+    for dir in ["recipes/overlays", "recipes/examples"] {
+        for e in std::fs::read_dir(repo_file(dir)).unwrap() {
+            files.push(e.unwrap().path());
+        }
+    }
+    let o = run(cnsctl(tmp.path()).arg("validate").args(
+        files
+            .iter()
+            .flat_map(|f| [std::ffi::OsStr::new("--schema"), f.as_os_str()]),
+    ));
+    assert!(o.status.success(), "{}", describe(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.contains(": ok ("))
+            .count(),
+        files.len()
+    );
+}
+
+#[test]
+fn schema_errors_name_file_line_and_field() {
+    let tmp = tempdir();
+    let f = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &f,
+        "kind: recipeResult\napiVersion: cns.nvidia.com/v1alpha1\ncriteria:\n  service: eks\n  acelerator: h100\ncomponentRefs:\n- name: gpu-operator\n  version: 3\n",
+    )
+    .unwrap();
+    let o = run(cnsctl(tmp.path()).arg("validate").arg("--schema").arg(&f));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let name = f.display().to_string();
+    assert!(
+        out.contains(&format!("{name}:3: criteria: ")) && out.contains("acelerator"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{name}:8: componentRefs[0].version: 3 is not of type \"string\""
+        )),
+        "{out}"
+    );
+}
+
+/// Broken recipe data in a `--recipes-dir`: each problem gives a clear error naming it.
+#[test]
+fn bad_recipe_data_corpus() {
+    let base = "kind: recipeMetadata\napiVersion: cns.nvidia.com/v1alpha1\nmetadata:\n  name: base\nspec:\n  componentRefs:\n  - name: cert-manager\n";
+    let leaf = |name: &str, base: &str, extra: &str| {
+        format!(
+            "kind: recipeMetadata\napiVersion: cns.nvidia.com/v1alpha1\nmetadata:\n  name: {name}\nspec:\n  base: {base}\n  criteria:\n    service: eks\n{extra}"
+        )
+    };
+    type Case = (&'static str, Vec<(&'static str, String)>, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "unknown base",
+            vec![("overlays/eks.yaml", leaf("eks", "nope", ""))],
+            "overlay `eks` names unknown base `nope`",
+        ),
+        (
+            "inheritance cycle",
+            vec![
+                ("overlays/eks.yaml", leaf("eks", "eks2", "")),
+                ("overlays/eks2.yaml", leaf("eks2", "eks", "")),
+            ],
+            "overlay inheritance cycle: ",
+        ),
+        (
+            "dependency cycle",
+            vec![(
+                "overlays/eks.yaml",
+                leaf(
+                    "eks",
+                    "base",
+                    "  componentRefs:\n  - name: cert-manager\n    dependencyRefs: [gpu-operator]\n  - name: gpu-operator\n    dependencyRefs: [cert-manager]\n",
+                ),
+            )],
+            "dependency cycle among components: cert-manager, gpu-operator",
+        ),
+        (
+            "unknown dependency",
+            vec![(
+                "overlays/eks.yaml",
+                leaf(
+                    "eks",
+                    "base",
+                    "  componentRefs:\n  - name: cert-manager\n    dependencyRefs: [ghost]\n",
+                ),
+            )],
+            "component `cert-manager` depends on `ghost`, which is not in the recipe",
+        ),
+        (
+            "unknown field",
+            vec![(
+                "overlays/eks.yaml",
+                leaf("eks", "base", "  constraint: []\n"),
+            )],
+            "unknown field `constraint`",
+        ),
+        (
+            "wrong type",
+            vec![(
+                "overlays/eks.yaml",
+                leaf("eks", "base", "  constraints: 7\n"),
+            )],
+            "overlays/eks.yaml` is not a valid recipeMetadata overlay",
+        ),
+        (
+            "malformed yaml",
+            vec![("overlays/eks.yaml", "kind: [\n".to_string())],
+            "overlays/eks.yaml` is not a valid recipeMetadata overlay",
+        ),
+        (
+            "unknown criteria",
+            vec![(
+                "overlays/eks.yaml",
+                leaf("eks", "base", "").replace("service: eks", "service: eksx"),
+            )],
+            "invalid service `eksx` in `overlays/eks.yaml`",
+        ),
+        (
+            "missing values file",
+            vec![(
+                "overlays/eks.yaml",
+                leaf(
+                    "eks",
+                    "base",
+                    "  componentRefs:\n  - name: cert-manager\n    valuesFile: components/none.yaml\n",
+                ),
+            )],
+            "refers to `components/none.yaml`, which does not exist",
+        ),
+    ];
+    for (name, files, want) in cases {
+        let tmp = tempdir();
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(data.join("overlays")).unwrap();
+        std::fs::copy(
+            repo_file("recipes/registry.yaml"),
+            data.join("registry.yaml"),
+        )
+        .unwrap();
+        std::fs::write(data.join("overlays/base.yaml"), base).unwrap();
+        for (p, c) in files {
+            std::fs::write(data.join(p), c).unwrap();
+        }
+        let o = run(cnsctl(tmp.path()).arg("--recipes-dir").arg(&data).args([
+            "recipe",
+            "--service",
+            "eks",
+        ]));
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{name}: want `{want}` in\n{err}");
+    }
+}
+
+#[test]
+fn query_matching_only_base_is_an_error() {
+    let tmp = tempdir();
+    let o = run(cnsctl(tmp.path()).args(["recipe", "--os", "cos"]));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("no recipe matches service=any accelerator=any os=cos intent=any"),
+        "{}",
+        describe(&o)
+    );
+}

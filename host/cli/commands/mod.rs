@@ -3,6 +3,7 @@
 mod bundle;
 mod plugin;
 mod recipe;
+mod validate;
 mod version;
 
 use crate::opts::RecipeDataOpts;
@@ -45,6 +46,9 @@ pub(crate) enum Command {
     Bundle(bundle::BundleArgs),
     /// Resolve a recipe for the given criteria (or list the supported combinations).
     Recipe(recipe::RecipeArgs),
+    /// Check a recipe's constraints against a cluster snapshot (exit 1 if any fails), or
+    /// check files against cnsctl's JSON Schemas.
+    Validate(validate::ValidateArgs),
     /// Inspect the plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -58,7 +62,6 @@ pub(crate) enum Outcome {
     /// Everything passed.
     Success,
     /// The command ran, but a check it performs failed.
-    #[allow(dead_code, reason = "used by `validate`")]
     CheckFailed,
 }
 
@@ -67,6 +70,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Bundle(args) => bundle::run(args, &cli.data),
         Command::Recipe(args) => recipe::run(args, &cli.data),
+        Command::Validate(args) => validate::run(args),
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Version => version::run(),
     }
@@ -129,6 +133,36 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(cli.command, Command::Recipe(_)));
+    }
+
+    #[test]
+    fn predecessor_demo_validate_command_parses() {
+        let cli = Cli::try_parse_from([
+            "cnsctl",
+            "validate",
+            "--recipe",
+            "recipe.yaml",
+            "--snapshot",
+            "snapshot.yaml",
+            "--output",
+            "validation-results.yaml",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Validate(_)));
+        assert!(Cli::try_parse_from(["cnsctl", "validate", "--recipe", "r.yaml"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "cnsctl",
+                "validate",
+                "--schema",
+                "a.yaml",
+                "--recipe",
+                "r",
+                "--snapshot",
+                "s"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -37,8 +37,12 @@ pub(crate) struct RecipeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "yaml")]
     format: Format,
+    /// Detect the criteria from a cluster snapshot file; criteria flags override what is
+    /// detected.
+    #[arg(short, long, value_name = "FILE")]
+    snapshot: Option<PathBuf>,
     /// List the supported criteria combinations instead of resolving one.
-    #[arg(long, conflicts_with_all = ["service", "accelerator", "os", "intent", "output"])]
+    #[arg(long, conflicts_with_all = ["service", "accelerator", "os", "intent", "output", "snapshot"])]
     list: bool,
 }
 
@@ -54,11 +58,30 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
         }
         return Ok(Outcome::Success);
     }
+    let detected = match &args.snapshot {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("failed to read snapshot `{}`", p.display()))?;
+            let c = cns_recipe::snapshot::Snapshot::from_yaml(&p.display().to_string(), &text)?
+                .detect_criteria();
+            crate::ui::status(&format!("detected from {}: {c}", p.display()));
+            Some(c)
+        }
+        None => None,
+    };
+    let pick = |flag: &Option<String>, det: Option<&str>| {
+        flag.clone()
+            .or_else(|| det.filter(|d| *d != "any").map(str::to_string))
+    };
     let criteria = Criteria::new(
-        args.service.as_deref(),
-        args.accelerator.as_deref(),
-        args.os.as_deref(),
-        args.intent.as_deref(),
+        pick(&args.service, detected.as_ref().map(|d| d.service.as_str())).as_deref(),
+        pick(
+            &args.accelerator,
+            detected.as_ref().map(|d| d.accelerator.as_str()),
+        )
+        .as_deref(),
+        pick(&args.os, detected.as_ref().map(|d| d.os.as_str())).as_deref(),
+        pick(&args.intent, detected.as_ref().map(|d| d.intent.as_str())).as_deref(),
     )?;
     let recipe = cns_recipe::resolve(&store, &criteria)
         .with_context(|| format!("failed to resolve a recipe for {criteria}"))?;

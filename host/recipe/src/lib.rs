@@ -11,6 +11,7 @@ mod error;
 pub mod model;
 pub mod registry;
 pub mod resolve;
+pub mod schema;
 pub mod snapshot;
 pub mod store;
 

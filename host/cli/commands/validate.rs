@@ -1,0 +1,143 @@
+//! `cnsctl validate`: check a recipe's constraints against a cluster snapshot, or check
+//! documents against cnsctl's JSON Schemas.
+
+use super::Outcome;
+use super::recipe::write_atomic;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use cns_recipe::constraints::{self, Status};
+use cns_recipe::snapshot::Snapshot;
+use cns_recipe::{API_VERSION, RecipeResult};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Arguments of `validate`.
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Recipe whose constraints to check (with --snapshot).
+    #[arg(short, long, value_name = "FILE", requires = "snapshot")]
+    recipe: Option<PathBuf>,
+    /// Cluster snapshot to check the constraints against (with --recipe).
+    #[arg(short, long, value_name = "FILE", requires = "recipe")]
+    snapshot: Option<PathBuf>,
+    /// Write the validation result (YAML) to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE", requires = "recipe")]
+    output: Option<PathBuf>,
+    /// Check FILE against the JSON Schema for its kind (recipeResult, recipeMetadata,
+    /// ComponentRegistry, Snapshot). Repeatable.
+    #[arg(long = "schema", value_name = "FILE", conflicts_with_all = ["recipe", "snapshot"])]
+    schema: Vec<PathBuf>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    total: usize,
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ValidationResult {
+    kind: &'static str,
+    api_version: &'static str,
+    recipe: String,
+    snapshot: String,
+    criteria: cns_recipe::Criteria,
+    results: Vec<constraints::Check>,
+    summary: Summary,
+}
+
+pub(crate) fn run(args: ValidateArgs) -> Result<Outcome> {
+    if !args.schema.is_empty() {
+        return schemas(&args.schema);
+    }
+    let (Some(recipe_path), Some(snap_path)) = (&args.recipe, &args.snapshot) else {
+        bail!("nothing to validate: give --recipe FILE --snapshot FILE, or --schema FILE");
+    };
+    let text = std::fs::read_to_string(recipe_path)
+        .with_context(|| format!("failed to read recipe `{}`", recipe_path.display()))?;
+    let recipe = RecipeResult::from_yaml(&recipe_path.display().to_string(), &text)?;
+    let text = std::fs::read_to_string(snap_path)
+        .with_context(|| format!("failed to read snapshot `{}`", snap_path.display()))?;
+    let snapshot = Snapshot::from_yaml(&snap_path.display().to_string(), &text)?;
+    let results = constraints::evaluate(&recipe.constraints, &snapshot);
+    let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    let (passed, failed, skipped) = (
+        count(Status::Passed),
+        count(Status::Failed),
+        count(Status::Skipped),
+    );
+    for r in &results {
+        let mark = match r.status {
+            Status::Passed => "PASS",
+            Status::Failed => "FAIL",
+            Status::Skipped => "SKIP",
+        };
+        crate::ui::status(&format!(
+            "{mark} {} (expected {}, actual {})",
+            r.name,
+            r.expected,
+            r.actual.as_deref().unwrap_or("not measured")
+        ));
+        if r.status == Status::Failed
+            && let Some(h) = &r.remediation
+        {
+            crate::ui::status(&format!("     hint: {h}"));
+        }
+    }
+    crate::ui::status(&format!(
+        "{passed} of {} constraints passed, {failed} failed, {skipped} skipped",
+        results.len()
+    ));
+    let doc = ValidationResult {
+        kind: "ValidationResult",
+        api_version: API_VERSION,
+        recipe: recipe_path.display().to_string(),
+        snapshot: snap_path.display().to_string(),
+        criteria: recipe.criteria.clone(),
+        summary: Summary {
+            total: results.len(),
+            passed,
+            failed,
+            skipped,
+            status: if failed == 0 { "pass" } else { "fail" },
+        },
+        results,
+    };
+    let yaml = serde_norway::to_string(&doc)?;
+    match &args.output {
+        Some(p) => write_atomic(p, yaml.as_bytes())
+            .with_context(|| format!("failed to write `{}`", p.display()))?,
+        None => print!("{yaml}"),
+    }
+    Ok(if failed == 0 {
+        Outcome::Success
+    } else {
+        Outcome::CheckFailed
+    })
+}
+
+fn schemas(files: &[PathBuf]) -> Result<Outcome> {
+    let mut bad = 0;
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("failed to read `{}`", f.display()))?;
+        let name = f.display().to_string();
+        let (schema, violations) = cns_recipe::schema::validate(&name, &text)?;
+        if violations.is_empty() {
+            println!("{name}: ok ({schema})");
+        }
+        for v in &violations {
+            println!("{name}:{}: {}: {}", v.line, v.field, v.message);
+        }
+        bad += usize::from(!violations.is_empty());
+    }
+    if bad > 0 {
+        bail!("{bad} of {} file(s) do not match their schema", files.len());
+    }
+    Ok(Outcome::Success)
+}
