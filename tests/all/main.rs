@@ -1,5 +1,6 @@
 //! cnsctl integration tests: one binary, modules per area.
 
+mod charts;
 mod cli;
 mod plugins;
 mod recipes;

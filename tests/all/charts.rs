@@ -1,0 +1,137 @@
+//! Every component of every supported recipe, rendered by its bundler, goes through the
+//! real upstream chart with `helm template` (charts in ../shared/reference/charts), and the
+//! scheduling flags land in the rendered pods.
+
+use crate::util::{cnsctl, repo_file, tempdir};
+use cns_test_support::{describe, require_tool, run, shared_reference};
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::Path;
+
+fn chart_dir(component: &str) -> std::path::PathBuf {
+    shared_reference().join("charts").join(component)
+}
+
+fn docs(yaml: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(yaml)
+        .filter_map(|d| Value::deserialize(d).ok())
+        .filter(|v| v.is_object())
+        .collect()
+}
+
+fn helm_template(helm: &Path, component: &str, namespace: &str, values: &Path) -> Vec<Value> {
+    let o = run(std::process::Command::new(helm)
+        .args(["template", component])
+        .arg(chart_dir(component))
+        .args([
+            "--namespace",
+            namespace,
+            "--kube-version",
+            "1.32.0",
+            "--values",
+        ])
+        .arg(values));
+    assert!(
+        o.status.success(),
+        "helm template {component} failed:\n{}",
+        describe(&o)
+    );
+    docs(&String::from_utf8_lossy(&o.stdout))
+}
+
+fn pod_spec(doc: &Value) -> Option<&Value> {
+    match doc["kind"].as_str()? {
+        "Deployment" | "DaemonSet" | "StatefulSet" | "Job" => doc.pointer("/spec/template/spec"),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_recipe_renders_through_the_real_charts_with_scheduling() {
+    let Some(helm) = require_tool("helm", &[&repo_file("target/tools/bin")]) else {
+        return;
+    };
+    let store = cns_recipe::Store::embedded();
+    let tmp = tempdir();
+    for (i, c) in cns_recipe::resolve::supported(&store)
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let recipe = cns_recipe::resolve(&store, c).unwrap();
+        let rpath = tmp.path().join(format!("r{i}.yaml"));
+        std::fs::write(&rpath, recipe.to_yaml()).unwrap();
+        let out = tmp.path().join(format!("b{i}"));
+        let o = run(cnsctl(&tmp.path().join("cache"))
+            .arg("bundle")
+            .arg("--recipe")
+            .arg(&rpath)
+            .arg("--output")
+            .arg(&out)
+            .args(["--system-node-selector", "nodeGroup=system-pool"])
+            .args(["--system-node-toleration", "dedicated=system:NoSchedule"])
+            .args(["--accelerated-node-selector", "nodeGroup=customer-gpu"])
+            .args([
+                "--accelerated-node-toleration",
+                "dedicated=user-workload:NoSchedule",
+            ]));
+        assert!(o.status.success(), "{c}: {}", describe(&o));
+        for name in &recipe.deployment_order {
+            let cref = recipe.component(name).unwrap();
+            let ns = cref.namespace.as_deref().unwrap();
+            let rendered = helm_template(&helm, name, ns, &out.join(name).join("values.yaml"));
+            assert!(
+                rendered.len() > 5,
+                "{c}: {name} rendered only {} documents",
+                rendered.len()
+            );
+            // Every workload gets the system or the accelerated selector, and tolerates its taint.
+            let mut system = 0;
+            for d in &rendered {
+                let Some(spec) = pod_spec(d) else { continue };
+                let group = spec
+                    .pointer("/nodeSelector/nodeGroup")
+                    .and_then(Value::as_str);
+                let tolerates = spec["tolerations"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t["key"] == "dedicated"));
+                let what = format!("{c}: {name} {} {}", d["kind"], d["metadata"]["name"]);
+                if d["kind"] == "DaemonSet" && name == "nvsentinel" && group.is_none() {
+                    continue; // platform-connectors runs on every node by design
+                }
+                assert!(
+                    matches!(group, Some("system-pool") | Some("customer-gpu")),
+                    "{what}: nodeSelector {group:?}"
+                );
+                assert!(tolerates, "{what}: no `dedicated` toleration");
+                system += usize::from(group == Some("system-pool"));
+            }
+            assert!(system > 0, "{c}: {name} has no workload on the system pool");
+            if name == "gpu-operator" {
+                let cp = rendered
+                    .iter()
+                    .find(|d| d["kind"] == "ClusterPolicy")
+                    .expect("ClusterPolicy");
+                let tol = &cp["spec"]["daemonsets"]["tolerations"];
+                assert!(
+                    tol.as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|t| t["value"] == "user-workload"),
+                    "{c}: {tol}"
+                );
+                let nfd_worker = rendered
+                    .iter()
+                    .find(|d| {
+                        d["kind"] == "DaemonSet"
+                            && d["metadata"]["name"].as_str().unwrap().ends_with("worker")
+                    })
+                    .unwrap();
+                assert_eq!(
+                    nfd_worker.pointer("/spec/template/spec/nodeSelector/nodeGroup"),
+                    Some(&Value::from("customer-gpu"))
+                );
+            }
+        }
+    }
+}
