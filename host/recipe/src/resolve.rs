@@ -190,7 +190,7 @@ pub fn resolve(store: &Store, query: &Criteria) -> Result<RecipeResult> {
     let registry = store.registry()?;
     let mut chains = BTreeMap::new();
     for name in overlays.keys() {
-        chains.insert(name.clone(), chain(&overlays, name)?);
+        chains.insert(name.clone(), chain(overlays, name)?);
     }
     let matching: Vec<&String> = overlays
         .iter()
@@ -230,7 +230,7 @@ pub fn resolve(store: &Store, query: &Criteria) -> Result<RecipeResult> {
         }
     }
     let mut refs = spec.component_refs;
-    apply_registry_defaults(store, &registry, &mut refs)?;
+    apply_registry_defaults(store, registry, &mut refs)?;
     refs.sort_by(|a, b| a.name.cmp(&b.name));
     for r in &refs {
         store.component_values(r)?;

@@ -7,6 +7,7 @@ use include_dir::{Dir, include_dir};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../recipes");
 
@@ -15,6 +16,9 @@ static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../recipes"
 pub struct Store {
     origin: String,
     files: BTreeMap<String, Vec<u8>>,
+    // Parsed once on first successful use; the data never changes after loading.
+    overlays: OnceLock<BTreeMap<String, RecipeMetadata>>,
+    registry: OnceLock<Registry>,
 }
 
 fn collect(dir: &Dir<'static>, out: &mut BTreeMap<String, Vec<u8>>) {
@@ -59,6 +63,8 @@ impl Store {
         Store {
             origin: "embedded recipe data".into(),
             files,
+            overlays: OnceLock::new(),
+            registry: OnceLock::new(),
         }
     }
 
@@ -76,6 +82,8 @@ impl Store {
         Ok(Store {
             origin: dir.display().to_string(),
             files,
+            overlays: OnceLock::new(),
+            registry: OnceLock::new(),
         })
     }
 
@@ -107,13 +115,26 @@ impl Store {
         })
     }
 
-    /// The component registry.
-    pub fn registry(&self) -> Result<Registry> {
-        Registry::from_yaml("registry.yaml", self.text("registry.yaml", &self.origin)?)
+    /// The component registry (parsed once).
+    pub fn registry(&self) -> Result<&Registry> {
+        if let Some(r) = self.registry.get() {
+            return Ok(r);
+        }
+        let r = Registry::from_yaml("registry.yaml", self.text("registry.yaml", &self.origin)?)?;
+        Ok(self.registry.get_or_init(|| r))
     }
 
-    /// Every overlay (`overlays/*.yaml`), keyed by name; the file name must equal the name.
-    pub fn overlays(&self) -> Result<BTreeMap<String, RecipeMetadata>> {
+    /// Every overlay (`overlays/*.yaml`), keyed by name (parsed once); the file name must
+    /// equal the name.
+    pub fn overlays(&self) -> Result<&BTreeMap<String, RecipeMetadata>> {
+        if let Some(o) = self.overlays.get() {
+            return Ok(o);
+        }
+        let parsed = self.parse_overlays()?;
+        Ok(self.overlays.get_or_init(|| parsed))
+    }
+
+    fn parse_overlays(&self) -> Result<BTreeMap<String, RecipeMetadata>> {
         let mut out = BTreeMap::new();
         for (path, _) in self
             .files
