@@ -88,7 +88,7 @@ pub fn generate(
             name: opts.deployer.clone(),
             available: catalog.deployer_names().join(", "),
         })?;
-    let sets = group_sets(recipe, &registry, &opts.sets)?;
+    let sets = group_sets(recipe, registry, &opts.sets)?;
 
     // Components switched off by the recipe or by `--set NAME:enabled=false`.
     let mut refs: Vec<ComponentRef> = recipe.component_refs.clone();
@@ -112,7 +112,7 @@ pub fn generate(
         }
     }
     let mut refs_for_defaults = refs.clone();
-    cns_recipe::resolve::apply_registry_defaults(store, &registry, &mut refs_for_defaults)?;
+    cns_recipe::resolve::apply_registry_defaults(store, registry, &mut refs_for_defaults)?;
     let order = cns_recipe::resolve::deployment_order(&refs_for_defaults)?;
     if !recipe.deployment_order.is_empty() {
         let given: Vec<String> = recipe
