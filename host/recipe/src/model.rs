@@ -183,6 +183,23 @@ pub fn is_name(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// Check criteria values, naming the file in the error.
+fn check_criteria(path: &str, c: &Criteria) -> Result<()> {
+    c.check().map_err(|e| match e {
+        Error::UnknownCriteria {
+            field,
+            value,
+            valid,
+        } => Error::Invalid {
+            path: path.into(),
+            what: field,
+            value,
+            reason: format!("valid values: {valid}"),
+        },
+        other => other,
+    })
+}
+
 fn check_refs(path: &str, refs: &[ComponentRef]) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for r in refs {
@@ -230,19 +247,7 @@ impl RecipeResult {
     pub fn from_yaml(path: &str, text: &str) -> Result<Self> {
         let r: RecipeResult = parse_yaml(path, "recipeResult", text)?;
         check_header(path, &r.kind, &r.api_version, "recipeResult")?;
-        r.criteria.check().map_err(|e| match e {
-            Error::UnknownCriteria {
-                field,
-                value,
-                valid,
-            } => Error::Invalid {
-                path: path.into(),
-                what: field,
-                value,
-                reason: format!("valid values: {valid}"),
-            },
-            other => other,
-        })?;
+        check_criteria(path, &r.criteria)?;
         check_refs(path, &r.component_refs)?;
         Ok(r)
     }
@@ -272,19 +277,7 @@ impl RecipeMetadata {
             });
         }
         if let Some(c) = &m.spec.criteria {
-            c.check().map_err(|e| match e {
-                Error::UnknownCriteria {
-                    field,
-                    value,
-                    valid,
-                } => Error::Invalid {
-                    path: path.into(),
-                    what: field,
-                    value,
-                    reason: format!("valid values: {valid}"),
-                },
-                other => other,
-            })?;
+            check_criteria(path, c)?;
         }
         check_refs(path, &m.spec.component_refs)?;
         Ok(m)
