@@ -17,6 +17,7 @@ use std::process::Command;
 /// (plugin name, crate name, shipped in the binary?)
 const PLUGINS: &[(&str, &str, bool)] = &[
     ("cert-manager", "cns-plugin-cert-manager", true),
+    ("gpu-operator", "cns-plugin-gpu-operator", true),
     ("helm", "cns-plugin-helm", true),
     ("script", "cns-plugin-script", true),
     ("hostile", "cns-plugin-hostile", false),

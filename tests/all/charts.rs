@@ -108,6 +108,12 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
             }
             assert!(system > 0, "{c}: {name} has no workload on the system pool");
             if name == "gpu-operator" {
+                let cm = out.join("gpu-operator/manifests/kernel-module-params.yaml");
+                assert_eq!(
+                    cm.exists(),
+                    c.accelerator == "gb200",
+                    "{c}: kernel-module-params manifest"
+                );
                 let cp = rendered
                     .iter()
                     .find(|d| d["kind"] == "ClusterPolicy")

@@ -269,6 +269,7 @@ fn plugin_list_shows_every_builtin_with_digest() {
         names,
         [
             ("cert-manager", "bundler"),
+            ("gpu-operator", "bundler"),
             ("helm", "bundler"),
             ("script", "deployer")
         ]
