@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(shellcheck coreutils python3)
+packages=(shellcheck coreutils python3 python3-venv docker-registry skopeo)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if ! rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | xargs -r ls 2>/dev/null | grep -q '^libstd-'; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)
@@ -41,3 +41,16 @@ if [ ! -x "$tools/bin/helm" ]; then
   install -m 0755 "$tools/dl/helm/helm" "$tools/bin/helm"
   rm -rf "$tools/dl"
 fi
+
+# Python validators, pinned, in a venv under target/tools: check-jsonschema (Argo CD / Flux /
+# CRD schemas), kubernetes-validate (built-in kinds), oras (an independent OCI client).
+if [ ! -x "$tools/venv/bin/check-jsonschema" ] || [ ! -x "$tools/venv/bin/kubernetes-validate" ] \
+   || ! "$tools/venv/bin/python" -c "import oras" 2>/dev/null; then
+  echo "==> installing check-jsonschema, kubernetes-validate, oras into $tools/venv"
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install -q --disable-pip-version-check \
+    check-jsonschema==0.39.0 kubernetes-validate==1.37.0 oras==0.2.43
+fi
+for t in check-jsonschema kubernetes-validate; do
+  ln -sf "../venv/bin/$t" "$tools/bin/$t"
+done

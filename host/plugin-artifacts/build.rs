@@ -19,7 +19,12 @@ const PLUGINS: &[(&str, &str, bool)] = &[
     ("cert-manager", "cns-plugin-cert-manager", true),
     ("gpu-operator", "cns-plugin-gpu-operator", true),
     ("helm", "cns-plugin-helm", true),
+    ("network-operator", "cns-plugin-network-operator", true),
+    ("nvsentinel", "cns-plugin-nvsentinel", true),
+    ("skyhook", "cns-plugin-skyhook", true),
     ("script", "cns-plugin-script", true),
+    ("argocd", "cns-plugin-argocd", true),
+    ("flux", "cns-plugin-flux", true),
     ("hostile", "cns-plugin-hostile", false),
 ];
 

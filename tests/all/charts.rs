@@ -19,7 +19,13 @@ fn docs(yaml: &str) -> Vec<Value> {
         .collect()
 }
 
-fn helm_template(helm: &Path, component: &str, namespace: &str, values: &Path) -> Vec<Value> {
+/// Rendered documents and the raw `helm template` output.
+fn helm_template(
+    helm: &Path,
+    component: &str,
+    namespace: &str,
+    values: &Path,
+) -> (Vec<Value>, String) {
     let o = run(std::process::Command::new(helm)
         .args(["template", component])
         .arg(chart_dir(component))
@@ -36,7 +42,8 @@ fn helm_template(helm: &Path, component: &str, namespace: &str, values: &Path) -
         "helm template {component} failed:\n{}",
         describe(&o)
     );
-    docs(&String::from_utf8_lossy(&o.stdout))
+    let raw = String::from_utf8_lossy(&o.stdout).into_owned();
+    (docs(&raw), raw)
 }
 
 fn pod_spec(doc: &Value) -> Option<&Value> {
@@ -53,6 +60,10 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
     };
     let store = cns_recipe::Store::embedded();
     let tmp = tempdir();
+    // Every distinct rendered document, one per file, validated after the loop.
+    let docs_dir = tmp.path().join("rendered");
+    std::fs::create_dir_all(&docs_dir).unwrap();
+    let mut distinct = std::collections::BTreeSet::new();
     for (i, c) in cns_recipe::resolve::supported(&store)
         .unwrap()
         .iter()
@@ -79,7 +90,17 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
         for name in &recipe.deployment_order {
             let cref = recipe.component(name).unwrap();
             let ns = cref.namespace.as_deref().unwrap();
-            let rendered = helm_template(&helm, name, ns, &out.join(name).join("values.yaml"));
+            let (rendered, raw) =
+                helm_template(&helm, name, ns, &out.join(name).join("values.yaml"));
+            // Raw output (kubernetes-validate reads YAML as the API server does: `0777` is
+            // octal), each distinct one once.
+            if distinct.insert(raw.clone()) {
+                std::fs::write(
+                    docs_dir.join(format!("{:03}-{name}.yaml", distinct.len())),
+                    &raw,
+                )
+                .unwrap();
+            }
             assert!(
                 rendered.len() > 5,
                 "{c}: {name} rendered only {} documents",
@@ -126,6 +147,25 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
                         .any(|t| t["value"] == "user-workload"),
                     "{c}: {tol}"
                 );
+                // The DCGM exporter metrics ConfigMap is created by the chart from the values
+                // and the ClusterPolicy points the exporter at it.
+                let dcgm = rendered
+                    .iter()
+                    .find(|d| {
+                        d["kind"] == "ConfigMap" && d["metadata"]["name"] == "dcgm-exporter-metrics"
+                    })
+                    .unwrap_or_else(|| panic!("{c}: no dcgm-exporter-metrics ConfigMap"));
+                assert!(
+                    dcgm["data"]["dcgm-metrics.csv"]
+                        .as_str()
+                        .unwrap()
+                        .contains("DCGM_FI_DEV_GPU_UTIL, gauge"),
+                    "{c}"
+                );
+                assert_eq!(
+                    cp["spec"]["dcgmExporter"]["config"]["name"], "dcgm-exporter-metrics",
+                    "{c}"
+                );
                 let nfd_worker = rendered
                     .iter()
                     .find(|d| {
@@ -139,5 +179,20 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
                 );
             }
         }
+    }
+    let builtin: Vec<_> = cns_test_support::list_files(&docs_dir)
+        .into_iter()
+        .map(|f| docs_dir.join(f))
+        .collect();
+    if let Some(kv) = require_tool("kubernetes-validate", &[&repo_file("target/tools/bin")]) {
+        let o = run(std::process::Command::new(kv)
+            .args(["--strict", "--quiet", "-k", "1.32.0"])
+            .args(&builtin));
+        assert!(
+            o.status.success(),
+            "kubernetes-validate of {} rendered charts: {}",
+            builtin.len(),
+            describe(&o)
+        );
     }
 }

@@ -186,7 +186,7 @@ fn bad_flags_name_the_flag_and_write_nothing() {
         ),
         (
             &["--deployer", "nope"],
-            "unknown deployer `nope`; available: script",
+            "unknown deployer `nope`; available: argocd, flux, script",
         ),
         (
             &["--recipe", "/nonexistent/recipe.yaml"],
@@ -271,11 +271,18 @@ fn plugin_list_shows_every_builtin_with_digest() {
             ("cert-manager", "bundler"),
             ("gpu-operator", "bundler"),
             ("helm", "bundler"),
+            ("network-operator", "bundler"),
+            ("nvsentinel", "bundler"),
+            ("skyhook", "bundler"),
+            ("argocd", "deployer"),
+            ("flux", "deployer"),
             ("script", "deployer")
         ]
     );
-    for (p, a) in list.iter().zip(cns_plugin_artifacts::BUILTIN) {
+    assert_eq!(list.len(), cns_plugin_artifacts::BUILTIN.len());
+    for a in cns_plugin_artifacts::BUILTIN {
         use sha2::Digest;
+        let p = list.iter().find(|p| p["name"] == a.name).expect(a.name);
         assert_eq!(p["sha256"], hex::encode(sha2::Sha256::digest(a.bytes)));
         assert_eq!(p["size"], a.bytes.len());
         assert_eq!(p["wit"], "0.1.0");
@@ -283,5 +290,11 @@ fn plugin_list_shows_every_builtin_with_digest() {
     let o = run(cnsctl(tmp.path()).args(["plugin", "list"]));
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.starts_with("NAME"), "{table}");
-    assert!(table.contains("cert-manager   bundler"), "{table}");
+    assert!(
+        table.lines().any(|l| l
+            .split_whitespace()
+            .take(2)
+            .eq(["network-operator", "bundler"])),
+        "{table}"
+    );
 }

@@ -2,6 +2,7 @@
 
 mod charts;
 mod cli;
+mod deployers;
 mod plugins;
 mod recipes;
 mod sandbox;

@@ -29,7 +29,8 @@ pub(crate) struct BundleArgs {
     #[arg(long)]
     pub(crate) force: bool,
 
-    /// Deployer: script, or another deployer plugin's name.
+    /// Deployer: script (shell scripts), argocd (Applications + app-of-apps), flux
+    /// (HelmReleases + sources + kustomization), or another deployer plugin's name.
     #[arg(short, long, value_name = "NAME", default_value = "script")]
     pub(crate) deployer: String,
 
@@ -54,15 +55,17 @@ pub(crate) struct BundleArgs {
     #[arg(long, value_name = "TOLERATION")]
     pub(crate) accelerated_node_toleration: Vec<String>,
 
-    /// Git repository URL the bundle will live in (for GitOps deployers).
+    /// Where the bundle will live, for argocd and flux: a Git URL, or oci://REGISTRY/REPO[:TAG]
+    /// for an OCI artifact. Without it the manifests carry a clearly marked placeholder.
     #[arg(long, value_name = "URL")]
     pub(crate) repo: Option<String>,
 
-    /// Git revision (branch or tag) of --repo.
+    /// Revision of --repo: Git branch (default main) or OCI tag/digest (default latest).
     #[arg(long, value_name = "REV")]
     pub(crate) revision: Option<String>,
 
-    /// Render components one after another instead of in parallel.
+    /// Render components one after another instead of in parallel; with flux, also chain
+    /// each HelmRelease's dependsOn to the previous component in deployment order.
     #[arg(long)]
     pub(crate) serial: bool,
 
@@ -79,6 +82,9 @@ impl BundleArgs {
         }
         if let Some(r) = &self.revision {
             deployer_options.insert("revision".to_string(), r.clone());
+        }
+        if self.serial {
+            deployer_options.insert("serial".to_string(), "true".to_string());
         }
         Ok(BundleOptions {
             deployer: self.deployer.clone(),

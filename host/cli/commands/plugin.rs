@@ -42,13 +42,20 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(Outcome::Success);
     }
+    let w = catalog
+        .plugins()
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     println!(
-        "{:<14} {:<9} {:<8} {:<6} {:>9}  {:<64}  SERVES",
+        "{:<w$} {:<9} {:<8} {:<6} {:>9}  {:<64}  SERVES",
         "NAME", "KIND", "VERSION", "WIT", "SIZE", "SHA256"
     );
     for p in catalog.plugins() {
         println!(
-            "{:<14} {:<9} {:<8} {:<6} {:>9}  {:<64}  {}",
+            "{:<w$} {:<9} {:<8} {:<6} {:>9}  {:<64}  {}",
             p.name,
             p.kind.as_str(),
             p.version,

@@ -22,12 +22,71 @@ pub fn kernel_module_params(name: &str, namespace: &str, options: &str) -> Strin
     values::yaml(&cm).expect("a ConfigMap always serialises")
 }
 
+/// Prometheus metric types DCGM exporter accepts in its metrics CSV.
+pub const DCGM_TYPES: &[&str] = &["gauge", "counter", "label"];
+
+/// Check `dcgmExporter.config`; returns a README note. With `create: true` the chart makes
+/// the ConfigMap from `data`, so `data` must be a well-formed metrics CSV: every line that is
+/// not blank or a `#` comment is `DCGM_FI_<FIELD>, <gauge|counter|label>, <help>`.
+pub fn check_dcgm_config(vals: &Value) -> Result<Option<String>, PluginError> {
+    let enabled = values::get_path(vals, "dcgmExporter.enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let Some(config) = values::get_path(vals, "dcgmExporter.config").filter(|_| enabled) else {
+        return Ok(None);
+    };
+    let name = config.get("name").and_then(Value::as_str).unwrap_or("");
+    if name.is_empty() {
+        return Err(PluginError::InvalidInput(
+            "dcgmExporter.config.name is required when dcgmExporter.config is set".into(),
+        ));
+    }
+    if config.get("create").and_then(Value::as_bool) != Some(true) {
+        return Ok(Some(format!(
+            "DCGM exporter reads its metrics from ConfigMap `{name}`, which must exist in the namespace."
+        )));
+    }
+    let data = match config.get("data") {
+        Some(Value::String(d)) if !d.trim().is_empty() => d,
+        _ => {
+            return Err(PluginError::InvalidInput(format!(
+                "dcgmExporter.config.create is true but dcgmExporter.config.data is empty: the chart would create no ConfigMap `{name}` and DCGM exporter would not start"
+            )));
+        }
+    };
+    let mut metrics = 0;
+    for (i, line) in data.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.splitn(3, ',').map(str::trim).collect();
+        let ok = fields.len() == 3
+            && fields[0].starts_with("DCGM_")
+            && fields[0][5..]
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && DCGM_TYPES.contains(&fields[1]);
+        if !ok {
+            return Err(PluginError::InvalidInput(format!(
+                "dcgmExporter.config.data line {}: `{line}` is not `DCGM_FI_<FIELD>, <{}>, <help>`",
+                i + 1,
+                DCGM_TYPES.join("|")
+            )));
+        }
+        metrics += 1;
+    }
+    Ok(Some(format!(
+        "DCGM exporter publishes {metrics} metrics from ConfigMap `{name}`, created by the chart from `dcgmExporter.config.data`."
+    )))
+}
+
 /// Render the GPU Operator's files.
 pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
     let vals = component::scheduled_values(input)?;
     let mut out = vec![component::values_file(input, &vals)?];
     out.extend(component::manifest_files(input));
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = check_dcgm_config(&vals)?.into_iter().collect();
     if let Some(name) =
         values::get_path(&vals, "driver.kernelModuleConfig.name").and_then(Value::as_str)
         && !name.is_empty()
@@ -123,6 +182,50 @@ mod tests {
         let files = render(&input("h100", json!({"driver": {"enabled": true}}))).unwrap();
         let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["values.yaml", "README.md"]);
+    }
+
+    #[test]
+    fn dcgm_config_is_checked_line_by_line() {
+        let cfg = |data: &str| json!({"dcgmExporter": {"config": {"name": "m", "create": true, "data": data}}});
+        let files = render(&input(
+            "h100",
+            cfg("# c\nDCGM_FI_DEV_GPU_UTIL, gauge, GPU utilization.\n\nDCGM_FI_DRIVER_VERSION, label, v\n"),
+        ))
+        .unwrap();
+        let readme = files.iter().find(|f| f.path == "README.md").unwrap();
+        assert!(
+            std::str::from_utf8(&readme.content)
+                .unwrap()
+                .contains("publishes 2 metrics")
+        );
+        let err = render(&input(
+            "h100",
+            cfg("DCGM_FI_DEV_GPU_UTIL, gauge, ok\nDCGM_FI_X, histogram, no"),
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(&err, PluginError::InvalidInput(m) if m.contains("line 2")),
+            "{err:?}"
+        );
+        let err = render(&input("h100", cfg(""))).unwrap_err();
+        assert!(
+            matches!(&err, PluginError::InvalidInput(m) if m.contains("data is empty")),
+            "{err:?}"
+        );
+        let err = render(&input(
+            "h100",
+            json!({"dcgmExporter": {"config": {"create": true}}}),
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(&err, PluginError::InvalidInput(m) if m.contains("config.name")),
+            "{err:?}"
+        );
+        render(&input(
+            "h100",
+            json!({"dcgmExporter": {"enabled": false, "config": {"create": true}}}),
+        ))
+        .unwrap();
     }
 
     #[test]

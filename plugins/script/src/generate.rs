@@ -5,25 +5,12 @@
 //! `create --dry-run | apply`, manifests with `kubectl apply`. Charts are addressed with
 //! `--repo URL` (HTTP repositories) or as `oci://…/chart`, so no `helm repo add` is needed.
 
+use cns_plugin_sdk::deploy::{chart_ref, has_manifests, ordered, readme_head};
 use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, executable, file};
 
 /// Quote a string for POSIX shells (single quotes, `'` escaped).
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// The chart reference and the optional `--repo` argument for `helm upgrade --install`.
-pub fn chart_ref(c: &RenderedComponent) -> (String, Option<String>) {
-    let repo = c.chart.repository.trim_end_matches('/');
-    if repo.starts_with("oci://") {
-        (format!("{repo}/{}", c.chart.chart), None)
-    } else {
-        (c.chart.chart.clone(), Some(repo.to_string()))
-    }
-}
-
-fn has_manifests(c: &RenderedComponent) -> bool {
-    c.files.iter().any(|f| f.starts_with("manifests/"))
 }
 
 const PRELUDE: &str = r#"set -euo pipefail
@@ -139,29 +126,8 @@ fn root_script(components: &[&RenderedComponent], script: &str, what: &str) -> S
     s
 }
 
-fn readme(input: &DeployerInput) -> String {
-    let mut s = String::from("# cnsctl bundle\n\n");
-    s.push_str(&format!(
-        "Recipe criteria: service `{}`, accelerator `{}`, os `{}`, intent `{}`.\n",
-        input.criteria.service,
-        input.criteria.accelerator,
-        input.criteria.os,
-        input.criteria.intent
-    ));
-    if !input.recipe_version.is_empty() {
-        s.push_str(&format!("Recipe version: `{}`.\n", input.recipe_version));
-    }
-    s.push_str("\n## Components, in deployment order\n\n| # | Component | Chart | Version | Namespace |\n|---|---|---|---|---|\n");
-    for c in &input.components {
-        s.push_str(&format!(
-            "| {} | {} | `{}` | `{}` | `{}` |\n",
-            c.order + 1,
-            c.name,
-            chart_ref(c).0,
-            c.chart.version,
-            c.namespace
-        ));
-    }
+fn readme(input: &DeployerInput, ordered: &[&RenderedComponent]) -> String {
+    let mut s = readme_head(input, ordered);
     s.push_str(
         "\n## Deploy with the scripts\n\n\
          Needs `kubectl` and `helm` (3.x) pointed at the cluster.\n\n\
@@ -180,13 +146,7 @@ fn readme(input: &DeployerInput) -> String {
 
 /// Generate all script files for the bundle.
 pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
-    if input.components.is_empty() {
-        return Err(PluginError::InvalidInput(
-            "the recipe has no enabled components".into(),
-        ));
-    }
-    let mut ordered: Vec<&RenderedComponent> = input.components.iter().collect();
-    ordered.sort_by_key(|c| c.order);
+    let ordered = ordered(input)?;
     let mut out = Vec::new();
     for c in &ordered {
         out.push(executable(
@@ -215,7 +175,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
             "Removes every component in reverse deployment order.",
         ),
     ));
-    out.push(file("README.md", readme(input)));
+    out.push(file("README.md", readme(input, &ordered)));
     Ok(out)
 }
 

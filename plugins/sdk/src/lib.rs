@@ -29,7 +29,9 @@
 //! ```
 
 pub mod component;
+pub mod deploy;
 pub mod scheduling;
+pub mod testing;
 pub mod values;
 
 /// Bindings of the `bundler-plugin` world (also holds the shared `types` and `host` interfaces).

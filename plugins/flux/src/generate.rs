@@ -1,0 +1,489 @@
+//! Pure generation of the Flux deployment.
+//!
+//! - `sources/helmrepository-<name>.yaml`: one `HelmRepository` per chart repository
+//!   (`type: oci` for `oci://` registries).
+//! - `<component>/flux/helmrelease.yaml`: a `helm.toolkit.fluxcd.io/v2` `HelmRelease` whose
+//!   `values` are the component's final values (the same tree as its `values.yaml`), with
+//!   `dependsOn` from the recipe's dependency graph (a chain in deployment order with the
+//!   `serial` option).
+//! - `<component>/flux/manifests.yaml` for a component with `manifests/`: a Flux
+//!   `Kustomization` that applies that folder from the bundle source.
+//! - `kustomization.yaml`: the plain kustomize list of all of the above.
+//! - `flux-system/bundle-source.yaml` + `flux-system/bundle-sync.yaml`: the source the bundle
+//!   is read from (`GitRepository`, or `OCIRepository` for `--repo oci://…`) and the Flux
+//!   `Kustomization` that applies the bundle root. Applied once by the user.
+
+use cns_plugin_sdk::deploy::{
+    BundleSource, component_values, has_manifests, option, ordered, readme_head, yaml_doc,
+};
+use cns_plugin_sdk::values::{Value, json};
+use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, file};
+use std::collections::BTreeMap;
+
+/// Namespace the Flux objects live in.
+pub const FLUX_NAMESPACE: &str = "flux-system";
+/// Name of the bundle's source and root Kustomization.
+pub const BUNDLE_NAME: &str = "cns-bundle";
+/// Media type of the bundle layer `cnsctl push` writes.
+pub const BUNDLE_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// A Kubernetes name for a chart repository URL: `https://helm.ngc.nvidia.com/nvidia` →
+/// `helm-ngc-nvidia-com-nvidia`.
+pub fn repo_name(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let mut out = String::new();
+    for ch in rest.trim_end_matches('/').chars() {
+        let ch = ch.to_ascii_lowercase();
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out = out.trim_matches('-').to_string();
+    if out.len() > 63 {
+        out.truncate(63);
+        out = out.trim_end_matches('-').to_string();
+    }
+    if out.is_empty() {
+        out.push_str("charts");
+    }
+    out
+}
+
+/// The `HelmRepository` for a chart repository URL.
+pub fn helm_repository(url: &str) -> Value {
+    let url = url.trim_end_matches('/');
+    let mut spec = json!({"url": url, "interval": "1h"});
+    if url.starts_with("oci://") {
+        spec["type"] = json!("oci");
+    }
+    json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmRepository",
+        "metadata": {"name": repo_name(url), "namespace": FLUX_NAMESPACE},
+        "spec": spec,
+    })
+}
+
+/// The `HelmRelease` for one component.
+pub fn helm_release(c: &RenderedComponent, depends_on: &[String]) -> Result<Value, PluginError> {
+    let mut spec = json!({
+        "interval": "10m",
+        "releaseName": c.name,
+        "targetNamespace": c.namespace,
+        "storageNamespace": c.namespace,
+        "timeout": "10m",
+        "install": {"createNamespace": true, "remediation": {"retries": 3}},
+        "upgrade": {"remediation": {"retries": 3}},
+        "chart": {"spec": {
+            "chart": c.chart.chart,
+            "version": c.chart.version,
+            "sourceRef": {
+                "kind": "HelmRepository",
+                "name": repo_name(&c.chart.repository),
+                "namespace": FLUX_NAMESPACE,
+            },
+            "interval": "1h",
+        }},
+        "values": component_values(c)?,
+    });
+    if !depends_on.is_empty() {
+        spec["dependsOn"] = Value::Array(depends_on.iter().map(|d| json!({"name": d})).collect());
+    }
+    Ok(json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": c.name, "namespace": FLUX_NAMESPACE},
+        "spec": spec,
+    }))
+}
+
+fn source_kind(src: &BundleSource) -> &'static str {
+    match src {
+        BundleSource::Git { .. } => "GitRepository",
+        BundleSource::Oci { .. } => "OCIRepository",
+    }
+}
+
+/// The Flux `Kustomization` that applies a component's `manifests/` from the bundle source.
+pub fn manifests_kustomization(c: &RenderedComponent, src: &BundleSource) -> Value {
+    json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": format!("{}-manifests", c.name), "namespace": FLUX_NAMESPACE},
+        "spec": {
+            "interval": "10m",
+            // The manifests may be custom resources of the chart's CRDs: retry until the
+            // HelmRelease has installed them.
+            "retryInterval": "1m",
+            "timeout": "5m",
+            "path": format!("./{}/manifests", c.name),
+            "prune": true,
+            "wait": true,
+            "sourceRef": {"kind": source_kind(src), "name": BUNDLE_NAME},
+        },
+    })
+}
+
+/// The source the bundle is read from.
+pub fn bundle_source(src: &BundleSource) -> Value {
+    let spec = match src {
+        BundleSource::Git { url, revision, .. } => json!({
+            "url": url,
+            "interval": "5m",
+            "ref": {"branch": revision},
+        }),
+        BundleSource::Oci { url, reference } => {
+            let r = if reference.starts_with("sha256:") {
+                json!({"digest": reference})
+            } else {
+                json!({"tag": reference})
+            };
+            json!({
+                "url": url,
+                "interval": "5m",
+                "ref": r,
+                "layerSelector": {"mediaType": BUNDLE_LAYER, "operation": "extract"},
+            })
+        }
+    };
+    json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": source_kind(src),
+        "metadata": {"name": BUNDLE_NAME, "namespace": FLUX_NAMESPACE},
+        "spec": spec,
+    })
+}
+
+/// The root Flux `Kustomization`: applies the bundle's `kustomization.yaml`.
+pub fn bundle_sync(src: &BundleSource) -> Value {
+    json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": BUNDLE_NAME, "namespace": FLUX_NAMESPACE},
+        "spec": {
+            "interval": "10m",
+            "path": "./",
+            "prune": true,
+            "sourceRef": {"kind": source_kind(src), "name": BUNDLE_NAME},
+            "timeout": "5m",
+        },
+    })
+}
+
+/// `dependsOn` per component: the recipe's dependencies, or with `serial` the previous
+/// component in deployment order.
+fn dependencies(ordered: &[&RenderedComponent], serial: bool) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for (i, c) in ordered.iter().enumerate() {
+        let mut deps: Vec<String> = if serial {
+            i.checked_sub(1)
+                .map(|p| vec![ordered[p].name.clone()])
+                .unwrap_or_default()
+        } else {
+            c.dependencies.clone()
+        };
+        deps.sort();
+        deps.dedup();
+        out.insert(c.name.clone(), deps);
+    }
+    out
+}
+
+fn readme(input: &DeployerInput, ordered: &[&RenderedComponent], src: &BundleSource) -> String {
+    let mut s = readme_head(input, ordered);
+    s.push_str("\n## Deploy with Flux\n\n");
+    match src {
+        BundleSource::Git {
+            url,
+            revision,
+            placeholder,
+        } => {
+            if *placeholder {
+                s.push_str(&format!(
+                    "**Set the repository first.** This bundle was generated without `--repo`, so\n\
+                     `flux-system/bundle-source.yaml` points at the placeholder `{url}`.\n\
+                     Regenerate with `cnsctl bundle --deployer flux --repo <git-url>`.\n\n"
+                ));
+            }
+            s.push_str(&format!(
+                "1. Commit this folder to the root of `{url}` on branch `{revision}`.\n\
+                 2. `kubectl apply -f flux-system/bundle-source.yaml -f flux-system/bundle-sync.yaml`\n"
+            ));
+        }
+        BundleSource::Oci { url, reference } => {
+            s.push_str(&format!(
+                "1. `cnsctl push . {url}:{reference}` (or `cnsctl bundle --output oci://…`).\n\
+                 2. `kubectl apply -f flux-system/bundle-source.yaml -f flux-system/bundle-sync.yaml`\n\n\
+                 The `OCIRepository` extracts the bundle's single tar+gzip layer.\n"
+            ));
+        }
+    }
+    s.push_str(
+        "\nFlux then applies `kustomization.yaml`: a `HelmRepository` per chart repository\n\
+         (`sources/`), a `HelmRelease` per component (`<component>/flux/helmrelease.yaml`,\n\
+         values inline and identical to the component's `values.yaml`, `dependsOn` following\n\
+         the recipe's dependencies) and, for components with `manifests/`, a `Kustomization`\n\
+         applying them. Without Flux's source objects, `kubectl apply -k .` installs the same\n\
+         HelmRepositories and HelmReleases directly.\n",
+    );
+    s
+}
+
+/// Generate all Flux files for the bundle.
+pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
+    let ordered = ordered(input)?;
+    let src = BundleSource::from_input(input)?;
+    let serial = matches!(option(input, "serial"), Some("true"));
+    let deps = dependencies(&ordered, serial);
+    let mut out = Vec::new();
+    let mut resources = Vec::new();
+
+    let mut repos: Vec<&str> = ordered
+        .iter()
+        .map(|c| c.chart.repository.trim_end_matches('/'))
+        .collect();
+    repos.sort_unstable();
+    repos.dedup();
+    let mut seen = BTreeMap::new();
+    for url in repos {
+        let name = repo_name(url);
+        if let Some(other) = seen.insert(name.clone(), url) {
+            return Err(PluginError::InvalidInput(format!(
+                "chart repositories `{other}` and `{url}` map to the same HelmRepository name `{name}`"
+            )));
+        }
+        let path = format!("sources/helmrepository-{name}.yaml");
+        out.push(file(
+            &path,
+            yaml_doc(
+                &format!("Flux HelmRepository for {url}, generated by cnsctl."),
+                &helm_repository(url),
+            )?,
+        ));
+        resources.push(path);
+    }
+    for c in &ordered {
+        let path = format!("{}/flux/helmrelease.yaml", c.name);
+        let doc = helm_release(c, &deps[&c.name])?;
+        out.push(file(
+            &path,
+            yaml_doc(
+                &format!(
+                    "Flux HelmRelease for {} (chart {} {}), generated by cnsctl.\nvalues are the same tree as ../values.yaml.",
+                    c.name, c.chart.chart, c.chart.version
+                ),
+                &doc,
+            )?,
+        ));
+        resources.push(path);
+        if has_manifests(c) {
+            let path = format!("{}/flux/manifests.yaml", c.name);
+            out.push(file(
+                &path,
+                yaml_doc(
+                    &format!(
+                        "Flux Kustomization applying {}/manifests, generated by cnsctl.",
+                        c.name
+                    ),
+                    &manifests_kustomization(c, &src),
+                )?,
+            ));
+            resources.push(path);
+        }
+    }
+    resources.sort();
+    out.push(file(
+        "kustomization.yaml",
+        yaml_doc(
+            "Everything Flux applies for this bundle. Generated by cnsctl.",
+            &json!({
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": resources,
+            }),
+        )?,
+    ));
+    out.push(file(
+        "flux-system/bundle-source.yaml",
+        yaml_doc(
+            "Where Flux reads this bundle from. Apply once. Generated by cnsctl.",
+            &bundle_source(&src),
+        )?,
+    ));
+    out.push(file(
+        "flux-system/bundle-sync.yaml",
+        yaml_doc(
+            "Applies the bundle's kustomization.yaml. Apply once. Generated by cnsctl.",
+            &bundle_sync(&src),
+        )?,
+    ));
+    out.push(file("README.md", readme(input, &ordered, &src)));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cns_plugin_sdk::{ChartSource, Criteria, OptionPair};
+
+    fn comp(
+        name: &str,
+        order: u32,
+        repo: &str,
+        deps: &[&str],
+        files: &[&str],
+    ) -> RenderedComponent {
+        RenderedComponent {
+            name: name.into(),
+            namespace: format!("{name}-ns"),
+            chart: ChartSource {
+                repository: repo.into(),
+                chart: name.into(),
+                version: "v1.0.0".into(),
+            },
+            order,
+            dependencies: deps.iter().map(|s| s.to_string()).collect(),
+            values_json: r#"{"driver":{"enabled":true}}"#.into(),
+            files: files.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn input(components: Vec<RenderedComponent>, opts: &[(&str, &str)]) -> DeployerInput {
+        DeployerInput {
+            components,
+            criteria: Criteria {
+                service: "eks".into(),
+                accelerator: "h100".into(),
+                os: "ubuntu".into(),
+                intent: "training".into(),
+            },
+            recipe_version: String::new(),
+            options: opts
+                .iter()
+                .map(|(k, v)| OptionPair {
+                    key: k.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    fn doc(files: &[BundleFile], path: &str) -> Value {
+        let f = files
+            .iter()
+            .find(|f| f.path == path)
+            .unwrap_or_else(|| panic!("{path}"));
+        cns_plugin_sdk::values::from_yaml(std::str::from_utf8(&f.content).unwrap()).unwrap()
+    }
+
+    fn three() -> Vec<RenderedComponent> {
+        vec![
+            comp(
+                "cert-manager",
+                0,
+                "https://charts.jetstack.io",
+                &[],
+                &["values.yaml"],
+            ),
+            comp(
+                "nvsentinel",
+                2,
+                "oci://ghcr.io/nvidia/",
+                &["cert-manager"],
+                &["values.yaml"],
+            ),
+            comp(
+                "gpu-operator",
+                1,
+                "https://helm.ngc.nvidia.com/nvidia",
+                &["cert-manager"],
+                &["values.yaml", "manifests/cm.yaml"],
+            ),
+        ]
+    }
+
+    #[test]
+    fn repo_names_are_kubernetes_names() {
+        assert_eq!(
+            repo_name("https://helm.ngc.nvidia.com/nvidia"),
+            "helm-ngc-nvidia-com-nvidia"
+        );
+        assert_eq!(repo_name("oci://ghcr.io/nvidia/"), "ghcr-io-nvidia");
+        assert_eq!(
+            repo_name("oci://127.0.0.1:5000/Charts"),
+            "127-0-0-1-5000-charts"
+        );
+        assert!(repo_name(&format!("https://{}", "a".repeat(100))).len() <= 63);
+    }
+
+    #[test]
+    fn values_are_inline_never_empty_and_oci_repos_are_typed() {
+        let files = generate(&input(three(), &[])).unwrap();
+        let hr = doc(&files, "gpu-operator/flux/helmrelease.yaml");
+        assert_eq!(hr["apiVersion"], "helm.toolkit.fluxcd.io/v2");
+        assert_eq!(hr["spec"]["values"], json!({"driver": {"enabled": true}}));
+        assert_eq!(hr["spec"]["targetNamespace"], "gpu-operator-ns");
+        assert_eq!(
+            hr["spec"]["chart"]["spec"]["sourceRef"]["name"],
+            "helm-ngc-nvidia-com-nvidia"
+        );
+        let oci = doc(&files, "sources/helmrepository-ghcr-io-nvidia.yaml");
+        assert_eq!(oci["spec"]["type"], "oci");
+        assert_eq!(oci["spec"]["url"], "oci://ghcr.io/nvidia");
+        let http = doc(&files, "sources/helmrepository-charts-jetstack-io.yaml");
+        assert!(http["spec"].get("type").is_none());
+    }
+
+    #[test]
+    fn depends_on_follows_the_recipe_graph_or_a_chain_when_serial() {
+        let files = generate(&input(three(), &[])).unwrap();
+        let deps = |files: &[BundleFile], n: &str| {
+            doc(files, &format!("{n}/flux/helmrelease.yaml"))["spec"]["dependsOn"].clone()
+        };
+        assert_eq!(deps(&files, "cert-manager"), Value::Null);
+        assert_eq!(
+            deps(&files, "nvsentinel"),
+            json!([{"name": "cert-manager"}])
+        );
+        let files = generate(&input(three(), &[("serial", "true")])).unwrap();
+        assert_eq!(
+            deps(&files, "nvsentinel"),
+            json!([{"name": "gpu-operator"}])
+        );
+    }
+
+    #[test]
+    fn kustomization_lists_every_resource_and_manifests_get_a_kustomization() {
+        let files = generate(&input(three(), &[("repo", "oci://reg/b/gpu:v3")])).unwrap();
+        let k = doc(&files, "kustomization.yaml");
+        assert_eq!(
+            k["resources"],
+            json!([
+                "cert-manager/flux/helmrelease.yaml",
+                "gpu-operator/flux/helmrelease.yaml",
+                "gpu-operator/flux/manifests.yaml",
+                "nvsentinel/flux/helmrelease.yaml",
+                "sources/helmrepository-charts-jetstack-io.yaml",
+                "sources/helmrepository-ghcr-io-nvidia.yaml",
+                "sources/helmrepository-helm-ngc-nvidia-com-nvidia.yaml",
+            ])
+        );
+        let m = doc(&files, "gpu-operator/flux/manifests.yaml");
+        assert_eq!(m["spec"]["path"], "./gpu-operator/manifests");
+        assert_eq!(m["spec"]["sourceRef"]["kind"], "OCIRepository");
+        let s = doc(&files, "flux-system/bundle-source.yaml");
+        assert_eq!(s["kind"], "OCIRepository");
+        assert_eq!(s["spec"]["ref"]["tag"], "v3");
+        assert_eq!(s["spec"]["url"], "oci://reg/b/gpu");
+    }
+
+    #[test]
+    fn git_source_by_default() {
+        let files = generate(&input(three(), &[("repo", "https://git/x.git")])).unwrap();
+        let s = doc(&files, "flux-system/bundle-source.yaml");
+        assert_eq!(s["kind"], "GitRepository");
+        assert_eq!(s["spec"]["ref"]["branch"], "main");
+    }
+}

@@ -1,0 +1,265 @@
+//! Building blocks deployers share: options, ordering, the bundle's Git/OCI location, and
+//! YAML documents with a header.
+
+use crate::values::{self, Value};
+use crate::{DeployerInput, PluginError, RenderedComponent};
+
+/// Shown wherever a Git repository URL is needed but `--repo` was not given.
+pub const REPO_PLACEHOLDER: &str = "https://github.com/YOUR_ORG/YOUR_BUNDLE_REPO.git";
+
+/// The value of deployer option `key` (`--repo` → `repo`, …), if given and not empty.
+pub fn option<'a>(input: &'a DeployerInput, key: &str) -> Option<&'a str> {
+    input
+        .options
+        .iter()
+        .find(|o| o.key == key)
+        .map(|o| o.value.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// Components sorted by deployment order; an error when there are none.
+pub fn ordered(input: &DeployerInput) -> Result<Vec<&RenderedComponent>, PluginError> {
+    if input.components.is_empty() {
+        return Err(PluginError::InvalidInput(
+            "the recipe has no enabled components".into(),
+        ));
+    }
+    let mut v: Vec<&RenderedComponent> = input.components.iter().collect();
+    v.sort_by_key(|c| c.order);
+    Ok(v)
+}
+
+/// Where the bundle itself will live, from `--repo` and `--revision`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleSource {
+    /// A Git repository: URL (or [`REPO_PLACEHOLDER`]) and revision (default `main`).
+    Git {
+        /// Repository URL.
+        url: String,
+        /// Branch, tag or commit.
+        revision: String,
+        /// Whether `url` is the placeholder.
+        placeholder: bool,
+    },
+    /// An OCI artifact `oci://registry/repo` at a tag (default `latest`) or digest.
+    Oci {
+        /// `oci://registry/repo`, without tag.
+        url: String,
+        /// Tag or `sha256:…` digest.
+        reference: String,
+    },
+}
+
+impl BundleSource {
+    /// Read `repo`/`revision` options. An `oci://` repo may carry its tag (`oci://r/x:v1`) or
+    /// digest (`@sha256:…`); `--revision` then must agree or be absent.
+    pub fn from_input(input: &DeployerInput) -> Result<Self, PluginError> {
+        let revision = option(input, "revision");
+        match option(input, "repo") {
+            Some(repo) if repo.starts_with("oci://") => {
+                let rest = &repo["oci://".len()..];
+                let (url, embedded) = if let Some((u, d)) = rest.split_once('@') {
+                    (u, Some(d))
+                } else {
+                    match rest.rsplit_once(':') {
+                        Some((u, t)) if !t.contains('/') => (u, Some(t)),
+                        _ => (rest, None),
+                    }
+                };
+                if url.is_empty() || !url.contains('/') {
+                    return Err(PluginError::InvalidInput(format!(
+                        "--repo `{repo}`: an OCI bundle location needs oci://REGISTRY/REPOSITORY"
+                    )));
+                }
+                let reference = match (embedded, revision) {
+                    (Some(a), Some(b)) if a != b => {
+                        return Err(PluginError::InvalidInput(format!(
+                            "--repo `{repo}` names `{a}` but --revision is `{b}`"
+                        )));
+                    }
+                    (Some(a), _) => a.to_string(),
+                    (None, Some(b)) => b.to_string(),
+                    (None, None) => "latest".to_string(),
+                };
+                Ok(BundleSource::Oci {
+                    url: format!("oci://{url}"),
+                    reference,
+                })
+            }
+            Some(repo) => Ok(BundleSource::Git {
+                url: repo.to_string(),
+                revision: revision.unwrap_or("main").to_string(),
+                placeholder: false,
+            }),
+            None => Ok(BundleSource::Git {
+                url: REPO_PLACEHOLDER.to_string(),
+                revision: revision.unwrap_or("main").to_string(),
+                placeholder: true,
+            }),
+        }
+    }
+}
+
+/// A YAML document: `# header` lines, then the tree with sorted keys.
+pub fn yaml_doc(header: &str, doc: &Value) -> Result<String, PluginError> {
+    let mut s = String::new();
+    for line in header.lines() {
+        s.push_str("# ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s.push_str(&values::yaml(doc)?);
+    Ok(s)
+}
+
+/// A component's final values as a tree.
+pub fn component_values(c: &RenderedComponent) -> Result<Value, PluginError> {
+    values::parse(&c.values_json).map_err(|e| match e {
+        PluginError::InvalidInput(m) => {
+            PluginError::InvalidInput(format!("values of `{}`: {m}", c.name))
+        }
+        other => other,
+    })
+}
+
+/// Whether the component's bundler produced files under `manifests/`.
+pub fn has_manifests(c: &RenderedComponent) -> bool {
+    c.files.iter().any(|f| f.starts_with("manifests/"))
+}
+
+/// Names of `manifests/*` files of a component, sorted.
+pub fn manifest_paths(c: &RenderedComponent) -> Vec<&str> {
+    let mut v: Vec<&str> = c
+        .files
+        .iter()
+        .map(String::as_str)
+        .filter(|f| f.starts_with("manifests/"))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// The chart as `helm` addresses it: the chart name plus `--repo URL` for an HTTP
+/// repository, or the full `oci://…/chart` reference (and no repo) for an OCI registry.
+pub fn chart_ref(c: &RenderedComponent) -> (String, Option<String>) {
+    let repo = c.chart.repository.trim_end_matches('/');
+    if repo.starts_with("oci://") {
+        (format!("{repo}/{}", c.chart.chart), None)
+    } else {
+        (c.chart.chart.clone(), Some(repo.to_string()))
+    }
+}
+
+/// The first part of a bundle's root `README.md`: title, criteria, and the components table
+/// in deployment order. Deployers append their own "how to deploy" section.
+pub fn readme_head(input: &DeployerInput, ordered: &[&RenderedComponent]) -> String {
+    let mut s = String::from("# cnsctl bundle\n\n");
+    s.push_str(&format!(
+        "Recipe criteria: service `{}`, accelerator `{}`, os `{}`, intent `{}`.\n",
+        input.criteria.service,
+        input.criteria.accelerator,
+        input.criteria.os,
+        input.criteria.intent
+    ));
+    if !input.recipe_version.is_empty() {
+        s.push_str(&format!("Recipe version: `{}`.\n", input.recipe_version));
+    }
+    s.push_str("\n## Components, in deployment order\n\n| # | Component | Chart | Version | Namespace |\n|---|---|---|---|---|\n");
+    for c in ordered {
+        s.push_str(&format!(
+            "| {} | {} | `{}` | `{}` | `{}` |\n",
+            c.order + 1,
+            c.name,
+            chart_ref(c).0,
+            c.chart.version,
+            c.namespace
+        ));
+    }
+    s.push_str(
+        "\nEach component folder holds its `values.yaml` (the final Helm values), optional\n\
+         `manifests/`, and a `README.md`. `recipe.yaml` is the recipe the bundle was made from;\n\
+         `checksums.txt` lists every file: verify the bundle with `sha256sum -c checksums.txt`.\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Criteria, OptionPair};
+
+    fn input(opts: &[(&str, &str)]) -> DeployerInput {
+        DeployerInput {
+            components: vec![],
+            criteria: Criteria {
+                service: "eks".into(),
+                accelerator: "h100".into(),
+                os: "ubuntu".into(),
+                intent: "training".into(),
+            },
+            recipe_version: String::new(),
+            options: opts
+                .iter()
+                .map(|(k, v)| OptionPair {
+                    key: k.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn source_defaults_to_a_placeholder_git_repo() {
+        assert_eq!(
+            BundleSource::from_input(&input(&[])).unwrap(),
+            BundleSource::Git {
+                url: REPO_PLACEHOLDER.into(),
+                revision: "main".into(),
+                placeholder: true
+            }
+        );
+        assert_eq!(
+            BundleSource::from_input(&input(&[("repo", "https://g/x.git"), ("revision", "v1")]))
+                .unwrap(),
+            BundleSource::Git {
+                url: "https://g/x.git".into(),
+                revision: "v1".into(),
+                placeholder: false
+            }
+        );
+    }
+
+    #[test]
+    fn oci_source_takes_tag_digest_or_revision() {
+        let oci = |repo: &str, rev: Option<&str>| {
+            let mut o = vec![("repo", repo)];
+            if let Some(r) = rev {
+                o.push(("revision", r));
+            }
+            BundleSource::from_input(&input(&o))
+        };
+        assert_eq!(
+            oci("oci://127.0.0.1:5000/b/gpu:v1", None).unwrap(),
+            BundleSource::Oci {
+                url: "oci://127.0.0.1:5000/b/gpu".into(),
+                reference: "v1".into()
+            }
+        );
+        assert_eq!(
+            oci("oci://reg/b/gpu@sha256:ab", None).unwrap(),
+            BundleSource::Oci {
+                url: "oci://reg/b/gpu".into(),
+                reference: "sha256:ab".into()
+            }
+        );
+        assert_eq!(
+            oci("oci://127.0.0.1:5000/b/gpu", Some("v2")).unwrap(),
+            BundleSource::Oci {
+                url: "oci://127.0.0.1:5000/b/gpu".into(),
+                reference: "v2".into()
+            }
+        );
+        assert!(oci("oci://reg/b/gpu:v1", Some("v2")).is_err());
+        assert!(oci("oci://reg", None).is_err());
+    }
+}

@@ -1,0 +1,82 @@
+//! Input builders for plugin unit tests (native): a minimal component or deployer input
+//! that a test then adjusts field by field.
+
+use crate::{
+    ChartSource, ComponentInput, Criteria, DeployerInput, OptionPair, RenderedComponent, Scheduling,
+};
+
+/// Criteria `eks`/`h100`/`ubuntu`/`training`.
+pub fn criteria() -> Criteria {
+    Criteria {
+        service: "eks".into(),
+        accelerator: "h100".into(),
+        os: "ubuntu".into(),
+        intent: "training".into(),
+    }
+}
+
+/// A component `name` in namespace `name`, chart `name` `v1.0.0` from `https://charts.example`,
+/// with `values_json` and no scheduling, manifests or dependencies.
+pub fn component_input(name: &str, values_json: &str) -> ComponentInput {
+    ComponentInput {
+        name: name.into(),
+        namespace: name.into(),
+        chart: ChartSource {
+            repository: "https://charts.example".into(),
+            chart: name.into(),
+            version: "v1.0.0".into(),
+        },
+        values_json: values_json.into(),
+        system: Scheduling::default_empty(),
+        accelerated: Scheduling::default_empty(),
+        criteria: criteria(),
+        manifests: vec![],
+        dependencies: vec![],
+    }
+}
+
+/// A rendered component `name` at `order` in namespace `<name>-ns`, chart `name` `v1.0.0`
+/// from `repo`, with the given files and values `{}`.
+pub fn rendered(name: &str, order: u32, repo: &str, files: &[&str]) -> RenderedComponent {
+    RenderedComponent {
+        name: name.into(),
+        namespace: format!("{name}-ns"),
+        chart: ChartSource {
+            repository: repo.into(),
+            chart: name.into(),
+            version: "v1.0.0".into(),
+        },
+        order,
+        dependencies: vec![],
+        values_json: "{}".into(),
+        files: files.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// A deployer input with `components` and `key=value` options.
+pub fn deployer_input(components: Vec<RenderedComponent>, opts: &[(&str, &str)]) -> DeployerInput {
+    DeployerInput {
+        components,
+        criteria: criteria(),
+        recipe_version: String::new(),
+        options: opts
+            .iter()
+            .map(|(k, v)| OptionPair {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+    }
+}
+
+impl Scheduling {
+    /// No selector, no tolerations, no paths.
+    pub fn default_empty() -> Self {
+        Scheduling {
+            node_selector: vec![],
+            tolerations: vec![],
+            node_selector_paths: vec![],
+            toleration_paths: vec![],
+        }
+    }
+}
