@@ -3,6 +3,7 @@
 mod charts;
 mod cli;
 mod deployers;
+mod golden;
 mod plugins;
 mod recipes;
 mod sandbox;
