@@ -4,6 +4,7 @@ mod charts;
 mod cli;
 mod deployers;
 mod golden;
+mod oci;
 mod plugins;
 mod recipes;
 mod sandbox;

@@ -21,8 +21,9 @@ pub(crate) struct BundleArgs {
     #[arg(short, long, value_name = "FILE")]
     pub(crate) recipe: Option<PathBuf>,
 
-    /// Output directory; must not exist or be empty (see --force). Written atomically.
-    #[arg(short, long, value_name = "DIR", default_value = "bundle")]
+    /// Output directory (must not exist or be empty, see --force; written atomically), or
+    /// oci://REGISTRY/REPOSITORY:TAG to push the bundle as an OCI artifact instead.
+    #[arg(short, long, value_name = "DIR|REF", default_value = "bundle")]
     pub(crate) output: PathBuf,
 
     /// Replace a non-empty output directory.
@@ -71,6 +72,9 @@ pub(crate) struct BundleArgs {
 
     #[command(flatten)]
     pub(crate) plugins: PluginOpts,
+
+    #[command(flatten)]
+    pub(crate) push: super::oci::PushArgs,
 }
 
 impl BundleArgs {
@@ -136,6 +140,22 @@ pub(crate) fn run(args: BundleArgs, data: &RecipeDataOpts) -> Result<Outcome> {
     let catalog = args.plugins.catalog(&runtime)?;
     let tree = cns_bundle::generate(&recipe, &store, &catalog, &opts)
         .context("failed to generate the bundle")?;
+    if let Some(reference) = args.output.to_str().filter(|s| s.starts_with("oci://")) {
+        let files: Vec<cns_oci::Entry> = tree
+            .files()
+            .iter()
+            .map(|(path, e)| cns_oci::Entry {
+                path: path.clone(),
+                content: e.content.clone(),
+                executable: e.executable,
+            })
+            .collect();
+        super::oci::push_files(&files, reference, &args.push)?;
+        return Ok(Outcome::Success);
+    }
+    if args.push.sign_key.is_some() || args.push.digest_file.is_some() {
+        anyhow::bail!("--sign-key and --digest-file need --output oci://…");
+    }
     tree.write_to(&args.output, args.force)?;
     crate::ui::status(&format!(
         "wrote {} files ({} bytes) to {} with deployer `{}` in {:.0?}",

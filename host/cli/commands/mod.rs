@@ -1,6 +1,7 @@
 //! The `cnsctl` command tree (clap derive) and dispatch.
 
 mod bundle;
+mod oci;
 mod plugin;
 mod recipe;
 mod validate;
@@ -49,6 +50,17 @@ pub(crate) enum Command {
     /// Check a recipe's constraints against a cluster snapshot (exit 1 if any fails), or
     /// check files against cnsctl's JSON Schemas.
     Validate(validate::ValidateArgs),
+    /// Push a bundle directory to an OCI registry as one signed-or-not artifact.
+    Push(oci::PushCmd),
+    /// Pull a bundle from an OCI registry, check every digest (and the signature with
+    /// --verify-key), and unpack it atomically.
+    Pull(oci::PullCmd),
+    /// Sign an artifact in a registry with a private key (cosign's key-based format).
+    Sign(oci::SignCmd),
+    /// Verify an artifact's signature with a public key (exit 1 if unsigned or invalid).
+    Verify(oci::VerifyCmd),
+    /// Write a new ECDSA P-256 key pair in cosign's format (cosign.key encrypted, cosign.pub).
+    GenerateKeyPair(oci::KeyPairCmd),
     /// Inspect the plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -71,6 +83,11 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
         Command::Bundle(args) => bundle::run(args, &cli.data),
         Command::Recipe(args) => recipe::run(args, &cli.data),
         Command::Validate(args) => validate::run(args),
+        Command::Push(cmd) => oci::push(cmd),
+        Command::Pull(cmd) => oci::pull(cmd),
+        Command::Sign(cmd) => oci::sign_cmd(cmd),
+        Command::Verify(cmd) => oci::verify(cmd),
+        Command::GenerateKeyPair(cmd) => oci::generate_key_pair(cmd),
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Version => version::run(),
     }

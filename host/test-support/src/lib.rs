@@ -1,6 +1,8 @@
 //! Test helpers for cnsctl: locating real external tools (which must exist under `CI=true`),
 //! running commands and reading outputs. A dev-dependency only.
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

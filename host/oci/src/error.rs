@@ -1,0 +1,79 @@
+//! Errors of OCI distribution and signing.
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong pushing, pulling, signing or verifying.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A malformed `oci://` reference.
+    #[error("invalid OCI reference `{reference}`: {reason}")]
+    Reference {
+        /// The reference as given.
+        reference: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The registry failed or refused a request (after retries).
+    #[error("registry {registry}: {operation} failed: {message}")]
+    Registry {
+        /// Registry host.
+        registry: String,
+        /// What was attempted, e.g. `push blob sha256:…`.
+        operation: String,
+        /// The cause.
+        message: String,
+    },
+    /// Content whose digest or size is not what its descriptor says.
+    #[error("{what}: digest mismatch: expected {expected}, got {actual}")]
+    Digest {
+        /// What was checked.
+        what: String,
+        /// Expected digest or size.
+        expected: String,
+        /// Actual digest or size.
+        actual: String,
+    },
+    /// An artifact that is not what the command expects.
+    #[error("{reference} is not a {expected}: {reason}")]
+    WrongArtifact {
+        /// The reference pulled.
+        reference: String,
+        /// What was expected (e.g. `cnsctl bundle`).
+        expected: String,
+        /// Why it is not.
+        reason: String,
+    },
+    /// A refused archive entry (path traversal, link, device, duplicate, too big).
+    #[error("archive entry `{path}`: {reason}")]
+    Archive {
+        /// Entry path as stored in the tar.
+        path: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A key file that cannot be read, decrypted or parsed.
+    #[error("key `{path}`: {reason}")]
+    Key {
+        /// Key file path.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// No signature is stored for the artifact.
+    #[error("{reference} is not signed: no signature at tag `{tag}`")]
+    Unsigned {
+        /// The artifact.
+        reference: String,
+        /// Where the signature was looked for.
+        tag: String,
+    },
+    /// Signatures exist but none verifies.
+    #[error("signature verification failed for {reference}: {reason}")]
+    Verify {
+        /// The artifact.
+        reference: String,
+        /// Why every signature failed.
+        reason: String,
+    },
+}

@@ -1,0 +1,16 @@
+//! OCI distribution of bundles (and plugins): a reproducible tar+gzip archive, one OCI 1.1
+//! image manifest with an empty config and our `artifactType`, push and pull against a real
+//! registry with digest checks and retries, and cosign-compatible key-based signatures
+//! (`sha256-<hex>.sig` tag, simple-signing payload, ECDSA P-256).
+
+pub mod archive;
+mod error;
+pub mod manifest;
+pub mod reference;
+pub mod registry;
+pub mod sign;
+
+pub use archive::Entry;
+pub use error::{Error, Result};
+pub use reference::OciRef;
+pub use registry::{Pulled, Registry, RegistryOptions};

@@ -1,0 +1,418 @@
+//! Registry access over the OCI distribution API (through `oci-client`): push an artifact
+//! (blobs, then the manifest as exact bytes), pull one with every digest and size checked.
+//!
+//! HTTPS by default; plain HTTP only when asked (`--plain-http`/`--insecure`). Credentials
+//! come from `CNS_REGISTRY_USERNAME`/`CNS_REGISTRY_PASSWORD`, else the Docker config
+//! (`~/.docker/config.json`, credential helpers included), else anonymous. 5xx, 429 and
+//! connection failures are retried with exponential backoff.
+
+use crate::manifest::{self, Descriptor, Manifest};
+use crate::{Error, OciRef, Result};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, RegistryOperation};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How to reach the registry.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Use plain HTTP instead of HTTPS.
+    pub plain_http: bool,
+    /// Retries after the first attempt for retryable failures.
+    pub retries: u32,
+    /// First backoff delay; doubles on each retry.
+    pub backoff: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            plain_http: false,
+            retries: 4,
+            backoff: Duration::from_millis(250),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A pulled artifact.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// Manifest digest.
+    pub digest: String,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The single layer's bytes (digest and size verified).
+    pub layer: Vec<u8>,
+}
+
+/// Progress callback: one line per step.
+pub type Progress = Box<dyn Fn(&str) + Send + Sync>;
+
+/// A registry client with its own single-threaded async runtime.
+pub struct Registry {
+    client: Client,
+    rt: tokio::runtime::Runtime,
+    opts: RegistryOptions,
+    progress: Progress,
+}
+
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Another part of the process may have installed one already; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Credentials for `registry`: environment first, then the Docker config.
+pub fn credentials(registry: &str) -> RegistryAuth {
+    if let (Ok(u), Ok(p)) = (
+        std::env::var("CNS_REGISTRY_USERNAME"),
+        std::env::var("CNS_REGISTRY_PASSWORD"),
+    ) {
+        return RegistryAuth::Basic(u, p);
+    }
+    match docker_credential::get_credential(registry) {
+        Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
+            RegistryAuth::Basic(u, p)
+        }
+        Ok(docker_credential::DockerCredential::IdentityToken(t)) => RegistryAuth::Bearer(t),
+        Err(_) => RegistryAuth::Anonymous,
+    }
+}
+
+fn retryable(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
+        OciDistributionError::RequestError(r) => {
+            r.is_connect() || r.is_timeout() || r.status().is_some_and(|s| s.is_server_error())
+        }
+        OciDistributionError::IoError(_) => true,
+        _ => false,
+    }
+}
+
+fn not_found(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::ServerError { code, .. } => *code == 404,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                format!("{:?}", e.code).as_str(),
+                "ManifestUnknown" | "NameUnknown" | "BlobUnknown"
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// A readable cause chain of a client error.
+fn describe(e: &OciDistributionError) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+
+fn human(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
+    } else if n >= 1 << 10 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+impl Registry {
+    /// A client; `progress` receives status lines (e.g. printed to stderr).
+    pub fn new(opts: RegistryOptions, progress: Progress) -> Result<Self> {
+        install_crypto_provider();
+        let config = ClientConfig {
+            protocol: if opts.plain_http {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            use_monolithic_push: true,
+            read_timeout: Some(opts.timeout),
+            connect_timeout: Some(Duration::from_secs(10)),
+            ..Default::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Registry {
+                registry: String::new(),
+                operation: "start the I/O runtime".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Registry {
+            client: Client::new(config),
+            rt,
+            opts,
+            progress,
+        })
+    }
+
+    fn err(&self, r: &OciRef, operation: &str, e: &OciDistributionError) -> Error {
+        Error::Registry {
+            registry: r.registry.clone(),
+            operation: operation.to_string(),
+            message: describe(e),
+        }
+    }
+
+    /// Run `op` with retries on retryable failures.
+    fn retry<T, F, Fut>(&self, r: &OciRef, what: &str, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
+    {
+        let mut delay = self.opts.backoff;
+        let mut attempt = 0;
+        loop {
+            match self.rt.block_on(op()) {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < self.opts.retries && retryable(&e) => {
+                    attempt += 1;
+                    (self.progress)(&format!(
+                        "{what}: {} (retry {attempt}/{} in {delay:?})",
+                        describe(&e),
+                        self.opts.retries
+                    ));
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                }
+                Err(e) => return Err(self.err(r, what, &e)),
+            }
+        }
+    }
+
+    fn authenticate(&self, r: &OciRef, op: RegistryOperation) -> Result<()> {
+        let auth = credentials(&r.registry);
+        let reference = r.client_ref();
+        self.retry(r, "authenticate", || {
+            self.client.auth(&reference, &auth, op)
+        })?;
+        Ok(())
+    }
+
+    fn push_blob(&self, r: &OciRef, bytes: &[u8], label: &str) -> Result<String> {
+        let reference = r.client_ref();
+        let d = manifest::digest(bytes);
+        let exists = self.retry(r, "check blob", || self.client.blob_exists(&reference, &d))?;
+        if exists {
+            (self.progress)(&format!("{label}: {} already present", &d[..19]));
+            return Ok(d);
+        }
+        let start = Instant::now();
+        (self.progress)(&format!(
+            "{label}: uploading {} ({})",
+            human(bytes.len()),
+            &d[..19]
+        ));
+        let data = bytes::Bytes::copy_from_slice(bytes);
+        self.retry(r, &format!("push blob {d}"), || {
+            self.client.push_blob(&reference, data.clone(), &d)
+        })?;
+        (self.progress)(&format!(
+            "{label}: uploaded {} in {:.0?}",
+            human(bytes.len()),
+            start.elapsed()
+        ));
+        Ok(d)
+    }
+
+    /// Push raw manifest bytes at `r`'s tag (or digest); returns the manifest digest.
+    pub fn push_manifest(&self, r: &OciRef, bytes: &[u8], media_type: &str) -> Result<String> {
+        let reference = r.client_ref();
+        let ct = reqwest_header(media_type);
+        let body = bytes::Bytes::copy_from_slice(bytes);
+        self.retry(r, "push manifest", || {
+            self.client
+                .push_manifest_raw(&reference, body.clone(), ct.clone())
+        })?;
+        Ok(manifest::digest(bytes))
+    }
+
+    /// Push blobs and then `m` (plus its config and `layer`) at `r`; returns the digest.
+    pub fn push_artifact(
+        &self,
+        r: &OciRef,
+        m: &Manifest,
+        layer: &[u8],
+        label: &str,
+    ) -> Result<String> {
+        self.authenticate(r, RegistryOperation::Push)?;
+        if manifest::digest(layer) != m.layers[0].digest {
+            return Err(Error::Digest {
+                what: "layer to push".into(),
+                expected: m.layers[0].digest.clone(),
+                actual: manifest::digest(layer),
+            });
+        }
+        self.push_blob(r, manifest::EMPTY_CONFIG_BLOB, "config")?;
+        self.push_blob(r, layer, label)?;
+        let bytes = m.to_bytes();
+        let digest = self.push_manifest(r, &bytes, manifest::MANIFEST)?;
+        (self.progress)(&format!("pushed {r} ({digest})"));
+        Ok(digest)
+    }
+
+    /// Pull a single-layer artifact and check it: manifest digest (against `r`'s digest if it
+    /// has one, and the registry's header), `artifactType`, layer media type, size, digest.
+    pub fn pull_artifact(
+        &self,
+        r: &OciRef,
+        artifact_type: &str,
+        layer_type: &str,
+        max_layer: u64,
+    ) -> Result<Pulled> {
+        self.authenticate(r, RegistryOperation::Pull)?;
+        let (bytes, digest) = self.fetch_manifest(r)?.ok_or_else(|| Error::Registry {
+            registry: r.registry.clone(),
+            operation: format!("pull {r}"),
+            message: "manifest not found".into(),
+        })?;
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::WrongArtifact {
+            reference: r.to_string(),
+            expected: artifact_type.into(),
+            reason: format!("manifest is not an OCI image manifest: {e}"),
+        })?;
+        let wrong = |reason: String| Error::WrongArtifact {
+            reference: r.to_string(),
+            expected: artifact_type.into(),
+            reason,
+        };
+        if m.artifact_type.as_deref() != Some(artifact_type) {
+            return Err(wrong(format!(
+                "artifactType is {:?}, expected `{artifact_type}`",
+                m.artifact_type
+            )));
+        }
+        let [layer] = m.layers.as_slice() else {
+            return Err(wrong(format!("{} layers, expected 1", m.layers.len())));
+        };
+        if layer.media_type != layer_type {
+            return Err(wrong(format!(
+                "layer media type `{}`, expected `{layer_type}`",
+                layer.media_type
+            )));
+        }
+        if layer.size > max_layer {
+            return Err(wrong(format!(
+                "layer is {} bytes, more than the {max_layer} allowed",
+                layer.size
+            )));
+        }
+        let data = self.fetch_blob(r, layer)?;
+        Ok(Pulled {
+            digest,
+            manifest: m,
+            layer: data,
+        })
+    }
+
+    /// The manifest bytes and digest at `r`, or `None` if there is none. The digest is
+    /// computed from the bytes and checked against `r`'s digest and the registry's header.
+    pub fn fetch_manifest(&self, r: &OciRef) -> Result<Option<(Vec<u8>, String)>> {
+        let reference = r.client_ref();
+        let accepted = [manifest::MANIFEST];
+        let res = self.rt.block_on(async {
+            let mut attempt = 0;
+            let mut delay = self.opts.backoff;
+            loop {
+                match self
+                    .client
+                    .pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &accepted)
+                    .await
+                {
+                    Err(e) if attempt < self.opts.retries && retryable(&e) => {
+                        attempt += 1;
+                        tokio::time::sleep(delay).await;
+                        delay *= 2;
+                    }
+                    other => break other,
+                }
+            }
+        });
+        let (bytes, header) = match res {
+            Ok(v) => v,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(self.err(r, &format!("pull manifest {r}"), &e)),
+        };
+        let digest = manifest::digest(&bytes);
+        for (what, expected) in [
+            ("reference", r.digest.as_deref()),
+            ("registry header", Some(header.as_str())),
+        ] {
+            if let Some(exp) = expected
+                && exp.starts_with("sha256:")
+                && exp != digest
+            {
+                return Err(Error::Digest {
+                    what: format!("manifest of {r} ({what})"),
+                    expected: exp.to_string(),
+                    actual: digest,
+                });
+            }
+        }
+        Ok(Some((bytes.to_vec(), digest)))
+    }
+
+    /// A blob's bytes, with its digest and size checked against `d`.
+    pub fn fetch_blob(&self, r: &OciRef, d: &Descriptor) -> Result<Vec<u8>> {
+        let reference = r.client_ref();
+        let desc = OciDescriptor {
+            media_type: d.media_type.clone(),
+            digest: d.digest.clone(),
+            size: d.size as i64,
+            ..Default::default()
+        };
+        let data = self.retry(r, &format!("pull blob {}", d.digest), || async {
+            let mut buf = Vec::new();
+            self.client.pull_blob(&reference, &desc, &mut buf).await?;
+            Ok(buf)
+        })?;
+        let actual = manifest::digest(&data);
+        if actual != d.digest || data.len() as u64 != d.size {
+            return Err(Error::Digest {
+                what: format!("blob of {r}"),
+                expected: format!("{} ({} bytes)", d.digest, d.size),
+                actual: format!("{actual} ({} bytes)", data.len()),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Push a plain blob (e.g. a signature payload); returns its digest.
+    pub fn push_raw_blob(&self, r: &OciRef, bytes: &[u8], label: &str) -> Result<String> {
+        self.authenticate(r, RegistryOperation::Push)?;
+        self.push_blob(r, bytes, label)
+    }
+}
+
+fn reqwest_header(v: &str) -> http::HeaderValue {
+    http::HeaderValue::from_str(v).expect("media types are valid header values")
+}
+
+/// Annotations for a bundle manifest.
+pub fn bundle_annotations(title: &str) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::new();
+    a.insert(manifest::TITLE.to_string(), title.to_string());
+    a
+}

@@ -1,0 +1,485 @@
+//! Bundles as OCI artifacts against a real registry (Debian's docker-registry on 127.0.0.1,
+//! started per test): push/pull round trip, reproducible digests, independent pullers
+//! (skopeo, oras-py), cosign-format signatures checked by openssl and with a key written by
+//! Python's cryptography/pynacl, every tamper case, a registry that goes away, and a layer
+//! that tries path traversal.
+
+use crate::util::{cnsctl, repo_file, tempdir};
+use cns_oci::manifest::{self, Descriptor, Manifest};
+use cns_oci::{OciRef, Registry, RegistryOptions};
+use cns_test_support::registry::TestRegistry;
+use cns_test_support::{describe, list_files, require_tool, run};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn python() -> Option<PathBuf> {
+    require_tool("python", &[&repo_file("target/tools/venv/bin")])
+}
+
+/// `cnsctl` with a shared cache, `--plain-http` appended for registry commands.
+fn cns(tmp: &Path, args: &[&str]) -> Output {
+    let mut c = cnsctl(&tmp.join("cache"));
+    c.current_dir(tmp).args(args).env("CNS_SIGN_PASSWORD", "pw");
+    if ["push", "pull", "sign", "verify"].contains(&args[0])
+        || args.iter().any(|a| a.starts_with("oci://")) && args[0] == "bundle"
+    {
+        c.arg("--plain-http");
+    }
+    run(&mut c)
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", describe(o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn fails(o: &Output, code: i32, needle: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", describe(o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(needle), "want `{needle}` in\n{}", describe(o));
+}
+
+/// Two trees are equal: same files, same bytes, same executable bits.
+fn same_tree(a: &Path, b: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(list_files(a), list_files(b));
+    for f in list_files(a) {
+        assert_eq!(
+            std::fs::read(a.join(&f)).unwrap(),
+            std::fs::read(b.join(&f)).unwrap(),
+            "{f}"
+        );
+        let x = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o111 != 0;
+        assert_eq!(x(&a.join(&f)), x(&b.join(&f)), "{f} mode");
+    }
+}
+
+fn untar(python: &Path, tgz: &Path, into: &Path) {
+    let o = run(Command::new(python)
+        .args([
+            "-c",
+            "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter='tar')",
+        ])
+        .arg(tgz)
+        .arg(into));
+    assert!(o.status.success(), "{}", describe(&o));
+}
+
+fn client() -> Registry {
+    Registry::new(
+        RegistryOptions {
+            plain_http: true,
+            retries: 0,
+            ..Default::default()
+        },
+        Box::new(|_| {}),
+    )
+    .unwrap()
+}
+
+#[test]
+fn push_pull_round_trip_is_byte_identical_with_a_stable_digest_and_independent_pullers() {
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["bundle", "--output", "b", "--deployer", "flux"]));
+    let repo = reg.oci("bundles/gpu");
+    let d1 = ok(&cns(
+        t,
+        &["push", "b", &format!("{repo}:v1"), "--digest-file", "d1"],
+    ));
+    assert!(d1.starts_with("sha256:") && d1.len() == 71, "{d1}");
+    assert_eq!(
+        std::fs::read_to_string(t.join("d1")).unwrap(),
+        format!("{d1}\n")
+    );
+    let d2 = ok(&cns(t, &["push", "b", &format!("{repo}:v2")]));
+    assert_eq!(d1, d2, "same bundle, same digest");
+    let d3 = ok(&cns(
+        t,
+        &[
+            "bundle",
+            "--deployer",
+            "flux",
+            "--output",
+            &format!("{repo}:v3"),
+        ],
+    ));
+    assert_eq!(d1, d3, "bundle --output oci:// gives the same artifact");
+
+    // Our pull, by tag and by digest.
+    assert_eq!(
+        ok(&cns(t, &["pull", &format!("{repo}:v1"), "--output", "p1"])),
+        d1
+    );
+    same_tree(&t.join("b"), &t.join("p1"));
+    ok(&cns(
+        t,
+        &["pull", &format!("{repo}@{d1}"), "--output", "p2"],
+    ));
+    same_tree(&t.join("b"), &t.join("p2"));
+    fails(
+        &cns(t, &["pull", &format!("{repo}:v1"), "--output", "p1"]),
+        2,
+        "not empty",
+    );
+
+    // The manifest has the agreed shape.
+    let r = OciRef::parse(&format!("{repo}:v1")).unwrap();
+    let (bytes, digest) = client().fetch_manifest(&r).unwrap().unwrap();
+    assert_eq!(digest, d1);
+    let m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(m["mediaType"], manifest::MANIFEST);
+    assert_eq!(m["artifactType"], manifest::BUNDLE_ARTIFACT);
+    assert_eq!(m["config"]["mediaType"], manifest::EMPTY_CONFIG);
+    assert_eq!(m["layers"].as_array().unwrap().len(), 1);
+    assert_eq!(m["layers"][0]["mediaType"], manifest::TAR_GZIP_LAYER);
+    assert_eq!(
+        m["layers"][0]["annotations"][manifest::TITLE],
+        "bundle.tar.gz"
+    );
+    assert_eq!(m["annotations"][manifest::CREATED], manifest::EPOCH);
+
+    // skopeo copies the artifact into an OCI layout; its layer unpacks to the same bundle.
+    if let (Some(skopeo), Some(py)) = (require_tool("skopeo", &[]), python()) {
+        let layout = t.join("layout");
+        let o = run(Command::new(skopeo)
+            .args(["copy", "--insecure-policy", "--src-tls-verify=false"])
+            .arg(format!("docker://{}/bundles/gpu:v1", reg.addr))
+            .arg(format!("oci:{}:v1", layout.display())));
+        assert!(o.status.success(), "{}", describe(&o));
+        let layer = m["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .replace("sha256:", "");
+        let blob = layout.join("blobs/sha256").join(layer);
+        std::fs::create_dir_all(t.join("skopeo-out")).unwrap();
+        untar(&py, &blob, &t.join("skopeo-out"));
+        same_tree(&t.join("b"), &t.join("skopeo-out"));
+    }
+    // oras-py treats a tar+gzip layer as a directory and unpacks it into its output dir.
+    if let Some(py) = python() {
+        let o = run(Command::new(&py)
+            .args([
+                "-c",
+                "import sys, oras.client\nc = oras.client.OrasClient(hostname=sys.argv[1], insecure=True)\nprint(c.pull(target=sys.argv[2], outdir=sys.argv[3]))",
+            ])
+            .arg(&reg.addr)
+            .arg(format!("{}/bundles/gpu:v1", reg.addr))
+            .arg(t.join("oras")));
+        assert!(o.status.success(), "{}", describe(&o));
+        same_tree(&t.join("b"), &t.join("oras"));
+    }
+}
+
+#[test]
+fn signatures_verify_and_every_tamper_case_is_refused() {
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["generate-key-pair"]));
+    ok(&cns(
+        t,
+        &["generate-key-pair", "--output-key-prefix", "other"],
+    ));
+    fails(&cns(t, &["generate-key-pair"]), 2, "exists");
+    let key = std::fs::read_to_string(t.join("cosign.key")).unwrap();
+    assert!(key.starts_with("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----"));
+
+    ok(&cns(t, &["bundle", "--output", "a"]));
+    ok(&cns(
+        t,
+        &["bundle", "--output", "b", "--deployer", "argocd"],
+    ));
+    let repo = reg.oci("bundles/gpu");
+    let da = ok(&cns(
+        t,
+        &[
+            "push",
+            "a",
+            &format!("{repo}:a"),
+            "--sign-key",
+            "cosign.key",
+        ],
+    ));
+    let db = ok(&cns(t, &["push", "b", &format!("{repo}:b")]));
+    assert_ne!(da, db);
+
+    ok(&cns(
+        t,
+        &["verify", &format!("{repo}:a"), "--key", "cosign.pub"],
+    ));
+    ok(&cns(
+        t,
+        &["verify", &format!("{repo}@{da}"), "--key", "cosign.pub"],
+    ));
+    ok(&cns(
+        t,
+        &[
+            "pull",
+            &format!("{repo}:a"),
+            "--output",
+            "pa",
+            "--verify-key",
+            "cosign.pub",
+        ],
+    ));
+    same_tree(&t.join("a"), &t.join("pa"));
+
+    // openssl checks the signature over the payload, both fetched by skopeo.
+    if let (Some(skopeo), Some(openssl)) =
+        (require_tool("skopeo", &[]), require_tool("openssl", &[]))
+    {
+        let sigdir = t.join("sigdir");
+        let o = run(Command::new(skopeo)
+            .args(["copy", "--insecure-policy", "--src-tls-verify=false"])
+            .arg(format!(
+                "docker://{}/bundles/gpu:{}",
+                reg.addr,
+                da.replace(':', "-") + ".sig"
+            ))
+            .arg(format!("dir:{}", sigdir.display())));
+        assert!(o.status.success(), "{}", describe(&o));
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(sigdir.join("manifest.json")).unwrap()).unwrap();
+        let layer = &m["layers"][0];
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.dev.cosign.simplesigning.v1+json"
+        );
+        let payload = sigdir.join(layer["digest"].as_str().unwrap().replace("sha256:", ""));
+        let p: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&payload).unwrap()).unwrap();
+        assert_eq!(
+            p["critical"]["image"]["docker-manifest-digest"],
+            da.as_str()
+        );
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(
+                layer["annotations"]["dev.cosignproject.cosign/signature"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        std::fs::write(t.join("sig.der"), der).unwrap();
+        let o = run(Command::new(openssl)
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(t.join("cosign.pub"))
+            .arg("-signature")
+            .arg(t.join("sig.der"))
+            .arg(&payload));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Verified OK"),
+            "{}",
+            describe(&o)
+        );
+    }
+
+    // Unsigned: verify and pull --verify-key fail with exit 1, nothing written.
+    fails(
+        &cns(t, &["verify", &format!("{repo}:b"), "--key", "cosign.pub"]),
+        1,
+        "is not signed",
+    );
+    fails(
+        &cns(
+            t,
+            &[
+                "pull",
+                &format!("{repo}:b"),
+                "--output",
+                "pb",
+                "--verify-key",
+                "cosign.pub",
+            ],
+        ),
+        1,
+        "is not signed",
+    );
+    assert!(!t.join("pb").exists());
+    // Wrong key.
+    fails(
+        &cns(t, &["verify", &format!("{repo}:a"), "--key", "other.pub"]),
+        1,
+        "does not match the public key",
+    );
+    // A's signature copied to B's signature tag: it names A's digest.
+    let c = client();
+    let r = OciRef::parse(&repo).unwrap();
+    let sig_a = r.at_tag(&cns_oci::sign::signature_tag(&da));
+    let (sig_bytes, _) = c.fetch_manifest(&sig_a).unwrap().unwrap();
+    let sig_b = r.at_tag(&cns_oci::sign::signature_tag(&db));
+    c.push_manifest(&sig_b, &sig_bytes, manifest::MANIFEST)
+        .unwrap();
+    fails(
+        &cns(t, &["verify", &format!("{repo}:b"), "--key", "cosign.pub"]),
+        1,
+        &format!("is for {da}"),
+    );
+    // Tampered payload: B's digest in the payload, A's signature kept.
+    let mut m: Manifest = serde_json::from_slice(&sig_bytes).unwrap();
+    let payload = c.fetch_blob(&sig_a, &m.layers[0]).unwrap();
+    let tampered = String::from_utf8(payload)
+        .unwrap()
+        .replace(&da, &db)
+        .into_bytes();
+    c.push_raw_blob(&r, &tampered, "tampered").unwrap();
+    let sig = m.layers[0].annotations.clone();
+    m.layers[0] = Descriptor::of(&m.layers[0].media_type, &tampered);
+    m.layers[0].annotations = sig;
+    c.push_manifest(&sig_b, &m.to_bytes(), manifest::MANIFEST)
+        .unwrap();
+    fails(
+        &cns(t, &["verify", &format!("{repo}:b"), "--key", "cosign.pub"]),
+        1,
+        "does not match the public key",
+    );
+
+    // A key written by Python's cryptography + pynacl in cosign's encrypted format, and a
+    // PKCS#8 PEM, both sign what cnsctl then verifies.
+    if let Some(py) = python() {
+        let o = run(Command::new(py)
+            .current_dir(t)
+            .arg("-c")
+            .arg(PY_COSIGN_KEY)
+            .arg("py-pw"));
+        assert!(o.status.success(), "{}", describe(&o));
+        let mut c = cnsctl(&t.join("cache"));
+        let o = run(c.current_dir(t).env("CNS_SIGN_PASSWORD", "py-pw").args([
+            "sign",
+            &format!("{repo}:b"),
+            "--key",
+            "py.key",
+            "--plain-http",
+        ]));
+        ok(&o);
+        ok(&cns(
+            t,
+            &["verify", &format!("{repo}:b"), "--key", "py.pub"],
+        ));
+        let mut c = cnsctl(&t.join("cache"));
+        let o = run(c.current_dir(t).env("CNS_SIGN_PASSWORD", "wrong").args([
+            "sign",
+            &format!("{repo}:b"),
+            "--key",
+            "py.key",
+            "--plain-http",
+        ]));
+        fails(&o, 2, "wrong password");
+        ok(&cns(
+            t,
+            &["sign", &format!("{repo}@{db}"), "--key", "py-pkcs8.pem"],
+        ));
+        ok(&cns(
+            t,
+            &["verify", &format!("{repo}:b"), "--key", "py.pub"],
+        ));
+    }
+}
+
+/// Writes py.key (cosign encrypted format), py.pub and py-pkcs8.pem; password argv[1].
+const PY_COSIGN_KEY: &str = r#"
+import base64, json, os, sys
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+import nacl.secret
+pw = sys.argv[1].encode()
+k = ec.generate_private_key(ec.SECP256R1())
+der = k.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+salt = os.urandom(32)
+key = Scrypt(salt=salt, length=32, n=32768, r=8, p=1).derive(pw)
+nonce = os.urandom(24)
+ct = nacl.secret.SecretBox(key).encrypt(der, nonce).ciphertext
+b = lambda x: base64.b64encode(x).decode()
+blob = json.dumps({"kdf": {"name": "scrypt", "params": {"N": 32768, "r": 8, "p": 1}, "salt": b(salt)},
+                   "cipher": {"name": "nacl/secretbox", "nonce": b(nonce)}, "ciphertext": b(ct)}).encode()
+body = base64.b64encode(blob).decode()
+pem = "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n" + "\n".join(body[i:i+64] for i in range(0, len(body), 64)) + "\n-----END ENCRYPTED COSIGN PRIVATE KEY-----\n"
+open("py.key", "w").write(pem)
+open("py.pub", "wb").write(k.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+open("py-pkcs8.pem", "wb").write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+"#;
+
+#[test]
+fn a_registry_that_goes_away_gives_a_clean_error_and_no_output() {
+    let Some(mut reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["bundle", "--output", "b"]));
+    let repo = reg.oci("bundles/gpu");
+    ok(&cns(t, &["push", "b", &format!("{repo}:v1")]));
+    reg.stop();
+    let o = cns(t, &["pull", &format!("{repo}:v1"), "--output", "p"]);
+    fails(&o, 2, &reg.addr);
+    assert!(!t.join("p").exists());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("retry"),
+        "{}",
+        describe(&o)
+    );
+    fails(&cns(t, &["push", "b", &format!("{repo}:v2")]), 2, &reg.addr);
+    fails(
+        &cns(t, &["bundle", "--output", &format!("{repo}:v3")]),
+        2,
+        &reg.addr,
+    );
+}
+
+#[test]
+fn pull_refuses_path_traversal_and_foreign_artifacts_writing_nothing() {
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    // A tar.gz whose entry climbs out of the output directory.
+    let mut h = tar::Header::new_old();
+    h.set_size(4);
+    h.set_mode(0o644);
+    h.as_old_mut().name[..9].copy_from_slice(b"../evil.t");
+    h.set_cksum();
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    b.append(&h, &b"evil"[..]).unwrap();
+    let layer = b.into_inner().unwrap().finish().unwrap();
+    let r = OciRef::parse(&reg.oci("bundles/evil:v1")).unwrap();
+    let mut d = Descriptor::of(manifest::TAR_GZIP_LAYER, &layer);
+    d.annotations
+        .insert(manifest::TITLE.into(), "bundle.tar.gz".into());
+    let m = Manifest::artifact(manifest::BUNDLE_ARTIFACT, d.clone(), Default::default());
+    client().push_artifact(&r, &m, &layer, "evil").unwrap();
+    let out = t.join("sub/out");
+    std::fs::create_dir_all(t.join("sub")).unwrap();
+    fails(
+        &cns(t, &["pull", &r.to_string(), "--output", "sub/out"]),
+        2,
+        "path traversal",
+    );
+    assert!(!out.exists() && !t.join("sub/evil.t").exists() && !t.join("evil.t").exists());
+    // Another artifact type is not a bundle.
+    let other = OciRef::parse(&reg.oci("bundles/other:v1")).unwrap();
+    let m = Manifest::artifact("application/vnd.example.thing", d, Default::default());
+    client().push_artifact(&other, &m, &layer, "other").unwrap();
+    fails(
+        &cns(t, &["pull", &other.to_string(), "--output", "o"]),
+        2,
+        "artifactType",
+    );
+    // A bad reference names itself.
+    fails(
+        &cns(t, &["pull", "oci://127.0.0.1/UPPER:x", "--output", "o"]),
+        2,
+        "`UPPER`",
+    );
+    assert!(!t.join("o").exists());
+}
