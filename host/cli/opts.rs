@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use cns_recipe::Store;
-use cns_runtime::{Cache, Catalog, Limits, Origin, Runtime};
+use cns_runtime::{Cache, Catalog, Limits, Origin, Plugin, Runtime};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,10 +30,28 @@ impl RecipeDataOpts {
 /// Plugin loading and sandbox limits.
 #[derive(Debug, Args)]
 pub(crate) struct PluginOpts {
-    /// Load an extra plugin component (.wasm); repeatable. It replaces a built-in plugin
-    /// of the same kind and name.
-    #[arg(long = "plugin", value_name = "PATH")]
-    pub(crate) plugins: Vec<PathBuf>,
+    /// Load an extra plugin: a component file (.wasm) or oci://REGISTRY/REPO[:TAG|@DIGEST]
+    /// (pulled, signature-checked against --plugin-key). Repeatable. It replaces a built-in
+    /// plugin of the same kind and name; two external plugins with one name are an error.
+    #[arg(long = "plugin", value_name = "PATH|REF")]
+    pub(crate) plugins: Vec<String>,
+
+    /// Directory whose *.wasm files are loaded like --plugin (default: the cnsctl/plugins
+    /// folder in the user's config directory, if it exists).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) plugin_dir: Option<PathBuf>,
+
+    /// Public key (cosign.pub) trusted to sign oci:// plugins; repeatable. Any one must match.
+    #[arg(long, value_name = "PUBKEY")]
+    pub(crate) plugin_key: Vec<PathBuf>,
+
+    /// Load oci:// plugins even without a valid signature from a --plugin-key.
+    #[arg(long)]
+    pub(crate) allow_unsigned: bool,
+
+    /// Talk plain HTTP to the registry of oci:// plugins.
+    #[arg(long)]
+    pub(crate) plugin_plain_http: bool,
 
     /// Do not read or write the compiled-plugin cache (compile every plugin afresh).
     #[arg(long)]
@@ -46,6 +64,18 @@ pub(crate) struct PluginOpts {
     /// Memory cap for one plugin call, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub(crate) plugin_memory: usize,
+}
+
+/// The default plugin directory: `$XDG_CONFIG_HOME/cnsctl/plugins` or `~/.config/cnsctl/plugins`.
+pub(crate) fn default_plugin_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("XDG_CONFIG_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".config")))
+        .map(|d| d.join("cnsctl").join("plugins"))
 }
 
 impl PluginOpts {
@@ -67,23 +97,64 @@ impl PluginOpts {
         )?))
     }
 
-    /// The built-in plugins plus those given with `--plugin`.
+    /// Load one external plugin from a file or an OCI reference.
+    pub(crate) fn load(&self, runtime: &Arc<Runtime>, source: &str) -> Result<Plugin> {
+        if source.starts_with("oci://") {
+            let (bytes, digest) = crate::commands::pull_plugin(
+                source,
+                &self.plugin_key,
+                self.allow_unsigned,
+                self.plugin_plain_http,
+            )?;
+            return runtime
+                .load(source, Origin::Memory(format!("{source}@{digest}")), &bytes)
+                .with_context(|| format!("failed to load plugin `{source}`"));
+        }
+        let path = PathBuf::from(source);
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("failed to read plugin `{}`", path.display()))?;
+        runtime
+            .load(source, Origin::File(path.clone()), &bytes)
+            .with_context(|| format!("failed to load plugin `{}`", path.display()))
+    }
+
+    /// The built-in plugins plus those from the plugin directory and `--plugin`.
     pub(crate) fn catalog(&self, runtime: &Arc<Runtime>) -> Result<Catalog> {
         let mut catalog =
             Catalog::builtin(runtime).context("failed to load the built-in plugins")?;
-        for path in &self.plugins {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("failed to read plugin `{}`", path.display()))?;
-            let label = path.display().to_string();
-            let plugin = runtime
-                .load(&label, Origin::File(path.clone()), &bytes)
-                .with_context(|| format!("failed to load plugin `{}`", path.display()))?;
+        let mut sources: Vec<String> = Vec::new();
+        let dir = self
+            .plugin_dir
+            .clone()
+            .or_else(|| default_plugin_dir().filter(|d| d.is_dir()));
+        if let Some(dir) = dir {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .with_context(|| format!("failed to read plugin directory `{}`", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+                .collect();
+            found.sort();
+            sources.extend(found.into_iter().map(|p| p.display().to_string()));
+        }
+        sources.extend(self.plugins.iter().cloned());
+        let mut external: Vec<(cns_runtime::PluginKind, String, String)> = Vec::new();
+        for source in &sources {
+            let plugin = self.load(runtime, source)?;
+            if let Some((_, _, first)) = external
+                .iter()
+                .find(|(k, n, _)| *k == plugin.kind && *n == plugin.name)
+            {
+                anyhow::bail!(
+                    "two plugins are named `{}` ({}): `{first}` and `{source}`",
+                    plugin.name,
+                    plugin.kind.as_str()
+                );
+            }
+            external.push((plugin.kind, plugin.name.clone(), source.clone()));
             if let Some(old) = catalog.replace(plugin) {
                 crate::ui::status(&format!(
-                    "plugin `{}` from {} replaces the {} one",
-                    old.name,
-                    path.display(),
-                    old.origin
+                    "plugin `{}` from {source} replaces the {} one",
+                    old.name, old.origin
                 ));
             }
         }

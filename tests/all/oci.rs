@@ -483,3 +483,143 @@ fn pull_refuses_path_traversal_and_foreign_artifacts_writing_nothing() {
     );
     assert!(!t.join("o").exists());
 }
+
+#[test]
+fn plugins_from_files_and_signed_oci_artifacts() {
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    let script = cns_plugin_artifacts::BUILTIN
+        .iter()
+        .find(|a| a.name == "script")
+        .unwrap();
+    std::fs::write(t.join("script.wasm"), script.bytes).unwrap();
+    std::fs::write(t.join("copy.wasm"), script.bytes).unwrap();
+    ok(&cns(t, &["generate-key-pair"]));
+    ok(&cns(
+        t,
+        &["generate-key-pair", "--output-key-prefix", "other"],
+    ));
+
+    // From a file: replaces the built-in deployer of the same name, said on stderr.
+    let o = cns(t, &["bundle", "--output", "b1", "--plugin", "script.wasm"]);
+    ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("replaces the built-in one"),
+        "{}",
+        describe(&o)
+    );
+    // Two external plugins with one name: an error naming both.
+    let o = cns(
+        t,
+        &[
+            "plugin",
+            "list",
+            "--plugin",
+            "script.wasm",
+            "--plugin",
+            "copy.wasm",
+        ],
+    );
+    fails(&o, 2, "two plugins are named `script`");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("copy.wasm"));
+    // A plugin directory is scanned.
+    std::fs::create_dir_all(t.join("pdir")).unwrap();
+    std::fs::copy(t.join("script.wasm"), t.join("pdir/script.wasm")).unwrap();
+    let o = cns(t, &["plugin", "list", "--json", "--plugin-dir", "pdir"]);
+    let list: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    let s = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "script")
+        .unwrap();
+    assert!(
+        s["origin"].as_str().unwrap().contains("pdir/script.wasm"),
+        "{s}"
+    );
+
+    // Published signed; loaded only with a trusted key (or --allow-unsigned).
+    let r = format!("{}:v1", reg.oci("plugins/script"));
+    let digest = ok(&cns(
+        t,
+        &[
+            "plugin",
+            "push",
+            "script.wasm",
+            &r,
+            "--sign-key",
+            "cosign.key",
+            "--plain-http",
+        ],
+    ));
+    let unsigned = format!("{}:v1", reg.oci("plugins/unsigned"));
+    ok(&cns(
+        t,
+        &["plugin", "push", "script.wasm", &unsigned, "--plain-http"],
+    ));
+    fails(
+        &cns(t, &["plugin", "push", "recipe.yaml", &r, "--plain-http"]),
+        2,
+        "failed to read",
+    );
+
+    let pl = |extra: &[&str]| {
+        let mut a = vec!["bundle", "--output", "b2", "--force", "--plugin-plain-http"];
+        a.extend_from_slice(extra);
+        cns(t, &a)
+    };
+    fails(&pl(&["--plugin", &r]), 2, "--plugin-key");
+    fails(
+        &pl(&["--plugin", &r, "--plugin-key", "other.pub"]),
+        2,
+        "no trusted key verifies it",
+    );
+    fails(
+        &pl(&["--plugin", &unsigned, "--plugin-key", "cosign.pub"]),
+        2,
+        "is not signed",
+    );
+    let o = pl(&[
+        "--plugin",
+        &r,
+        "--plugin-key",
+        "other.pub",
+        "--plugin-key",
+        "cosign.pub",
+    ]);
+    ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("signature verified"),
+        "{}",
+        describe(&o)
+    );
+    ok(&pl(&["--plugin", &unsigned, "--allow-unsigned"]));
+    same_tree(&t.join("b1"), &t.join("b2"));
+
+    let o = cns(
+        t,
+        &[
+            "plugin",
+            "inspect",
+            &r,
+            "--plugin-key",
+            "cosign.pub",
+            "--plugin-plain-http",
+            "--json",
+        ],
+    );
+    let info: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(info["name"], "script");
+    assert_eq!(info["kind"], "deployer");
+    assert_eq!(info["wit"], "0.1.0");
+    assert!(info["origin"].as_str().unwrap().contains(&digest), "{info}");
+    let o = cns(t, &["plugin", "inspect", "script.wasm"]);
+    assert!(
+        ok(&o).contains("imports:     cns:plugin/host@0.1.0"),
+        "{}",
+        describe(&o)
+    );
+}

@@ -12,5 +12,5 @@ pub mod tree;
 
 pub use error::{Error, Result};
 pub use options::{BundleOptions, Placement, SetOverride};
-pub use pipeline::generate;
+pub use pipeline::{Backend, generate, generate_with};
 pub use tree::FileTree;

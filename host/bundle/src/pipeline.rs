@@ -8,14 +8,53 @@ use cns_runtime::types::{
     ChartSource, ComponentInput, Criteria, DeployerInput, InputFile, OptionPair, RenderedComponent,
     Scheduling,
 };
-use cns_runtime::{Catalog, OutputFile, Plugin};
+use cns_runtime::{Catalog, OutputFile};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
+/// Where bundlers and deployers run: the sandboxed WASM [`Catalog`] (what cnsctl uses), or
+/// the same plugin crates linked natively (benchmarks measure the sandbox's cost with it).
+pub trait Backend: Sync {
+    /// Name of the bundler that serves `component`, if any.
+    fn bundler_name(&self, component: &str) -> Option<String>;
+    /// Whether a deployer `name` exists.
+    fn has_deployer(&self, name: &str) -> bool;
+    /// Deployer names, for error messages.
+    fn deployer_names(&self) -> Vec<String>;
+    /// Run the bundler serving `input.name`.
+    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<Vec<OutputFile>>;
+    /// Run deployer `name`.
+    fn generate(&self, name: &str, input: &DeployerInput) -> cns_runtime::Result<Vec<OutputFile>>;
+}
+
+impl Backend for Catalog {
+    fn bundler_name(&self, component: &str) -> Option<String> {
+        self.bundler_for(component).map(|p| p.name.clone())
+    }
+    fn has_deployer(&self, name: &str) -> bool {
+        self.deployer(name).is_some()
+    }
+    fn deployer_names(&self) -> Vec<String> {
+        Catalog::deployer_names(self)
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<Vec<OutputFile>> {
+        self.bundler_for(&input.name)
+            .expect("bundler checked before rendering")
+            .render(input)
+    }
+    fn generate(&self, name: &str, input: &DeployerInput) -> cns_runtime::Result<Vec<OutputFile>> {
+        self.deployer(name)
+            .expect("deployer checked before generating")
+            .generate(input)
+    }
+}
 
 /// A component ready for its bundler.
 struct Job {
-    plugin: Arc<Plugin>,
+    plugin: String,
     input: ComponentInput,
     order: u32,
 }
@@ -81,13 +120,23 @@ pub fn generate(
     catalog: &Catalog,
     opts: &BundleOptions,
 ) -> Result<FileTree> {
+    generate_with(recipe, store, catalog, opts)
+}
+
+/// [`generate`] with any [`Backend`].
+pub fn generate_with<B: Backend + ?Sized>(
+    recipe: &RecipeResult,
+    store: &Store,
+    catalog: &B,
+    opts: &BundleOptions,
+) -> Result<FileTree> {
     let registry = store.registry()?;
-    let deployer = catalog
-        .deployer(&opts.deployer)
-        .ok_or_else(|| Error::UnknownDeployer {
+    if !catalog.has_deployer(&opts.deployer) {
+        return Err(Error::UnknownDeployer {
             name: opts.deployer.clone(),
             available: catalog.deployer_names().join(", "),
-        })?;
+        });
+    }
     let sets = group_sets(recipe, registry, &opts.sets)?;
 
     // Components switched off by the recipe or by `--set NAME:enabled=false`.
@@ -167,7 +216,7 @@ pub fn generate(
             .into_iter()
             .map(|(path, content)| InputFile { path, content })
             .collect();
-        let plugin = catalog.bundler_for(name).ok_or_else(|| Error::NoBundler {
+        let plugin = catalog.bundler_name(name).ok_or_else(|| Error::NoBundler {
             component: name.clone(),
         })?;
         let dependencies: Vec<String> = cref
@@ -177,7 +226,7 @@ pub fn generate(
             .cloned()
             .collect();
         jobs.push(Job {
-            plugin: Arc::clone(plugin),
+            plugin,
             order: i as u32,
             input: ComponentInput {
                 name: name.clone(),
@@ -206,7 +255,7 @@ pub fn generate(
     }
 
     let run = |job: &Job| -> Result<Vec<OutputFile>> {
-        job.plugin
+        catalog
             .render(&job.input)
             .map_err(|source| Error::Component {
                 component: job.input.name.clone(),
@@ -229,7 +278,7 @@ pub fn generate(
     let mut rendered = Vec::new();
     for (job, files) in jobs.iter().zip(results) {
         let files = files?;
-        let producer = format!("bundler `{}` for `{}`", job.plugin.name, job.input.name);
+        let producer = format!("bundler `{}` for `{}`", job.plugin, job.input.name);
         let mut paths = Vec::new();
         for f in files {
             paths.push(f.path.clone());
@@ -270,13 +319,13 @@ pub fn generate(
             })
             .collect(),
     };
-    let files = deployer
-        .generate(&input)
+    let files = catalog
+        .generate(&opts.deployer, &input)
         .map_err(|source| Error::Deployer {
-            deployer: deployer.name.clone(),
+            deployer: opts.deployer.clone(),
             source,
         })?;
-    let producer = format!("deployer `{}`", deployer.name);
+    let producer = format!("deployer `{}`", opts.deployer);
     for f in files {
         tree.add(f.path, f.content, f.executable, &producer)?;
     }

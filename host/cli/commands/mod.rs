@@ -10,6 +10,7 @@ mod version;
 use crate::opts::RecipeDataOpts;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+pub(crate) use oci::pull_plugin;
 
 /// Turn a GPU cluster recipe into a GitOps bundle (Helm values, manifests, install scripts,
 /// Argo CD / Flux manifests) through sandboxed WebAssembly plugins.
@@ -44,7 +45,7 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Generate a bundle from a recipe: per-component values, manifests and READMEs, plus
     /// the chosen deployer's files, checksummed.
-    Bundle(bundle::BundleArgs),
+    Bundle(Box<bundle::BundleArgs>),
     /// Resolve a recipe for the given criteria (or list the supported combinations).
     Recipe(recipe::RecipeArgs),
     /// Check a recipe's constraints against a cluster snapshot (exit 1 if any fails), or
@@ -61,7 +62,7 @@ pub(crate) enum Command {
     Verify(oci::VerifyCmd),
     /// Write a new ECDSA P-256 key pair in cosign's format (cosign.key encrypted, cosign.pub).
     GenerateKeyPair(oci::KeyPairCmd),
-    /// Inspect the plugins.
+    /// List, inspect and publish plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
     /// Print the versions of cnsctl, its WIT interface and wasmtime.
@@ -80,7 +81,7 @@ pub(crate) enum Outcome {
 /// Run a parsed command line.
 pub(crate) fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
-        Command::Bundle(args) => bundle::run(args, &cli.data),
+        Command::Bundle(args) => bundle::run(*args, &cli.data),
         Command::Recipe(args) => recipe::run(args, &cli.data),
         Command::Validate(args) => validate::run(args),
         Command::Push(cmd) => oci::push(cmd),

@@ -401,3 +401,121 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(werr)?;
     Ok(())
 }
+
+/// Largest plugin component `--plugin oci://…` accepts.
+const MAX_PLUGIN: u64 = 64 << 20;
+
+/// Pull a plugin artifact; unless `allow_unsigned`, one of `keys` must have signed it.
+/// Returns the component bytes and the manifest digest.
+pub(crate) fn pull_plugin(
+    reference: &str,
+    keys: &[PathBuf],
+    allow_unsigned: bool,
+    plain_http: bool,
+) -> Result<(Vec<u8>, String)> {
+    let r = parse_ref(reference)?;
+    if keys.is_empty() && !allow_unsigned {
+        bail!(
+            "refusing plugin {r}: give --plugin-key PUBKEY to check its signature, or --allow-unsigned"
+        );
+    }
+    let reg = RegistryArgs { plain_http }.registry()?;
+    let pulled = reg
+        .pull_artifact(
+            &r,
+            manifest::PLUGIN_ARTIFACT,
+            manifest::WASM_LAYER,
+            MAX_PLUGIN,
+        )
+        .with_context(|| format!("failed to pull plugin {r}"))?;
+    if !keys.is_empty() {
+        let mut reasons = Vec::new();
+        let mut verified = false;
+        for k in keys {
+            let key = sign::load_verifying_key(&k.display().to_string(), &read(k)?)?;
+            match sign::verify(&reg, &r, &pulled.digest, &key) {
+                Ok(()) => {
+                    verified = true;
+                    break;
+                }
+                Err(e @ (cns_oci::Error::Unsigned { .. } | cns_oci::Error::Verify { .. })) => {
+                    reasons.push(format!("{}: {e}", k.display()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !verified && !allow_unsigned {
+            bail!(
+                "refusing plugin {r}: no trusted key verifies it ({})",
+                reasons.join("; ")
+            );
+        }
+        if verified {
+            crate::ui::status(&format!(
+                "plugin {r}: signature verified ({})",
+                pulled.digest
+            ));
+        }
+    }
+    Ok((pulled.layer, pulled.digest))
+}
+
+/// Push a plugin component as an OCI artifact (`application/wasm` layer); returns the digest.
+pub(crate) fn push_plugin(
+    bytes: &[u8],
+    info: &cns_runtime::Plugin,
+    reference: &str,
+    args: &PushArgs,
+) -> Result<String> {
+    let r = parse_ref(reference)?;
+    if r.digest.is_some() {
+        bail!("push needs a tag, not a digest: `{reference}`");
+    }
+    let r = if r.tag.is_none() {
+        r.at_tag("latest")
+    } else {
+        r
+    };
+    let key = match &args.sign_key {
+        Some(p) => Some(sign::load_signing_key(
+            &p.display().to_string(),
+            &read(p)?,
+            password,
+        )?),
+        None => None,
+    };
+    let title = format!("{}.wasm", info.name);
+    let mut desc = Descriptor::of(manifest::WASM_LAYER, bytes);
+    desc.annotations
+        .insert(manifest::TITLE.into(), title.clone());
+    let mut ann = std::collections::BTreeMap::new();
+    ann.insert("dev.cnsctl.plugin.name".to_string(), info.name.clone());
+    ann.insert(
+        "dev.cnsctl.plugin.kind".to_string(),
+        info.kind.as_str().to_string(),
+    );
+    ann.insert(
+        "dev.cnsctl.plugin.version".to_string(),
+        info.version.clone(),
+    );
+    ann.insert(
+        "dev.cnsctl.plugin.wit".to_string(),
+        info.wit_version.clone(),
+    );
+    let m = Manifest::artifact(manifest::PLUGIN_ARTIFACT, desc, ann);
+    let reg = args.registry.registry()?;
+    let digest = reg
+        .push_artifact(&r, &m, bytes, &title)
+        .with_context(|| format!("failed to push {r}"))?;
+    if let Some(key) = &key {
+        let tag = sign::sign(&reg, &r, &digest, key)
+            .with_context(|| format!("failed to sign {r}@{digest}"))?;
+        crate::ui::status(&format!("signed {digest} (signature tag {tag})"));
+    }
+    if let Some(f) = &args.digest_file {
+        std::fs::write(f, format!("{digest}\n"))
+            .with_context(|| format!("failed to write `{}`", f.display()))?;
+    }
+    println!("{digest}");
+    Ok(digest)
+}

@@ -1,8 +1,9 @@
-//! `cnsctl plugin list`: the loaded plugins with their kind, versions, size and digest.
+//! `cnsctl plugin list|inspect|push`: the loaded plugins with their kind, versions, size and
+//! digest; one plugin's details; publishing a plugin as a (signed) OCI artifact.
 
 use super::Outcome;
 use crate::opts::PluginOpts;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 /// Plugin commands.
@@ -10,6 +11,50 @@ use clap::{Args, Subcommand};
 pub(crate) enum PluginCommand {
     /// List the built-in plugins and any given with --plugin.
     List(ListArgs),
+    /// Show one plugin (file or oci://): name, kind, versions, WIT version, imports, size,
+    /// digest.
+    Inspect(InspectArgs),
+    /// Publish a plugin component as an OCI artifact (artifactType
+    /// application/vnd.cnsctl.plugin.v1, one application/wasm layer), optionally signed.
+    Push(PluginPushArgs),
+}
+
+/// Arguments of `plugin inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The plugin: PATH.wasm or oci://REGISTRY/REPO[:TAG|@DIGEST].
+    #[arg(value_name = "PATH|REF")]
+    source: String,
+
+    #[command(flatten)]
+    plugins: PluginOpts,
+
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `plugin push`.
+#[derive(Debug, Args)]
+pub(crate) struct PluginPushArgs {
+    /// The component file.
+    #[arg(value_name = "PATH.wasm")]
+    path: std::path::PathBuf,
+
+    /// Destination: oci://REGISTRY/REPOSITORY:TAG.
+    #[arg(value_name = "REF")]
+    reference: String,
+
+    #[command(flatten)]
+    push: super::oci::PushArgs,
+}
+
+fn describe(p: &cns_runtime::Plugin) -> serde_json::Value {
+    serde_json::json!({
+        "name": p.name, "kind": p.kind.as_str(), "version": p.version, "wit": p.wit_version,
+        "size": p.size, "sha256": p.sha256, "serves": p.serves, "origin": p.origin.to_string(),
+        "imports": p.imports, "description": p.description,
+    })
 }
 
 /// Arguments of `plugin list`.
@@ -24,21 +69,15 @@ pub(crate) struct ListArgs {
 }
 
 pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
-    let PluginCommand::List(args) = cmd;
+    let args = match cmd {
+        PluginCommand::List(args) => args,
+        PluginCommand::Inspect(args) => return inspect(args),
+        PluginCommand::Push(args) => return push(args),
+    };
     let runtime = args.plugins.runtime()?;
     let catalog = args.plugins.catalog(&runtime)?;
     if args.json {
-        let list: Vec<_> = catalog
-            .plugins()
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "name": p.name, "kind": p.kind.as_str(), "version": p.version, "wit": p.wit_version,
-                    "size": p.size, "sha256": p.sha256, "serves": p.serves, "origin": p.origin.to_string(),
-                    "imports": p.imports, "description": p.description,
-                })
-            })
-            .collect();
+        let list: Vec<_> = catalog.plugins().iter().map(|p| describe(p)).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(Outcome::Success);
     }
@@ -65,5 +104,41 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
             p.serves.join(",")
         );
     }
+    Ok(Outcome::Success)
+}
+
+fn inspect(args: InspectArgs) -> Result<Outcome> {
+    let runtime = args.plugins.runtime()?;
+    let p = args.plugins.load(&runtime, &args.source)?;
+    let d = describe(&p);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(Outcome::Success);
+    }
+    println!("name:        {}", p.name);
+    println!("kind:        {}", p.kind.as_str());
+    println!("version:     {}", p.version);
+    println!("wit:         cns:plugin@{}", p.wit_version);
+    println!("serves:      {}", p.serves.join(", "));
+    println!("description: {}", p.description);
+    println!("imports:     {}", p.imports.join(", "));
+    println!("size:        {} bytes", p.size);
+    println!("sha256:      {}", p.sha256);
+    println!("origin:      {}", p.origin);
+    Ok(Outcome::Success)
+}
+
+fn push(args: PluginPushArgs) -> Result<Outcome> {
+    let bytes = std::fs::read(&args.path)
+        .with_context(|| format!("failed to read plugin `{}`", args.path.display()))?;
+    // Publish only what loads: a valid component exporting a cnsctl world.
+    let runtime =
+        cns_runtime::Runtime::new(Default::default(), None, crate::ui::plugin_log_sink())?;
+    let runtime = std::sync::Arc::new(runtime);
+    let label = args.path.display().to_string();
+    let p = runtime
+        .load(&label, cns_runtime::Origin::File(args.path.clone()), &bytes)
+        .with_context(|| format!("`{label}` is not a loadable cnsctl plugin"))?;
+    super::oci::push_plugin(&bytes, &p, &args.reference, &args.push)?;
     Ok(Outcome::Success)
 }

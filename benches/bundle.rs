@@ -1,0 +1,331 @@
+//! End-to-end bundle benchmark, in one process, side by side:
+//! - the example recipe rendered with each deployer through the sandboxed WASM plugins
+//!   (warm: components compiled once, instantiated per call as in `cnsctl`) and through the
+//!   very same plugin crates linked natively: the WASM/native ratio;
+//! - the whole matrix (every supported recipe × every deployer) in one process;
+//! - loading the built-in plugins cold (compiling every component, no cache) and warm (from
+//!   the on-disk compiled-component cache).
+//!
+//! Run: `cargo bench --bench bundle` (release profile). Prints min and median per figure.
+
+use cns_bundle::{Backend, BundleOptions, Placement, generate_with};
+use cns_plugin_sdk as sdk;
+use cns_runtime::types as host;
+use cns_runtime::{Cache, Catalog, OutputFile, Runtime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DEPLOYERS: &[&str] = &["script", "argocd", "flux"];
+
+// ---- native backend: host (wasmtime) types <-> guest SDK (wit-bindgen) types ----
+
+fn to_sdk_sched(s: &host::Scheduling) -> sdk::Scheduling {
+    sdk::Scheduling {
+        node_selector: s
+            .node_selector
+            .iter()
+            .map(|l| sdk::Label {
+                key: l.key.clone(),
+                value: l.value.clone(),
+            })
+            .collect(),
+        tolerations: s
+            .tolerations
+            .iter()
+            .map(|t| sdk::Toleration {
+                key: t.key.clone(),
+                operator: t.operator.clone(),
+                value: t.value.clone(),
+                effect: t.effect.clone(),
+            })
+            .collect(),
+        node_selector_paths: s.node_selector_paths.clone(),
+        toleration_paths: s.toleration_paths.clone(),
+    }
+}
+
+fn to_sdk_criteria(c: &host::Criteria) -> sdk::Criteria {
+    sdk::Criteria {
+        service: c.service.clone(),
+        accelerator: c.accelerator.clone(),
+        os: c.os.clone(),
+        intent: c.intent.clone(),
+    }
+}
+
+fn to_sdk_chart(c: &host::ChartSource) -> sdk::ChartSource {
+    sdk::ChartSource {
+        repository: c.repository.clone(),
+        chart: c.chart.clone(),
+        version: c.version.clone(),
+    }
+}
+
+fn to_sdk_input(i: &host::ComponentInput) -> sdk::ComponentInput {
+    sdk::ComponentInput {
+        name: i.name.clone(),
+        namespace: i.namespace.clone(),
+        chart: to_sdk_chart(&i.chart),
+        values_json: i.values_json.clone(),
+        system: to_sdk_sched(&i.system),
+        accelerated: to_sdk_sched(&i.accelerated),
+        criteria: to_sdk_criteria(&i.criteria),
+        manifests: i
+            .manifests
+            .iter()
+            .map(|m| sdk::InputFile {
+                path: m.path.clone(),
+                content: m.content.clone(),
+            })
+            .collect(),
+        dependencies: i.dependencies.clone(),
+    }
+}
+
+fn to_sdk_deployer(i: &host::DeployerInput) -> sdk::DeployerInput {
+    sdk::DeployerInput {
+        components: i
+            .components
+            .iter()
+            .map(|c| sdk::RenderedComponent {
+                name: c.name.clone(),
+                namespace: c.namespace.clone(),
+                chart: to_sdk_chart(&c.chart),
+                order: c.order,
+                dependencies: c.dependencies.clone(),
+                values_json: c.values_json.clone(),
+                files: c.files.clone(),
+            })
+            .collect(),
+        criteria: to_sdk_criteria(&i.criteria),
+        recipe_version: i.recipe_version.clone(),
+        options: i
+            .options
+            .iter()
+            .map(|o| sdk::OptionPair {
+                key: o.key.clone(),
+                value: o.value.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn back(
+    plugin: &str,
+    r: Result<Vec<sdk::BundleFile>, sdk::PluginError>,
+) -> cns_runtime::Result<Vec<OutputFile>> {
+    let files = r.map_err(|e| cns_runtime::Error::PluginReturned {
+        plugin: plugin.into(),
+        message: format!("{e:?}"),
+    })?;
+    files
+        .into_iter()
+        .map(|f| {
+            cns_runtime::output::check_path(&f.path).map_err(|problem| {
+                cns_runtime::Error::BadOutput {
+                    plugin: plugin.into(),
+                    problem,
+                }
+            })?;
+            Ok(OutputFile {
+                path: f.path,
+                content: f.content,
+                executable: f.executable,
+            })
+        })
+        .collect()
+}
+
+/// The plugin crates linked natively.
+struct Native;
+
+impl Backend for Native {
+    fn bundler_name(&self, component: &str) -> Option<String> {
+        Some(match component {
+            "cert-manager" | "gpu-operator" | "network-operator" | "nvsentinel" | "skyhook" => {
+                component.to_string()
+            }
+            _ => "helm".to_string(),
+        })
+    }
+    fn has_deployer(&self, name: &str) -> bool {
+        DEPLOYERS.contains(&name)
+    }
+    fn deployer_names(&self) -> Vec<String> {
+        DEPLOYERS.iter().map(|s| s.to_string()).collect()
+    }
+    fn render(&self, input: &host::ComponentInput) -> cns_runtime::Result<Vec<OutputFile>> {
+        let i = to_sdk_input(input);
+        let r = match input.name.as_str() {
+            "cert-manager" => cns_plugin_cert_manager::render::render(&i),
+            "gpu-operator" => cns_plugin_gpu_operator::render::render(&i),
+            "network-operator" => cns_plugin_network_operator::render::render(&i),
+            "nvsentinel" => cns_plugin_nvsentinel::render::render(&i),
+            "skyhook" => cns_plugin_skyhook::render::render(&i),
+            _ => cns_plugin_helm::render::render(&i),
+        };
+        back(&input.name, r)
+    }
+    fn generate(
+        &self,
+        name: &str,
+        input: &host::DeployerInput,
+    ) -> cns_runtime::Result<Vec<OutputFile>> {
+        let i = to_sdk_deployer(input);
+        let r = match name {
+            "script" => cns_plugin_script::generate::generate(&i),
+            "argocd" => cns_plugin_argocd::generate::generate(&i),
+            _ => cns_plugin_flux::generate::generate(&i),
+        };
+        back(name, r)
+    }
+}
+
+// ---- measurement ----
+
+struct Stats {
+    min: Duration,
+    median: Duration,
+}
+
+fn measure(iters: usize, mut f: impl FnMut()) -> Stats {
+    f(); // warm-up
+    let mut v: Vec<Duration> = (0..iters)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    v.sort();
+    Stats {
+        min: v[0],
+        median: v[v.len() / 2],
+    }
+}
+
+fn opts(deployer: &str, parallel: bool) -> BundleOptions {
+    BundleOptions {
+        deployer: deployer.into(),
+        system: Placement::default(),
+        accelerated: Placement::default(),
+        sets: vec![],
+        deployer_options: Default::default(),
+        parallel,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let store = cns_recipe::Store::embedded();
+    let example = cns_recipe::RecipeResult::from_yaml(
+        "example",
+        store
+            .text("examples/eks-h100-ubuntu-training.yaml", "bench")
+            .unwrap(),
+    )
+    .unwrap();
+    let sink: cns_runtime::LogSink = Arc::new(|_: &str, _, _: &str| {});
+
+    // Loading the built-in plugins: cold (compile, no cache) vs warm (cache hit).
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cold = measure(5, || {
+        let rt = Arc::new(Runtime::new(Default::default(), None, sink.clone()).unwrap());
+        Catalog::builtin(&rt).unwrap();
+    });
+    let rt = Arc::new(
+        Runtime::new(
+            Default::default(),
+            Some(Cache::new(cache_dir.path())),
+            sink.clone(),
+        )
+        .unwrap(),
+    );
+    Catalog::builtin(&rt).unwrap();
+    let warm = measure(20, || {
+        Catalog::builtin(&rt).unwrap();
+    });
+    let catalog = Catalog::builtin(&rt).unwrap();
+    println!("load {} built-in plugins", catalog.plugins().len());
+    println!(
+        "  cold (compile every component): min {} median {}",
+        ms(cold.min),
+        ms(cold.median)
+    );
+    println!(
+        "  warm (compiled-component cache): min {} median {}",
+        ms(warm.min),
+        ms(warm.median)
+    );
+
+    println!("\nexample recipe (eks/h100/ubuntu/training, 5 components), in process:");
+    println!(
+        "  {:<8} {:>22} {:>22} {:>22} {:>14}",
+        "deployer", "wasm parallel", "wasm serial", "native serial", "wasm/native"
+    );
+    for d in DEPLOYERS {
+        let wasm_par = measure(50, || {
+            generate_with(&example, &store, &catalog, &opts(d, true)).unwrap();
+        });
+        let wasm_ser = measure(50, || {
+            generate_with(&example, &store, &catalog, &opts(d, false)).unwrap();
+        });
+        let native = measure(50, || {
+            generate_with(&example, &store, &Native, &opts(d, false)).unwrap();
+        });
+        // Same bytes either way.
+        assert_eq!(
+            generate_with(&example, &store, &catalog, &opts(d, false)).unwrap(),
+            generate_with(&example, &store, &Native, &opts(d, false)).unwrap()
+        );
+        println!(
+            "  {:<8} {:>22} {:>22} {:>22} {:>7.2}x/{:.2}x",
+            d,
+            format!("{} / {}", ms(wasm_par.min), ms(wasm_par.median)),
+            format!("{} / {}", ms(wasm_ser.min), ms(wasm_ser.median)),
+            format!("{} / {}", ms(native.min), ms(native.median)),
+            wasm_ser.min.as_secs_f64() / native.min.as_secs_f64(),
+            wasm_ser.median.as_secs_f64() / native.median.as_secs_f64(),
+        );
+    }
+
+    let combos = cns_recipe::resolve::supported(&store).unwrap();
+    let recipes: Vec<_> = combos
+        .iter()
+        .map(|c| cns_recipe::resolve(&store, c).unwrap())
+        .collect();
+    let n = recipes.len() * DEPLOYERS.len();
+    let matrix = measure(5, || {
+        for r in &recipes {
+            for d in DEPLOYERS {
+                generate_with(r, &store, &catalog, &opts(d, true)).unwrap();
+            }
+        }
+    });
+    let matrix_native = measure(5, || {
+        for r in &recipes {
+            for d in DEPLOYERS {
+                generate_with(r, &store, &Native, &opts(d, false)).unwrap();
+            }
+        }
+    });
+    println!(
+        "\nmatrix: {} recipes x {} deployers = {n} bundles in one process",
+        recipes.len(),
+        DEPLOYERS.len()
+    );
+    println!(
+        "  wasm (parallel): min {} median {}",
+        ms(matrix.min),
+        ms(matrix.median)
+    );
+    println!(
+        "  native (serial): min {} median {}",
+        ms(matrix_native.min),
+        ms(matrix_native.median)
+    );
+}
