@@ -623,3 +623,41 @@ fn plugins_from_files_and_signed_oci_artifacts() {
         describe(&o)
     );
 }
+
+#[test]
+fn a_core_module_is_componentized_into_a_loadable_plugin() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    let core = repo_file("target/wasm-plugins/wasm32-unknown-unknown/plugin/cns_plugin_helm.wasm");
+    assert!(
+        core.exists(),
+        "{} (built by host/plugin-artifacts)",
+        core.display()
+    );
+    let o = cns(
+        t,
+        &[
+            "plugin",
+            "componentize",
+            core.to_str().unwrap(),
+            "-o",
+            "helm.wasm",
+        ],
+    );
+    ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bundler helm"),
+        "{}",
+        describe(&o)
+    );
+    let o = cns(t, &["plugin", "inspect", "helm.wasm", "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(info["name"], "helm");
+    std::fs::write(t.join("junk.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    fails(
+        &cns(t, &["plugin", "componentize", "junk.wasm", "-o", "x.wasm"]),
+        2,
+        "does not load as a cnsctl plugin",
+    );
+    assert!(!t.join("x.wasm").exists());
+}

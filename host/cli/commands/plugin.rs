@@ -17,6 +17,21 @@ pub(crate) enum PluginCommand {
     /// Publish a plugin component as an OCI artifact (artifactType
     /// application/vnd.cnsctl.plugin.v1, one application/wasm layer), optionally signed.
     Push(PluginPushArgs),
+    /// Turn a plugin crate's core module (cargo build --target wasm32-unknown-unknown) into
+    /// the component cnsctl loads, and check that it loads.
+    Componentize(ComponentizeArgs),
+}
+
+/// Arguments of `plugin componentize`.
+#[derive(Debug, Args)]
+pub(crate) struct ComponentizeArgs {
+    /// The core module, e.g. target/wasm32-unknown-unknown/release/my_plugin.wasm.
+    #[arg(value_name = "CORE.wasm")]
+    core: std::path::PathBuf,
+
+    /// Where to write the component.
+    #[arg(short, long, value_name = "PLUGIN.wasm")]
+    output: std::path::PathBuf,
 }
 
 /// Arguments of `plugin inspect`.
@@ -73,6 +88,7 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
         PluginCommand::List(args) => args,
         PluginCommand::Inspect(args) => return inspect(args),
         PluginCommand::Push(args) => return push(args),
+        PluginCommand::Componentize(args) => return componentize(args),
     };
     let runtime = args.plugins.runtime()?;
     let catalog = args.plugins.catalog(&runtime)?;
@@ -140,5 +156,46 @@ fn push(args: PluginPushArgs) -> Result<Outcome> {
         .load(&label, cns_runtime::Origin::File(args.path.clone()), &bytes)
         .with_context(|| format!("`{label}` is not a loadable cnsctl plugin"))?;
     super::oci::push_plugin(&bytes, &p, &args.reference, &args.push)?;
+    Ok(Outcome::Success)
+}
+
+fn componentize(args: ComponentizeArgs) -> Result<Outcome> {
+    let core = std::fs::read(&args.core)
+        .with_context(|| format!("failed to read `{}`", args.core.display()))?;
+    let mut enc = wit_component::ComponentEncoder::default();
+    let component = enc
+        .validate(true)
+        .module(&core)
+        .and_then(|e| e.encode())
+        .with_context(|| {
+            format!(
+                "`{}` is not a core module built with cns-plugin-sdk (export_bundler!/export_deployer!)",
+                args.core.display()
+            )
+        })?;
+    let runtime = std::sync::Arc::new(cns_runtime::Runtime::new(
+        Default::default(),
+        None,
+        crate::ui::plugin_log_sink(),
+    )?);
+    let label = args.output.display().to_string();
+    let p = runtime
+        .load(
+            &label,
+            cns_runtime::Origin::File(args.output.clone()),
+            &component,
+        )
+        .context("the component does not load as a cnsctl plugin")?;
+    std::fs::write(&args.output, &component)
+        .with_context(|| format!("failed to write `{}`", args.output.display()))?;
+    crate::ui::status(&format!(
+        "wrote {} ({} {} {}, WIT {}, {} bytes)",
+        args.output.display(),
+        p.kind.as_str(),
+        p.name,
+        p.version,
+        p.wit_version,
+        component.len()
+    ));
     Ok(Outcome::Success)
 }
