@@ -202,42 +202,16 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
 mod tests {
     use super::*;
     use cns_plugin_sdk::deploy::REPO_PLACEHOLDER;
-    use cns_plugin_sdk::{ChartSource, Criteria, OptionPair};
+    use cns_plugin_sdk::testing::{deployer_input, rendered};
 
     fn comp(name: &str, order: u32, repo: &str, files: &[&str]) -> RenderedComponent {
-        RenderedComponent {
-            name: name.into(),
-            namespace: format!("{name}-ns"),
-            chart: ChartSource {
-                repository: repo.into(),
-                chart: name.into(),
-                version: "v1.0.0".into(),
-            },
-            order,
-            dependencies: vec![],
-            values_json: r#"{"a":{"b":1}}"#.into(),
-            files: files.iter().map(|s| s.to_string()).collect(),
-        }
+        let mut c = rendered(name, order, repo, files);
+        c.values_json = r#"{"a":{"b":1}}"#.into();
+        c
     }
 
     fn input(components: Vec<RenderedComponent>, opts: &[(&str, &str)]) -> DeployerInput {
-        DeployerInput {
-            components,
-            criteria: Criteria {
-                service: "eks".into(),
-                accelerator: "h100".into(),
-                os: "ubuntu".into(),
-                intent: "training".into(),
-            },
-            recipe_version: String::new(),
-            options: opts
-                .iter()
-                .map(|(k, v)| OptionPair {
-                    key: k.to_string(),
-                    value: v.to_string(),
-                })
-                .collect(),
-        }
+        deployer_input(components, opts)
     }
 
     fn git(repo: Option<&str>) -> BundleSource {

@@ -182,36 +182,14 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cns_plugin_sdk::{ChartSource, Criteria};
+    use cns_plugin_sdk::testing::{deployer_input, rendered};
 
     fn comp(name: &str, order: u32, repo: &str, files: &[&str]) -> RenderedComponent {
-        RenderedComponent {
-            name: name.into(),
-            namespace: format!("{name}-ns"),
-            chart: ChartSource {
-                repository: repo.into(),
-                chart: name.into(),
-                version: "v1.0.0".into(),
-            },
-            order,
-            dependencies: vec![],
-            values_json: "{}".into(),
-            files: files.iter().map(|s| s.to_string()).collect(),
-        }
+        rendered(name, order, repo, files)
     }
 
     fn input(components: Vec<RenderedComponent>) -> DeployerInput {
-        DeployerInput {
-            components,
-            criteria: Criteria {
-                service: "eks".into(),
-                accelerator: "h100".into(),
-                os: "ubuntu".into(),
-                intent: "training".into(),
-            },
-            recipe_version: String::new(),
-            options: vec![],
-        }
+        deployer_input(components, &[])
     }
 
     fn text<'a>(files: &'a [BundleFile], path: &str) -> &'a str {
