@@ -209,26 +209,63 @@ fn check_checksums(files: &[Entry]) -> Result<()> {
     Ok(())
 }
 
-/// Pack, push and optionally sign `files` at `reference`; prints and returns the digest.
-pub(crate) fn push_files(files: &[Entry], reference: &str, args: &PushArgs) -> Result<String> {
+/// The tagged destination of a push (`latest` when no tag is given; a digest is refused).
+fn push_target(reference: &str) -> Result<OciRef> {
     let r = parse_ref(reference)?;
     if r.digest.is_some() {
         bail!("push needs a tag, not a digest: `{reference}`");
     }
-    let r = if r.tag.is_none() {
+    Ok(if r.tag.is_none() {
         r.at_tag("latest")
     } else {
         r
-    };
-    // Load the key first: a wrong password must fail before anything is pushed.
-    let key = match &args.sign_key {
-        Some(p) => Some(sign::load_signing_key(
+    })
+}
+
+/// The signing key of `--sign-key`, loaded before anything is pushed so that a wrong
+/// password fails early.
+fn sign_key(args: &PushArgs) -> Result<Option<sign::SigningKey>> {
+    match &args.sign_key {
+        Some(p) => Ok(Some(sign::load_signing_key(
             &p.display().to_string(),
             &read(p)?,
             password,
-        )?),
-        None => None,
-    };
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// Push `m` with its `layer` to `r`, sign it with `key`, write `--digest-file`, print the
+/// digest; returns it.
+fn publish(
+    reg: &Registry,
+    r: &OciRef,
+    m: &Manifest,
+    layer: &[u8],
+    title: &str,
+    key: Option<&sign::SigningKey>,
+    args: &PushArgs,
+) -> Result<String> {
+    let digest = reg
+        .push_artifact(r, m, layer, title)
+        .with_context(|| format!("failed to push {r}"))?;
+    if let Some(key) = key {
+        let tag = sign::sign(reg, r, &digest, key)
+            .with_context(|| format!("failed to sign {r}@{digest}"))?;
+        crate::ui::status(&format!("signed {digest} (signature tag {tag})"));
+    }
+    if let Some(f) = &args.digest_file {
+        std::fs::write(f, format!("{digest}\n"))
+            .with_context(|| format!("failed to write `{}`", f.display()))?;
+    }
+    println!("{digest}");
+    Ok(digest)
+}
+
+/// Pack, push and optionally sign `files` at `reference`; prints and returns the digest.
+pub(crate) fn push_files(files: &[Entry], reference: &str, args: &PushArgs) -> Result<String> {
+    let r = push_target(reference)?;
+    let key = sign_key(args)?;
     let start = Instant::now();
     let layer = archive::pack(files)?;
     let mut desc = Descriptor::of(manifest::TAR_GZIP_LAYER, &layer);
@@ -240,18 +277,7 @@ pub(crate) fn push_files(files: &[Entry], reference: &str, args: &PushArgs) -> R
         cns_oci::registry::bundle_annotations("cnsctl bundle"),
     );
     let reg = args.registry.registry()?;
-    let digest = reg
-        .push_artifact(&r, &m, &layer, LAYER_TITLE)
-        .with_context(|| format!("failed to push {r}"))?;
-    if let Some(key) = &key {
-        let tag = sign::sign(&reg, &r, &digest, key)
-            .with_context(|| format!("failed to sign {r}@{digest}"))?;
-        crate::ui::status(&format!("signed {digest} (signature tag {tag})"));
-    }
-    if let Some(f) = &args.digest_file {
-        std::fs::write(f, format!("{digest}\n"))
-            .with_context(|| format!("failed to write `{}`", f.display()))?;
-    }
+    let digest = publish(&reg, &r, &m, &layer, LAYER_TITLE, key.as_ref(), args)?;
     crate::ui::status(&format!(
         "pushed {} files ({} bytes, layer {} bytes) to {r} in {:.0?}",
         files.len(),
@@ -259,7 +285,6 @@ pub(crate) fn push_files(files: &[Entry], reference: &str, args: &PushArgs) -> R
         layer.len(),
         start.elapsed()
     ));
-    println!("{digest}");
     Ok(digest)
 }
 
@@ -467,23 +492,8 @@ pub(crate) fn push_plugin(
     reference: &str,
     args: &PushArgs,
 ) -> Result<String> {
-    let r = parse_ref(reference)?;
-    if r.digest.is_some() {
-        bail!("push needs a tag, not a digest: `{reference}`");
-    }
-    let r = if r.tag.is_none() {
-        r.at_tag("latest")
-    } else {
-        r
-    };
-    let key = match &args.sign_key {
-        Some(p) => Some(sign::load_signing_key(
-            &p.display().to_string(),
-            &read(p)?,
-            password,
-        )?),
-        None => None,
-    };
+    let r = push_target(reference)?;
+    let key = sign_key(args)?;
     let title = format!("{}.wasm", info.name);
     let mut desc = Descriptor::of(manifest::WASM_LAYER, bytes);
     desc.annotations
@@ -504,18 +514,5 @@ pub(crate) fn push_plugin(
     );
     let m = Manifest::artifact(manifest::PLUGIN_ARTIFACT, desc, ann);
     let reg = args.registry.registry()?;
-    let digest = reg
-        .push_artifact(&r, &m, bytes, &title)
-        .with_context(|| format!("failed to push {r}"))?;
-    if let Some(key) = &key {
-        let tag = sign::sign(&reg, &r, &digest, key)
-            .with_context(|| format!("failed to sign {r}@{digest}"))?;
-        crate::ui::status(&format!("signed {digest} (signature tag {tag})"));
-    }
-    if let Some(f) = &args.digest_file {
-        std::fs::write(f, format!("{digest}\n"))
-            .with_context(|| format!("failed to write `{}`", f.display()))?;
-    }
-    println!("{digest}");
-    Ok(digest)
+    publish(&reg, &r, &m, bytes, &title, key.as_ref(), args)
 }

@@ -176,8 +176,12 @@ impl Registry {
         }
     }
 
-    /// Run `op` with retries on retryable failures.
-    fn retry<T, F, Fut>(&self, r: &OciRef, what: &str, op: F) -> Result<T>
+    /// Run `op` with retries on retryable failures; the last error is returned as it is.
+    fn retry_raw<T, F, Fut>(
+        &self,
+        what: &str,
+        op: F,
+    ) -> std::result::Result<T, OciDistributionError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
@@ -186,7 +190,6 @@ impl Registry {
         let mut attempt = 0;
         loop {
             match self.rt.block_on(op()) {
-                Ok(v) => return Ok(v),
                 Err(e) if attempt < self.opts.retries && retryable(&e) => {
                     attempt += 1;
                     (self.progress)(&format!(
@@ -197,9 +200,18 @@ impl Registry {
                     std::thread::sleep(delay);
                     delay *= 2;
                 }
-                Err(e) => return Err(self.err(r, what, &e)),
+                other => return other,
             }
         }
+    }
+
+    /// [`Self::retry_raw`], with the final error naming the registry and the operation.
+    fn retry<T, F, Fut>(&self, r: &OciRef, what: &str, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
+    {
+        self.retry_raw(what, op).map_err(|e| self.err(r, what, &e))
     }
 
     fn authenticate(&self, r: &OciRef, op: RegistryOperation) -> Result<()> {
@@ -332,28 +344,15 @@ impl Registry {
     pub fn fetch_manifest(&self, r: &OciRef) -> Result<Option<(Vec<u8>, String)>> {
         let reference = r.client_ref();
         let accepted = [manifest::MANIFEST];
-        let res = self.rt.block_on(async {
-            let mut attempt = 0;
-            let mut delay = self.opts.backoff;
-            loop {
-                match self
-                    .client
-                    .pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &accepted)
-                    .await
-                {
-                    Err(e) if attempt < self.opts.retries && retryable(&e) => {
-                        attempt += 1;
-                        tokio::time::sleep(delay).await;
-                        delay *= 2;
-                    }
-                    other => break other,
-                }
-            }
+        let what = format!("pull manifest {r}");
+        let res = self.retry_raw(&what, || {
+            self.client
+                .pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &accepted)
         });
         let (bytes, header) = match res {
             Ok(v) => v,
             Err(e) if not_found(&e) => return Ok(None),
-            Err(e) => return Err(self.err(r, &format!("pull manifest {r}"), &e)),
+            Err(e) => return Err(self.err(r, &what, &e)),
         };
         let digest = manifest::digest(&bytes);
         for (what, expected) in [

@@ -16,8 +16,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use crypto_secretbox::XSalsa20Poly1305;
 use crypto_secretbox::aead::{Aead, KeyInit};
+use p256::ecdsa::Signature;
 use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+pub use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
 };
