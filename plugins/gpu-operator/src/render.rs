@@ -129,36 +129,15 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cns_plugin_sdk::testing::component_input;
     use cns_plugin_sdk::values::json;
-    use cns_plugin_sdk::{ChartSource, Criteria, Scheduling};
 
     fn input(accelerator: &str, values: Value) -> ComponentInput {
-        let none = Scheduling {
-            node_selector: vec![],
-            tolerations: vec![],
-            node_selector_paths: vec![],
-            toleration_paths: vec![],
-        };
-        ComponentInput {
-            name: "gpu-operator".into(),
-            namespace: "gpu-operator".into(),
-            chart: ChartSource {
-                repository: "https://helm.ngc.nvidia.com/nvidia".into(),
-                chart: "gpu-operator".into(),
-                version: "v26.7.0".into(),
-            },
-            values_json: values.to_string(),
-            system: none.clone(),
-            accelerated: none,
-            criteria: Criteria {
-                service: "eks".into(),
-                accelerator: accelerator.into(),
-                os: "ubuntu".into(),
-                intent: "training".into(),
-            },
-            manifests: vec![],
-            dependencies: vec![],
-        }
+        let mut i = component_input("gpu-operator", &values.to_string());
+        i.chart.repository = "https://helm.ngc.nvidia.com/nvidia".into();
+        i.chart.version = "v26.7.0".into();
+        i.criteria.accelerator = accelerator.into();
+        i
     }
 
     #[test]
