@@ -90,11 +90,10 @@ impl PluginOpts {
         } else {
             Cache::default_dir().map(Cache::new)
         };
-        Ok(Arc::new(Runtime::new(
-            limits,
-            cache,
-            crate::ui::plugin_log_sink(),
-        )?))
+        Ok(Arc::new(
+            Runtime::new(limits, cache, crate::ui::plugin_log_sink())?
+                .with_log_filter(crate::ui::plugin_log_filter()),
+        ))
     }
 
     /// Load one external plugin from a file or an OCI reference.

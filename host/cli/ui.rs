@@ -1,7 +1,7 @@
 //! Terminal output: verbosity and the sink that shows plugin log messages.
 
-use cns_runtime::LogSink;
 use cns_runtime::types::Level;
+use cns_runtime::{LogFilter, LogSink};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI8, Ordering};
 
@@ -24,18 +24,28 @@ pub(crate) fn status(msg: &str) {
     }
 }
 
+/// The verbosity a plugin log level needs, and its tag.
+fn level_needs(level: Level) -> (i8, &'static str) {
+    match level {
+        Level::Error => (-1, "error"),
+        Level::Warn => (0, "warning"),
+        Level::Info => (1, "info"),
+        Level::Debug => (2, "debug"),
+        Level::Trace => (3, "trace"),
+    }
+}
+
 /// The sink for plugin logs: warnings and errors always, info with `-v`, debug with `-vv`.
 pub(crate) fn plugin_log_sink() -> LogSink {
     Arc::new(|plugin: &str, level: Level, msg: &str| {
-        let (min, tag) = match level {
-            Level::Error => (-1, "error"),
-            Level::Warn => (0, "warning"),
-            Level::Info => (1, "info"),
-            Level::Debug => (2, "debug"),
-            Level::Trace => (3, "trace"),
-        };
+        let (min, tag) = level_needs(level);
         if verbosity() >= min {
             eprintln!("[plugin {plugin}] {tag}: {msg}");
         }
     })
+}
+
+/// What [`plugin_log_sink`] shows, for the plugins' `enabled` call.
+pub(crate) fn plugin_log_filter() -> LogFilter {
+    Arc::new(|level: Level| verbosity() >= level_needs(level).0)
 }

@@ -1,18 +1,16 @@
 //! Builds the plugin crates under `plugins/` for `wasm32-unknown-unknown`, turns each core
 //! module into a component with `wit-component`, and generates `gen.rs` embedding them.
 //!
-//! Toolchain route, picked here and nowhere else:
-//! (a) the active rustc has the wasm32-unknown-unknown std (e.g. `rustup target add`): plain build;
-//! (b) Debian's rustc-web + rust-web-src (+ lld): `-Zbuild-std` with `RUSTC_BOOTSTRAP=1`;
-//! (c) neither: fail with both remedies.
+//! The toolchain route (rustup target, or Debian's rustc-web with `-Zbuild-std`) is picked by
+//! `cns-toolchain`, shared with `cnsctl plugin build`.
 //! `CNS_SKIP_PLUGIN_BUILD=1` skips everything (fmt/clippy-only runs); the crate then embeds no
 //! plugins and `cns_plugin_artifacts::require()` panics with the reason.
 
+use cns_toolchain::{Route, TARGET};
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// (plugin name, crate name, shipped in the binary?)
 const PLUGINS: &[(&str, &str, bool)] = &[
@@ -27,16 +25,6 @@ const PLUGINS: &[(&str, &str, bool)] = &[
     ("flux", "cns-plugin-flux", true),
     ("hostile", "cns-plugin-hostile", false),
 ];
-
-const TARGET: &str = "wasm32-unknown-unknown";
-const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
-const DEBIAN_CARGO: &str = "/usr/bin/cargo";
-const DEBIAN_STD_SRC: &str = "/usr/lib/rustlib/src/rust/library";
-
-enum Route {
-    Native { cargo: PathBuf },
-    Debian,
-}
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -68,40 +56,19 @@ fn main() {
         return;
     }
 
-    let route = pick_route();
+    let route = Route::from_env().unwrap_or_else(|| {
+        fail(&format!(
+            "no WebAssembly toolchain for the built-in plugins: {}\n\
+             = help: or set CNS_SKIP_PLUGIN_BUILD=1 to build without plugins (lint-only runs)",
+            cns_toolchain::NO_ROUTE_HELP
+        ))
+    });
     let target_dir = workspace.join("target").join("wasm-plugins");
-    let mut cmd = match &route {
-        Route::Native { cargo } => Command::new(cargo),
-        Route::Debian => {
-            let mut c =
-                Command::new(env::var("CNS_PLUGIN_CARGO").unwrap_or_else(|_| DEBIAN_CARGO.into()));
-            let path = format!("/usr/bin:{}", env::var("PATH").unwrap_or_default());
-            c.env("PATH", path)
-                .env(
-                    "RUSTC",
-                    env::var("CNS_PLUGIN_RUSTC").unwrap_or_else(|_| DEBIAN_RUSTC.into()),
-                )
-                .env("RUSTC_BOOTSTRAP", "1")
-                .env_remove("RUSTUP_TOOLCHAIN")
-                .env_remove("RUSTUP_HOME");
-            c
-        }
-    };
+    let mut cmd = route.cargo_build();
     cmd.current_dir(&workspace)
-        .arg("build")
         .arg("--profile")
         .arg("plugin")
-        .arg("--target")
-        .arg(TARGET)
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CARGO_BUILD_TARGET");
-    if matches!(route, Route::Debian) {
-        cmd.arg("-Zbuild-std=std,panic_abort");
-    }
+        .env("CARGO_TARGET_DIR", &target_dir);
     if env::var("CARGO_ENCODED_RUSTFLAGS").is_ok_and(|f| {
         f.split('\x1f')
             .any(|a| a == "-Dwarnings" || a == "warnings")
@@ -111,10 +78,7 @@ fn main() {
     for (_, krate, _) in PLUGINS {
         cmd.arg("-p").arg(krate);
     }
-    let route_name = match route {
-        Route::Native { .. } => "rustup target wasm32-unknown-unknown",
-        Route::Debian => "Debian rustc-web with -Zbuild-std",
-    };
+    let route_name = route.name();
     let status = cmd.status().unwrap_or_else(|e| {
         fail(&format!(
             "could not run the plugin build ({route_name}): {e}"
@@ -146,39 +110,6 @@ fn main() {
         built.push((*name, path, *shipped));
     }
     write_gen(&out_dir, &built, None, route_name);
-}
-
-fn pick_route() -> Route {
-    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let libdir = Command::new(&rustc)
-        .args(["--print", "target-libdir", "--target", TARGET])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let has_std = |dir: &Path| {
-        fs::read_dir(dir).is_ok_and(|mut d| {
-            d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
-        })
-    };
-    if let Some(dir) = libdir
-        && has_std(&dir)
-    {
-        let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        return Route::Native {
-            cargo: cargo.into(),
-        };
-    }
-    let debian_rustc = env::var("CNS_PLUGIN_RUSTC").unwrap_or_else(|_| DEBIAN_RUSTC.into());
-    if Path::new(&debian_rustc).exists() && Path::new(DEBIAN_STD_SRC).exists() {
-        return Route::Debian;
-    }
-    fail(
-        "no WebAssembly toolchain for the built-in plugins: the active rustc has no wasm32-unknown-unknown std\n\
-         = help: with rustup: `rustup target add wasm32-unknown-unknown`\n\
-         = help: on Debian: `apt-get install rustc-web cargo-web rust-web-src lld-22` (used with -Zbuild-std)\n\
-         = help: or set CNS_SKIP_PLUGIN_BUILD=1 to build without plugins (lint-only runs)",
-    )
 }
 
 fn fail(msg: &str) -> ! {

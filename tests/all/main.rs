@@ -1,5 +1,6 @@
 //! cnsctl integration tests: one binary, modules per area.
 
+mod authoring;
 mod charts;
 mod cli;
 mod deployers;
@@ -9,3 +10,4 @@ mod plugins;
 mod recipes;
 mod sandbox;
 mod util;
+mod wit_versions;

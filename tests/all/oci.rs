@@ -4,11 +4,11 @@
 //! Python's cryptography/pynacl, every tamper case, a registry that goes away, and a layer
 //! that tries path traversal.
 
-use crate::util::{cnsctl, repo_file, tempdir};
+use crate::util::{cnsctl, fails, ok, repo_file, same_tree, tempdir};
 use cns_oci::manifest::{self, Descriptor, Manifest};
 use cns_oci::{OciRef, Registry, RegistryOptions};
 use cns_test_support::registry::TestRegistry;
-use cns_test_support::{describe, list_files, require_tool, run};
+use cns_test_support::{describe, require_tool, run};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -26,32 +26,6 @@ fn cns(tmp: &Path, args: &[&str]) -> Output {
         c.arg("--plain-http");
     }
     run(&mut c)
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}", describe(o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn fails(o: &Output, code: i32, needle: &str) {
-    assert_eq!(o.status.code(), Some(code), "{}", describe(o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(needle), "want `{needle}` in\n{}", describe(o));
-}
-
-/// Two trees are equal: same files, same bytes, same executable bits.
-fn same_tree(a: &Path, b: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(list_files(a), list_files(b));
-    for f in list_files(a) {
-        assert_eq!(
-            std::fs::read(a.join(&f)).unwrap(),
-            std::fs::read(b.join(&f)).unwrap(),
-            "{f}"
-        );
-        let x = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o111 != 0;
-        assert_eq!(x(&a.join(&f)), x(&b.join(&f)), "{f} mode");
-    }
 }
 
 fn untar(python: &Path, tgz: &Path, into: &Path) {
@@ -614,11 +588,11 @@ fn plugins_from_files_and_signed_oci_artifacts() {
     let info: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(info["name"], "script");
     assert_eq!(info["kind"], "deployer");
-    assert_eq!(info["wit"], "0.1.0");
+    assert_eq!(info["wit"], "0.2.0");
     assert!(info["origin"].as_str().unwrap().contains(&digest), "{info}");
     let o = cns(t, &["plugin", "inspect", "script.wasm"]);
     assert!(
-        ok(&o).contains("imports:     cns:plugin/host@0.1.0"),
+        ok(&o).contains("imports:     cns:plugin/host@0.2.0"),
         "{}",
         describe(&o)
     );

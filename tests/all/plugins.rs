@@ -32,7 +32,7 @@ fn components_import_only_the_host_interface() {
         );
         for i in &p.imports {
             assert!(
-                i == "cns:plugin/host@0.1.0" || i == "cns:plugin/types@0.1.0",
+                i == "cns:plugin/host@0.2.0" || i == "cns:plugin/types@0.2.0",
                 "{} imports `{i}`: plugins may import only cns:plugin/host",
                 a.name
             );
@@ -60,7 +60,7 @@ fn every_plugin_describes_itself() {
             .load(a.name, Origin::Memory(a.name.into()), a.bytes)
             .unwrap();
         assert_eq!(p.name, a.name);
-        assert_eq!(p.wit_version, "0.1.0");
+        assert_eq!(p.wit_version, "0.2.0");
         assert!(
             !p.version.is_empty() && !p.description.is_empty() && !p.serves.is_empty(),
             "{p:?}"

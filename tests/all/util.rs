@@ -1,7 +1,8 @@
 //! Shared helpers for the integration tests.
 
-use std::path::PathBuf;
-use std::process::Command;
+use cns_test_support::{describe, list_files};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// A `cnsctl` command with an isolated compile cache in `cache`.
 pub(crate) fn cnsctl(cache: &std::path::Path) -> Command {
@@ -18,4 +19,32 @@ pub(crate) fn tempdir() -> tempfile::TempDir {
 /// Path of a file in the repository.
 pub(crate) fn repo_file(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The command succeeded; its trimmed stdout.
+pub(crate) fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", describe(o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// The command exited with `code` and said `needle` on stderr.
+pub(crate) fn fails(o: &Output, code: i32, needle: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", describe(o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(needle), "want `{needle}` in\n{}", describe(o));
+}
+
+/// Two trees are equal: same files, same bytes, same executable bits.
+pub(crate) fn same_tree(a: &Path, b: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(list_files(a), list_files(b));
+    for f in list_files(a) {
+        assert_eq!(
+            std::fs::read(a.join(&f)).unwrap(),
+            std::fs::read(b.join(&f)).unwrap(),
+            "{f}"
+        );
+        let x = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o111 != 0;
+        assert_eq!(x(&a.join(&f)), x(&b.join(&f)), "{f} mode");
+    }
 }

@@ -4,6 +4,7 @@ mod bundle;
 mod oci;
 mod plugin;
 mod recipe;
+mod scaffold;
 mod validate;
 mod version;
 
@@ -62,7 +63,7 @@ pub(crate) enum Command {
     Verify(oci::VerifyCmd),
     /// Write a new ECDSA P-256 key pair in cosign's format (cosign.key encrypted, cosign.pub).
     GenerateKeyPair(oci::KeyPairCmd),
-    /// List, inspect and publish plugins.
+    /// Create, build, list, inspect and publish plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
     /// Print the versions of cnsctl, its WIT interface and wasmtime.

@@ -1,5 +1,6 @@
-//! `cnsctl plugin list|inspect|push`: the loaded plugins with their kind, versions, size and
-//! digest; one plugin's details; publishing a plugin as a (signed) OCI artifact.
+//! `cnsctl plugin list|inspect|push|componentize`: the loaded plugins with their kind,
+//! versions, size and digest; one plugin's details; publishing a plugin as a (signed) OCI
+//! artifact; a core module → a component. `new` and `build` are in [`super::scaffold`].
 
 use super::Outcome;
 use crate::opts::PluginOpts;
@@ -17,6 +18,13 @@ pub(crate) enum PluginCommand {
     /// Publish a plugin component as an OCI artifact (artifactType
     /// application/vnd.cnsctl.plugin.v1, one application/wasm layer), optionally signed.
     Push(PluginPushArgs),
+    /// Create a plugin crate (outside this repository) that builds to a component and
+    /// passes its own tests: `cargo test`, then `cnsctl plugin build`.
+    New(super::scaffold::NewArgs),
+    /// Build a plugin crate into a component: cargo build --release for
+    /// wasm32-unknown-unknown (rustup target, or Debian's rustc-web with -Zbuild-std), then
+    /// componentize and check that it loads.
+    Build(super::scaffold::BuildArgs),
     /// Turn a plugin crate's core module (cargo build --target wasm32-unknown-unknown) into
     /// the component cnsctl loads, and check that it loads.
     Componentize(ComponentizeArgs),
@@ -88,7 +96,12 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
         PluginCommand::List(args) => args,
         PluginCommand::Inspect(args) => return inspect(args),
         PluginCommand::Push(args) => return push(args),
-        PluginCommand::Componentize(args) => return componentize(args),
+        PluginCommand::Componentize(args) => {
+            componentize_file(&args.core, &args.output)?;
+            return Ok(Outcome::Success);
+        }
+        PluginCommand::New(args) => return super::scaffold::new(args),
+        PluginCommand::Build(args) => return super::scaffold::build(args),
     };
     let runtime = args.plugins.runtime()?;
     let catalog = args.plugins.catalog(&runtime)?;
@@ -159,9 +172,13 @@ fn push(args: PluginPushArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn componentize(args: ComponentizeArgs) -> Result<Outcome> {
-    let core = std::fs::read(&args.core)
-        .with_context(|| format!("failed to read `{}`", args.core.display()))?;
+/// Encode a core module as a component, check that it loads, write it.
+pub(crate) fn componentize_file(
+    core_path: &std::path::Path,
+    output: &std::path::Path,
+) -> Result<()> {
+    let core = std::fs::read(core_path)
+        .with_context(|| format!("failed to read `{}`", core_path.display()))?;
     let mut enc = wit_component::ComponentEncoder::default();
     let component = enc
         .validate(true)
@@ -170,7 +187,7 @@ fn componentize(args: ComponentizeArgs) -> Result<Outcome> {
         .with_context(|| {
             format!(
                 "`{}` is not a core module built with cns-plugin-sdk (export_bundler!/export_deployer!)",
-                args.core.display()
+                core_path.display()
             )
         })?;
     let runtime = std::sync::Arc::new(cns_runtime::Runtime::new(
@@ -178,24 +195,24 @@ fn componentize(args: ComponentizeArgs) -> Result<Outcome> {
         None,
         crate::ui::plugin_log_sink(),
     )?);
-    let label = args.output.display().to_string();
+    let label = output.display().to_string();
     let p = runtime
         .load(
             &label,
-            cns_runtime::Origin::File(args.output.clone()),
+            cns_runtime::Origin::File(output.to_path_buf()),
             &component,
         )
         .context("the component does not load as a cnsctl plugin")?;
-    std::fs::write(&args.output, &component)
-        .with_context(|| format!("failed to write `{}`", args.output.display()))?;
+    super::recipe::write_atomic(output, &component)
+        .with_context(|| format!("failed to write `{}`", output.display()))?;
     crate::ui::status(&format!(
         "wrote {} ({} {} {}, WIT {}, {} bytes)",
-        args.output.display(),
+        output.display(),
         p.kind.as_str(),
         p.name,
         p.version,
         p.wit_version,
         component.len()
     ));
-    Ok(Outcome::Success)
+    Ok(())
 }

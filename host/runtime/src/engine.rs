@@ -1,12 +1,12 @@
 //! The one wasmtime [`Engine`] and the linkers: component model on, epoch deadlines,
 //! nothing linked but the `host` interface (no WASI).
 
-use crate::bindings::{bundler::BundlerPlugin, deployer::DeployerPlugin};
+use crate::bindings::{bundler::BundlerPlugin, deployer::DeployerPlugin, v0_1};
 use crate::cache::Cache;
 use crate::error::boxed;
-use crate::host_impl::{HostState, LogSink};
+use crate::host_impl::{HostState, LogFilter, LogSink};
 use crate::{Error, Limits, Result};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
@@ -23,6 +23,7 @@ pub struct Runtime {
     pub(crate) limits: Limits,
     pub(crate) cache: Option<Cache>,
     pub(crate) sink: LogSink,
+    pub(crate) filter: LogFilter,
     ticker: OnceLock<()>,
 }
 
@@ -50,12 +51,22 @@ impl Runtime {
     /// Create the host with the given limits, optional compile cache and log sink.
     pub fn new(limits: Limits, cache: Option<Cache>, sink: LogSink) -> Result<Self> {
         let engine = Engine::new(&engine_config()).map_err(|e| Error::Engine(boxed(e)))?;
+        let engine_err = |e: wasmtime::Error| Error::Engine(boxed(e));
         let mut bundler_linker = Linker::new(&engine);
         BundlerPlugin::add_to_linker::<_, HasSelf<_>>(&mut bundler_linker, |s| s)
-            .map_err(|e| Error::Engine(boxed(e)))?;
+            .map_err(engine_err)?;
         let mut deployer_linker = Linker::new(&engine);
         DeployerPlugin::add_to_linker::<_, HasSelf<_>>(&mut deployer_linker, |s| s)
-            .map_err(|e| Error::Engine(boxed(e)))?;
+            .map_err(engine_err)?;
+        // The previous minor (0.1.x): its `host` interface, and its `types` instance (types
+        // only, nothing to define; the records are checked structurally at instantiation).
+        for linker in [&mut bundler_linker, &mut deployer_linker] {
+            v0_1::bundler::cns::plugin::host::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+                .map_err(engine_err)?;
+            linker
+                .instance("cns:plugin/types@0.1.0")
+                .map_err(engine_err)?;
+        }
         Ok(Runtime {
             engine,
             bundler_linker,
@@ -63,8 +74,15 @@ impl Runtime {
             limits,
             cache,
             sink,
+            filter: Arc::new(|_| true),
             ticker: OnceLock::new(),
         })
+    }
+
+    /// Tell plugins which log levels the sink shows (their `enabled` call); all by default.
+    pub fn with_log_filter(mut self, filter: LogFilter) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// The limits applied to every call.

@@ -32,7 +32,7 @@ pub enum Error {
     },
     /// The component was built against an incompatible WIT version.
     #[error(
-        "plugin `{plugin}` was built for WIT cns:plugin@{plugin_version}, but this host implements cns:plugin@{host_version}"
+        "plugin `{plugin}` was built for WIT cns:plugin@{plugin_version}, but this host implements cns:plugin@{host_version} and loads plugins built for {accepted}"
     )]
     IncompatibleWit {
         /// Plugin name or file.
@@ -40,7 +40,9 @@ pub enum Error {
         /// WIT version the plugin declares.
         plugin_version: String,
         /// WIT version of this host.
-        host_version: String,
+        host_version: &'static str,
+        /// The version lines it loads, e.g. `0.2.x or 0.1.x`.
+        accepted: &'static str,
     },
     /// The component imports something the host does not grant (e.g. WASI).
     #[error("plugin `{plugin}` imports `{import}`, but plugins may import only cns:plugin/host")]

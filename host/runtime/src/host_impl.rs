@@ -1,17 +1,22 @@
-//! The per-call store state and the host side of the `host` interface (logging) and of the
-//! memory limiter.
+//! The per-call store state and the host side of the `host` interface (logging, in the
+//! current and the previous WIT version) and of the memory limiter.
 
 use crate::bindings::bundler::cns::plugin::{host, types};
 use crate::bindings::types::Level;
+use crate::bindings::v0_1;
 use std::sync::Arc;
 
 /// Where plugin log messages go: `(plugin, level, message)`.
 pub type LogSink = Arc<dyn Fn(&str, Level, &str) + Send + Sync>;
 
+/// Which levels the sink shows (answers the plugins' `enabled`).
+pub type LogFilter = Arc<dyn Fn(Level) -> bool + Send + Sync>;
+
 /// State of one store (one plugin call).
 pub(crate) struct HostState {
     pub(crate) plugin: String,
     pub(crate) sink: LogSink,
+    pub(crate) filter: LogFilter,
     pub(crate) memory_cap: usize,
     pub(crate) memory_denied: bool,
     pub(crate) max_logs: usize,
@@ -39,6 +44,17 @@ impl host::Host for HostState {
             self.logs_kept += 1;
             (self.sink)(&self.plugin, level, &message);
         }
+    }
+
+    fn enabled(&mut self, level: Level) -> bool {
+        (self.filter)(level)
+    }
+}
+
+/// Plugins built against `cns:plugin@0.1.x` import a `host` without `enabled`.
+impl v0_1::bundler::cns::plugin::host::Host for HostState {
+    fn log(&mut self, level: Level, message: String) {
+        host::Host::log(self, level, message);
     }
 }
 

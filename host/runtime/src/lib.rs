@@ -21,10 +21,13 @@ pub use cache::Cache;
 pub use catalog::Catalog;
 pub use engine::Runtime;
 pub use error::{Error, Result};
-pub use host_impl::LogSink;
+pub use host_impl::{LogFilter, LogSink};
 pub use limits::Limits;
 pub use output::OutputFile;
 pub use plugin::{Origin, Plugin, PluginKind, is_plugin_name};
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
+
+/// Older WIT versions this host still loads (`major.minor`), newest first.
+pub const WIT_COMPAT: &[&str] = &["0.1"];

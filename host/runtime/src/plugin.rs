@@ -4,10 +4,11 @@
 use crate::bindings::bundler::BundlerPluginPre;
 use crate::bindings::deployer::DeployerPluginPre;
 use crate::bindings::types::{self, ComponentInput, DeployerInput, PluginError};
+use crate::bindings::v0_1;
 use crate::error::boxed;
 use crate::host_impl::HostState;
 use crate::output::{OutputFile, validate};
-use crate::{Error, Result, Runtime, WIT_VERSION};
+use crate::{Error, Result, Runtime, WIT_COMPAT, WIT_VERSION};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::PathBuf;
@@ -64,6 +65,17 @@ impl fmt::Display for Origin {
 enum Pre {
     Bundler(BundlerPluginPre<HostState>),
     Deployer(DeployerPluginPre<HostState>),
+    BundlerV0_1(v0_1::bundler::BundlerPluginPre<HostState>),
+    DeployerV0_1(v0_1::deployer::DeployerPluginPre<HostState>),
+}
+
+/// Which generated bindings call a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binding {
+    /// Built for this host's WIT major.minor.
+    Current,
+    /// Built for `cns:plugin@0.1.x`.
+    V0_1,
 }
 
 /// A loaded, ready-to-call plugin.
@@ -105,16 +117,39 @@ impl fmt::Debug for Plugin {
     }
 }
 
-/// `0.1.3` is compatible with host `0.1.0` (same major, and same minor while major is 0).
-fn wit_compatible(plugin: &str, host: &str) -> bool {
-    let parts = |v: &str| -> Option<(u64, u64)> {
-        let mut it = v.split('.');
-        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-    };
-    match (parts(plugin), parts(host)) {
-        (Some((pm, pn)), Some((hm, hn))) => pm == hm && (hm != 0 || pn == hn),
-        _ => false,
+/// `major.minor` of a WIT version (`0.1.3` → `0.1`).
+fn wit_line(v: &str) -> Option<String> {
+    let mut it = v.split('.');
+    let (major, minor, patch) = (it.next()?, it.next()?, it.next().unwrap_or("0"));
+    let num = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (num(major) && num(minor) && num(patch) && it.next().is_none())
+        .then(|| format!("{major}.{minor}"))
+}
+
+/// The bindings for a plugin built for WIT `plugin`: this host's major.minor (any patch), or
+/// one of the older minors it keeps bindings for ([`WIT_COMPAT`]). Anything else (a newer
+/// minor, another major) is refused.
+fn wit_binding(plugin: &str) -> Option<Binding> {
+    let line = wit_line(plugin)?;
+    if Some(&line) == wit_line(WIT_VERSION).as_ref() {
+        return Some(Binding::Current);
     }
+    match line.as_str() {
+        "0.1" if WIT_COMPAT.contains(&"0.1") => Some(Binding::V0_1),
+        _ => None,
+    }
+}
+
+/// The version lines this host loads, for error messages: `0.2.x or 0.1.x`.
+static ACCEPTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(accepted_lines);
+
+fn accepted_lines() -> String {
+    let current = wit_line(WIT_VERSION).unwrap_or_default();
+    std::iter::once(current.as_str())
+        .chain(WIT_COMPAT.iter().copied())
+        .map(|l| format!("{l}.x"))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 impl Runtime {
@@ -160,31 +195,35 @@ impl Runtime {
                     exports.join(", ")
                 },
             })?;
-        if !wit_compatible(&wit_version, WIT_VERSION) {
+        let Some(binding) = wit_binding(&wit_version) else {
             return Err(Error::IncompatibleWit {
                 plugin: label.to_string(),
                 plugin_version: wit_version,
-                host_version: WIT_VERSION.to_string(),
+                host_version: WIT_VERSION,
+                accepted: &ACCEPTED,
             });
-        }
+        };
         let inst_err = |e: wasmtime::Error| Error::Instantiate {
             plugin: label.to_string(),
             source: boxed(e),
         };
-        let pre = match kind {
-            PluginKind::Bundler => {
-                let p = self
-                    .bundler_linker
-                    .instantiate_pre(&component)
-                    .map_err(inst_err)?;
+        let linker = match kind {
+            PluginKind::Bundler => &self.bundler_linker,
+            PluginKind::Deployer => &self.deployer_linker,
+        };
+        let p = linker.instantiate_pre(&component).map_err(inst_err)?;
+        let pre = match (kind, binding) {
+            (PluginKind::Bundler, Binding::Current) => {
                 Pre::Bundler(BundlerPluginPre::new(p).map_err(inst_err)?)
             }
-            PluginKind::Deployer => {
-                let p = self
-                    .deployer_linker
-                    .instantiate_pre(&component)
-                    .map_err(inst_err)?;
+            (PluginKind::Deployer, Binding::Current) => {
                 Pre::Deployer(DeployerPluginPre::new(p).map_err(inst_err)?)
+            }
+            (PluginKind::Bundler, Binding::V0_1) => {
+                Pre::BundlerV0_1(v0_1::bundler::BundlerPluginPre::new(p).map_err(inst_err)?)
+            }
+            (PluginKind::Deployer, Binding::V0_1) => {
+                Pre::DeployerV0_1(v0_1::deployer::DeployerPluginPre::new(p).map_err(inst_err)?)
             }
         };
         let mut plugin = Plugin {
@@ -310,6 +349,7 @@ impl Plugin {
             HostState {
                 plugin: self.name.clone(),
                 sink: Arc::clone(&rt.sink),
+                filter: Arc::clone(&rt.filter),
                 memory_cap: rt.limits.memory_bytes,
                 memory_denied: false,
                 max_logs: rt.limits.max_log_messages,
@@ -353,31 +393,47 @@ impl Plugin {
             Pre::Deployer(pre) => pre
                 .instantiate(&mut store)
                 .and_then(|i| i.cns_plugin_deployer().call_info(&mut store)),
+            Pre::BundlerV0_1(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.cns_plugin_bundler().call_info(&mut store)),
+            Pre::DeployerV0_1(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.cns_plugin_deployer().call_info(&mut store)),
         };
         r.map_err(|e| self.trap(&store, e))
     }
 
     /// Render one component (bundlers only).
     pub fn render(&self, input: &ComponentInput) -> Result<Vec<OutputFile>> {
-        let Pre::Bundler(pre) = &self.pre else {
-            return Err(self.wrong_kind(PluginKind::Bundler));
-        };
         let mut store = self.store();
-        let r = pre
-            .instantiate(&mut store)
-            .and_then(|i| i.cns_plugin_bundler().call_render(&mut store, input));
+        let r = match &self.pre {
+            Pre::Bundler(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.cns_plugin_bundler().call_render(&mut store, input)),
+            Pre::BundlerV0_1(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.cns_plugin_bundler().call_render(&mut store, input)),
+            Pre::Deployer(_) | Pre::DeployerV0_1(_) => {
+                return Err(self.wrong_kind(PluginKind::Bundler));
+            }
+        };
         self.finish(&store, r)
     }
 
     /// Generate deployment files (deployers only).
     pub fn generate(&self, input: &DeployerInput) -> Result<Vec<OutputFile>> {
-        let Pre::Deployer(pre) = &self.pre else {
-            return Err(self.wrong_kind(PluginKind::Deployer));
-        };
         let mut store = self.store();
-        let r = pre
-            .instantiate(&mut store)
-            .and_then(|i| i.cns_plugin_deployer().call_generate(&mut store, input));
+        let r = match &self.pre {
+            Pre::Deployer(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.cns_plugin_deployer().call_generate(&mut store, input)),
+            Pre::DeployerV0_1(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.cns_plugin_deployer().call_generate(&mut store, input)),
+            Pre::Bundler(_) | Pre::BundlerV0_1(_) => {
+                return Err(self.wrong_kind(PluginKind::Deployer));
+            }
+        };
         self.finish(&store, r)
     }
 
@@ -411,19 +467,29 @@ mod tests {
 
     #[test]
     fn wit_version_rules() {
+        assert_eq!(
+            WIT_VERSION, "0.2.0",
+            "update this table with the WIT version"
+        );
         let cases = [
-            ("0.1.0", "0.1.0", true),
-            ("0.1.7", "0.1.0", true),
-            ("0.2.0", "0.1.0", false),
-            ("0.0.9", "0.1.0", false),
-            ("1.0.0", "0.1.0", false),
-            ("1.3.0", "1.0.0", true),
-            ("2.0.0", "1.0.0", false),
-            ("junk", "0.1.0", false),
+            ("0.2.0", Some(Binding::Current)),
+            ("0.2.7", Some(Binding::Current)),
+            ("0.1.0", Some(Binding::V0_1)),
+            ("0.1.4", Some(Binding::V0_1)),
+            ("0.3.0", None),
+            ("0.0.9", None),
+            ("1.0.0", None),
+            ("2.2.0", None),
+            ("0.2", Some(Binding::Current)),
+            ("0.2.0.1", None),
+            ("0.2.x", None),
+            ("junk", None),
+            ("", None),
         ];
-        for (p, h, want) in cases {
-            assert_eq!(wit_compatible(p, h), want, "{p} vs {h}");
+        for (v, want) in cases {
+            assert_eq!(wit_binding(v), want, "{v}");
         }
+        assert_eq!(accepted_lines(), "0.2.x or 0.1.x");
     }
 
     #[test]

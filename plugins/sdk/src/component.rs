@@ -9,6 +9,30 @@ pub fn scheduled_values(input: &ComponentInput) -> Result<Value, PluginError> {
     let mut vals = values::parse(&input.values_json)?;
     scheduling::apply(&mut vals, &input.system)?;
     scheduling::apply(&mut vals, &input.accelerated)?;
+    if crate::log_enabled(crate::Level::Debug) {
+        for (which, s) in [
+            ("system", &input.system),
+            ("accelerated", &input.accelerated),
+        ] {
+            if !s.node_selector.is_empty() || !s.tolerations.is_empty() {
+                crate::log(
+                    crate::Level::Debug,
+                    &format!(
+                        "{}: {which} scheduling ({} labels, {} tolerations) at {}",
+                        input.name,
+                        s.node_selector.len(),
+                        s.tolerations.len(),
+                        s.node_selector_paths
+                            .iter()
+                            .chain(&s.toleration_paths)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+    }
     Ok(vals)
 }
 

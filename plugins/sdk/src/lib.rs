@@ -70,8 +70,8 @@ pub mod deployer_world {
         default_bindings_module: "cns_plugin_sdk::deployer_world",
         additional_derives: [PartialEq, Eq],
         with: {
-            "cns:plugin/types@0.1.0": crate::bundler_world::cns::plugin::types,
-            "cns:plugin/host@0.1.0": crate::bundler_world::cns::plugin::host,
+            "cns:plugin/types@0.2.0": crate::bundler_world::cns::plugin::types,
+            "cns:plugin/host@0.2.0": crate::bundler_world::cns::plugin::host,
         },
     });
 }
@@ -82,7 +82,7 @@ pub use bundler_world::cns::plugin::types::{
 };
 
 /// Version of the WIT package this SDK was built against.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// A bundler plugin: renders one recipe component into files.
 pub trait Bundler {
@@ -106,6 +106,18 @@ pub fn log(level: Level, message: &str) {
     bundler_world::cns::plugin::host::log(level, message);
     #[cfg(not(target_arch = "wasm32"))]
     let _ = (level, message);
+}
+
+/// Whether the host would show a message at `level` (the user's verbosity), so costly debug
+/// output can be skipped. Natively (unit tests) every level is enabled.
+pub fn log_enabled(level: Level) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    return bundler_world::cns::plugin::host::enabled(level);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = level;
+        true
+    }
 }
 
 /// Install a panic hook that forwards the panic message to the host log, so a plugin bug

@@ -1,0 +1,128 @@
+//! WIT versioning: plugins built against the previous minor (`cns:plugin@0.1.0`, real builds
+//! of cnsctl's `script` and `cert-manager` kept in `tests/fixtures/wit-0.1.0/`) load on this
+//! host and give the same bundle as today's built-ins; a future major or minor is refused
+//! with a message naming both versions.
+
+use crate::util::{cnsctl, fails, ok, repo_file, same_tree, tempdir};
+use cns_runtime::{Limits, Origin, Runtime, WIT_VERSION};
+use cns_test_support::run;
+use std::sync::Arc;
+
+fn runtime() -> Arc<Runtime> {
+    Arc::new(Runtime::new(Limits::default(), None, Arc::new(|_: &str, _, _: &str| {})).unwrap())
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo_file(&format!("tests/fixtures/wit-0.1.0/{name}.wasm"))).unwrap()
+}
+
+/// The same component claiming another WIT version: every `@0.1.0` in its import/export
+/// names and embedded type information replaced by `@<version>` (same length, so the
+/// binary stays well-formed).
+fn claiming(bytes: &[u8], version: &str) -> Vec<u8> {
+    let (from, to) = (b"@0.1.0".as_slice(), format!("@{version}").into_bytes());
+    assert_eq!(to.len(), from.len());
+    let mut out = bytes.to_vec();
+    let mut n = 0;
+    let mut i = 0;
+    while i + from.len() <= out.len() {
+        if &out[i..i + from.len()] == from {
+            out[i..i + from.len()].copy_from_slice(&to);
+            n += 1;
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(
+        n >= 3,
+        "expected the version in import and export names, found {n}"
+    );
+    out
+}
+
+#[test]
+fn plugins_built_for_the_previous_minor_load_and_bundle_identically() {
+    assert_eq!(
+        WIT_VERSION, "0.2.0",
+        "the fixtures are the previous minor of this host"
+    );
+    let rt = runtime();
+    for (name, kind) in [("script", "deployer"), ("cert-manager", "bundler")] {
+        let p = rt
+            .load(name, Origin::Memory(name.into()), &fixture(name))
+            .unwrap();
+        assert_eq!((p.name.as_str(), p.kind.as_str()), (name, kind));
+        assert_eq!(p.wit_version, "0.1.0");
+        assert!(
+            p.imports.contains(&"cns:plugin/host@0.1.0".to_string()),
+            "{:?}",
+            p.imports
+        );
+    }
+
+    let tmp = tempdir();
+    let t = tmp.path();
+    let cns = |args: &[&str]| run(cnsctl(&t.join("cache")).current_dir(t).args(args));
+    let old = |f: &str| {
+        repo_file(&format!("tests/fixtures/wit-0.1.0/{f}.wasm"))
+            .display()
+            .to_string()
+    };
+    let (script, certm) = (old("script"), old("cert-manager"));
+    ok(&cns(&["bundle", "--output", "new"]));
+    let o = cns(&[
+        "bundle", "--output", "old", "--plugin", &script, "--plugin", &certm,
+    ]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.matches("replaces the built-in one").count() == 2,
+        "{err}"
+    );
+    same_tree(&t.join("new"), &t.join("old"));
+
+    // `plugin inspect` reports the version it was built for.
+    let o = cns(&["plugin", "inspect", &script, "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(info["wit"], "0.1.0");
+}
+
+#[test]
+fn future_majors_and_minors_are_refused_naming_both_versions() {
+    let rt = runtime();
+    let tmp = tempdir();
+    let t = tmp.path();
+    for (version, name) in [
+        ("1.0.0", "future-major"),
+        ("0.3.0", "future-minor"),
+        ("0.0.9", "old-minor"),
+    ] {
+        let bytes = claiming(&fixture("script"), version);
+        let err = rt
+            .load(name, Origin::Memory(name.into()), &bytes)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "plugin `{name}` was built for WIT cns:plugin@{version}, but this host implements \
+                 cns:plugin@0.2.0 and loads plugins built for 0.2.x or 0.1.x"
+            )
+        );
+        let path = t.join(format!("{name}.wasm"));
+        std::fs::write(&path, &bytes).unwrap();
+        let p = path.display().to_string();
+        let o = run(cnsctl(&t.join("cache"))
+            .current_dir(t)
+            .args(["bundle", "--output", "b", "--plugin", &p]));
+        fails(&o, 2, &format!("was built for WIT cns:plugin@{version}"));
+        assert!(!t.join("b").exists());
+    }
+    // A newer patch of the previous minor is still that minor.
+    let bytes = claiming(&fixture("script"), "0.1.9");
+    let p = rt
+        .load("patch", Origin::Memory("patch".into()), &bytes)
+        .unwrap();
+    assert_eq!(p.wit_version, "0.1.9");
+}
