@@ -71,7 +71,17 @@ for i in $(seq 10); do
     --plain-http --sign-key cosign.key >/dev/null
   echo $(( ($(date +%s%N) - s) / 1000 ))
 done | python3 -c 'import sys, statistics as st; v=sorted(int(l)/1000 for l in sys.stdin); print(f"push (signed, fresh repository): min {v[0]:.1f} ms, median {st.median(v):.1f} ms ({len(v)} runs)")'
-hyperfine -N --warmup 2 --runs 20 --command-name "push (signed, blobs already present)" \
+hyperfine -N --warmup 2 --runs 20 --export-json "$work/push.json" \
+  --command-name "push (signed, blobs already present)" \
   "env CNS_SIGN_PASSWORD=bench $bin -q push $work/b $ref --plain-http --sign-key cosign.key"
-hyperfine -N --warmup 2 --runs 20 --prepare "rm -rf $work/p" --command-name "pull + verify" \
+hyperfine -N --warmup 2 --runs 20 --export-json "$work/pull.json" --prepare "rm -rf $work/p" \
+  --command-name "pull + verify" \
   "$bin -q pull $ref --output $work/p --verify-key cosign.pub --plain-http"
+
+echo "== summary of the process runs (hyperfine): min / median"
+python3 - "$work"/cold-*.json "$work"/warm-*.json "$work/push.json" "$work/pull.json" <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    for r in json.load(open(path))["results"]:
+        print(f"{r['command']:<40} {r['min']*1000:9.1f} ms {r['median']*1000:9.1f} ms  ({len(r['times'])} runs)")
+PY

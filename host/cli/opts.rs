@@ -119,8 +119,18 @@ impl PluginOpts {
 
     /// The built-in plugins plus those from the plugin directory and `--plugin`.
     pub(crate) fn catalog(&self, runtime: &Arc<Runtime>) -> Result<Catalog> {
-        let mut catalog =
-            Catalog::builtin(runtime).context("failed to load the built-in plugins")?;
+        self.catalog_for(runtime, |_| true)
+    }
+
+    /// The catalog with only the built-in plugins `wanted` accepts (by name), plus every
+    /// external plugin.
+    pub(crate) fn catalog_for(
+        &self,
+        runtime: &Arc<Runtime>,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Catalog> {
+        let mut catalog = Catalog::builtin_named(runtime, wanted)
+            .context("failed to load the built-in plugins")?;
         let mut sources: Vec<String> = Vec::new();
         let dir = self
             .plugin_dir

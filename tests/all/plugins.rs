@@ -61,6 +61,15 @@ fn every_plugin_describes_itself() {
             .unwrap();
         assert_eq!(p.name, a.name);
         assert_eq!(p.wit_version, "0.2.0");
+        // `cnsctl bundle` loads only the built-ins named like its components and deployer
+        // (plus `helm`), which relies on this.
+        if cns_plugin_artifacts::BUILTIN
+            .iter()
+            .any(|b| b.name == a.name)
+        {
+            let own = if a.name == "helm" { "*" } else { a.name };
+            assert_eq!(p.serves, [own], "{}", a.name);
+        }
         assert!(
             !p.version.is_empty() && !p.description.is_empty() && !p.serves.is_empty(),
             "{p:?}"

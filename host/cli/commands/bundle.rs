@@ -137,7 +137,25 @@ pub(crate) fn run(args: BundleArgs, data: &RecipeDataOpts) -> Result<Outcome> {
         }
     };
     let runtime = args.plugins.runtime()?;
-    let catalog = args.plugins.catalog(&runtime)?;
+    // Compile (or load from cache) only the built-ins this bundle can use: the bundlers named
+    // like its components, `helm` for the others, and the deployer. A deployer that is not
+    // built in (an external plugin, or a typo) loads them all, so errors list every choice.
+    let builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN
+        .iter()
+        .map(|a| a.name)
+        .collect();
+    let components: Vec<&str> = recipe
+        .component_refs
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let needs_generic = components.iter().any(|c| !builtin.contains(c));
+    let all = !builtin.contains(&opts.deployer.as_str());
+    let catalog = args.plugins.catalog_for(&runtime, |name| {
+        all || name == opts.deployer
+            || components.contains(&name)
+            || (name == "helm" && needs_generic)
+    })?;
     let tree = cns_bundle::generate(&recipe, &store, &catalog, &opts)
         .context("failed to generate the bundle")?;
     if let Some(reference) = args.output.to_str().filter(|s| s.starts_with("oci://")) {

@@ -13,10 +13,18 @@ pub struct Catalog {
 impl Catalog {
     /// Load every built-in plugin (compiling them in parallel when not cached).
     pub fn builtin(runtime: &Arc<Runtime>) -> Result<Self> {
+        Self::builtin_named(runtime, |_| true)
+    }
+
+    /// Load the built-in plugins whose name `wanted` accepts. A built-in plugin serves
+    /// exactly its own name (`helm`: any component without a bundler of its own), so a
+    /// caller that knows the components and the deployer can skip compiling the rest.
+    pub fn builtin_named(runtime: &Arc<Runtime>, wanted: impl Fn(&str) -> bool) -> Result<Self> {
         let artifacts = cns_plugin_artifacts::require();
         let loaded: Vec<Result<Plugin>> = std::thread::scope(|s| {
             let handles: Vec<_> = artifacts
                 .iter()
+                .filter(|a| wanted(a.name))
                 .map(|a| s.spawn(move || runtime.load(a.name, Origin::Builtin, a.bytes)))
                 .collect();
             handles
