@@ -128,6 +128,51 @@ fn every_bundler_renders_a_minimal_component() {
 }
 
 #[test]
+fn more_concurrent_calls_than_pool_slots_wait_instead_of_failing() {
+    let rt = runtime();
+    let a = cns_plugin_artifacts::require()
+        .iter()
+        .find(|a| a.name == "helm")
+        .unwrap();
+    let p = rt.load(a.name, Origin::Builtin, a.bytes).unwrap();
+    let none = Scheduling {
+        node_selector: vec![],
+        tolerations: vec![],
+        node_selector_paths: vec![],
+        toleration_paths: vec![],
+    };
+    let input = ComponentInput {
+        name: "x".into(),
+        namespace: "ns".into(),
+        chart: ChartSource {
+            repository: "https://example.invalid".into(),
+            chart: "x".into(),
+            version: "1.0.0".into(),
+        },
+        values_json: r#"{"a": 1}"#.into(),
+        system: none.clone(),
+        accelerated: none,
+        criteria: Criteria {
+            service: "eks".into(),
+            accelerator: "h100".into(),
+            os: "ubuntu".into(),
+            intent: "training".into(),
+        },
+        manifests: vec![],
+        dependencies: vec![],
+    };
+    let want = p.render(&input).unwrap();
+    let n = 3 * cns_runtime::POOL_SLOTS as usize;
+    let outs: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..n).map(|_| s.spawn(|| p.render(&input))).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in outs {
+        assert_eq!(o.unwrap(), want);
+    }
+}
+
+#[test]
 fn a_non_component_is_refused_with_its_name() {
     let rt = runtime();
     let err = rt

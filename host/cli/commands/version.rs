@@ -14,5 +14,18 @@ pub(crate) fn run() -> Result<Outcome> {
         cns_plugin_artifacts::BUILTIN.len(),
         cns_plugin_artifacts::SKIPPED.unwrap_or(cns_plugin_artifacts::ROUTE)
     );
+    let runtime = cns_runtime::Runtime::new(
+        Default::default(),
+        None,
+        std::sync::Arc::new(|_: &str, _, _: &str| {}),
+    )?;
+    if runtime.pooled() {
+        println!(
+            "plugin instances: pooling allocator, {} slots",
+            cns_runtime::POOL_SLOTS
+        );
+    } else {
+        println!("plugin instances: mapped per call (the instance pool could not be reserved)");
+    }
     Ok(Outcome::Success)
 }

@@ -7,7 +7,7 @@ use include_dir::{Dir, include_dir};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../recipes");
 
@@ -19,6 +19,8 @@ pub struct Store {
     // Parsed once on first successful use; the data never changes after loading.
     overlays: OnceLock<BTreeMap<String, RecipeMetadata>>,
     registry: OnceLock<Registry>,
+    // Values files parsed so far (a process rendering many bundles parses each once).
+    values_files: Arc<Mutex<BTreeMap<String, Value>>>,
 }
 
 fn collect(dir: &Dir<'static>, out: &mut BTreeMap<String, Vec<u8>>) {
@@ -65,6 +67,7 @@ impl Store {
             files,
             overlays: OnceLock::new(),
             registry: OnceLock::new(),
+            values_files: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }
 
@@ -84,6 +87,7 @@ impl Store {
             files,
             overlays: OnceLock::new(),
             registry: OnceLock::new(),
+            values_files: Arc::new(Mutex::new(BTreeMap::new())),
         })
     }
 
@@ -167,24 +171,11 @@ impl Store {
         };
         let base_path = format!("components/{}/values.yaml", c.name);
         let mut values = match self.get(&base_path) {
-            Some(_) => {
-                cns_values::from_yaml(self.text(&base_path, &c.name)?).map_err(|source| {
-                    Error::Parse {
-                        path: base_path.clone(),
-                        what: "values file",
-                        message: source.to_string(),
-                    }
-                })?
-            }
+            Some(_) => self.values_file(&base_path, &c.name)?,
             None => Value::Object(Default::default()),
         };
         if let Some(vf) = c.values_file.as_deref().filter(|vf| *vf != base_path) {
-            let over = cns_values::from_yaml(self.text(vf, &format!("component `{}`", c.name))?)
-                .map_err(|source| Error::Parse {
-                    path: vf.to_string(),
-                    what: "values file",
-                    message: source.to_string(),
-                })?;
+            let over = self.values_file(vf, &format!("component `{}`", c.name))?;
             cns_values::deep_merge(&mut values, &over);
         }
         if let Some(o) = &c.overrides {
@@ -198,6 +189,29 @@ impl Store {
             )));
         }
         Ok(values)
+    }
+
+    /// A values file as a tree, parsed on first use.
+    fn values_file(&self, path: &str, from: &str) -> Result<Value> {
+        let cache = |m: &Mutex<BTreeMap<String, Value>>| {
+            m.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(path)
+                .cloned()
+        };
+        if let Some(v) = cache(&self.values_files) {
+            return Ok(v);
+        }
+        let v = cns_values::from_yaml(self.text(path, from)?).map_err(|source| Error::Parse {
+            path: path.to_string(),
+            what: "values file",
+            message: source.to_string(),
+        })?;
+        self.values_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_string(), v.clone());
+        Ok(v)
     }
 
     /// A component's manifests: `(path relative to the component folder, bytes)`.

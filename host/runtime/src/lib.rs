@@ -19,7 +19,7 @@ mod plugin;
 pub use bindings::types;
 pub use cache::Cache;
 pub use catalog::Catalog;
-pub use engine::Runtime;
+pub use engine::{POOL_SLOTS, Runtime};
 pub use error::{Error, Result};
 pub use host_impl::{LogFilter, LogSink};
 pub use limits::Limits;

@@ -385,6 +385,7 @@ impl Plugin {
     }
 
     fn info(&self) -> Result<types::PluginInfo> {
+        let _slot = self.runtime.permit();
         let mut store = self.store();
         let r = match &self.pre {
             Pre::Bundler(pre) => pre
@@ -405,6 +406,7 @@ impl Plugin {
 
     /// Render one component (bundlers only).
     pub fn render(&self, input: &ComponentInput) -> Result<Vec<OutputFile>> {
+        let _slot = self.runtime.permit();
         let mut store = self.store();
         let r = match &self.pre {
             Pre::Bundler(pre) => pre
@@ -422,6 +424,7 @@ impl Plugin {
 
     /// Generate deployment files (deployers only).
     pub fn generate(&self, input: &DeployerInput) -> Result<Vec<OutputFile>> {
+        let _slot = self.runtime.permit();
         let mut store = self.store();
         let r = match &self.pre {
             Pre::Deployer(pre) => pre
