@@ -3,8 +3,8 @@
 //!   (warm: components compiled once, instantiated per call as in `cnsctl`) and through the
 //!   very same plugin crates linked natively: the WASM/native ratio;
 //! - the whole matrix (every supported recipe × every deployer) in one process;
-//! - loading the built-in plugins cold (compiling every component, no cache) and warm (from
-//!   the on-disk compiled-component cache).
+//! - loading the built-in plugins: compiling every component (no cache), from the on-disk
+//!   compiled-component cache, and from the code precompiled into the binary at build time.
 //!
 //! Run: `cargo bench --bench bundle` (release profile). Prints min and median per figure.
 
@@ -231,11 +231,29 @@ fn main() {
     .unwrap();
     let sink: cns_runtime::LogSink = Arc::new(|_: &str, _, _: &str| {});
 
-    // Loading the built-in plugins: cold (compile, no cache) vs warm (cache hit).
+    // Loading the built-in plugins, in parallel as the catalog does: compiling, from the
+    // on-disk cache, and from the code embedded at build time.
+    let load_all = |rt: &Arc<Runtime>, embedded: bool| {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = cns_plugin_artifacts::require()
+                .iter()
+                .map(|a| {
+                    let code = if embedded { a.precompiled } else { &[] };
+                    s.spawn(move || {
+                        let p = rt
+                            .load_with_code(a.name, cns_runtime::Origin::Builtin, a.bytes, code)
+                            .unwrap();
+                        assert_eq!(p.precompiled, embedded, "{}", a.name);
+                    })
+                })
+                .collect();
+            hs.into_iter().for_each(|h| h.join().unwrap());
+        })
+    };
     let cache_dir = tempfile::tempdir().unwrap();
     let cold = measure(5, || {
         let rt = Arc::new(Runtime::new(Default::default(), None, sink.clone()).unwrap());
-        Catalog::builtin(&rt).unwrap();
+        load_all(&rt, false);
     });
     let rt = Arc::new(
         Runtime::new(
@@ -245,21 +263,28 @@ fn main() {
         )
         .unwrap(),
     );
-    Catalog::builtin(&rt).unwrap();
-    let warm = measure(20, || {
-        Catalog::builtin(&rt).unwrap();
+    load_all(&rt, false);
+    let warm = measure(20, || load_all(&rt, false));
+    let embedded = measure(20, || {
+        let rt = Arc::new(Runtime::new(Default::default(), None, sink.clone()).unwrap());
+        load_all(&rt, true);
     });
     let catalog = Catalog::builtin(&rt).unwrap();
     println!("load {} built-in plugins", catalog.plugins().len());
     println!(
-        "  cold (compile every component): min {} median {}",
+        "  compile every component: min {} median {}",
         ms(cold.min),
         ms(cold.median)
     );
     println!(
-        "  warm (compiled-component cache): min {} median {}",
+        "  from the compiled-component cache: min {} median {}",
         ms(warm.min),
         ms(warm.median)
+    );
+    println!(
+        "  precompiled at build time (embedded): min {} median {}",
+        ms(embedded.min),
+        ms(embedded.median)
     );
 
     println!("\nexample recipe (eks/h100/ubuntu/training, 5 components), in process:");

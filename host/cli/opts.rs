@@ -53,7 +53,8 @@ pub(crate) struct PluginOpts {
     #[arg(long)]
     pub(crate) plugin_plain_http: bool,
 
-    /// Do not read or write the compiled-plugin cache (compile every plugin afresh).
+    /// Do not read or write the compiled-plugin cache (external plugins are compiled afresh;
+    /// built-ins use the code compiled into cnsctl).
     #[arg(long)]
     pub(crate) no_cache: bool,
 

@@ -106,10 +106,39 @@ fn main() {
             .encode()
             .unwrap_or_else(|e| fail(&format!("{name}: cannot encode the component: {e:#}")));
         let path = out_dir.join(format!("{name}.wasm"));
-        fs::write(&path, component).unwrap();
+        fs::write(&path, &component).unwrap();
         built.push((*name, path, *shipped));
     }
+    precompile(&out_dir, &built);
     write_gen(&out_dir, &built, None, route_name);
+}
+
+/// Compile every component to native code with the runtime's engine configuration
+/// (`cns-engine`) and write `<name>.cwasm` next to it, so the binary starts with compiled
+/// plugins (no Cranelift run on first use). A component that cannot be precompiled gets an
+/// empty file: the runtime then compiles it at load time as before.
+fn precompile(out_dir: &Path, built: &[(&str, PathBuf, bool)]) {
+    let engine = match cns_engine::engine() {
+        Ok((e, _)) => e,
+        Err(e) => {
+            println!("cargo:warning=cannot create the wasmtime engine to precompile plugins: {e}");
+            return write_empty_cwasm(out_dir, built);
+        }
+    };
+    for (name, path, _) in built {
+        let bytes = fs::read(path).unwrap();
+        let cwasm = engine.precompile_component(&bytes).unwrap_or_else(|e| {
+            println!("cargo:warning=cannot precompile plugin {name}: {e}");
+            Vec::new()
+        });
+        fs::write(out_dir.join(format!("{name}.cwasm")), cwasm).unwrap();
+    }
+}
+
+fn write_empty_cwasm(out_dir: &Path, built: &[(&str, PathBuf, bool)]) {
+    for (name, _, _) in built {
+        fs::write(out_dir.join(format!("{name}.cwasm")), b"").unwrap();
+    }
 }
 
 fn fail(msg: &str) -> ! {
@@ -122,8 +151,9 @@ fn write_gen(out_dir: &Path, built: &[(&str, PathBuf, bool)], skipped: Option<&s
     let mut s = String::new();
     let entry = |(name, path, _): &(&str, PathBuf, bool)| {
         format!(
-            "    Artifact {{ name: {name:?}, bytes: include_bytes!({:?}) }},\n",
-            path.display().to_string()
+            "    Artifact {{ name: {name:?}, bytes: include_bytes!({:?}), precompiled: include_bytes!({:?}) }},\n",
+            path.display().to_string(),
+            path.with_extension("cwasm").display().to_string()
         )
     };
     s.push_str("/// Plugins shipped in the `cnsctl` binary, sorted by name.\npub const BUILTIN: &[Artifact] = &[\n");

@@ -144,11 +144,30 @@ fn default_recipe_needs_no_input_and_uses_cache() {
     let o = run(cnsctl(&cache).current_dir(tmp.path()).arg("bundle"));
     assert!(o.status.success(), "{}", describe(&o));
     assert!(tmp.path().join("bundle/checksums.txt").exists());
+    // Built-ins run the code compiled into cnsctl; nothing to cache for them.
+    let o = run(cnsctl(&cache)
+        .current_dir(tmp.path())
+        .args(["plugin", "list", "--json"]));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for p in list.as_array().unwrap() {
+        assert_eq!(p["code"], "embedded", "{p}");
+    }
+    // An external plugin is compiled once, then loaded from the cache.
+    let fixture = repo_file("tests/fixtures/wit-0.1.0/script.wasm");
+    let inspect = |c: &mut std::process::Command| {
+        let o = run(c
+            .current_dir(tmp.path())
+            .args(["plugin", "inspect", "--json"])
+            .arg(&fixture));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["code"].clone()
+    };
+    assert_eq!(inspect(&mut cnsctl(&cache)), "compiled");
     let cached = list_files(&cache);
     assert!(
         cached.iter().any(|f| f.ends_with(".cwasm")),
-        "no compiled plugins cached: {cached:?}"
+        "no compiled plugin cached: {cached:?}"
     );
+    assert_eq!(inspect(&mut cnsctl(&cache)), "cache");
     // Second run: output exists → refused without --force, nothing changed.
     let o = run(cnsctl(&cache).current_dir(tmp.path()).arg("bundle"));
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));

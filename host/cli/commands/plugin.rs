@@ -77,6 +77,7 @@ fn describe(p: &cns_runtime::Plugin) -> serde_json::Value {
         "name": p.name, "kind": p.kind.as_str(), "version": p.version, "wit": p.wit_version,
         "size": p.size, "sha256": p.sha256, "serves": p.serves, "origin": p.origin.to_string(),
         "imports": p.imports, "description": p.description,
+        "code": if p.precompiled { "embedded" } else if p.from_cache { "cache" } else { "compiled" },
     })
 }
 

@@ -9,6 +9,9 @@ pub struct Artifact {
     pub name: &'static str,
     /// The component bytes.
     pub bytes: &'static [u8],
+    /// The component compiled at build time by `cns-engine`'s configuration (wasmtime's
+    /// `.cwasm` format); empty if that failed.
+    pub precompiled: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/gen.rs"));

@@ -25,7 +25,11 @@ impl Catalog {
             let handles: Vec<_> = artifacts
                 .iter()
                 .filter(|a| wanted(a.name))
-                .map(|a| s.spawn(move || runtime.load(a.name, Origin::Builtin, a.bytes)))
+                .map(|a| {
+                    s.spawn(move || {
+                        runtime.load_with_code(a.name, Origin::Builtin, a.bytes, a.precompiled)
+                    })
+                })
                 .collect();
             handles
                 .into_iter()

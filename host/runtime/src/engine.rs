@@ -6,10 +6,11 @@ use crate::cache::Cache;
 use crate::error::boxed;
 use crate::host_impl::{HostState, LogFilter, LogSink};
 use crate::{Error, Limits, Result};
+use cns_engine::POOL_SLOTS;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
+use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the deadline clock ticks.
 pub(crate) const TICK: Duration = Duration::from_millis(5);
@@ -35,44 +36,6 @@ impl std::fmt::Debug for Runtime {
             .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
-}
-
-/// Plugin calls that may run at once: slots of the pooling instance allocator. Each slot
-/// reserves 4 GiB + guard of address space (nothing is committed until used).
-pub const POOL_SLOTS: u32 = 64;
-
-/// Bytes of each linear memory kept mapped between calls (reset with `memset` rather than
-/// `madvise`), so the next instance in the slot takes no page faults for them.
-const KEEP_RESIDENT: usize = 8 << 20;
-
-/// The engine configuration every plugin is compiled and run with. The compile cache is
-/// keyed by it, so any change here invalidates cached components. `pooled`: instances come
-/// from a pool of pre-reserved slots (memories kept resident, copy-on-write images kept
-/// mapped per module) instead of fresh mappings per call.
-fn engine_config(pooled: bool) -> Config {
-    let mut cfg = Config::new();
-    cfg.wasm_component_model(true)
-        .epoch_interruption(true)
-        .max_wasm_stack(1 << 20)
-        .cranelift_opt_level(wasmtime::OptLevel::Speed);
-    if pooled {
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(POOL_SLOTS)
-            .total_core_instances(POOL_SLOTS * 8)
-            .total_memories(POOL_SLOTS * 2)
-            .total_tables(POOL_SLOTS * 8)
-            .max_memories_per_component(2)
-            .max_tables_per_component(8)
-            .max_core_instances_per_component(16)
-            .table_elements(100_000)
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            // Linux ≥ 6.7: reset only the pages a call dirtied (else the first
-            // KEEP_RESIDENT bytes are memset whole).
-            .pagemap_scan(wasmtime::Enabled::Auto)
-            .table_keep_resident(64 << 10);
-        cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    }
-    cfg
 }
 
 /// A counting semaphore over the pool's slots: a call waits for a free slot instead of
@@ -116,15 +79,7 @@ impl Drop for Permit<'_> {
 impl Runtime {
     /// Create the host with the given limits, optional compile cache and log sink.
     pub fn new(limits: Limits, cache: Option<Cache>, sink: LogSink) -> Result<Self> {
-        // The pool reserves address space up front; where that is refused (a tight
-        // `ulimit -v`), fall back to mapping memory per call.
-        let (engine, pooled) = match Engine::new(&engine_config(true)) {
-            Ok(e) => (e, true),
-            Err(_) => (
-                Engine::new(&engine_config(false)).map_err(|e| Error::Engine(boxed(e)))?,
-                false,
-            ),
-        };
+        let (engine, pooled) = cns_engine::engine().map_err(|e| Error::Engine(boxed(e)))?;
         let engine_err = |e: wasmtime::Error| Error::Engine(boxed(e));
         let mut bundler_linker = Linker::new(&engine);
         BundlerPlugin::add_to_linker::<_, HasSelf<_>>(&mut bundler_linker, |s| s)

@@ -102,6 +102,8 @@ pub struct Plugin {
     pub imports: Vec<String>,
     /// Whether the compiled code came from the on-disk cache.
     pub from_cache: bool,
+    /// Whether the compiled code was embedded at build time (built-ins).
+    pub precompiled: bool,
     pre: Pre,
     runtime: Arc<Runtime>,
 }
@@ -155,8 +157,30 @@ fn accepted_lines() -> String {
 impl Runtime {
     /// Compile (or load from cache) and check a plugin component, then ask it for its info.
     pub fn load(self: &Arc<Self>, label: &str, origin: Origin, bytes: &[u8]) -> Result<Plugin> {
+        self.load_with_code(label, origin, bytes, &[])
+    }
+
+    /// [`Runtime::load`] for a built-in plugin whose compiled code was embedded at build time
+    /// (`precompiled`, from `cns-plugin-artifacts`); if wasmtime refuses that code (another
+    /// engine configuration), the component is compiled as usual.
+    pub fn load_with_code(
+        self: &Arc<Self>,
+        label: &str,
+        origin: Origin,
+        bytes: &[u8],
+        precompiled: &[u8],
+    ) -> Result<Plugin> {
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let (component, from_cache) = self.compile(label, &sha256, bytes)?;
+        let embedded = (!precompiled.is_empty())
+            .then(|| load_embedded(&self.engine, precompiled).ok())
+            .flatten();
+        let (component, from_cache, precompiled) = match embedded {
+            Some(c) => (c, false, true),
+            None => {
+                let (c, cached) = self.compile(label, &sha256, bytes)?;
+                (c, cached, false)
+            }
+        };
 
         let ty = component.component_type();
         let mut imports = Vec::new();
@@ -238,6 +262,7 @@ impl Runtime {
             origin,
             imports,
             from_cache,
+            precompiled,
             pre,
             runtime: Arc::clone(self),
         };
@@ -322,6 +347,17 @@ fn load_precompiled(
     // of the source component and the engine fingerprint, and wasmtime refuses a file made
     // by another wasmtime version or engine configuration.
     unsafe { Component::deserialize_file(engine, path) }
+}
+
+#[allow(
+    unsafe_code,
+    reason = "loading compiled code is unsafe by nature; see SAFETY"
+)]
+fn load_embedded(engine: &wasmtime::Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: the bytes are part of this binary: `cns-plugin-artifacts`' build script wrote
+    // them with `Engine::precompile_component` under `cns-engine`'s configuration (the one
+    // this engine uses), and wasmtime refuses code from another version or configuration.
+    unsafe { Component::deserialize(engine, bytes) }
 }
 
 #[allow(
