@@ -4,6 +4,7 @@
 
 mod commands;
 mod opts;
+mod trust;
 mod ui;
 
 use clap::Parser;

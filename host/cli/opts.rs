@@ -1,5 +1,6 @@
 //! Flag groups shared by several commands.
 
+use crate::trust::Trust;
 use anyhow::{Context, Result};
 use clap::Args;
 use cns_recipe::Store;
@@ -41,11 +42,18 @@ pub(crate) struct PluginOpts {
     #[arg(long, value_name = "DIR")]
     pub(crate) plugin_dir: Option<PathBuf>,
 
-    /// Public key (cosign.pub) trusted to sign oci:// plugins; repeatable. Any one must match.
+    /// Public key (cosign.pub) trusted to sign oci:// plugins from any repository; repeatable.
+    /// Any one trusted key must verify a plugin.
     #[arg(long, value_name = "PUBKEY")]
     pub(crate) plugin_key: Vec<PathBuf>,
 
-    /// Load oci:// plugins even without a valid signature from a --plugin-key.
+    /// Trust policy for oci:// plugins (YAML: `trustedKeys` with optional `repositories`
+    /// globs, `allowUnsigned` globs; see PLUGINS.md). Default: cnsctl/plugin-policy.yaml in
+    /// the user's config directory, if it exists.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plugin_policy: Option<PathBuf>,
+
+    /// Load oci:// plugins even without a valid signature from a trusted key.
     #[arg(long)]
     pub(crate) allow_unsigned: bool,
 
@@ -67,8 +75,9 @@ pub(crate) struct PluginOpts {
     pub(crate) plugin_memory: usize,
 }
 
-/// The default plugin directory: `$XDG_CONFIG_HOME/cnsctl/plugins` or `~/.config/cnsctl/plugins`.
-pub(crate) fn default_plugin_dir() -> Option<PathBuf> {
+/// cnsctl's folder in the user's config directory: `$XDG_CONFIG_HOME/cnsctl` or
+/// `~/.config/cnsctl`.
+fn config_dir() -> Option<PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())
@@ -76,7 +85,17 @@ pub(crate) fn default_plugin_dir() -> Option<PathBuf> {
     };
     env("XDG_CONFIG_HOME")
         .or_else(|| env("HOME").map(|h| h.join(".config")))
-        .map(|d| d.join("cnsctl").join("plugins"))
+        .map(|d| d.join("cnsctl"))
+}
+
+/// The default plugin directory: `plugins` in cnsctl's config folder.
+pub(crate) fn default_plugin_dir() -> Option<PathBuf> {
+    config_dir().map(|d| d.join("plugins"))
+}
+
+/// The default plugin trust policy: `plugin-policy.yaml` in cnsctl's config folder.
+pub(crate) fn default_plugin_policy() -> Option<PathBuf> {
+    config_dir().map(|d| d.join("plugin-policy.yaml"))
 }
 
 impl PluginOpts {
@@ -97,15 +116,20 @@ impl PluginOpts {
         ))
     }
 
+    /// The keys and rules `oci://` plugins are checked against.
+    pub(crate) fn trust(&self) -> Result<Trust> {
+        let policy = self
+            .plugin_policy
+            .clone()
+            .or_else(|| default_plugin_policy().filter(|p| p.is_file()));
+        Trust::new(&self.plugin_key, policy.as_deref(), self.allow_unsigned)
+    }
+
     /// Load one external plugin from a file or an OCI reference.
     pub(crate) fn load(&self, runtime: &Arc<Runtime>, source: &str) -> Result<Plugin> {
         if source.starts_with("oci://") {
-            let (bytes, digest) = crate::commands::pull_plugin(
-                source,
-                &self.plugin_key,
-                self.allow_unsigned,
-                self.plugin_plain_http,
-            )?;
+            let (bytes, digest) =
+                crate::commands::pull_plugin(source, &self.trust()?, self.plugin_plain_http)?;
             return runtime
                 .load(source, Origin::Memory(format!("{source}@{digest}")), &bytes)
                 .with_context(|| format!("failed to load plugin `{source}`"));

@@ -573,6 +573,71 @@ fn plugins_from_files_and_signed_oci_artifacts() {
     ok(&pl(&["--plugin", &unsigned, "--allow-unsigned"]));
     same_tree(&t.join("b1"), &t.join("b2"));
 
+    // A trust policy: keys limited to repositories by glob, unsigned allowed by glob.
+    let host = reg
+        .oci("")
+        .trim_start_matches("oci://")
+        .trim_end_matches('/')
+        .to_string();
+    std::fs::create_dir_all(t.join("keys")).unwrap();
+    std::fs::copy(t.join("cosign.pub"), t.join("keys/cosign.pub")).unwrap();
+    let policy = |text: &str| std::fs::write(t.join("policy.yaml"), text).unwrap();
+    policy(&format!(
+        "trustedKeys:\n  - key: keys/cosign.pub\n    repositories: [\"{host}/plugins/*\"]\n"
+    ));
+    let o = pl(&["--plugin", &r, "--plugin-policy", "policy.yaml"]);
+    ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("signature verified with keys/cosign.pub"),
+        "{}",
+        describe(&o)
+    );
+    same_tree(&t.join("b1"), &t.join("b2"));
+    // Out of the key's scope: refused, naming the policy; nothing written.
+    policy(&format!(
+        "trustedKeys:\n  - key: keys/cosign.pub\n    repositories: [\"{host}/other/*\"]\n"
+    ));
+    std::fs::remove_dir_all(t.join("b2")).unwrap();
+    fails(
+        &pl(&["--plugin", &r, "--plugin-policy", "policy.yaml"]),
+        2,
+        &format!("is trusted for {host}/plugins/script"),
+    );
+    assert!(!t.join("b2").exists());
+    // A scoped key that did not sign it: refused with the reason.
+    std::fs::copy(t.join("other.pub"), t.join("keys/cosign.pub")).unwrap();
+    policy(&format!(
+        "trustedKeys:\n  - key: keys/cosign.pub\n    repositories: [\"{host}/**\"]\n"
+    ));
+    fails(
+        &pl(&["--plugin", &r, "--plugin-policy", "policy.yaml"]),
+        2,
+        "no trusted key verifies it",
+    );
+    // allowUnsigned by repository, from the default policy location in the config directory.
+    std::fs::create_dir_all(t.join("config/cnsctl")).unwrap();
+    std::fs::write(
+        t.join("config/cnsctl/plugin-policy.yaml"),
+        format!("allowUnsigned: [\"{host}/plugins/unsigned\"]\n"),
+    )
+    .unwrap();
+    let o = pl(&["--plugin", &unsigned]);
+    ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("allowed unsigned"),
+        "{}",
+        describe(&o)
+    );
+    fails(&pl(&["--plugin", &r]), 2, "plugin-policy.yaml");
+    // A broken policy names the file, line and field.
+    std::fs::write(
+        t.join("config/cnsctl/plugin-policy.yaml"),
+        "trustedKeys:\n  - path: x.pub\n",
+    )
+    .unwrap();
+    fails(&pl(&["--plugin", &r]), 2, "plugin-policy.yaml:2:");
+    std::fs::remove_file(t.join("config/cnsctl/plugin-policy.yaml")).unwrap();
+
     let o = cns(
         t,
         &[

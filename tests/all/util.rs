@@ -4,10 +4,15 @@ use cns_test_support::{describe, list_files};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A `cnsctl` command with an isolated compile cache in `cache`.
+/// A `cnsctl` command with an isolated compile cache in `cache` and a config directory
+/// (plugin directory, trust policy) at `cache/../config`, so the user's own settings
+/// never leak into a test.
 pub(crate) fn cnsctl(cache: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cnsctl"));
-    c.env("CNS_CACHE_DIR", cache).env_remove("XDG_CACHE_HOME");
+    let config = cache.parent().unwrap_or(cache).join("config");
+    c.env("CNS_CACHE_DIR", cache)
+        .env_remove("XDG_CACHE_HOME")
+        .env("XDG_CONFIG_HOME", config);
     c
 }
 

@@ -2,6 +2,7 @@
 //! artifacts (one tar+gzip layer, our artifactType, cosign-format signatures).
 
 use super::Outcome;
+use crate::trust::Trust;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use cns_bundle::FileTree;
@@ -430,19 +431,19 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 /// Largest plugin component `--plugin oci://…` accepts.
 const MAX_PLUGIN: u64 = 64 << 20;
 
-/// Pull a plugin artifact; unless `allow_unsigned`, one of `keys` must have signed it.
-/// Returns the component bytes and the manifest digest.
+/// Pull a plugin artifact; unless `trust` lets its repository load unsigned, one of the keys
+/// trusted for its repository must have signed it. Returns the component bytes and the
+/// manifest digest.
 pub(crate) fn pull_plugin(
     reference: &str,
-    keys: &[PathBuf],
-    allow_unsigned: bool,
+    trust: &Trust,
     plain_http: bool,
 ) -> Result<(Vec<u8>, String)> {
     let r = parse_ref(reference)?;
-    if keys.is_empty() && !allow_unsigned {
-        bail!(
-            "refusing plugin {r}: give --plugin-key PUBKEY to check its signature, or --allow-unsigned"
-        );
+    let repository = r.repository_ref();
+    let decision = trust.decide(&repository);
+    if decision.keys.is_empty() && !decision.unsigned_ok {
+        bail!("refusing plugin {r}: {}", trust.hint(&repository));
     }
     let reg = RegistryArgs { plain_http }.registry()?;
     let pulled = reg
@@ -453,36 +454,39 @@ pub(crate) fn pull_plugin(
             MAX_PLUGIN,
         )
         .with_context(|| format!("failed to pull plugin {r}"))?;
-    if !keys.is_empty() {
-        let mut reasons = Vec::new();
-        let mut verified = false;
-        for k in keys {
-            let key = sign::load_verifying_key(&k.display().to_string(), &read(k)?)?;
-            match sign::verify(&reg, &r, &pulled.digest, &key) {
-                Ok(()) => {
-                    verified = true;
-                    break;
-                }
-                Err(e @ (cns_oci::Error::Unsigned { .. } | cns_oci::Error::Verify { .. })) => {
-                    reasons.push(format!("{}: {e}", k.display()))
-                }
-                Err(e) => return Err(e.into()),
+    if decision.keys.is_empty() {
+        crate::ui::status(&format!(
+            "plugin {r}: loaded without a signature check (allowed unsigned)"
+        ));
+        return Ok((pulled.layer, pulled.digest));
+    }
+    let mut reasons = Vec::new();
+    for k in &decision.keys {
+        match sign::verify(&reg, &r, &pulled.digest, &k.key) {
+            Ok(()) => {
+                crate::ui::status(&format!(
+                    "plugin {r}: signature verified with {} ({})",
+                    k.label, pulled.digest
+                ));
+                return Ok((pulled.layer, pulled.digest));
             }
-        }
-        if !verified && !allow_unsigned {
-            bail!(
-                "refusing plugin {r}: no trusted key verifies it ({})",
-                reasons.join("; ")
-            );
-        }
-        if verified {
-            crate::ui::status(&format!(
-                "plugin {r}: signature verified ({})",
-                pulled.digest
-            ));
+            Err(e @ (cns_oci::Error::Unsigned { .. } | cns_oci::Error::Verify { .. })) => {
+                reasons.push(format!("{}: {e}", k.label))
+            }
+            Err(e) => return Err(e.into()),
         }
     }
-    Ok((pulled.layer, pulled.digest))
+    if decision.unsigned_ok {
+        crate::ui::status(&format!(
+            "plugin {r}: no trusted signature, loaded because unsigned plugins are allowed ({})",
+            reasons.join("; ")
+        ));
+        return Ok((pulled.layer, pulled.digest));
+    }
+    bail!(
+        "refusing plugin {r}: no trusted key verifies it ({})",
+        reasons.join("; ")
+    )
 }
 
 /// Push a plugin component as an OCI artifact (`application/wasm` layer); returns the digest.
