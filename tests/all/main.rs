@@ -5,6 +5,7 @@ mod charts;
 mod cli;
 mod deployers;
 mod golden;
+mod hardening;
 mod oci;
 mod plugins;
 mod recipes;

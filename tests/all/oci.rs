@@ -378,6 +378,9 @@ pem = "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n" + "\n".join(body[i:i+64] 
 open("py.key", "w").write(pem)
 open("py.pub", "wb").write(k.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 open("py-pkcs8.pem", "wb").write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+# Private keys are the user's alone: cnsctl refuses keys others may read.
+os.chmod("py.key", 0o600)
+os.chmod("py-pkcs8.pem", 0o600)
 "#;
 
 #[test]

@@ -84,12 +84,12 @@ fn hostile_corpus_is_contained() {
         (
             "dotdot-path",
             |e| matches!(e, Error::BadOutput { .. }),
-            "`..` segment in path `../../escaped.txt`",
+            "`.` or `..` segment (path traversal): `../../escaped.txt`",
         ),
         (
             "absolute-path",
             |e| matches!(e, Error::BadOutput { .. }),
-            "absolute path `/tmp/cns-hostile-absolute.txt`",
+            "absolute path: `/tmp/cns-hostile-absolute.txt`",
         ),
         (
             "duplicate-path",
@@ -99,7 +99,7 @@ fn hostile_corpus_is_contained() {
         (
             "empty-segment-path",
             |e| matches!(e, Error::BadOutput { .. }),
-            "empty segment in path `manifests//x.yaml`",
+            "empty path segment: `manifests//x.yaml`",
         ),
         (
             "backslash-path",
@@ -132,7 +132,7 @@ fn hostile_corpus_is_contained() {
         (
             "plugin-error",
             |e| matches!(e, Error::PluginReturned { .. }),
-            "invalid input: hostile plugin refuses this input",
+            "plugin `hostile` refused the input: hostile plugin refuses this input",
         ),
     ];
     for (mode, check, want) in cases {

@@ -168,11 +168,49 @@ pub fn parse_tolerations(flag: &'static str, raw: &[String]) -> Result<Vec<Toler
     Ok(out)
 }
 
+/// Check a deployer option given as a flag (`--repo`, `--revision`): no control characters,
+/// quotes or spaces; only characters URLs, OCI references and Git refs use.
+pub fn check_location(flag: &'static str, raw: &str) -> Result<()> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 2048
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~:/@%+=".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidFlag {
+            flag,
+            value: shorten(raw),
+            reason:
+                "use only letters, digits and `-._~:/@%+=` (a URL, OCI reference or Git revision)"
+                    .into(),
+        })
+    }
+}
+
+/// A flag value for an error message: control characters escaped, at most 120 characters.
+fn shorten(raw: &str) -> String {
+    let mut s: String = raw
+        .chars()
+        .take(120)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if raw.chars().nth(120).is_some() {
+        s.push('…');
+    }
+    s
+}
+
+/// Largest value one `--set` may carry, in bytes.
+pub const MAX_SET_VALUE: usize = 1 << 20;
+
 /// Parse `component:dotted.path=value`.
 pub fn parse_set(raw: &str) -> Result<SetOverride> {
     let bad = |reason: &str| Error::InvalidFlag {
         flag: "--set",
-        value: raw.to_string(),
+        value: shorten(raw),
         reason: reason.to_string(),
     };
     let (component, rest) = raw
@@ -185,6 +223,12 @@ pub fn parse_set(raw: &str) -> Result<SetOverride> {
         return Err(bad("the component is empty"));
     }
     cns_values::split_path(path).map_err(|e| bad(&e.to_string()))?;
+    if value.len() > MAX_SET_VALUE {
+        return Err(bad(&format!(
+            "the value is {} bytes, more than the {MAX_SET_VALUE} allowed",
+            value.len()
+        )));
+    }
     Ok(SetOverride {
         component: component.to_string(),
         path: path.to_string(),
@@ -264,6 +308,16 @@ mod tests {
         assert_eq!(parse_set("x:a.b=true").unwrap().value, json!(true));
         assert_eq!(parse_set("x:a=3").unwrap().value, json!(3));
         assert_eq!(parse_set("x:a=b=c").unwrap().value, json!("b=c"));
+        // Bounded: path depth and value size (an API caller is not limited by ARG_MAX).
+        let deep = format!("x:{}=1", vec!["a"; 65].join("."));
+        let e = parse_set(&deep).unwrap_err().to_string();
+        assert!(e.contains("more than 64 segments") && e.len() < 400, "{e}");
+        let big = format!("x:a={}", "v".repeat(MAX_SET_VALUE + 1));
+        let e = parse_set(&big).unwrap_err().to_string();
+        assert!(
+            e.contains("more than the 1048576 allowed") && e.len() < 400,
+            "{e}"
+        );
         for bad in ["nocolon", "x:noequals", ":a=1", "x:a..b=1", "x:{{a}}=1"] {
             let e = parse_set(bad).unwrap_err().to_string();
             assert!(

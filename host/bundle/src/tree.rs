@@ -2,7 +2,6 @@
 //! atomic write to disk (a sibling temp dir renamed into place; nothing half-written).
 
 use crate::{Error, Result};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -24,7 +23,8 @@ pub struct FileTree {
 }
 
 impl FileTree {
-    /// Add a file; a path already present is a [`Error::Conflict`].
+    /// Add a file; a path already present is a [`Error::Conflict`], one that breaks the
+    /// path rule ([`cns_files::check_path`]) an [`Error::BadPath`].
     pub fn add(
         &mut self,
         path: String,
@@ -32,6 +32,13 @@ impl FileTree {
         executable: bool,
         producer: &str,
     ) -> Result<()> {
+        if let Err(e) = cns_files::check_path(&path) {
+            return Err(Error::BadPath {
+                path: path.escape_debug().to_string(),
+                producer: producer.to_string(),
+                reason: e.to_string(),
+            });
+        }
         if let Some(e) = self.files.get(&path) {
             return Err(Error::Conflict {
                 path,
@@ -67,14 +74,11 @@ impl FileTree {
 
     /// `checksums.txt` in GNU `sha256sum -c` format over every file, sorted by path.
     pub fn checksums(&self) -> String {
-        let mut s = String::new();
-        for (p, e) in &self.files {
-            s.push_str(&hex::encode(Sha256::digest(&e.content)));
-            s.push_str("  ");
-            s.push_str(p);
-            s.push('\n');
-        }
-        s
+        cns_files::checksums(
+            self.files
+                .iter()
+                .map(|(p, e)| (p.as_str(), e.content.as_slice())),
+        )
     }
 
     /// Add `checksums.txt` covering every other file.
@@ -85,8 +89,11 @@ impl FileTree {
 
     /// Write the tree to `dir` atomically: build it in a temporary sibling directory, then
     /// rename it into place. `dir` must not exist or be empty, unless `force` replaces it.
-    /// On any error nothing is left at `dir` (an existing one is kept as it was).
-    pub fn write_to(&self, dir: &Path, force: bool) -> Result<()> {
+    /// On any error nothing is left at `dir` (an existing one is kept as it was); on SIGTERM
+    /// or SIGINT, [`abort_in_progress`] (called by the CLI's signal handler) cleans up.
+    /// Staging directories that an earlier, killed run left beside `dir` are removed first;
+    /// the report lists them.
+    pub fn write_to(&self, dir: &Path, force: bool) -> Result<WriteReport> {
         let werr = |source| Error::Write {
             path: dir.display().to_string(),
             source,
@@ -106,12 +113,27 @@ impl FileTree {
             _ => std::path::PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(werr)?;
+        let report = WriteReport {
+            removed_stale: remove_stale_siblings(&parent),
+        };
+        let pid = std::process::id();
         let staging = tempfile::Builder::new()
-            .prefix(".cnsctl-bundle-")
+            .prefix(&format!("{STAGING_PREFIX}{pid}-"))
             .tempdir_in(&parent)
             .map_err(werr)?;
+        let staged = staging.path().to_path_buf();
+        let old = parent.join(format!("{OLD_PREFIX}{pid}"));
+        let _guard = InProgress::register(Pending {
+            staging: staged.clone(),
+            old: old.clone(),
+            dir: dir.to_path_buf(),
+        });
+        let delay = std::env::var("CNS_TEST_WRITE_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(std::time::Duration::from_millis);
         for (rel, e) in &self.files {
-            let path = staging.path().join(rel);
+            let path = staged.join(rel);
             if let Some(p) = path.parent() {
                 std::fs::create_dir_all(p).map_err(werr)?;
             }
@@ -123,35 +145,139 @@ impl FileTree {
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
                     .map_err(werr)?;
             }
+            if let Some(d) = delay {
+                // Test hook: widen the window in which interruption tests send signals.
+                std::thread::sleep(d);
+            }
         }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
+            std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755))
                 .map_err(werr)?;
         }
         let staged = staging.keep();
         let result = match existing {
-            Some(true) => {
-                let old = parent.join(format!(".cnsctl-old-{}", std::process::id()));
-                std::fs::rename(dir, &old)
-                    .and_then(|()| {
-                        std::fs::rename(&staged, dir).inspect_err(|_| {
-                            let _ = std::fs::rename(&old, dir);
-                        })
+            Some(true) => std::fs::rename(dir, &old)
+                .and_then(|()| {
+                    std::fs::rename(&staged, dir).inspect_err(|_| {
+                        let _ = std::fs::rename(&old, dir);
                     })
-                    .map(|()| {
-                        let _ = std::fs::remove_dir_all(&old);
-                    })
-            }
+                })
+                .map(|()| {
+                    let _ = std::fs::remove_dir_all(&old);
+                }),
             // rename(2) replaces an empty directory.
             _ => std::fs::rename(&staged, dir),
         };
         result.map_err(|e| {
             let _ = std::fs::remove_dir_all(&staged);
             werr(e)
-        })
+        })?;
+        Ok(report)
     }
+}
+
+/// What [`FileTree::write_to`] did besides writing.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Staging directories of killed earlier runs that were removed.
+    pub removed_stale: Vec<std::path::PathBuf>,
+}
+
+/// Name prefix of a staging directory: `.cnsctl-bundle-<pid>-<random>`.
+const STAGING_PREFIX: &str = ".cnsctl-bundle-";
+/// Name of the directory a replaced output is moved to while the new one moves in.
+const OLD_PREFIX: &str = ".cnsctl-old-";
+
+/// A write in progress, for [`abort_in_progress`].
+#[derive(Debug, Clone)]
+struct Pending {
+    staging: std::path::PathBuf,
+    old: std::path::PathBuf,
+    dir: std::path::PathBuf,
+}
+
+static IN_PROGRESS: std::sync::Mutex<Vec<Pending>> = std::sync::Mutex::new(Vec::new());
+
+/// Registration of a [`Pending`] write, removed on drop.
+struct InProgress(std::path::PathBuf);
+
+impl InProgress {
+    fn register(p: Pending) -> Self {
+        let key = p.staging.clone();
+        IN_PROGRESS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(p);
+        InProgress(key)
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        IN_PROGRESS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| p.staging != self.0);
+    }
+}
+
+/// Undo every write in progress: remove its staging directory, and put a replaced output
+/// back if the new one had not moved in yet. For signal handlers, before the process exits.
+pub fn abort_in_progress() {
+    let pending = IN_PROGRESS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for p in pending {
+        let _ = std::fs::remove_dir_all(&p.staging);
+        if p.old.exists() {
+            if p.dir.exists() {
+                let _ = std::fs::remove_dir_all(&p.old);
+            } else {
+                let _ = std::fs::rename(&p.old, &p.dir);
+            }
+        }
+    }
+}
+
+/// Whether process `pid` is alive (Linux: `/proc/<pid>` exists; elsewhere assumed alive).
+fn alive(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Remove `.cnsctl-bundle-<pid>-*` and `.cnsctl-old-<pid>` entries of `parent` whose process
+/// is gone (a run killed with SIGKILL cannot clean up after itself). Returns what was removed.
+fn remove_stale_siblings(parent: &Path) -> Vec<std::path::PathBuf> {
+    let me = std::process::id();
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return removed;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name
+            .strip_prefix(STAGING_PREFIX)
+            .or_else(|| name.strip_prefix(OLD_PREFIX))
+        else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(pid) = digits.parse::<u32>() else {
+            continue;
+        };
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if pid != me && is_dir && !alive(pid) && std::fs::remove_dir_all(e.path()).is_ok() {
+            removed.push(e.path());
+        }
+    }
+    removed.sort();
+    removed
 }
 
 #[cfg(test)]
@@ -205,6 +331,16 @@ mod tests {
         t2.write_to(&out, true).unwrap();
         assert!(!out.join("a.txt").exists());
         assert!(out.join("new.txt").exists());
+        // A staging directory of a dead process is removed; a live one's is not.
+        let dead = tmp.path().join(".cnsctl-bundle-4000000000-x");
+        let live = tmp
+            .path()
+            .join(format!(".cnsctl-bundle-{}-y", std::process::id()));
+        std::fs::create_dir_all(dead.join("a")).unwrap();
+        std::fs::create_dir_all(&live).unwrap();
+        let report = t2.write_to(&out, true).unwrap();
+        assert_eq!(report.removed_stale, [dead]);
+        std::fs::remove_dir(&live).unwrap();
         let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

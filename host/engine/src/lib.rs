@@ -12,10 +12,25 @@ pub const POOL_SLOTS: u32 = 64;
 /// `madvise`), so the next instance in the slot takes no page faults for them.
 const KEEP_RESIDENT: usize = 8 << 20;
 
+/// Address space the pool reserves: per memory 4 GiB plus wasmtime's default 32 MiB guard,
+/// two memories per slot, with headroom for tables and code.
+pub const POOL_ADDRESS_SPACE: u64 = POOL_SLOTS as u64 * 2 * ((4 << 30) + (32 << 20)) + (8 << 30);
+
+/// How plugin instances get their memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allocation {
+    /// From the pre-reserved pool: the fast path, no bounds checks, resident memories.
+    Pooled,
+    /// Mapped per call, sized to what the plugin uses, with bounds checks: for processes
+    /// whose address space is limited (`ulimit -v`). The reason says which limit was hit.
+    OnDemand(String),
+}
+
 /// The engine configuration. Compiled code (the on-disk cache, the precompiled built-ins)
 /// is only valid for the same configuration and wasmtime version; wasmtime checks both when
 /// loading it. `pooled`: instances come from a pool of pre-reserved slots (memories kept
-/// resident, copy-on-write images kept mapped per module) instead of fresh mappings per call.
+/// resident, copy-on-write images kept mapped per module); otherwise memories are mapped per
+/// call at the size the plugin needs (no 4 GiB reservation per memory).
 pub fn config(pooled: bool) -> Config {
     let mut cfg = Config::new();
     cfg.wasm_component_model(true)
@@ -38,15 +53,42 @@ pub fn config(pooled: bool) -> Config {
             .pagemap_scan(wasmtime::Enabled::Auto)
             .table_keep_resident(64 << 10);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    } else {
+        // Reserve nothing beyond what a memory holds (plus a little room to grow in place):
+        // each call then needs address space only for the memory it really uses.
+        cfg.memory_reservation(0)
+            .memory_guard_size(0)
+            .memory_reservation_for_growth(1 << 20);
     }
     cfg
 }
 
-/// The engine, pooled when the pool's address space can be reserved (a tight `ulimit -v`
-/// refuses it), else mapping memory per call. Returns whether it is pooled.
-pub fn engine() -> wasmtime::Result<(Engine, bool)> {
-    match Engine::new(&config(true)) {
-        Ok(e) => Ok((e, true)),
-        Err(_) => Ok((Engine::new(&config(false))?, false)),
-    }
+/// The soft address-space limit of this process (`ulimit -v`), if any. Linux only.
+pub fn address_space_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    line["Max address space".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The engine: pooled unless the address space is limited below what the pool reserves (or
+/// reserving it fails), then with memories mapped per call; [`Allocation`] says which and why.
+pub fn engine() -> wasmtime::Result<(Engine, Allocation)> {
+    let reason = match address_space_limit() {
+        Some(limit) if limit < POOL_ADDRESS_SPACE => format!(
+            "the address-space limit (ulimit -v) is {} MiB, below the {} GiB the instance pool reserves",
+            limit >> 20,
+            POOL_ADDRESS_SPACE >> 30
+        ),
+        _ => match Engine::new(&config(true)) {
+            Ok(e) => return Ok((e, Allocation::Pooled)),
+            Err(e) => format!("reserving the instance pool failed ({e})"),
+        },
+    };
+    Ok((Engine::new(&config(false))?, Allocation::OnDemand(reason)))
 }

@@ -44,6 +44,28 @@ pub enum Error {
         /// Why it is not.
         reason: String,
     },
+    /// A bundle directory holds something a bundle cannot (a link, a FIFO, a bad name).
+    #[error("bundle directory `{path}`: {reason}")]
+    BundleDir {
+        /// The file or directory at fault.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A bundle's `checksums.txt` does not match its files.
+    #[error("{bundle}: checksums.txt does not match the files (edited after generation?)")]
+    Checksums {
+        /// The bundle (directory or reference).
+        bundle: String,
+    },
+    /// No trusted key verifies a plugin and unsigned plugins are not allowed for it.
+    #[error("refusing plugin {reference}: {reason}")]
+    Untrusted {
+        /// The plugin reference.
+        reference: String,
+        /// Why (each key's verdict).
+        reason: String,
+    },
     /// A refused archive entry (path traversal, link, device, duplicate, too big).
     #[error("archive entry `{path}`: {reason}")]
     Archive {

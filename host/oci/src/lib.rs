@@ -4,6 +4,8 @@
 //! (`sha256-<hex>.sig` tag, simple-signing payload, ECDSA P-256).
 
 pub mod archive;
+pub mod artifact;
+mod bounded;
 mod error;
 pub mod manifest;
 pub mod reference;
@@ -14,3 +16,4 @@ pub use archive::Entry;
 pub use error::{Error, Result};
 pub use reference::OciRef;
 pub use registry::{Pulled, Registry, RegistryOptions};
+pub use sign::{SigningKey, VerifyingKey};

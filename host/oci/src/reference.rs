@@ -32,6 +32,33 @@ pub fn is_sha256_digest(d: &str) -> bool {
     })
 }
 
+/// One repository path component, as the OCI distribution spec defines it:
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`. Rules out `.`, `..`, empty components and
+/// anything percent-encoded, so one repository has one spelling.
+fn is_path_component(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &seg[start..i];
+        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|c| c == b'-')) {
+            return false;
+        }
+    }
+    true
+}
+
 impl OciRef {
     /// Parse `oci://…`.
     pub fn parse(s: &str) -> Result<Self> {
@@ -61,17 +88,12 @@ impl OciRef {
             Some((r, t)) if !t.contains('/') => (r, Some(t.to_string())),
             _ => (path, None),
         };
-        if repository.is_empty()
-            || repository.starts_with('/')
-            || repository.ends_with('/')
-            || repository.contains("//")
-            || !repository
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b))
-        {
+        if repository.is_empty() || !repository.split('/').all(is_path_component) {
             return Err(bad(
                 s,
-                format!("`{repository}` is not a repository (lowercase letters, digits, . _ - /)"),
+                format!(
+                    "`{repository}` is not a repository: `/`-separated components of lowercase letters and digits joined by `.`, `_`, `__` or dashes (no `.` or `..` components)"
+                ),
             ));
         }
         if let Some(t) = &tag {
@@ -87,7 +109,8 @@ impl OciRef {
             }
         }
         Ok(OciRef {
-            registry: registry.to_string(),
+            // Host names are case-insensitive: one spelling, so trust rules match it.
+            registry: registry.to_ascii_lowercase(),
             repository: repository.to_string(),
             tag,
             digest,
@@ -160,6 +183,8 @@ mod tests {
         assert_eq!(r.digest.as_deref(), Some(d.as_str()));
         assert_eq!(r.tag, None);
         assert_eq!(r.to_string(), format!("oci://reg.example/b@{d}"));
+        let r = OciRef::parse("oci://Reg.EXAMPLE/a__b/c-d/e.f").unwrap();
+        assert_eq!(r.repository_ref(), "reg.example/a__b/c-d/e.f");
         let r = OciRef::parse("oci://reg.example:443/b").unwrap();
         assert_eq!((r.registry.as_str(), r.tag), ("reg.example:443", None));
     }
@@ -173,6 +198,12 @@ mod tests {
             ("oci://x/y:bad tag", "`bad tag`"),
             ("oci://x/y@sha256:abc", "`sha256:abc`"),
             ("oci:///y", "registry host"),
+            ("oci://x/dev/../plugins/p", "no `.` or `..`"),
+            ("oci://x/dev/./p", "no `.` or `..`"),
+            ("oci://x/dev//p", "not a repository"),
+            ("oci://x/dev%2f..%2fp", "not a repository"),
+            ("oci://x/a..b", "not a repository"),
+            ("oci://x/-a", "not a repository"),
         ] {
             let e = OciRef::parse(s).unwrap_err().to_string();
             assert!(e.contains(part), "{s}: {e}");

@@ -6,11 +6,10 @@
 //! (`~/.docker/config.json`, credential helpers included), else anonymous. 5xx, 429 and
 //! connection failures are retried with exponential backoff.
 
-use crate::manifest::{self, Descriptor, Manifest};
+use crate::manifest::{self, Manifest};
 use crate::{Error, OciRef, Result};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
-use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, RegistryOperation};
 use std::collections::BTreeMap;
@@ -25,9 +24,18 @@ pub struct RegistryOptions {
     pub retries: u32,
     /// First backoff delay; doubles on each retry.
     pub backoff: Duration,
-    /// Per-request timeout.
+    /// Deadline of one registry operation, retries included (`--registry-timeout`).
     pub timeout: Duration,
+    /// Largest manifest accepted, checked while it streams in.
+    pub max_manifest: usize,
 }
+
+/// Default of [`RegistryOptions::timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default of [`RegistryOptions::max_manifest`]: manifests are a few KiB; 4 MiB is generous.
+pub const DEFAULT_MAX_MANIFEST: usize = 4 << 20;
+/// Largest signature payload or other small blob read into memory.
+pub const MAX_SMALL_BLOB: u64 = 1 << 20;
 
 impl Default for RegistryOptions {
     fn default() -> Self {
@@ -35,20 +43,33 @@ impl Default for RegistryOptions {
             plain_http: false,
             retries: 4,
             backoff: Duration::from_millis(250),
-            timeout: Duration::from_secs(60),
+            timeout: DEFAULT_TIMEOUT,
+            max_manifest: DEFAULT_MAX_MANIFEST,
         }
     }
 }
 
 /// A pulled artifact.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Pulled {
     /// Manifest digest.
     pub digest: String,
     /// The manifest.
     pub manifest: Manifest,
-    /// The single layer's bytes (digest and size verified).
-    pub layer: Vec<u8>,
+    /// The single layer, streamed to an anonymous temporary file (digest and size verified),
+    /// positioned at its start.
+    pub layer: std::fs::File,
+}
+
+impl Pulled {
+    /// The layer's bytes (for layers small enough to hold, e.g. a plugin component).
+    pub fn layer_bytes(&mut self) -> std::io::Result<Vec<u8>> {
+        use std::io::{Read, Seek};
+        let mut v = Vec::new();
+        self.layer.rewind()?;
+        self.layer.read_to_end(&mut v)?;
+        Ok(v)
+    }
 }
 
 /// Progress callback: one line per step.
@@ -56,9 +77,12 @@ pub type Progress = Box<dyn Fn(&str) + Send + Sync>;
 
 /// A registry client with its own single-threaded async runtime.
 pub struct Registry {
-    client: Client,
+    pub(crate) client: Client,
+    /// For manifest GETs, whose size `oci-client` cannot bound.
+    pub(crate) http: reqwest::Client,
+    pub(crate) scheme: &'static str,
     rt: tokio::runtime::Runtime,
-    opts: RegistryOptions,
+    pub(crate) opts: RegistryOptions,
     progress: Progress,
 }
 
@@ -93,7 +117,8 @@ fn retryable(e: &OciDistributionError) -> bool {
         OciDistributionError::RequestError(r) => {
             r.is_connect() || r.is_timeout() || r.status().is_some_and(|s| s.is_server_error())
         }
-        OciDistributionError::IoError(_) => true,
+        // InvalidData: the blob broke its descriptor (see `Capped`); asking again won't help.
+        OciDistributionError::IoError(e) => e.kind() != std::io::ErrorKind::InvalidData,
         _ => false,
     }
 }
@@ -148,10 +173,22 @@ impl Registry {
                 ClientProtocol::Https
             },
             use_monolithic_push: true,
-            read_timeout: Some(opts.timeout),
-            connect_timeout: Some(Duration::from_secs(10)),
+            // The operation deadline (`retry_raw`) is the one that fires and names the flag;
+            // the client's own read timeout is a backstop behind it.
+            read_timeout: Some(opts.timeout + Duration::from_secs(5)),
+            connect_timeout: Some(opts.timeout.min(Duration::from_secs(10))),
             ..Default::default()
         };
+        let http = reqwest::Client::builder()
+            .read_timeout(opts.timeout + Duration::from_secs(5))
+            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("cnsctl/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Registry {
+                registry: String::new(),
+                operation: "create the HTTP client".into(),
+                message: e.to_string(),
+            })?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -162,6 +199,8 @@ impl Registry {
             })?;
         Ok(Registry {
             client: Client::new(config),
+            http,
+            scheme: if opts.plain_http { "http" } else { "https" },
             rt,
             opts,
             progress,
@@ -188,9 +227,27 @@ impl Registry {
     {
         let mut delay = self.opts.backoff;
         let mut attempt = 0;
+        let deadline = Instant::now() + self.opts.timeout;
         loop {
-            match self.rt.block_on(op()) {
-                Err(e) if attempt < self.opts.retries && retryable(&e) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let result = self
+                .rt
+                .block_on(async { tokio::time::timeout(left, op()).await })
+                .unwrap_or_else(|_| {
+                    Err(OciDistributionError::IoError(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "no answer within {}s (--registry-timeout, CNS_REGISTRY_TIMEOUT)",
+                            self.opts.timeout.as_secs_f32()
+                        ),
+                    )))
+                });
+            match result {
+                Err(e)
+                    if attempt < self.opts.retries
+                        && retryable(&e)
+                        && Instant::now() + delay < deadline =>
+                {
                     attempt += 1;
                     (self.progress)(&format!(
                         "{what}: {} (retry {attempt}/{} in {delay:?})",
@@ -206,7 +263,7 @@ impl Registry {
     }
 
     /// [`Self::retry_raw`], with the final error naming the registry and the operation.
-    fn retry<T, F, Fut>(&self, r: &OciRef, what: &str, op: F) -> Result<T>
+    pub(crate) fn retry<T, F, Fut>(&self, r: &OciRef, what: &str, op: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
@@ -331,33 +388,29 @@ impl Registry {
                 layer.size
             )));
         }
-        let data = self.fetch_blob(r, layer)?;
+        let layer = self.fetch_blob_file(r, layer, max_layer)?;
         Ok(Pulled {
             digest,
             manifest: m,
-            layer: data,
+            layer,
         })
     }
 
     /// The manifest bytes and digest at `r`, or `None` if there is none. The digest is
     /// computed from the bytes and checked against `r`'s digest and the registry's header.
     pub fn fetch_manifest(&self, r: &OciRef) -> Result<Option<(Vec<u8>, String)>> {
-        let reference = r.client_ref();
-        let accepted = [manifest::MANIFEST];
         let what = format!("pull manifest {r}");
-        let res = self.retry_raw(&what, || {
-            self.client
-                .pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &accepted)
-        });
+        let res = self.retry_raw(&what, || self.get_manifest(r));
         let (bytes, header) = match res {
-            Ok(v) => v,
+            Ok(Some(v)) => v,
+            Ok(None) => return Ok(None),
             Err(e) if not_found(&e) => return Ok(None),
             Err(e) => return Err(self.err(r, &what, &e)),
         };
         let digest = manifest::digest(&bytes);
         for (what, expected) in [
             ("reference", r.digest.as_deref()),
-            ("registry header", Some(header.as_str())),
+            ("registry header", header.as_deref()),
         ] {
             if let Some(exp) = expected
                 && exp.starts_with("sha256:")
@@ -370,32 +423,7 @@ impl Registry {
                 });
             }
         }
-        Ok(Some((bytes.to_vec(), digest)))
-    }
-
-    /// A blob's bytes, with its digest and size checked against `d`.
-    pub fn fetch_blob(&self, r: &OciRef, d: &Descriptor) -> Result<Vec<u8>> {
-        let reference = r.client_ref();
-        let desc = OciDescriptor {
-            media_type: d.media_type.clone(),
-            digest: d.digest.clone(),
-            size: d.size as i64,
-            ..Default::default()
-        };
-        let data = self.retry(r, &format!("pull blob {}", d.digest), || async {
-            let mut buf = Vec::new();
-            self.client.pull_blob(&reference, &desc, &mut buf).await?;
-            Ok(buf)
-        })?;
-        let actual = manifest::digest(&data);
-        if actual != d.digest || data.len() as u64 != d.size {
-            return Err(Error::Digest {
-                what: format!("blob of {r}"),
-                expected: format!("{} ({} bytes)", d.digest, d.size),
-                actual: format!("{actual} ({} bytes)", data.len()),
-            });
-        }
-        Ok(data)
+        Ok(Some((bytes, digest)))
     }
 
     /// Push a plain blob (e.g. a signature payload); returns its digest.

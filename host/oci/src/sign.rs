@@ -137,6 +137,13 @@ fn pem(label: &str, der: &[u8]) -> String {
     s
 }
 
+/// Largest scrypt `N` accepted when decrypting a key (memory is 128·N·r bytes).
+const MAX_SCRYPT_N: u64 = 1 << 20;
+/// Largest scrypt `r` accepted.
+const MAX_SCRYPT_R: u32 = 16;
+/// Largest scrypt `p` accepted.
+const MAX_SCRYPT_P: u32 = 16;
+
 fn scrypt_key(
     password: &[u8],
     salt: &[u8],
@@ -147,6 +154,16 @@ fn scrypt_key(
 ) -> Result<[u8; 32]> {
     if !n.is_power_of_two() || n < 2 {
         return Err(key_err(path, format!("scrypt N={n} is not a power of two")));
+    }
+    // cosign writes N=32768, r=8, p=1 (32 MiB, ~0.1 s). Beyond these bounds a key file could
+    // make decryption allocate gigabytes or run for hours.
+    if n > MAX_SCRYPT_N || r == 0 || r > MAX_SCRYPT_R || p == 0 || p > MAX_SCRYPT_P {
+        return Err(key_err(
+            path,
+            format!(
+                "scrypt parameters N={n} r={r} p={p} are outside the accepted bounds (N <= {MAX_SCRYPT_N}, 1 <= r <= {MAX_SCRYPT_R}, 1 <= p <= {MAX_SCRYPT_P}; cosign uses N=32768 r=8 p=1)"
+            ),
+        ));
     }
     let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p, 32)
         .map_err(|e| key_err(path, format!("scrypt parameters: {e}")))?;
@@ -372,6 +389,25 @@ mod tests {
         assert!(e.to_string().contains("CNS_SIGN_PASSWORD"), "{e}");
         let e = load_signing_key("k.pem", "junk", || None).unwrap_err();
         assert!(e.to_string().contains("k.pem"), "{e}");
+    }
+
+    #[test]
+    fn absurd_scrypt_parameters_are_refused_before_any_work() {
+        let (private, _) = generate_key_pair(b"pw").unwrap();
+        let body = pem_body(&private, ENCRYPTED_LABELS[0]).unwrap();
+        let mut enc: Encrypted = serde_json::from_slice(&B64.decode(body).unwrap()).unwrap();
+        for (n, r, p) in [
+            (1u64 << 40, 8, 1),
+            (32768, 1 << 20, 1),
+            (32768, 8, 1 << 9),
+            (32768, 0, 1),
+        ] {
+            enc.kdf.params = KdfParams { N: n, r, p };
+            let text = pem(ENCRYPTED_LABELS[0], &serde_json::to_vec(&enc).unwrap());
+            let e = load_signing_key("evil.key", &text, || Some("pw".into())).unwrap_err();
+            assert!(e.to_string().contains("outside the accepted bounds"), "{e}");
+            assert!(e.to_string().contains("evil.key"), "{e}");
+        }
     }
 
     #[test]

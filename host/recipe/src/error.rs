@@ -110,6 +110,20 @@ pub enum Error {
         /// Why it is invalid.
         reason: String,
     },
+    /// A field holds a value that could not be used safely (wrong shape, control characters).
+    #[error("{path}:{line}: {field}: `{value}` is not allowed: {reason}")]
+    Field {
+        /// The file.
+        path: String,
+        /// 1-based line of the field (or its nearest parent found).
+        line: usize,
+        /// Field path, e.g. `componentRefs[0].namespace`.
+        field: String,
+        /// The value, with control characters escaped.
+        value: String,
+        /// What is expected.
+        reason: String,
+    },
     /// Two documents share a name.
     #[error("duplicate {what} `{name}` in `{path}`")]
     Duplicate {

@@ -2,12 +2,13 @@
 //! resolution into a `recipeResult`, component values, and constraint evaluation.
 //!
 //! Pure Rust, no plugins, no network. The bundle pipeline reads a [`RecipeResult`] and the
-//! [`Registry`]; the `recipe` and `validate` commands are built on [`resolve`] and
+//! [`Registry`]; the `recipe` and `validate` commands are built on [`resolve()`] and
 //! [`constraints`].
 
 pub mod constraints;
 pub mod criteria;
 mod error;
+pub mod fields;
 pub mod model;
 pub mod registry;
 pub mod resolve;

@@ -2,6 +2,7 @@
 //! (`recipeResult`). Unknown fields are errors, so typos never pass silently.
 
 use crate::criteria::Criteria;
+use crate::fields::Checker;
 use crate::{API_VERSION, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -249,7 +250,28 @@ impl RecipeResult {
         check_header(path, &r.kind, &r.api_version, "recipeResult")?;
         check_criteria(path, &r.criteria)?;
         check_refs(path, &r.component_refs)?;
+        r.check_fields(path, text)?;
         Ok(r)
+    }
+
+    /// Check every string field (see [`crate::fields`]), naming the file, line and field.
+    fn check_fields(&self, path: &str, text: &str) -> Result<()> {
+        let c = Checker { path, text };
+        let seg = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for (i, r) in self.component_refs.iter().enumerate() {
+            c.component(&seg(&["componentRefs", &i.to_string()]), r)?;
+        }
+        c.constraints(&seg(&["constraints"]), &self.constraints)?;
+        if let Some(v) = &self.metadata.version {
+            c.text_field(&seg(&["metadata", "version"]), v)?;
+        }
+        for (i, o) in self.metadata.applied_overlays.iter().enumerate() {
+            c.text_field(&seg(&["metadata", "appliedOverlays", &i.to_string()]), o)?;
+        }
+        for (i, n) in self.deployment_order.iter().enumerate() {
+            c.text_field(&seg(&["deploymentOrder", &i.to_string()]), n)?;
+        }
+        Ok(())
     }
 
     /// Serialise as YAML (fields in schema order, lists already sorted by the resolver).
@@ -280,6 +302,12 @@ impl RecipeMetadata {
             check_criteria(path, c)?;
         }
         check_refs(path, &m.spec.component_refs)?;
+        let c = Checker { path, text };
+        let seg = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for (i, r) in m.spec.component_refs.iter().enumerate() {
+            c.component(&seg(&["spec", "componentRefs", &i.to_string()]), r)?;
+        }
+        c.constraints(&seg(&["spec", "constraints"]), &m.spec.constraints)?;
         Ok(m)
     }
 }

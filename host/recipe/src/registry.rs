@@ -90,7 +90,18 @@ impl Registry {
             });
         }
         let mut keys = std::collections::BTreeSet::new();
-        for c in &r.components {
+        let checker = crate::fields::Checker { path, text };
+        for (i, c) in r.components.iter().enumerate() {
+            // The chart defaults fill recipe fields, so they obey the same rules.
+            let as_ref = crate::ComponentRef {
+                name: c.name.clone(),
+                source: Some(c.helm.repository.clone()),
+                chart: Some(c.helm.chart.clone()),
+                version: Some(c.helm.version.clone()),
+                namespace: Some(c.helm.namespace.clone()),
+                ..Default::default()
+            };
+            checker.component(&["components".to_string(), i.to_string()], &as_ref)?;
             if !is_name(&c.name) {
                 return Err(Error::Invalid {
                     path: path.into(),

@@ -102,7 +102,8 @@ pub fn validate(path: &str, text: &str) -> Result<(&'static str, Vec<Violation>)
     Ok((file, out))
 }
 
-fn field_path(segs: &[String]) -> String {
+/// `a.b[0].c` for the pointer segments `a`, `b`, `0`, `c`.
+pub(crate) fn field_path(segs: &[String]) -> String {
     if segs.is_empty() {
         return "<root>".into();
     }
@@ -139,7 +140,7 @@ fn content(line: &str) -> Option<(usize, Option<usize>, &str)> {
 
 /// Best-effort line of a JSON pointer in block-style YAML: follows keys and list indices
 /// by indentation; falls back to the deepest part it could find (1 = top of file).
-fn locate(text: &str, segs: &[String]) -> usize {
+pub(crate) fn locate(text: &str, segs: &[String]) -> usize {
     let lines: Vec<&str> = text.lines().collect();
     let mut start = 0usize; // first line to scan for the next segment
     let mut parent: isize = -1; // indent of the node that owns the next segment

@@ -4,46 +4,16 @@ use crate::bindings::types::BundleFile;
 use crate::{Error, Limits, Result};
 use std::collections::BTreeSet;
 
-/// A file returned by a plugin, after validation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputFile {
-    /// Relative, `/`-separated path (checked by [`check_path`]).
-    pub path: String,
-    /// Content.
-    pub content: Vec<u8>,
-    /// Mode 0755 instead of 0644.
-    pub executable: bool,
-}
+/// A file returned by a plugin, after validation: the bundle's one file type.
+pub type OutputFile = cns_files::File;
 
-/// Check that a plugin-supplied path is a plain relative path: not empty, no leading `/`,
-/// no `\`, no empty, `.` or `..` segment, no control characters, at most 1024 bytes.
+/// Check that a plugin-supplied path is a plain relative path ([`cns_files::check_path`]),
+/// describing the problem with the path (escaped) for messages.
 pub fn check_path(path: &str) -> std::result::Result<(), String> {
-    if path.is_empty() {
-        return Err("empty path".into());
-    }
-    if path.len() > 1024 {
-        return Err(format!("path longer than 1024 bytes: `{}…`", &path[..64]));
-    }
-    if path.starts_with('/') {
-        return Err(format!("absolute path `{path}`"));
-    }
-    if path.contains('\\') {
-        return Err(format!("backslash in path `{}`", path.escape_debug()));
-    }
-    if path.chars().any(char::is_control) {
-        return Err(format!(
-            "control character in path `{}`",
-            path.escape_debug()
-        ));
-    }
-    for seg in path.split('/') {
-        match seg {
-            "" => return Err(format!("empty segment in path `{path}`")),
-            "." | ".." => return Err(format!("`{seg}` segment in path `{path}`")),
-            _ => {}
-        }
-    }
-    Ok(())
+    cns_files::check_path(path).map_err(|e| {
+        let shown: String = path.chars().take(120).collect();
+        format!("{e}: `{}`", shown.escape_debug())
+    })
 }
 
 /// Validate a plugin's files against the rules and limits, keeping their order.
@@ -105,11 +75,11 @@ mod tests {
         let bad = [
             ("", "empty path"),
             ("/etc/passwd", "absolute path"),
-            ("../x", "`..` segment"),
-            ("a/../../x", "`..` segment"),
-            ("a/./b", "`.` segment"),
-            ("a//b", "empty segment"),
-            ("a/", "empty segment"),
+            ("../x", "`.` or `..` segment"),
+            ("a/../../x", "`.` or `..` segment"),
+            ("a/./b", "`.` or `..` segment"),
+            ("a//b", "empty path segment"),
+            ("a/", "empty path segment"),
             ("a\\b", "backslash"),
             ("a\nb", "control character"),
         ];

@@ -42,7 +42,7 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         verify: vec![
             format!(
                 "kubectl -n {} rollout status deployment/cert-manager-webhook --timeout=5m",
-                input.namespace
+                cns_plugin_sdk::quote::shell_word(&input.namespace)
             ),
             "kubectl get crd certificates.cert-manager.io".into(),
         ],

@@ -1,26 +1,9 @@
-//! Pure rendering of the GPU Operator component: values.yaml, the driver's
-//! kernel-module-params ConfigMap when the values name one, recipe manifests, README.
+//! Pure rendering of the GPU Operator component: values.yaml, recipe manifests (checked to
+//! include the driver's kernel-module-params ConfigMap when the values name one), README.
 
 use cns_plugin_sdk::component::{self, ReadmeInfo};
 use cns_plugin_sdk::values::{self, Value};
-use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError, file};
-
-/// Driver module options GB200 (Grace-Blackwell) nodes need: GPUDirect RDMA over the
-/// Grace PCIe topology is rejected by the driver's default topology check.
-pub const GB200_MODULE_OPTIONS: &str = "options nvidia NVreg_GrdmaPciTopoCheckOverride=1\n";
-
-/// The ConfigMap the ClusterPolicy's `driver.kernelModuleConfig.name` points at.
-pub fn kernel_module_params(name: &str, namespace: &str, options: &str) -> String {
-    let mut data = values::Map::new();
-    data.insert("nvidia.conf".into(), Value::String(options.into()));
-    let cm = values::json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "cnsctl"}},
-        "data": data,
-    });
-    values::yaml(&cm).expect("a ConfigMap always serialises")
-}
+use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError};
 
 /// Prometheus metric types DCGM exporter accepts in its metrics CSV.
 pub const DCGM_TYPES: &[&str] = &["gauge", "counter", "label"];
@@ -91,18 +74,12 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         values::get_path(&vals, "driver.kernelModuleConfig.name").and_then(Value::as_str)
         && !name.is_empty()
     {
+        // The ConfigMap itself is recipe data (e.g. the GB200 overlay ships it).
         let path = format!("manifests/{name}.yaml");
         if !out.iter().any(|f| f.path == path) {
-            if input.criteria.accelerator != "gb200" {
-                return Err(PluginError::InvalidInput(format!(
-                    "driver.kernelModuleConfig.name is `{name}`, but cnsctl knows no kernel module parameters for accelerator `{}`: ship `{path}` with the recipe",
-                    input.criteria.accelerator
-                )));
-            }
-            out.push(file(
-                path.clone(),
-                kernel_module_params(name, &input.namespace, GB200_MODULE_OPTIONS),
-            ));
+            return Err(PluginError::InvalidInput(format!(
+                "driver.kernelModuleConfig.name is `{name}`, but the recipe ships no `{path}` for it: add the ConfigMap to the component's manifestFiles"
+            )));
         }
         notes.push(format!(
             "`{path}`: driver module parameters (ConfigMap `{name}`) the ClusterPolicy refers to."
@@ -111,7 +88,7 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
     let verify = vec![
         format!(
             "kubectl -n {} rollout status deployment/gpu-operator --timeout=5m",
-            input.namespace
+            cns_plugin_sdk::quote::shell_word(&input.namespace)
         ),
         "kubectl get clusterpolicy cluster-policy -o jsonpath='{.status.state}'   # ready".into(),
         "kubectl get nodes -L nvidia.com/gpu.present -L nvidia.com/gpu.product".into(),
@@ -141,19 +118,25 @@ mod tests {
     }
 
     #[test]
-    fn gb200_gets_the_kernel_module_params_configmap() {
-        let files = render(&input(
-            "gb200",
-            json!({"driver": {"kernelModuleConfig": {"name": "kernel-module-params"}}}),
-        ))
-        .unwrap();
-        let cm = files
-            .iter()
-            .find(|f| f.path == "manifests/kernel-module-params.yaml")
-            .expect("configmap");
-        let doc = values::from_yaml(std::str::from_utf8(&cm.content).unwrap()).unwrap();
-        assert_eq!(doc["metadata"]["namespace"], "gpu-operator");
-        assert_eq!(doc["data"]["nvidia.conf"], GB200_MODULE_OPTIONS);
+    fn a_named_kernel_module_config_must_be_shipped() {
+        let values = json!({"driver": {"kernelModuleConfig": {"name": "kernel-module-params"}}});
+        let e = render(&input("gb200", values.clone())).unwrap_err();
+        assert!(
+            matches!(&e, PluginError::InvalidInput(m) if m.contains("ships no `manifests/kernel-module-params.yaml`")),
+            "{e:?}"
+        );
+        let mut i = input("gb200", values);
+        i.manifests.push(cns_plugin_sdk::InputFile {
+            path: "manifests/kernel-module-params.yaml".into(),
+            content: b"kind: ConfigMap\n".to_vec(),
+        });
+        let files = render(&i).unwrap();
+        let readme = files.iter().find(|f| f.path == "README.md").unwrap();
+        assert!(
+            std::str::from_utf8(&readme.content)
+                .unwrap()
+                .contains("ClusterPolicy refers to")
+        );
     }
 
     #[test]
@@ -208,14 +191,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_module_config_for_other_accelerators_is_an_error() {
+    fn a_module_config_without_its_configmap_is_an_error_on_any_accelerator() {
         let err = render(&input(
             "h100",
             json!({"driver": {"kernelModuleConfig": {"name": "x"}}}),
         ))
         .unwrap_err();
         assert!(
-            matches!(&err, PluginError::InvalidInput(m) if m.contains("`h100`")),
+            matches!(&err, PluginError::InvalidInput(m) if m.contains("ships no `manifests/x.yaml`")),
             "{err:?}"
         );
     }

@@ -17,8 +17,15 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         title: &input.name,
         about: &about,
         verify: vec![
-            format!("helm status {} --namespace {}", input.name, input.namespace),
-            format!("kubectl get pods --namespace {}", input.namespace),
+            format!(
+                "helm status {} --namespace {}",
+                cns_plugin_sdk::quote::shell_word(&input.name),
+                cns_plugin_sdk::quote::shell_word(&input.namespace)
+            ),
+            format!(
+                "kubectl get pods --namespace {}",
+                cns_plugin_sdk::quote::shell_word(&input.namespace)
+            ),
         ],
         notes: vec![],
     };

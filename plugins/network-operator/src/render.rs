@@ -47,7 +47,7 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         verify: vec![
             format!(
                 "kubectl -n {} rollout status deployment --timeout=5m",
-                input.namespace
+                cns_plugin_sdk::quote::shell_word(&input.namespace)
             ),
             "kubectl get nicclusterpolicies".into(),
         ],

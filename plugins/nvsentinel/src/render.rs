@@ -62,8 +62,14 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         title: "NVSentinel",
         about: "Detects GPU and node faults (DCGM, syslog, metadata), records health events and can quarantine, drain and remediate nodes.",
         verify: vec![
-            format!("kubectl -n {} get pods", input.namespace),
-            format!("kubectl -n {} get daemonsets", input.namespace),
+            format!(
+                "kubectl -n {} get pods",
+                cns_plugin_sdk::quote::shell_word(&input.namespace)
+            ),
+            format!(
+                "kubectl -n {} get daemonsets",
+                cns_plugin_sdk::quote::shell_word(&input.namespace)
+            ),
         ],
         notes,
     };

@@ -103,9 +103,9 @@ impl BundleSource {
 /// A YAML document: `# header` lines, then the tree with sorted keys.
 pub fn yaml_doc(header: &str, doc: &Value) -> Result<String, PluginError> {
     let mut s = String::new();
-    for line in header.lines() {
+    for line in header.trim_end_matches('\n').split('\n') {
         s.push_str("# ");
-        s.push_str(line);
+        s.push_str(&crate::quote::comment_text(line));
         s.push('\n');
     }
     s.push_str(&values::yaml(doc)?);

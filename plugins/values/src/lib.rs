@@ -27,6 +27,14 @@ pub enum Error {
         /// The offending segment.
         segment: String,
     },
+    /// A path has more segments than [`MAX_PATH_DEPTH`].
+    #[error("values path `{path}…` has more than {max} segments")]
+    TooDeep {
+        /// The start of the path.
+        path: String,
+        /// The limit.
+        max: usize,
+    },
     /// A path goes through a value that is not a map.
     #[error("values path `{path}` goes through `{at}`, which is a {kind}, not a map")]
     NotAMap {
@@ -62,8 +70,18 @@ pub fn deep_merge(base: &mut Value, over: &Value) {
     }
 }
 
+/// The most segments a dotted values path may have (deeper trees exhaust the stack of
+/// every recursive consumer, YAML writers included).
+pub const MAX_PATH_DEPTH: usize = 64;
+
 /// Split and check a dotted path such as `webhook.nodeSelector`.
 pub fn split_path(path: &str) -> Result<Vec<&str>, Error> {
+    if path.split('.').nth(MAX_PATH_DEPTH).is_some() {
+        return Err(Error::TooDeep {
+            path: path.chars().take(60).collect(),
+            max: MAX_PATH_DEPTH,
+        });
+    }
     path.split('.')
         .map(|seg| {
             let ok = seg

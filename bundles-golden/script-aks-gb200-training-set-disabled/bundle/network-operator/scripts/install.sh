@@ -23,7 +23,7 @@ echo "==> ${RELEASE}: namespace ${NAMESPACE}"
 kubectl create namespace "${NAMESPACE}" --dry-run=client -o yaml | kubectl apply -f -
 
 echo "==> ${RELEASE}: helm upgrade --install ${CHART} ${VERSION}"
-helm upgrade --install "${RELEASE}" "${CHART}" ${REPO:+--repo "${REPO}"} \
+helm upgrade --install "${RELEASE}" "${CHART}" --repo "${REPO}" \
   --version "${VERSION}" \
   --namespace "${NAMESPACE}" \
   --values "${COMPONENT_DIR}/values.yaml" \

@@ -8,7 +8,6 @@ COMPONENT_DIR="$(dirname "${SCRIPT_DIR}")"
 RELEASE='nvsentinel'
 NAMESPACE='nvsentinel'
 CHART='oci://ghcr.io/nvidia/nvsentinel'
-REPO=''
 VERSION='v1.14.0'
 TIMEOUT="${CNS_HELM_TIMEOUT:-10m}"
 
@@ -23,7 +22,7 @@ echo "==> ${RELEASE}: namespace ${NAMESPACE}"
 kubectl create namespace "${NAMESPACE}" --dry-run=client -o yaml | kubectl apply -f -
 
 echo "==> ${RELEASE}: helm upgrade --install ${CHART} ${VERSION}"
-helm upgrade --install "${RELEASE}" "${CHART}" ${REPO:+--repo "${REPO}"} \
+helm upgrade --install "${RELEASE}" "${CHART}" \
   --version "${VERSION}" \
   --namespace "${NAMESPACE}" \
   --values "${COMPONENT_DIR}/values.yaml" \
