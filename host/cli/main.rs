@@ -2,9 +2,19 @@
 //! plugins. This file parses arguments, runs the command and reports errors with their
 //! cause chain; the commands live in `commands/`.
 
+// Doc comments here are clap's help text, which writes `[:TAG]` and `<NAME>` for optional
+// parts and placeholders; they are not rustdoc links or HTML.
+#![allow(
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    reason = "doc comments are CLI help text (see above)"
+)]
+
 mod commands;
+mod fsutil;
 mod opts;
-mod trust;
+mod outcome;
+mod plugins;
 mod ui;
 
 use clap::Parser;
@@ -12,12 +22,33 @@ use std::process::ExitCode;
 
 /// Exit code for success.
 const EXIT_OK: u8 = 0;
-/// Exit code when a check ran and failed (e.g. `validate` found a failing constraint).
+/// Exit code when a check ran and failed (e.g. `validate` found a failing constraint, or a
+/// plugin refused the values it was given).
 const EXIT_FAILED: u8 = 1;
 /// Exit code for errors: bad input, bad flags, plugin failures, I/O.
 const EXIT_ERROR: u8 = 2;
 
+/// On SIGINT or SIGTERM, undo writes in progress (no half-written output, no staging
+/// directories left behind), then exit with 128 + the signal number, as shells do.
+fn clean_up_on_signals() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("cnsctl-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                cns_bundle::tree::abort_in_progress();
+                eprintln!("error: interrupted (signal {sig}); nothing was left half-written");
+                std::process::exit(128 + sig);
+            }
+        });
+    drop(spawned);
+}
+
 fn main() -> ExitCode {
+    clean_up_on_signals();
     let cli = match commands::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -27,9 +58,16 @@ fn main() -> ExitCode {
     };
     ui::set_verbosity(cli.verbose, cli.quiet);
     match commands::run(cli) {
-        Ok(commands::Outcome::Success) => ExitCode::from(EXIT_OK),
-        Ok(commands::Outcome::CheckFailed) => ExitCode::from(EXIT_FAILED),
+        Ok(outcome::Outcome::Success) => ExitCode::from(EXIT_OK),
+        Ok(outcome::Outcome::CheckFailed) => ExitCode::from(EXIT_FAILED),
         Err(err) => {
+            // A plugin refusing the user's values is a failed check, like `validate`'s.
+            let refused = err.chain().any(|e| {
+                e.downcast_ref::<cns_bundle::Error>()
+                    .is_some_and(cns_bundle::Error::is_refusal)
+                    || e.downcast_ref::<cns_runtime::Error>()
+                        .is_some_and(cns_runtime::Error::is_refusal)
+            });
             eprintln!("error: {err}");
             let causes: Vec<_> = err.chain().skip(1).collect();
             if !causes.is_empty() {
@@ -38,7 +76,7 @@ fn main() -> ExitCode {
                     eprintln!("  {i}: {c}");
                 }
             }
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(if refused { EXIT_FAILED } else { EXIT_ERROR })
         }
     }
 }

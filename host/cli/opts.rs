@@ -1,13 +1,11 @@
-//! Flag groups shared by several commands.
+//! Flag groups shared by several commands, and their mapping to library options. Knows
+//! nothing about commands; loading plugins is `crate::plugins`.
 
-use crate::trust::Trust;
 use anyhow::{Context, Result};
 use clap::Args;
+use cns_oci::{Registry, RegistryOptions};
 use cns_recipe::Store;
-use cns_runtime::{Cache, Catalog, Limits, Origin, Plugin, Runtime};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Where recipe data comes from.
 #[derive(Debug, Args)]
@@ -61,137 +59,88 @@ pub(crate) struct PluginOpts {
     #[arg(long)]
     pub(crate) plugin_plain_http: bool,
 
+    /// Give up on a registry operation for an oci:// plugin (retries included) after SECONDS.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "CNS_REGISTRY_TIMEOUT",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub(crate) plugin_registry_timeout: u64,
+
     /// Do not read or write the compiled-plugin cache (external plugins are compiled afresh;
     /// built-ins use the code compiled into cnsctl).
     #[arg(long)]
     pub(crate) no_cache: bool,
 
-    /// Deadline for one plugin call, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    /// Deadline for one plugin call, in seconds (1 to 3600).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
     pub(crate) plugin_timeout: u64,
 
-    /// Memory cap for one plugin call, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
-    pub(crate) plugin_memory: usize,
+    /// Memory cap for one plugin call, in MiB (1 to 4096: a plugin's memory is 32-bit).
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u64).range(1..=4096)
+    )]
+    pub(crate) plugin_memory: u64,
 }
 
-/// cnsctl's folder in the user's config directory: `$XDG_CONFIG_HOME/cnsctl` or
-/// `~/.config/cnsctl`.
-fn config_dir() -> Option<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("XDG_CONFIG_HOME")
-        .or_else(|| env("HOME").map(|h| h.join(".config")))
-        .map(|d| d.join("cnsctl"))
+/// How to reach a registry.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct RegistryArgs {
+    /// Talk plain HTTP to the registry instead of HTTPS (e.g. a local registry).
+    #[arg(long, visible_alias = "insecure")]
+    pub(crate) plain_http: bool,
+
+    /// Give up on a registry operation (retries included) after SECONDS.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "CNS_REGISTRY_TIMEOUT",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub(crate) registry_timeout: u64,
 }
 
-/// The default plugin directory: `plugins` in cnsctl's config folder.
-pub(crate) fn default_plugin_dir() -> Option<PathBuf> {
-    config_dir().map(|d| d.join("plugins"))
+impl RegistryArgs {
+    /// A registry client with these settings; progress lines go to stderr.
+    pub(crate) fn registry(&self) -> Result<Registry> {
+        Ok(Registry::new(
+            RegistryOptions {
+                plain_http: self.plain_http,
+                timeout: std::time::Duration::from_secs(self.registry_timeout),
+                ..Default::default()
+            },
+            Box::new(crate::ui::status),
+        )?)
+    }
 }
 
-/// The default plugin trust policy: `plugin-policy.yaml` in cnsctl's config folder.
-pub(crate) fn default_plugin_policy() -> Option<PathBuf> {
-    config_dir().map(|d| d.join("plugin-policy.yaml"))
-}
+/// Push options shared by `push`, `plugin push` and `bundle --output oci://…`.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct PushArgs {
+    /// Sign the pushed artifact with this private key (cosign.key, or a PKCS#8 PEM); the
+    /// password comes from CNS_SIGN_PASSWORD or COSIGN_PASSWORD.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) sign_key: Option<PathBuf>,
 
-impl PluginOpts {
-    pub(crate) fn runtime(&self) -> Result<Arc<Runtime>> {
-        let limits = Limits {
-            timeout: Duration::from_secs(self.plugin_timeout.max(1)),
-            memory_bytes: self.plugin_memory.max(1) << 20,
-            ..Limits::default()
-        };
-        let cache = if self.no_cache {
-            None
-        } else {
-            Cache::default_dir().map(Cache::new)
-        };
-        Ok(Arc::new(
-            Runtime::new(limits, cache, crate::ui::plugin_log_sink())?
-                .with_log_filter(crate::ui::plugin_log_filter()),
-        ))
-    }
+    /// Also write the pushed manifest digest (sha256:…) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) digest_file: Option<PathBuf>,
 
-    /// The keys and rules `oci://` plugins are checked against.
-    pub(crate) fn trust(&self) -> Result<Trust> {
-        let policy = self
-            .plugin_policy
-            .clone()
-            .or_else(|| default_plugin_policy().filter(|p| p.is_file()));
-        Trust::new(&self.plugin_key, policy.as_deref(), self.allow_unsigned)
-    }
+    /// Read --sign-key even if other users may read it (refused by default).
+    #[arg(long)]
+    pub(crate) insecure_key_permissions: bool,
 
-    /// Load one external plugin from a file or an OCI reference.
-    pub(crate) fn load(&self, runtime: &Arc<Runtime>, source: &str) -> Result<Plugin> {
-        if source.starts_with("oci://") {
-            let (bytes, digest) =
-                crate::commands::pull_plugin(source, &self.trust()?, self.plugin_plain_http)?;
-            return runtime
-                .load(source, Origin::Memory(format!("{source}@{digest}")), &bytes)
-                .with_context(|| format!("failed to load plugin `{source}`"));
-        }
-        let path = PathBuf::from(source);
-        let bytes = std::fs::read(&path)
-            .with_context(|| format!("failed to read plugin `{}`", path.display()))?;
-        runtime
-            .load(source, Origin::File(path.clone()), &bytes)
-            .with_context(|| format!("failed to load plugin `{}`", path.display()))
-    }
-
-    /// The built-in plugins plus those from the plugin directory and `--plugin`.
-    pub(crate) fn catalog(&self, runtime: &Arc<Runtime>) -> Result<Catalog> {
-        self.catalog_for(runtime, |_| true)
-    }
-
-    /// The catalog with only the built-in plugins `wanted` accepts (by name), plus every
-    /// external plugin.
-    pub(crate) fn catalog_for(
-        &self,
-        runtime: &Arc<Runtime>,
-        wanted: impl Fn(&str) -> bool,
-    ) -> Result<Catalog> {
-        let mut catalog = Catalog::builtin_named(runtime, wanted)
-            .context("failed to load the built-in plugins")?;
-        let mut sources: Vec<String> = Vec::new();
-        let dir = self
-            .plugin_dir
-            .clone()
-            .or_else(|| default_plugin_dir().filter(|d| d.is_dir()));
-        if let Some(dir) = dir {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .with_context(|| format!("failed to read plugin directory `{}`", dir.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-                .collect();
-            found.sort();
-            sources.extend(found.into_iter().map(|p| p.display().to_string()));
-        }
-        sources.extend(self.plugins.iter().cloned());
-        let mut external: Vec<(cns_runtime::PluginKind, String, String)> = Vec::new();
-        for source in &sources {
-            let plugin = self.load(runtime, source)?;
-            if let Some((_, _, first)) = external
-                .iter()
-                .find(|(k, n, _)| *k == plugin.kind && *n == plugin.name)
-            {
-                anyhow::bail!(
-                    "two plugins are named `{}` ({}): `{first}` and `{source}`",
-                    plugin.name,
-                    plugin.kind.as_str()
-                );
-            }
-            external.push((plugin.kind, plugin.name.clone(), source.clone()));
-            if let Some(old) = catalog.replace(plugin) {
-                crate::ui::status(&format!(
-                    "plugin `{}` from {source} replaces the {} one",
-                    old.name, old.origin
-                ));
-            }
-        }
-        Ok(catalog)
-    }
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 }

@@ -49,3 +49,13 @@ pub(crate) fn plugin_log_sink() -> LogSink {
 pub(crate) fn plugin_log_filter() -> LogFilter {
     Arc::new(|level: Level| verbosity() >= level_needs(level).0)
 }
+
+/// Say which staging directories of interrupted earlier runs were removed.
+pub(crate) fn stale_removed(report: &cns_bundle::tree::WriteReport) {
+    for p in &report.removed_stale {
+        status(&format!(
+            "removed `{}`, left behind by an interrupted earlier run",
+            p.display()
+        ));
+    }
+}

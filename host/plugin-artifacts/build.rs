@@ -98,13 +98,8 @@ fn main() {
             .join(format!("{}.wasm", krate.replace('-', "_")));
         let module = fs::read(&core)
             .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", core.display())));
-        let mut enc = wit_component::ComponentEncoder::default();
-        enc.validate(true)
-            .module(&module)
-            .unwrap_or_else(|e| fail(&format!("{name}: not a usable core module: {e:#}")));
-        let component = enc
-            .encode()
-            .unwrap_or_else(|e| fail(&format!("{name}: cannot encode the component: {e:#}")));
+        let component = cns_toolchain::componentize(&module)
+            .unwrap_or_else(|e| fail(&format!("{name}: cannot make a component: {e}")));
         let path = out_dir.join(format!("{name}.wasm"));
         fs::write(&path, &component).unwrap();
         built.push((*name, path, *shipped));

@@ -114,7 +114,15 @@ fn plugins_md_walkthrough_runs_verbatim_against_a_real_registry() {
             "--set",
             "my-chart:replicaCount=0",
         ]));
-    fails(&o, 2, "replicaCount must be a positive integer");
+    // A plugin refusing the user's values is a failed check (exit 1), and the message
+    // names the component once.
+    fails(&o, 1, "replicaCount must be a positive integer");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("replicaCount must be"))
+        .unwrap();
+    assert_eq!(line.matches("my-chart").count(), 1, "{err}");
     assert!(!t.join("my-chart/bad").exists());
     // Unsigned use of the registry copy is refused without a key.
     let o = run(cnsctl(&t.join("cache"))
@@ -141,7 +149,10 @@ fn deployer_template_builds_tests_and_deploys() {
     let tmp = tempdir();
     let t = tmp.path();
     let cache = t.join("cache");
-    let script = "cnsctl plugin new helmfile --kind deployer --path plugins/helmfile\n\
+    // The crate is created in one place and moved to another before it is built: it must
+    // carry everything it needs (the SDK is vendored), nothing points at the cnsctl checkout.
+    let script = "cnsctl plugin new helmfile --kind deployer --path first/helmfile\n\
+                  mkdir -p plugins && mv first/helmfile plugins/helmfile && rmdir first\n\
                   cd plugins/helmfile\n\
                   cargo test\n\
                   cnsctl plugin build -o ../helmfile.wasm\n\
@@ -150,6 +161,45 @@ fn deployer_template_builds_tests_and_deploys() {
     std::fs::write(t.join("s.sh"), script).unwrap();
     let o = run(shell(t, &cache).args(["-euo", "pipefail", "s.sh"]));
     assert!(o.status.success(), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("in ") && err.contains("plugin-authoring"),
+        "plugin build names its target directory: {err}"
+    );
+    // Every local crate it builds lives inside it.
+    let crate_dir = t.join("plugins/helmfile").canonicalize().unwrap();
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("path = \"vendor/cns-plugin-sdk\""),
+        "{manifest}"
+    );
+    let repo = repo_file(".").canonicalize().unwrap();
+    for f in cns_test_support::list_files(&crate_dir) {
+        if f.ends_with(".toml") {
+            let text = std::fs::read_to_string(crate_dir.join(&f)).unwrap();
+            assert!(
+                !text.contains(repo.to_str().unwrap()),
+                "{f} points at the checkout: {text}"
+            );
+        }
+    }
+    let meta = run(Command::new("cargo").current_dir(&crate_dir).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--offline",
+    ]));
+    assert!(meta.status.success(), "{}", describe(&meta));
+    let meta: serde_json::Value = serde_json::from_slice(&meta.stdout).unwrap();
+    for p in meta["packages"].as_array().unwrap() {
+        if p["source"].is_null() {
+            let m = p["manifest_path"].as_str().unwrap();
+            assert!(
+                m.starts_with(crate_dir.to_str().unwrap()),
+                "{m} is outside the crate"
+            );
+        }
+    }
     assert!(String::from_utf8_lossy(&o.stdout).contains("test result: ok. 1 passed"));
     let hf = std::fs::read_to_string(t.join("b/helmfile.yaml")).unwrap();
     // Every component of the example recipe, in deployment order, with its values file.
@@ -211,9 +261,24 @@ fn plugin_new_refuses_bad_names_and_existing_directories_writing_nothing() {
         .collect();
     left.sort();
     assert_eq!(left, ["taken"]);
-    // A good one: the files, with the SDK path resolved.
+    // A good one: the files, with the SDK vendored into the crate (self-contained).
     ok(&cns(&["plugin", "new", "ok-one", "--kind", "bundler"]));
     let toml = std::fs::read_to_string(t.join("ok-one/Cargo.toml")).unwrap();
+    assert!(
+        toml.contains("cns-plugin-sdk = { path = \"vendor/cns-plugin-sdk\" }"),
+        "{toml}"
+    );
+    // --sdk still points at a checkout's SDK.
+    ok(&cns(&[
+        "plugin",
+        "new",
+        "ok-two",
+        "--kind",
+        "bundler",
+        "--sdk",
+        repo_file(".").to_str().unwrap(),
+    ]));
+    let toml = std::fs::read_to_string(t.join("ok-two/Cargo.toml")).unwrap();
     let sdk = repo_file("plugins/sdk").canonicalize().unwrap();
     assert!(
         toml.contains(&format!(
@@ -222,18 +287,22 @@ fn plugin_new_refuses_bad_names_and_existing_directories_writing_nothing() {
         )),
         "{toml}"
     );
+    assert!(!t.join("ok-two/vendor").exists());
     for f in [
         "Cargo.lock",
         "README.md",
         ".gitignore",
         "src/lib.rs",
         "src/render.rs",
+        "vendor/cns-plugin-sdk/Cargo.toml",
+        "vendor/cns-plugin-sdk/wit/worlds.wit",
+        "vendor/cns-values/src/lib.rs",
     ] {
         assert!(t.join("ok-one").join(f).is_file(), "{f}");
     }
     let lib = std::fs::read_to_string(t.join("ok-one/src/lib.rs")).unwrap();
     assert!(
-        lib.contains("name: \"ok-one\".into()") && !lib.contains("__"),
+        lib.contains("name: \"ok-one\",") && !lib.contains("__"),
         "{lib}"
     );
 }

@@ -2,6 +2,7 @@
 
 use crate::util::{cnsctl, repo_file, tempdir};
 use cns_test_support::{describe, list_files, require_tool, run};
+use std::process::Command;
 
 #[test]
 fn bundle_end_to_end_with_script_deployer() {
@@ -316,4 +317,72 @@ fn plugin_list_shows_every_builtin_with_digest() {
             .eq(["network-operator", "bundler"])),
         "{table}"
     );
+}
+
+#[test]
+fn scheduling_flags_without_paths_are_named_in_a_warning() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    // A chart no registry entry knows: its scheduling flags have nowhere to go.
+    std::fs::write(
+        t.join("r.yaml"),
+        "kind: recipeResult\napiVersion: cns.nvidia.com/v1alpha1\ncomponentRefs:\n- name: cert-manager\n- name: my-chart\n  source: https://charts.example/x\n  version: 1.2.3\n",
+    )
+    .unwrap();
+    let o = run(cnsctl(&t.join("cache")).current_dir(t).args([
+        "bundle",
+        "--recipe",
+        "r.yaml",
+        "--output",
+        "out",
+        "--system-node-selector",
+        "pool=system",
+        "--accelerated-node-toleration",
+        "gpu:NoSchedule",
+    ]));
+    assert!(o.status.success(), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: --system-node-selector, --accelerated-node-toleration not applied to component `my-chart`: its registry entry declares no scheduling paths (add `nodeScheduling` to it, see README \"Scheduling\"), so only its bundler can place them"
+        ],
+        "{err}"
+    );
+    // cert-manager has system paths only (no GPU pods): no warning for it.
+    let values = std::fs::read_to_string(t.join("out/cert-manager/values.yaml")).unwrap();
+    assert!(values.contains("pool: system"), "{values}");
+}
+
+#[test]
+fn written_files_honour_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempdir();
+    let t = tmp.path();
+    let mode = |p: &str| std::fs::metadata(t.join(p)).unwrap().permissions().mode() & 0o777;
+    let sh = |cmd: &str| {
+        let c = cnsctl(&t.join("cache"));
+        let o = run(Command::new("bash")
+            .current_dir(t)
+            .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .arg("-c")
+            .env("CNS_SIGN_PASSWORD", "pw")
+            .arg(format!("umask 022 && exec \"$0\" {cmd}"))
+            .arg(c.get_program()));
+        assert!(o.status.success(), "{cmd}: {}", describe(&o));
+    };
+    sh(
+        "recipe --service eks --accelerator h100 --os ubuntu --intent training --output recipe.yaml",
+    );
+    assert_eq!(mode("recipe.yaml"), 0o644);
+    std::fs::copy(
+        repo_file("tests/fixtures/snapshot-eks-h100.yaml"),
+        t.join("snap.yaml"),
+    )
+    .unwrap();
+    sh("validate --recipe recipe.yaml --snapshot snap.yaml --output result.yaml");
+    assert_eq!(mode("result.yaml"), 0o644);
+    sh("generate-key-pair");
+    assert_eq!((mode("cosign.key"), mode("cosign.pub")), (0o600, 0o644));
 }

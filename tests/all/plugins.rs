@@ -188,3 +188,30 @@ fn a_non_component_is_refused_with_its_name() {
         "{err}"
     );
 }
+
+/// The native backend of the WASM-vs-native benchmark (the same file).
+#[path = "../../benches/native.rs"]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared with the benchmark; only the lists are used here"
+)]
+mod native;
+
+#[test]
+fn the_native_plugin_list_is_the_builtin_list() {
+    // The built-in list is written once (host/plugin-artifacts/build.rs); the benchmark's
+    // native table must name the same plugins, or WASM and native would compare different sets.
+    let mut native: Vec<&str> = native::BUNDLERS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(native::DEPLOYERS.iter().map(|(n, _)| *n))
+        .collect();
+    native.sort_unstable();
+    let mut builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN
+        .iter()
+        .map(|a| a.name)
+        .collect();
+    builtin.sort_unstable();
+    assert_eq!(native, builtin);
+}

@@ -48,23 +48,44 @@ pub enum Error {
     /// A recipe-data problem.
     #[error(transparent)]
     Recipe(#[from] cns_recipe::Error),
-    /// A plugin failed.
-    #[error("component `{component}`")]
+    /// A bundler failed for a component. The message names the component once (and the
+    /// plugin too when it is not named like the component).
+    #[error("{}", naming_once("component", component, error))]
     Component {
         /// The component being rendered.
         component: String,
-        /// What went wrong.
-        #[source]
-        source: cns_runtime::Error,
+        /// What went wrong (part of this message, not a separate cause).
+        error: cns_runtime::Error,
     },
     /// The deployer failed.
-    #[error("deployer `{deployer}`")]
+    #[error("{}", naming_once("deployer", deployer, error))]
     Deployer {
         /// The deployer.
         deployer: String,
-        /// What went wrong.
-        #[source]
-        source: cns_runtime::Error,
+        /// What went wrong (part of this message, not a separate cause).
+        error: cns_runtime::Error,
+    },
+    /// A bundler wrote a `values.yaml` that is not a values tree.
+    #[error(
+        "bundler `{plugin}` wrote a values.yaml for `{component}` that cannot be read: {reason}"
+    )]
+    BadValues {
+        /// The component.
+        component: String,
+        /// The bundler plugin.
+        plugin: String,
+        /// Why.
+        reason: String,
+    },
+    /// A path breaks the bundle's path rule.
+    #[error("`{path}` from {producer} is not a valid bundle path: {reason}")]
+    BadPath {
+        /// The path, escaped.
+        path: String,
+        /// Who produced it.
+        producer: String,
+        /// Why.
+        reason: String,
     },
     /// Two producers wrote the same path.
     #[error("`{path}` is produced twice: by {first} and by {second}")]
@@ -100,6 +121,25 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `what `name`: error`, or just the error when it already names `name` as its plugin.
+fn naming_once(what: &str, name: &str, error: &cns_runtime::Error) -> String {
+    if error.plugin() == Some(name) {
+        error.to_string()
+    } else {
+        format!("{what} `{name}`: {error}")
+    }
+}
+
+impl Error {
+    /// Whether a plugin refused the user's input: a failed check (exit 1), not an error.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Error::Component { error, .. } | Error::Deployer { error, .. } => error.is_refusal(),
+            _ => false,
+        }
+    }
 }
 
 /// Result with this crate's [`Error`].

@@ -5,12 +5,16 @@
 //! Knows nothing about wasmtime (that is `cns-runtime`) or recipe resolution
 //! (`cns-recipe`); it wires them together.
 
+mod backend;
 mod error;
 pub mod options;
 mod pipeline;
 pub mod tree;
 
+pub use backend::{Backend, builtins_needed};
 pub use error::{Error, Result};
 pub use options::{BundleOptions, Placement, SetOverride};
-pub use pipeline::{Backend, generate, generate_with};
+pub use pipeline::{
+    Plan, Rendered, ResolvedComponent, assemble, generate, generate_with, plan, render,
+};
 pub use tree::FileTree;

@@ -1,6 +1,9 @@
-//! The bundle pipeline: per component, merged values and `--set`, a bundler plugin call;
-//! then the deployer plugin; then `recipe.yaml` and `checksums.txt`.
+//! The bundle pipeline in three steps: [`plan`] (recipe, registry and flags → one resolved
+//! job per component, checked before any plugin runs), [`render`] (the bundler plugin of
+//! each component, in parallel or serially) and [`assemble`] (the deployer plugin over the
+//! rendered components, then `recipe.yaml` and `checksums.txt`).
 
+use crate::Backend;
 use crate::options::SetOverride;
 use crate::{BundleOptions, Error, FileTree, Result};
 use cns_recipe::{ComponentRef, RecipeResult, Registry, Store};
@@ -12,51 +15,31 @@ use cns_runtime::{Catalog, OutputFile};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Where bundlers and deployers run: the sandboxed WASM [`Catalog`] (what cnsctl uses), or
-/// the same plugin crates linked natively (benchmarks measure the sandbox's cost with it).
-pub trait Backend: Sync {
-    /// Name of the bundler that serves `component`, if any.
-    fn bundler_name(&self, component: &str) -> Option<String>;
-    /// Whether a deployer `name` exists.
-    fn has_deployer(&self, name: &str) -> bool;
-    /// Deployer names, for error messages.
-    fn deployer_names(&self) -> Vec<String>;
-    /// Run the bundler serving `input.name`.
-    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<Vec<OutputFile>>;
-    /// Run deployer `name`.
-    fn generate(&self, name: &str, input: &DeployerInput) -> cns_runtime::Result<Vec<OutputFile>>;
+/// A component with every field its bundler needs, resolved from the recipe, the registry
+/// defaults and the flags.
+#[derive(Debug, Clone)]
+pub struct ResolvedComponent {
+    /// The bundler plugin that renders it.
+    pub plugin: String,
+    /// Position in the deployment order.
+    pub order: u32,
+    /// The bundler's input.
+    pub input: ComponentInput,
 }
 
-impl Backend for Catalog {
-    fn bundler_name(&self, component: &str) -> Option<String> {
-        self.bundler_for(component).map(|p| p.name.clone())
-    }
-    fn has_deployer(&self, name: &str) -> bool {
-        self.deployer(name).is_some()
-    }
-    fn deployer_names(&self) -> Vec<String> {
-        Catalog::deployer_names(self)
-            .into_iter()
-            .map(String::from)
-            .collect()
-    }
-    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<Vec<OutputFile>> {
-        self.bundler_for(&input.name)
-            .expect("bundler checked before rendering")
-            .render(input)
-    }
-    fn generate(&self, name: &str, input: &DeployerInput) -> cns_runtime::Result<Vec<OutputFile>> {
-        self.deployer(name)
-            .expect("deployer checked before generating")
-            .generate(input)
-    }
-}
-
-/// A component ready for its bundler.
-struct Job {
-    plugin: String,
-    input: ComponentInput,
-    order: u32,
+/// What [`plan`] decided: the jobs in deployment order and what the user should know.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// One per enabled component, in deployment order.
+    pub components: Vec<ResolvedComponent>,
+    /// Things that did not stop the bundle but may surprise (e.g. scheduling flags that
+    /// have nowhere to go for a component).
+    pub warnings: Vec<String>,
+    criteria: Criteria,
+    recipe_version: String,
+    deployer: String,
+    deployer_options: Vec<OptionPair>,
+    parallel: bool,
 }
 
 fn scheduling(
@@ -113,85 +96,135 @@ fn criteria(recipe: &RecipeResult) -> Criteria {
     }
 }
 
-/// Generate the bundle for `recipe` with the plugins in `catalog`.
-pub fn generate(
+/// The recipe's components with `--set NAME:enabled=…` applied and registry defaults
+/// filled in.
+fn components_with_defaults(
     recipe: &RecipeResult,
     store: &Store,
-    catalog: &Catalog,
-    opts: &BundleOptions,
-) -> Result<FileTree> {
-    generate_with(recipe, store, catalog, opts)
-}
-
-/// [`generate`] with any [`Backend`].
-pub fn generate_with<B: Backend + ?Sized>(
-    recipe: &RecipeResult,
-    store: &Store,
-    catalog: &B,
-    opts: &BundleOptions,
-) -> Result<FileTree> {
-    let registry = store.registry()?;
-    if !catalog.has_deployer(&opts.deployer) {
-        return Err(Error::UnknownDeployer {
-            name: opts.deployer.clone(),
-            available: catalog.deployer_names().join(", "),
-        });
-    }
-    let sets = group_sets(recipe, registry, &opts.sets)?;
-
-    // Components switched off by the recipe or by `--set NAME:enabled=false`.
+    registry: &Registry,
+    sets: &BTreeMap<String, Vec<&SetOverride>>,
+) -> Result<Vec<ComponentRef>> {
     let mut refs: Vec<ComponentRef> = recipe.component_refs.clone();
     for r in &mut refs {
         for s in sets.get(&r.name).into_iter().flatten() {
-            if s.path == "enabled" {
-                if s.value != Value::Bool(false) && s.value != Value::Bool(true) {
+            if s.path != "enabled" {
+                continue;
+            }
+            match s.value {
+                Value::Bool(false) => {
+                    let o = r
+                        .overrides
+                        .get_or_insert_with(|| Value::Object(Default::default()));
+                    o["enabled"] = Value::Bool(false);
+                }
+                Value::Bool(true) => {}
+                _ => {
                     return Err(Error::InvalidFlag {
                         flag: "--set",
                         value: format!("{}:enabled={}", s.component, s.value),
                         reason: "`enabled` takes true or false".into(),
                     });
                 }
-                if s.value == Value::Bool(false) {
-                    let o = r
-                        .overrides
-                        .get_or_insert_with(|| Value::Object(Default::default()));
-                    o["enabled"] = Value::Bool(false);
-                }
             }
         }
     }
-    let mut refs_for_defaults = refs.clone();
-    cns_recipe::resolve::apply_registry_defaults(store, registry, &mut refs_for_defaults)?;
-    let order = cns_recipe::resolve::deployment_order(&refs_for_defaults)?;
-    if !recipe.deployment_order.is_empty() {
-        let given: Vec<String> = recipe
-            .deployment_order
-            .iter()
-            .filter(|n| order.contains(n))
-            .cloned()
-            .collect();
-        let valid = given.len() == order.len()
-            && given.iter().enumerate().all(|(i, n)| {
-                let r = refs_for_defaults
-                    .iter()
-                    .find(|r| &r.name == n)
-                    .expect("in order");
-                r.dependency_refs
-                    .iter()
-                    .all(|d| !order.contains(d) || given[..i].contains(d))
-            });
-        if !valid {
-            return Err(Error::BadOrder {
-                given: recipe.deployment_order.clone(),
-                expected: order,
-            });
-        }
-    }
+    cns_recipe::resolve::apply_registry_defaults(store, registry, &mut refs)?;
+    Ok(refs)
+}
 
+/// The deployment order of `refs`, checked against the recipe's `deploymentOrder`.
+fn checked_order(recipe: &RecipeResult, refs: &[ComponentRef]) -> Result<Vec<String>> {
+    let order = cns_recipe::resolve::deployment_order(refs)?;
+    if recipe.deployment_order.is_empty() {
+        return Ok(order);
+    }
+    let given: Vec<&String> = recipe
+        .deployment_order
+        .iter()
+        .filter(|n| order.contains(n))
+        .collect();
+    let valid = given.len() == order.len()
+        && given.iter().enumerate().all(|(i, n)| {
+            let r = refs.iter().find(|r| &&r.name == n).expect("in order");
+            r.dependency_refs
+                .iter()
+                .all(|d| !order.contains(d) || given[..i].contains(&d))
+        });
+    if valid {
+        Ok(order)
+    } else {
+        Err(Error::BadOrder {
+            given: recipe.deployment_order.clone(),
+            expected: order,
+        })
+    }
+}
+
+/// A field registry defaults always fill; missing means the recipe crate broke its promise.
+fn filled(component: &str, field: &'static str, value: &Option<String>) -> Result<String> {
+    value.clone().ok_or_else(|| {
+        Error::Recipe(cns_recipe::Error::IncompleteComponent {
+            component: component.to_string(),
+            field,
+        })
+    })
+}
+
+/// A warning when scheduling flags were given but the component's registry entry declares
+/// no scheduling paths at all (a component outside the registry, or one added without
+/// them): the flags would otherwise vanish without a word. A component with paths for one
+/// class only (e.g. no GPU pods) is fine.
+fn unplaced(
+    name: &str,
+    opts: &BundleOptions,
+    paths: &cns_recipe::registry::NodeScheduling,
+) -> Option<String> {
+    let declared = [&paths.system, &paths.accelerated]
+        .iter()
+        .any(|p| !p.node_selector_paths.is_empty() || !p.toleration_paths.is_empty());
+    if declared {
+        return None;
+    }
+    let given: Vec<String> = [("system", &opts.system), ("accelerated", &opts.accelerated)]
+        .iter()
+        .flat_map(|(class, p)| {
+            let sel = (!p.selector.is_empty()).then(|| format!("--{class}-node-selector"));
+            let tol = (!p.tolerations.is_empty()).then(|| format!("--{class}-node-toleration"));
+            sel.into_iter().chain(tol)
+        })
+        .collect();
+    (!given.is_empty()).then(|| {
+        format!(
+            "{} not applied to component `{name}`: its registry entry declares no scheduling paths \
+             (add `nodeScheduling` to it, see README \"Scheduling\"), so only its bundler can place them",
+            given.join(", ")
+        )
+    })
+}
+
+/// Step 1: resolve every enabled component into its bundler's input, in deployment order,
+/// and check everything that can be checked before a plugin runs.
+pub fn plan<B: Backend + ?Sized>(
+    recipe: &RecipeResult,
+    store: &Store,
+    backend: &B,
+    opts: &BundleOptions,
+) -> Result<Plan> {
+    let registry = store.registry()?;
+    if !backend.has_deployer(&opts.deployer) {
+        return Err(Error::UnknownDeployer {
+            name: opts.deployer.clone(),
+            available: backend.deployer_names().join(", "),
+        });
+    }
+    let sets = group_sets(recipe, registry, &opts.sets)?;
+    let refs = components_with_defaults(recipe, store, registry, &sets)?;
+    let order = checked_order(recipe, &refs)?;
     let crit = criteria(recipe);
-    let mut jobs = Vec::new();
+    let mut components = Vec::new();
+    let mut warnings = Vec::new();
     for (i, name) in order.iter().enumerate() {
-        let cref = refs_for_defaults
+        let cref = refs
             .iter()
             .find(|r| &r.name == name)
             .expect("ordered component exists");
@@ -209,14 +242,17 @@ pub fn generate_with<B: Backend + ?Sized>(
                 }
             })?;
         }
-        let reg = registry.get(name);
-        let paths = reg.map(|r| r.node_scheduling.clone()).unwrap_or_default();
+        let paths = registry
+            .get(name)
+            .map(|r| r.node_scheduling.clone())
+            .unwrap_or_default();
+        warnings.extend(unplaced(name, opts, &paths));
         let manifests = store
             .manifests(cref)?
             .into_iter()
             .map(|(path, content)| InputFile { path, content })
             .collect();
-        let plugin = catalog.bundler_name(name).ok_or_else(|| Error::NoBundler {
+        let plugin = backend.bundler_name(name).ok_or_else(|| Error::NoBundler {
             component: name.clone(),
         })?;
         let dependencies: Vec<String> = cref
@@ -225,16 +261,16 @@ pub fn generate_with<B: Backend + ?Sized>(
             .filter(|d| order.contains(d))
             .cloned()
             .collect();
-        jobs.push(Job {
+        components.push(ResolvedComponent {
             plugin,
             order: i as u32,
             input: ComponentInput {
                 name: name.clone(),
-                namespace: cref.namespace.clone().expect("defaults applied"),
+                namespace: filled(name, "namespace", &cref.namespace)?,
                 chart: ChartSource {
-                    repository: cref.source.clone().expect("defaults applied"),
-                    chart: cref.chart.clone().expect("defaults applied"),
-                    version: cref.version.clone().expect("defaults applied"),
+                    repository: filled(name, "source", &cref.source)?,
+                    chart: filled(name, "chart", &cref.chart)?,
+                    version: filled(name, "version", &cref.version)?,
                 },
                 values_json: cns_values::to_json(&values),
                 system: scheduling(
@@ -253,64 +289,13 @@ pub fn generate_with<B: Backend + ?Sized>(
             },
         });
     }
-
-    let run = |job: &Job| -> Result<Vec<OutputFile>> {
-        catalog
-            .render(&job.input)
-            .map_err(|source| Error::Component {
-                component: job.input.name.clone(),
-                source,
-            })
-    };
-    let results: Vec<Result<Vec<OutputFile>>> = if opts.parallel && jobs.len() > 1 {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = jobs.iter().map(|j| s.spawn(move || run(j))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("render thread panicked"))
-                .collect()
-        })
-    } else {
-        jobs.iter().map(run).collect()
-    };
-
-    let mut tree = FileTree::default();
-    let mut rendered = Vec::new();
-    for (job, files) in jobs.iter().zip(results) {
-        let files = files?;
-        let producer = format!("bundler `{}` for `{}`", job.plugin, job.input.name);
-        let mut paths = Vec::new();
-        for f in files {
-            paths.push(f.path.clone());
-            tree.add(
-                format!("{}/{}", job.input.name, f.path),
-                f.content,
-                f.executable,
-                &producer,
-            )?;
-        }
-        let values_json = tree
-            .get(&format!("{}/values.yaml", job.input.name))
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .and_then(|t| cns_values::from_yaml(t).ok())
-            .map(|v| cns_values::to_json(&v))
-            .unwrap_or_else(|| job.input.values_json.clone());
-        rendered.push(RenderedComponent {
-            name: job.input.name.clone(),
-            namespace: job.input.namespace.clone(),
-            chart: job.input.chart.clone(),
-            order: job.order,
-            dependencies: job.input.dependencies.clone(),
-            values_json,
-            files: paths,
-        });
-    }
-
-    let input = DeployerInput {
-        components: rendered,
+    Ok(Plan {
+        components,
+        warnings,
         criteria: crit,
         recipe_version: recipe.metadata.version.clone().unwrap_or_default(),
-        options: opts
+        deployer: opts.deployer.clone(),
+        deployer_options: opts
             .deployer_options
             .iter()
             .map(|(k, v)| OptionPair {
@@ -318,14 +303,111 @@ pub fn generate_with<B: Backend + ?Sized>(
                 value: v.clone(),
             })
             .collect(),
+        parallel: opts.parallel,
+    })
+}
+
+/// What a bundler produced for one component.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Files, paths relative to the component folder.
+    pub files: Vec<OutputFile>,
+    /// The component's final values: the bundler's `values.yaml`, or its input values when
+    /// it writes none.
+    pub values_json: String,
+}
+
+/// The final values a bundler produced: its `values.yaml` (which must parse), or its input
+/// values when it writes none.
+fn final_values(c: &ResolvedComponent, files: &[OutputFile]) -> Result<String> {
+    let Some(f) = files.iter().find(|f| f.path == "values.yaml") else {
+        return Ok(c.input.values_json.clone());
     };
-    let files = catalog
-        .generate(&opts.deployer, &input)
-        .map_err(|source| Error::Deployer {
-            deployer: opts.deployer.clone(),
-            source,
+    let text = std::str::from_utf8(&f.content).map_err(|_| Error::BadValues {
+        component: c.input.name.clone(),
+        plugin: c.plugin.clone(),
+        reason: "values.yaml is not UTF-8".into(),
+    })?;
+    let values = cns_values::from_yaml(text).map_err(|e| Error::BadValues {
+        component: c.input.name.clone(),
+        plugin: c.plugin.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(cns_values::to_json(&values))
+}
+
+/// Step 2: run each component's bundler (on threads unless the options say serial).
+pub fn render<B: Backend + ?Sized>(plan: &Plan, backend: &B) -> Result<Vec<Rendered>> {
+    let run = |c: &ResolvedComponent| -> Result<Rendered> {
+        let files = backend.render(&c.input).map_err(|error| Error::Component {
+            component: c.input.name.clone(),
+            error,
         })?;
-    let producer = format!("deployer `{}`", opts.deployer);
+        let values_json = final_values(c, &files)?;
+        Ok(Rendered { files, values_json })
+    };
+    let results: Vec<Result<Rendered>> = if plan.parallel && plan.components.len() > 1 {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = plan
+                .components
+                .iter()
+                .map(|c| s.spawn(move || run(c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("render thread panicked"))
+                .collect()
+        })
+    } else {
+        plan.components.iter().map(run).collect()
+    };
+    results.into_iter().collect()
+}
+
+/// Step 3: the component files, the deployer's files, `recipe.yaml` and `checksums.txt`.
+pub fn assemble<B: Backend + ?Sized>(
+    recipe: &RecipeResult,
+    plan: &Plan,
+    rendered: Vec<Rendered>,
+    backend: &B,
+) -> Result<FileTree> {
+    let mut tree = FileTree::default();
+    let mut components = Vec::new();
+    for (c, r) in plan.components.iter().zip(rendered) {
+        let producer = format!("bundler `{}` for `{}`", c.plugin, c.input.name);
+        let mut paths = Vec::new();
+        for f in r.files {
+            paths.push(f.path.clone());
+            tree.add(
+                format!("{}/{}", c.input.name, f.path),
+                f.content,
+                f.executable,
+                &producer,
+            )?;
+        }
+        components.push(RenderedComponent {
+            name: c.input.name.clone(),
+            namespace: c.input.namespace.clone(),
+            chart: c.input.chart.clone(),
+            order: c.order,
+            dependencies: c.input.dependencies.clone(),
+            values_json: r.values_json,
+            files: paths,
+        });
+    }
+    let input = DeployerInput {
+        components,
+        criteria: plan.criteria.clone(),
+        recipe_version: plan.recipe_version.clone(),
+        options: plan.deployer_options.clone(),
+    };
+    let files = backend
+        .generate(&plan.deployer, &input)
+        .map_err(|error| Error::Deployer {
+            deployer: plan.deployer.clone(),
+            error,
+        })?;
+    let producer = format!("deployer `{}`", plan.deployer);
     for f in files {
         tree.add(f.path, f.content, f.executable, &producer)?;
     }
@@ -337,4 +419,26 @@ pub fn generate_with<B: Backend + ?Sized>(
     )?;
     tree.seal()?;
     Ok(tree)
+}
+
+/// Generate the bundle for `recipe` with the plugins in `catalog`.
+pub fn generate(
+    recipe: &RecipeResult,
+    store: &Store,
+    catalog: &Catalog,
+    opts: &BundleOptions,
+) -> Result<FileTree> {
+    generate_with(recipe, store, catalog, opts)
+}
+
+/// [`plan`], [`render`] and [`assemble`] with any [`Backend`].
+pub fn generate_with<B: Backend + ?Sized>(
+    recipe: &RecipeResult,
+    store: &Store,
+    backend: &B,
+    opts: &BundleOptions,
+) -> Result<FileTree> {
+    let plan = plan(recipe, store, backend, opts)?;
+    let rendered = render(&plan, backend)?;
+    assemble(recipe, &plan, rendered, backend)
 }

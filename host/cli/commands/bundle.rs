@@ -1,10 +1,10 @@
 //! `cnsctl bundle`: raw flags → validated `BundleOptions` → plugins → atomic directory.
 
-use super::Outcome;
 use crate::opts::{PluginOpts, RecipeDataOpts};
+use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::Args;
-use cns_bundle::options::{parse_selectors, parse_set, parse_tolerations};
+use cns_bundle::options::{check_location, parse_selectors, parse_set, parse_tolerations};
 use cns_bundle::{BundleOptions, Placement};
 use cns_recipe::RecipeResult;
 use std::path::PathBuf;
@@ -74,7 +74,7 @@ pub(crate) struct BundleArgs {
     pub(crate) plugins: PluginOpts,
 
     #[command(flatten)]
-    pub(crate) push: super::oci::PushArgs,
+    pub(crate) push: crate::opts::PushArgs,
 }
 
 impl BundleArgs {
@@ -82,9 +82,11 @@ impl BundleArgs {
     pub(crate) fn options(&self) -> Result<BundleOptions> {
         let mut deployer_options = std::collections::BTreeMap::new();
         if let Some(r) = &self.repo {
+            check_location("--repo", r)?;
             deployer_options.insert("repo".to_string(), r.clone());
         }
         if let Some(r) = &self.revision {
+            check_location("--revision", r)?;
             deployer_options.insert("revision".to_string(), r.clone());
         }
         if self.serial {
@@ -136,29 +138,35 @@ pub(crate) fn run(args: BundleArgs, data: &RecipeDataOpts) -> Result<Outcome> {
             RecipeResult::from_yaml(DEFAULT_RECIPE, text)?
         }
     };
-    let runtime = args.plugins.runtime()?;
-    // Compile (or load from cache) only the built-ins this bundle can use: the bundlers named
-    // like its components, `helm` for the others, and the deployer. A deployer that is not
-    // built in (an external plugin, or a typo) loads them all, so errors list every choice.
+    // Everything the push needs is checked before any plugin runs.
+    let push = match args.output.to_str().filter(|s| s.starts_with("oci://")) {
+        Some(reference) => Some(super::oci::PushPlan::prepare(reference, &args.push)?),
+        None => {
+            if args.push.sign_key.is_some() || args.push.digest_file.is_some() {
+                anyhow::bail!("--sign-key and --digest-file need --output oci://…");
+            }
+            None
+        }
+    };
+    let runtime = crate::plugins::runtime(&args.plugins)?;
     let builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN
         .iter()
         .map(|a| a.name)
         .collect();
-    let components: Vec<&str> = recipe
-        .component_refs
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    let needs_generic = components.iter().any(|c| !builtin.contains(c));
-    let all = !builtin.contains(&opts.deployer.as_str());
-    let catalog = args.plugins.catalog_for(&runtime, |name| {
-        all || name == opts.deployer
-            || components.contains(&name)
-            || (name == "helm" && needs_generic)
-    })?;
-    let tree = cns_bundle::generate(&recipe, &store, &catalog, &opts)
+    let catalog = crate::plugins::catalog_for(
+        &args.plugins,
+        &runtime,
+        cns_bundle::builtins_needed(&recipe, &opts.deployer, &builtin),
+    )?;
+    let plan = cns_bundle::plan(&recipe, &store, &catalog, &opts)
         .context("failed to generate the bundle")?;
-    if let Some(reference) = args.output.to_str().filter(|s| s.starts_with("oci://")) {
+    for w in &plan.warnings {
+        crate::ui::status(&format!("warning: {w}"));
+    }
+    let rendered = cns_bundle::render(&plan, &catalog).context("failed to generate the bundle")?;
+    let tree = cns_bundle::assemble(&recipe, &plan, rendered, &catalog)
+        .context("failed to generate the bundle")?;
+    if let Some(push) = push {
         let files: Vec<cns_oci::Entry> = tree
             .files()
             .iter()
@@ -168,13 +176,11 @@ pub(crate) fn run(args: BundleArgs, data: &RecipeDataOpts) -> Result<Outcome> {
                 executable: e.executable,
             })
             .collect();
-        super::oci::push_files(&files, reference, &args.push)?;
+        push.push_bundle(&files)?;
         return Ok(Outcome::Success);
     }
-    if args.push.sign_key.is_some() || args.push.digest_file.is_some() {
-        anyhow::bail!("--sign-key and --digest-file need --output oci://…");
-    }
-    tree.write_to(&args.output, args.force)?;
+    let report = tree.write_to(&args.output, args.force)?;
+    crate::ui::stale_removed(&report);
     crate::ui::status(&format!(
         "wrote {} files ({} bytes) to {} with deployer `{}` in {:.0?}",
         tree.files().len(),

@@ -4,14 +4,12 @@ mod bundle;
 mod oci;
 mod plugin;
 mod recipe;
-mod scaffold;
 mod validate;
 mod version;
 
 use crate::opts::RecipeDataOpts;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-pub(crate) use oci::pull_plugin;
 
 /// Turn a GPU cluster recipe into a GitOps bundle (Helm values, manifests, install scripts,
 /// Argo CD / Flux manifests) through sandboxed WebAssembly plugins.
@@ -70,14 +68,7 @@ pub(crate) enum Command {
     Version,
 }
 
-/// How a command ended when it did not fail.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// Everything passed.
-    Success,
-    /// The command ran, but a check it performs failed.
-    CheckFailed,
-}
+pub(crate) use crate::outcome::Outcome;
 
 /// Run a parsed command line.
 pub(crate) fn run(cli: Cli) -> Result<Outcome> {

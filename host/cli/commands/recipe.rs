@@ -1,7 +1,7 @@
 //! `cnsctl recipe`: resolve criteria into a `recipeResult`, or list the supported ones.
 
-use super::Outcome;
 use crate::opts::RecipeDataOpts;
+use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use cns_recipe::Criteria;
@@ -91,7 +91,7 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
     };
     match args.output {
         Some(path) => {
-            write_atomic(&path, text.as_bytes())
+            crate::fsutil::write_atomic(&path, text.as_bytes())
                 .with_context(|| format!("failed to write `{}`", path.display()))?;
             crate::ui::status(&format!(
                 "wrote {} ({} components, overlays: {})",
@@ -103,16 +103,4 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
         None => print!("{text}"),
     }
     Ok(Outcome::Success)
-}
-
-/// Write a file via a temp file in the same directory and a rename.
-pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

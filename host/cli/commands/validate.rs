@@ -1,8 +1,7 @@
 //! `cnsctl validate`: check a recipe's constraints against a cluster snapshot, or check
 //! documents against cnsctl's JSON Schemas.
 
-use super::Outcome;
-use super::recipe::write_atomic;
+use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use cns_recipe::constraints::{self, Status};
@@ -110,7 +109,7 @@ pub(crate) fn run(args: ValidateArgs) -> Result<Outcome> {
     };
     let yaml = serde_norway::to_string(&doc)?;
     match &args.output {
-        Some(p) => write_atomic(p, yaml.as_bytes())
+        Some(p) => crate::fsutil::write_atomic(p, yaml.as_bytes())
             .with_context(|| format!("failed to write `{}`", p.display()))?,
         None => print!("{yaml}"),
     }

@@ -1,6 +1,6 @@
 //! `cnsctl version`.
 
-use super::Outcome;
+use crate::outcome::Outcome;
 use anyhow::Result;
 
 /// Print versions of cnsctl, the WIT package, wasmtime, and how plugins were built.

@@ -5,12 +5,43 @@ use std::time::Duration;
 /// A boxed error from wasmtime (compile, link or call failure).
 pub(crate) type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The case of a `plugin-error` a plugin returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `invalid-input`: the plugin refuses the user's values (a failed check).
+    InvalidInput,
+    /// `unsupported`: the plugin does not handle what it was asked for.
+    Unsupported,
+    /// `internal`: a bug in the plugin.
+    Internal,
+}
+
+impl Refusal {
+    fn verb(self) -> &'static str {
+        match self {
+            Refusal::InvalidInput => "refused the input",
+            Refusal::Unsupported => "does not support this",
+            Refusal::Internal => "failed with an internal error",
+        }
+    }
+}
+
 /// Errors of the plugin host.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The wasmtime engine could not be created.
     #[error("cannot create the WebAssembly engine")]
     Engine(#[source] Source),
+    /// The compiled-code cache is not this user's alone, so nothing is loaded from it.
+    #[error(
+        "refusing the compiled-plugin cache `{dir}`: {reason}; fix its ownership and permissions (chmod 700), point CNS_CACHE_DIR elsewhere, or pass --no-cache"
+    )]
+    UnsafeCache {
+        /// The cache directory.
+        dir: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The bytes are not a valid WebAssembly component.
     #[error("plugin `{plugin}` is not a valid WebAssembly component")]
     InvalidComponent {
@@ -91,11 +122,13 @@ pub enum Error {
         source: Source,
     },
     /// The plugin returned a typed error.
-    #[error("plugin `{plugin}` reported an error: {message}")]
+    #[error("plugin `{plugin}` {}: {message}", kind.verb())]
     PluginReturned {
         /// Plugin name.
         plugin: String,
-        /// The error, rendered.
+        /// Which `plugin-error` case it returned.
+        kind: Refusal,
+        /// The plugin's message.
         message: String,
     },
     /// The plugin's output broke a rule (path, size, count).
@@ -133,4 +166,34 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) fn boxed(e: wasmtime::Error) -> Source {
     e.into()
+}
+
+impl Error {
+    /// Whether a plugin refused the user's input (`invalid-input`): a check that failed,
+    /// not a failure of cnsctl or the plugin.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Error::PluginReturned {
+                kind: Refusal::InvalidInput,
+                ..
+            }
+        )
+    }
+
+    /// The plugin this error is about, if any.
+    pub fn plugin(&self) -> Option<&str> {
+        match self {
+            Error::Engine(_) | Error::UnsafeCache { .. } => None,
+            Error::PluginReturned { plugin, .. }
+            | Error::BadOutput { plugin, .. }
+            | Error::InvalidComponent { plugin, .. }
+            | Error::NotAPlugin { plugin, .. }
+            | Error::IncompatibleWit { plugin, .. }
+            | Error::PluginTrapped { plugin, .. }
+            | Error::MemoryLimit { plugin, .. }
+            | Error::Timeout { plugin, .. } => Some(plugin),
+            _ => None,
+        }
+    }
 }

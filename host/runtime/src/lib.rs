@@ -8,24 +8,27 @@
 
 pub mod bindings;
 mod cache;
+mod call;
 mod catalog;
-mod engine;
 mod error;
 mod host_impl;
 mod limits;
+mod load;
 pub mod output;
 mod plugin;
+mod runtime;
+mod wit_version;
 
 pub use bindings::types;
 pub use cache::Cache;
 pub use catalog::Catalog;
 pub use cns_engine::POOL_SLOTS;
-pub use engine::Runtime;
-pub use error::{Error, Result};
+pub use error::{Error, Refusal, Result};
 pub use host_impl::{LogFilter, LogSink};
 pub use limits::Limits;
 pub use output::OutputFile;
 pub use plugin::{Origin, Plugin, PluginKind, is_plugin_name};
+pub use runtime::Runtime;
 
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.2.0";

@@ -114,3 +114,26 @@ impl Route {
         cmd
     }
 }
+
+/// A core module that is not a cnsctl plugin module.
+#[derive(Debug)]
+pub struct NotAPluginModule(pub String);
+
+impl std::fmt::Display for NotAPluginModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotAPluginModule {}
+
+/// Wrap a plugin crate's core module (`cargo build --target wasm32-unknown-unknown`) into
+/// the WebAssembly component cnsctl loads, with `wit-component` (the WIT world is embedded
+/// in the module by the SDK's bindings). The component is validated.
+pub fn componentize(core: &[u8]) -> Result<Vec<u8>, NotAPluginModule> {
+    let mut enc = wit_component::ComponentEncoder::default();
+    enc.validate(true)
+        .module(core)
+        .and_then(|e| e.encode())
+        .map_err(|e| NotAPluginModule(format!("{e:#}")))
+}

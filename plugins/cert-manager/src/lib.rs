@@ -2,27 +2,11 @@
 
 pub mod render;
 
-use cns_plugin_sdk::{BundleFile, Bundler, ComponentInput, PluginError, PluginInfo, PluginKind};
-
-/// The cert-manager bundler.
-pub struct CertManager;
-
-impl Bundler for CertManager {
-    fn info() -> PluginInfo {
-        PluginInfo {
-            name: "cert-manager".into(),
-            kind: PluginKind::Bundler,
-            version: env!("CARGO_PKG_VERSION").into(),
-            description:
-                "cert-manager: values with scheduling at the chart's paths, manifests, README"
-                    .into(),
-            serves: vec!["cert-manager".into()],
-        }
-    }
-
-    fn render(input: ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
-        render::render(&input)
-    }
+cns_plugin_sdk::bundler_plugin! {
+    /// The cert-manager bundler.
+    CertManager,
+    name: "cert-manager",
+    description: "cert-manager: values with scheduling at the chart's paths, manifests, README",
+    serves: ["cert-manager"],
+    render: render::render,
 }
-
-cns_plugin_sdk::export_bundler!(CertManager);

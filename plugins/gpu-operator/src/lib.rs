@@ -2,25 +2,11 @@
 
 pub mod render;
 
-use cns_plugin_sdk::{BundleFile, Bundler, ComponentInput, PluginError, PluginInfo, PluginKind};
-
-/// The GPU Operator bundler.
-pub struct GpuOperator;
-
-impl Bundler for GpuOperator {
-    fn info() -> PluginInfo {
-        PluginInfo {
-            name: "gpu-operator".into(),
-            kind: PluginKind::Bundler,
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "NVIDIA GPU Operator: values with scheduling, kernel-module-params ConfigMap for GB200, README".into(),
-            serves: vec!["gpu-operator".into()],
-        }
-    }
-
-    fn render(input: ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
-        render::render(&input)
-    }
+cns_plugin_sdk::bundler_plugin! {
+    /// The GPU Operator bundler.
+    GpuOperator,
+    name: "gpu-operator",
+    description: "NVIDIA GPU Operator: values with scheduling, kernel-module-params ConfigMap for GB200, README",
+    serves: ["gpu-operator"],
+    render: render::render,
 }
-
-cns_plugin_sdk::export_bundler!(GpuOperator);

@@ -3,25 +3,11 @@
 
 pub mod render;
 
-use cns_plugin_sdk::{BundleFile, Bundler, ComponentInput, PluginError, PluginInfo, PluginKind};
-
-/// The generic Helm bundler.
-pub struct Helm;
-
-impl Bundler for Helm {
-    fn info() -> PluginInfo {
-        PluginInfo {
-            name: "helm".into(),
-            kind: PluginKind::Bundler,
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "any registry chart: values with scheduling at the registry's paths, manifests, README".into(),
-            serves: vec!["*".into()],
-        }
-    }
-
-    fn render(input: ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
-        render::render(&input)
-    }
+cns_plugin_sdk::bundler_plugin! {
+    /// The generic Helm bundler.
+    Helm,
+    name: "helm",
+    description: "any registry chart: values with scheduling at the registry's paths, manifests, README",
+    serves: ["*"],
+    render: render::render,
 }
-
-cns_plugin_sdk::export_bundler!(Helm);

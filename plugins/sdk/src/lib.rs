@@ -30,6 +30,7 @@
 
 pub mod component;
 pub mod deploy;
+pub mod quote;
 pub mod scheduling;
 pub mod testing;
 pub mod values;
@@ -203,5 +204,82 @@ macro_rules! export_deployer {
             }
             $crate::deployer_world::__export_deployer_world!(__CnsDeployerExport with_types_in $crate::deployer_world);
         };
+    };
+}
+
+/// A whole bundler plugin's glue in one declaration: the plugin type, its `info` and its
+/// export. `render` is a function `fn(&ComponentInput) -> Result<Vec<BundleFile>, PluginError>`
+/// (keep it in a pure module with native unit tests). The version is the crate's.
+///
+/// ```
+/// mod render {
+///     use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError};
+///     pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+///         Ok(vec![cns_plugin_sdk::file("values.yaml", input.values_json.clone())])
+///     }
+/// }
+/// cns_plugin_sdk::bundler_plugin! {
+///     /// The my-chart bundler.
+///     MyChart,
+///     name: "my-chart",
+///     description: "values for my-chart",
+///     serves: ["my-chart"],
+///     render: render::render,
+/// }
+/// # use cns_plugin_sdk::Bundler;
+/// assert_eq!(MyChart::info().serves, ["my-chart"]);
+/// ```
+#[macro_export]
+macro_rules! bundler_plugin {
+    ($(#[$doc:meta])* $ty:ident, name: $name:expr, description: $desc:expr,
+     serves: [$($serves:expr),* $(,)?], render: $render:path $(,)?) => {
+        $(#[$doc])*
+        pub struct $ty;
+        impl $crate::Bundler for $ty {
+            fn info() -> $crate::PluginInfo {
+                $crate::PluginInfo {
+                    name: ::std::string::String::from($name),
+                    kind: $crate::PluginKind::Bundler,
+                    version: ::std::string::String::from(env!("CARGO_PKG_VERSION")),
+                    description: ::std::string::String::from($desc),
+                    serves: ::std::vec![$(::std::string::String::from($serves)),*],
+                }
+            }
+            fn render(
+                input: $crate::ComponentInput,
+            ) -> ::core::result::Result<::std::vec::Vec<$crate::BundleFile>, $crate::PluginError> {
+                $render(&input)
+            }
+        }
+        $crate::export_bundler!($ty);
+    };
+}
+
+/// A whole deployer plugin's glue in one declaration, like [`bundler_plugin!`]; `generate`
+/// is a function `fn(&DeployerInput) -> Result<Vec<BundleFile>, PluginError>` and `serves`
+/// lists the `--deployer` names it answers to.
+#[macro_export]
+macro_rules! deployer_plugin {
+    ($(#[$doc:meta])* $ty:ident, name: $name:expr, description: $desc:expr,
+     serves: [$($serves:expr),* $(,)?], generate: $generate:path $(,)?) => {
+        $(#[$doc])*
+        pub struct $ty;
+        impl $crate::Deployer for $ty {
+            fn info() -> $crate::PluginInfo {
+                $crate::PluginInfo {
+                    name: ::std::string::String::from($name),
+                    kind: $crate::PluginKind::Deployer,
+                    version: ::std::string::String::from(env!("CARGO_PKG_VERSION")),
+                    description: ::std::string::String::from($desc),
+                    serves: ::std::vec![$(::std::string::String::from($serves)),*],
+                }
+            }
+            fn generate(
+                input: $crate::DeployerInput,
+            ) -> ::core::result::Result<::std::vec::Vec<$crate::BundleFile>, $crate::PluginError> {
+                $generate(&input)
+            }
+        }
+        $crate::export_deployer!($ty);
     };
 }

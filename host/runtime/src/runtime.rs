@@ -1,5 +1,6 @@
-//! The one wasmtime [`Engine`] and the linkers: component model on, epoch deadlines,
-//! nothing linked but the `host` interface (no WASI).
+//! [`Runtime`], the plugin host: the one wasmtime [`Engine`] and the linkers (component
+//! model on, epoch deadlines, nothing linked but the `host` interface: no WASI), the limits,
+//! the compile cache, the instance slots and the deadline clock.
 
 use crate::bindings::{bundler::BundlerPlugin, deployer::DeployerPlugin, v0_1};
 use crate::cache::Cache;
@@ -26,6 +27,7 @@ pub struct Runtime {
     pub(crate) sink: LogSink,
     pub(crate) filter: LogFilter,
     slots: Option<Slots>,
+    allocation: cns_engine::Allocation,
     ticker: OnceLock<()>,
 }
 
@@ -79,7 +81,8 @@ impl Drop for Permit<'_> {
 impl Runtime {
     /// Create the host with the given limits, optional compile cache and log sink.
     pub fn new(limits: Limits, cache: Option<Cache>, sink: LogSink) -> Result<Self> {
-        let (engine, pooled) = cns_engine::engine().map_err(|e| Error::Engine(boxed(e)))?;
+        let (engine, allocation) = cns_engine::engine().map_err(|e| Error::Engine(boxed(e)))?;
+        let pooled = allocation == cns_engine::Allocation::Pooled;
         let engine_err = |e: wasmtime::Error| Error::Engine(boxed(e));
         let mut bundler_linker = Linker::new(&engine);
         BundlerPlugin::add_to_linker::<_, HasSelf<_>>(&mut bundler_linker, |s| s)
@@ -105,6 +108,7 @@ impl Runtime {
             sink,
             filter: Arc::new(|_| true),
             slots: pooled.then(|| Slots::new(POOL_SLOTS)),
+            allocation,
             ticker: OnceLock::new(),
         })
     }
@@ -147,6 +151,15 @@ impl Runtime {
     /// Whether instances come from the pooling allocator.
     pub fn pooled(&self) -> bool {
         self.slots.is_some()
+    }
+
+    /// Why instances are not pooled (e.g. the address-space limit that was hit), if they
+    /// are not.
+    pub fn on_demand_reason(&self) -> Option<&str> {
+        match &self.allocation {
+            cns_engine::Allocation::Pooled => None,
+            cns_engine::Allocation::OnDemand(r) => Some(r),
+        }
     }
 
     /// Wait for a free instance slot (pooling allocator); hold it for the whole call.

@@ -1,9 +1,13 @@
-//! `cnsctl plugin list|inspect|push|componentize`: the loaded plugins with their kind,
-//! versions, size and digest; one plugin's details; publishing a plugin as a (signed) OCI
-//! artifact; a core module → a component. `new` and `build` are in [`super::scaffold`].
+//! `cnsctl plugin`: `list` and `inspect` (the loaded plugins with their kind, versions,
+//! size and digest), `push` (a plugin as a signed OCI artifact), and dispatch to `new`,
+//! `build` and `componentize`, each in a module of its own.
 
-use super::Outcome;
+mod build;
+mod componentize;
+mod new;
+
 use crate::opts::PluginOpts;
+use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
@@ -20,11 +24,11 @@ pub(crate) enum PluginCommand {
     Push(PluginPushArgs),
     /// Create a plugin crate (outside this repository) that builds to a component and
     /// passes its own tests: `cargo test`, then `cnsctl plugin build`.
-    New(super::scaffold::NewArgs),
+    New(new::NewArgs),
     /// Build a plugin crate into a component: cargo build --release for
     /// wasm32-unknown-unknown (rustup target, or Debian's rustc-web with -Zbuild-std), then
     /// componentize and check that it loads.
-    Build(super::scaffold::BuildArgs),
+    Build(build::BuildArgs),
     /// Turn a plugin crate's core module (cargo build --target wasm32-unknown-unknown) into
     /// the component cnsctl loads, and check that it loads.
     Componentize(ComponentizeArgs),
@@ -69,7 +73,7 @@ pub(crate) struct PluginPushArgs {
     reference: String,
 
     #[command(flatten)]
-    push: super::oci::PushArgs,
+    push: crate::opts::PushArgs,
 }
 
 fn describe(p: &cns_runtime::Plugin) -> serde_json::Value {
@@ -98,14 +102,14 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
         PluginCommand::Inspect(args) => return inspect(args),
         PluginCommand::Push(args) => return push(args),
         PluginCommand::Componentize(args) => {
-            componentize_file(&args.core, &args.output)?;
+            componentize::file(&args.core, &args.output)?;
             return Ok(Outcome::Success);
         }
-        PluginCommand::New(args) => return super::scaffold::new(args),
-        PluginCommand::Build(args) => return super::scaffold::build(args),
+        PluginCommand::New(args) => return new::run(args),
+        PluginCommand::Build(args) => return build::run(args),
     };
-    let runtime = args.plugins.runtime()?;
-    let catalog = args.plugins.catalog(&runtime)?;
+    let runtime = crate::plugins::runtime(&args.plugins)?;
+    let catalog = crate::plugins::catalog(&args.plugins, &runtime)?;
     if args.json {
         let list: Vec<_> = catalog.plugins().iter().map(|p| describe(p)).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
@@ -138,8 +142,8 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
 }
 
 fn inspect(args: InspectArgs) -> Result<Outcome> {
-    let runtime = args.plugins.runtime()?;
-    let p = args.plugins.load(&runtime, &args.source)?;
+    let runtime = crate::plugins::runtime(&args.plugins)?;
+    let p = crate::plugins::load(&args.plugins, &runtime, &args.source)?;
     let d = describe(&p);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&d)?);
@@ -159,6 +163,7 @@ fn inspect(args: InspectArgs) -> Result<Outcome> {
 }
 
 fn push(args: PluginPushArgs) -> Result<Outcome> {
+    let plan = super::oci::PushPlan::prepare(&args.reference, &args.push)?;
     let bytes = std::fs::read(&args.path)
         .with_context(|| format!("failed to read plugin `{}`", args.path.display()))?;
     // Publish only what loads: a valid component exporting a cnsctl world.
@@ -169,51 +174,14 @@ fn push(args: PluginPushArgs) -> Result<Outcome> {
     let p = runtime
         .load(&label, cns_runtime::Origin::File(args.path.clone()), &bytes)
         .with_context(|| format!("`{label}` is not a loadable cnsctl plugin"))?;
-    super::oci::push_plugin(&bytes, &p, &args.reference, &args.push)?;
+    plan.push_plugin(
+        &bytes,
+        &cns_oci::artifact::plugin::PluginMeta {
+            name: p.name.clone(),
+            kind: p.kind.as_str().to_string(),
+            version: p.version.clone(),
+            wit: p.wit_version.clone(),
+        },
+    )?;
     Ok(Outcome::Success)
-}
-
-/// Encode a core module as a component, check that it loads, write it.
-pub(crate) fn componentize_file(
-    core_path: &std::path::Path,
-    output: &std::path::Path,
-) -> Result<()> {
-    let core = std::fs::read(core_path)
-        .with_context(|| format!("failed to read `{}`", core_path.display()))?;
-    let mut enc = wit_component::ComponentEncoder::default();
-    let component = enc
-        .validate(true)
-        .module(&core)
-        .and_then(|e| e.encode())
-        .with_context(|| {
-            format!(
-                "`{}` is not a core module built with cns-plugin-sdk (export_bundler!/export_deployer!)",
-                core_path.display()
-            )
-        })?;
-    let runtime = std::sync::Arc::new(cns_runtime::Runtime::new(
-        Default::default(),
-        None,
-        crate::ui::plugin_log_sink(),
-    )?);
-    let label = output.display().to_string();
-    let p = runtime
-        .load(
-            &label,
-            cns_runtime::Origin::File(output.to_path_buf()),
-            &component,
-        )
-        .context("the component does not load as a cnsctl plugin")?;
-    super::recipe::write_atomic(output, &component)
-        .with_context(|| format!("failed to write `{}`", output.display()))?;
-    crate::ui::status(&format!(
-        "wrote {} ({} {} {}, WIT {}, {} bytes)",
-        output.display(),
-        p.kind.as_str(),
-        p.name,
-        p.version,
-        p.wit_version,
-        component.len()
-    ));
-    Ok(())
 }
