@@ -590,6 +590,27 @@ fn private_keys_are_written_0600_and_readable_ones_refused() {
         describe(&o)
     );
     assert!(stderr(&o).contains("127.0.0.1:9"), "{}", describe(&o));
+    // A key file whose scrypt parameters would need terabytes is refused before any work
+    // (it aborted the process on allocation before).
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pem = std::fs::read_to_string(t.join("cosign.key")).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut blob: serde_json::Value = serde_json::from_slice(&b64.decode(body).unwrap()).unwrap();
+    blob["kdf"]["params"] = serde_json::json!({"N": 1u64 << 40, "r": 1 << 20, "p": 1 << 9});
+    let evil = b64.encode(serde_json::to_vec(&blob).unwrap());
+    std::fs::write(
+        t.join("evil.key"),
+        format!(
+            "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n{evil}\n-----END ENCRYPTED COSIGN PRIVATE KEY-----\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(t.join("evil.key"), PermissionsExt::from_mode(0o600)).unwrap();
+    let start = Instant::now();
+    let o = cns(t, &["sign", target, "--key", "evil.key", "--plain-http"]);
+    fails(&o, 2, "outside the accepted bounds");
+    assert!(start.elapsed() < Duration::from_secs(10));
 }
 
 #[test]
