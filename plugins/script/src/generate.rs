@@ -11,11 +11,15 @@ use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, 
 pub use cns_plugin_sdk::quote::shell_quote;
 use cns_plugin_sdk::quote::{comment_text, in_double_quotes, shell_value};
 
-const PRELUDE: &str = r#"set -euo pipefail
-
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-COMPONENT_DIR="$(dirname "${SCRIPT_DIR}")"
-"#;
+/// Shell text the scripts share; the templates sit next to this file. Values never go into
+/// them: they are assigned to variables first (quoted by construction) and used as "${VAR}".
+const PRELUDE: &str = include_str!("../templates/prelude.sh.tmpl");
+/// Tool checks and the namespace, before the `helm upgrade --install` line.
+const INSTALL_CHECKS: &str = include_str!("../templates/install-checks.sh.tmpl");
+/// The flags after the `helm upgrade --install` line.
+const INSTALL_HELM_FLAGS: &str = include_str!("../templates/install-helm-flags.sh.tmpl");
+/// The end of an uninstall script.
+const UNINSTALL_TAIL: &str = include_str!("../templates/uninstall-tail.sh.tmpl");
 
 fn install_script(c: &RenderedComponent) -> String {
     let (chart, repo) = chart_ref(c);
@@ -44,34 +48,13 @@ fn install_script(c: &RenderedComponent) -> String {
         s.push_str(&format!("REPO={}\n", shell_value(repo)));
     }
     s.push_str(&format!("VERSION={}\n", shell_value(&c.chart.version)));
-    s.push_str(
-        r#"TIMEOUT="${CNS_HELM_TIMEOUT:-10m}"
-
-for tool in kubectl helm; do
-  if ! command -v "${tool}" >/dev/null 2>&1; then
-    echo "error: ${tool} is required but not in PATH" >&2
-    exit 1
-  fi
-done
-
-echo "==> ${RELEASE}: namespace ${NAMESPACE}"
-kubectl create namespace "${NAMESPACE}" --dry-run=client -o yaml | kubectl apply -f -
-
-echo "==> ${RELEASE}: helm upgrade --install ${CHART} ${VERSION}"
-"#,
-    );
+    s.push_str(INSTALL_CHECKS);
     s.push_str(if repo.is_some() {
         "helm upgrade --install \"${RELEASE}\" \"${CHART}\" --repo \"${REPO}\" \\\n"
     } else {
         "helm upgrade --install \"${RELEASE}\" \"${CHART}\" \\\n"
     });
-    s.push_str(
-        r#"  --version "${VERSION}" \
-  --namespace "${NAMESPACE}" \
-  --values "${COMPONENT_DIR}/values.yaml" \
-  --wait --timeout "${TIMEOUT}"
-"#,
-    );
+    s.push_str(INSTALL_HELM_FLAGS);
     if has_manifests(c) {
         s.push_str(
             r#"
@@ -111,16 +94,7 @@ kubectl delete --namespace "${NAMESPACE}" --ignore-not-found -f "${COMPONENT_DIR
     } else {
         s.push_str(": \"${COMPONENT_DIR}\"\n");
     }
-    s.push_str(
-        r#"
-helm uninstall "${RELEASE}" --namespace "${NAMESPACE}" --ignore-not-found --wait
-
-if [ "${CNS_DELETE_NAMESPACE:-0}" = "1" ]; then
-  kubectl delete namespace "${NAMESPACE}" --ignore-not-found
-fi
-echo "==> ${RELEASE}: uninstalled"
-"#,
-    );
+    s.push_str(UNINSTALL_TAIL);
     s
 }
 
