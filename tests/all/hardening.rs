@@ -799,20 +799,20 @@ fn stream_body(mut s: TcpStream, content_type: &str, total: u64) {
 fn hostile_registry_manifests_blobs_and_silence_are_bounded() {
     let tmp = tempdir();
     let t = tmp.path();
+    let pull = |addr: &str, extra: &[&str]| {
+        let r = format!("oci://{addr}/b/x:v1");
+        let mut args = vec!["pull", r.as_str(), "--output", "out", "--plain-http"];
+        args.extend_from_slice(extra);
+        cns(t, &args)
+    };
     // A 1 GiB manifest: refused once 4 MiB have arrived.
     let addr = fake_registry(|s, _| stream_body(s, manifest::MANIFEST, 1 << 30));
     let start = Instant::now();
-    let o = cns(
-        t,
-        &[
-            "pull",
-            &format!("oci://{addr}/b/x:v1"),
-            "--output",
-            "out",
-            "--plain-http",
-        ],
+    fails(
+        &pull(&addr, &[]),
+        2,
+        "the manifest is larger than 4194304 bytes",
     );
-    fails(&o, 2, "the manifest is larger than 4194304 bytes");
     assert!(
         start.elapsed() < Duration::from_secs(60),
         "{:?}",
@@ -841,17 +841,11 @@ fn hostile_registry_manifests_blobs_and_silence_are_bounded() {
             stream_body(s, "application/octet-stream", 300 << 20);
         }
     });
-    let o = cns(
-        t,
-        &[
-            "pull",
-            &format!("oci://{addr}/b/x:v1"),
-            "--output",
-            "out",
-            "--plain-http",
-        ],
+    fails(
+        &pull(&addr, &[]),
+        2,
+        "larger than the 1024 bytes its descriptor declares",
     );
-    fails(&o, 2, "larger than the 1024 bytes its descriptor declares");
     assert!(!t.join("out").exists());
     // A registry that accepts the connection and never answers: the deadline holds.
     let addr = fake_registry(|mut s, _| {
@@ -860,19 +854,11 @@ fn hostile_registry_manifests_blobs_and_silence_are_bounded() {
         std::thread::sleep(Duration::from_secs(120));
     });
     let start = Instant::now();
-    let o = cns(
-        t,
-        &[
-            "pull",
-            &format!("oci://{addr}/b/x:v1"),
-            "--output",
-            "out",
-            "--plain-http",
-            "--registry-timeout",
-            "2",
-        ],
+    fails(
+        &pull(&addr, &["--registry-timeout", "2"]),
+        2,
+        "no answer within 2s",
     );
-    fails(&o, 2, "no answer within 2s");
     assert!(
         start.elapsed() < Duration::from_secs(20),
         "{:?}",
