@@ -60,6 +60,13 @@ impl fmt::Display for PathError {
 
 impl std::error::Error for PathError {}
 
+/// Whether a YAML parser or a shell could read `c` as ending a line: control characters
+/// (line feed and carriage return among them) and the Unicode line and paragraph separators
+/// (line breaks in YAML 1.1).
+pub fn breaks_lines(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
 /// The rule for every path in a bundle: not empty, at most [`MAX_PATH`] bytes, relative, no
 /// `\`, no control characters or line separators, no empty, `.` or `..` segment (so no
 /// trailing `/` either).
@@ -76,10 +83,7 @@ pub fn check_path(path: &str) -> Result<(), PathError> {
     if path.contains('\\') {
         return Err(PathError::Backslash);
     }
-    if path
-        .chars()
-        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
-    {
+    if path.chars().any(breaks_lines) {
         return Err(PathError::Control);
     }
     for seg in path.split('/') {

@@ -108,15 +108,14 @@ pub fn is_data_path(s: &str) -> bool {
 /// Whether `s` holds a control character (line breaks included) or a Unicode line or
 /// paragraph separator, which YAML 1.1 also reads as a line break.
 pub fn has_control(s: &str) -> bool {
-    s.chars()
-        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+    s.chars().any(cns_files::breaks_lines)
 }
 
 /// Free text in values (e.g. a config file): tabs and line feeds are fine, carriage returns
 /// and other control characters are not.
 fn has_bad_text_control(s: &str) -> bool {
     s.chars()
-        .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{2028}' || c == '\u{2029}')
+        .any(|c| cns_files::breaks_lines(c) && c != '\n' && c != '\t')
 }
 
 /// Checks fields of one document, naming `path` and the line of each field.
