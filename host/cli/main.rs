@@ -12,6 +12,7 @@
 
 mod commands;
 mod fsutil;
+mod location;
 mod opts;
 mod outcome;
 mod plugins;

@@ -24,6 +24,18 @@ pub(crate) fn status(msg: &str) {
     }
 }
 
+/// Print `warning: MSG` to stderr unless `--quiet`.
+pub(crate) fn warn(msg: &str) {
+    status(&format!("warning: {msg}"));
+}
+
+/// Print a debug line to stderr with `-vv`.
+pub(crate) fn debug(msg: &str) {
+    if verbosity() >= 2 {
+        eprintln!("debug: {msg}");
+    }
+}
+
 /// The verbosity a plugin log level needs, and its tag.
 fn level_needs(level: Level) -> (i8, &'static str) {
     match level {

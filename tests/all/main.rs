@@ -3,6 +3,7 @@
 mod authoring;
 mod charts;
 mod cli;
+mod cluster;
 mod deployers;
 mod golden;
 mod hardening;

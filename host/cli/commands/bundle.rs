@@ -16,10 +16,11 @@ pub(crate) const DEFAULT_RECIPE: &str = "examples/eks-h100-ubuntu-training.yaml"
 /// Arguments of `bundle`.
 #[derive(Debug, Args)]
 pub(crate) struct BundleArgs {
-    /// Recipe file (a `recipeResult`, as written by `cnsctl recipe`). Default: the embedded
-    /// example recipe for EKS, H100, Ubuntu, training.
-    #[arg(short, long, value_name = "FILE")]
-    pub(crate) recipe: Option<PathBuf>,
+    /// Recipe (a `recipeResult`, as written by `cnsctl recipe`): FILE or
+    /// cm://NAMESPACE/NAME. Default: the embedded example recipe for EKS, H100, Ubuntu,
+    /// training.
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
+    pub(crate) recipe: Option<crate::location::Location>,
 
     /// Output directory (must not exist or be empty, see --force; written atomically), or
     /// oci://REGISTRY/REPOSITORY:TAG to push the bundle as an OCI artifact instead.
@@ -122,15 +123,18 @@ impl BundleArgs {
     }
 }
 
-pub(crate) fn run(args: BundleArgs, data: &RecipeDataOpts) -> Result<Outcome> {
+pub(crate) fn run(
+    args: BundleArgs,
+    data: &RecipeDataOpts,
+    kube: &crate::location::Kube,
+) -> Result<Outcome> {
     let start = Instant::now();
     let opts = args.options()?;
     let store = data.store()?;
     let recipe = match &args.recipe {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("failed to read recipe `{}`", path.display()))?;
-            RecipeResult::from_yaml(&path.display().to_string(), &text)?
+        Some(loc) => {
+            let text = kube.read(loc, cns_kube::cm::Document::Recipe)?;
+            RecipeResult::from_yaml(&loc.to_string(), &text)?
         }
         None => {
             let embedded = cns_recipe::Store::embedded();

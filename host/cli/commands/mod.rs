@@ -1,9 +1,11 @@
 //! The `cnsctl` command tree (clap derive) and dispatch.
 
 mod bundle;
+mod diff;
 mod oci;
 mod plugin;
 mod recipe;
+mod snapshot;
 mod validate;
 mod version;
 
@@ -35,6 +37,11 @@ pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) data: RecipeDataOpts,
 
+    /// Kubeconfig for cm:// locations and the K8s snapshot collector (default: KUBECONFIG,
+    /// ~/.kube/config, or the in-cluster service account).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) kubeconfig: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -42,6 +49,9 @@ pub(crate) struct Cli {
 /// A `cnsctl` command.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Collect a snapshot of this node (OS, SystemD, GPU, and K8s when a cluster is
+    /// configured), or run the snapshot agent Job on a GPU node with --deploy-agent.
+    Snapshot(Box<snapshot::SnapshotArgs>),
     /// Generate a bundle from a recipe: per-component values, manifests and READMEs, plus
     /// the chosen deployer's files, checksummed.
     Bundle(Box<bundle::BundleArgs>),
@@ -50,6 +60,8 @@ pub(crate) enum Command {
     /// Check a recipe's constraints against a cluster snapshot (exit 1 if any fails), or
     /// check files against cnsctl's JSON Schemas.
     Validate(validate::ValidateArgs),
+    /// Compare two snapshots: every added, removed and modified reading (exit 1 on drift).
+    Diff(diff::DiffArgs),
     /// Push a bundle directory to an OCI registry as one signed-or-not artifact.
     Push(oci::PushCmd),
     /// Pull a bundle from an OCI registry, check every digest (and the signature with
@@ -72,10 +84,13 @@ pub(crate) use crate::outcome::Outcome;
 
 /// Run a parsed command line.
 pub(crate) fn run(cli: Cli) -> Result<Outcome> {
+    let kube = crate::location::Kube::new(cli.kubeconfig.as_deref());
     match cli.command {
-        Command::Bundle(args) => bundle::run(*args, &cli.data),
-        Command::Recipe(args) => recipe::run(args, &cli.data),
-        Command::Validate(args) => validate::run(args),
+        Command::Snapshot(args) => snapshot::run(*args, &kube),
+        Command::Diff(args) => diff::run(args, &kube),
+        Command::Bundle(args) => bundle::run(*args, &cli.data, &kube),
+        Command::Recipe(args) => recipe::run(args, &cli.data, &kube),
+        Command::Validate(args) => validate::run(args, &kube),
         Command::Push(cmd) => oci::push(cmd),
         Command::Pull(cmd) => oci::pull(cmd),
         Command::Sign(cmd) => oci::sign_cmd(cmd),

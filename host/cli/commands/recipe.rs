@@ -1,11 +1,12 @@
 //! `cnsctl recipe`: resolve criteria into a `recipeResult`, or list the supported ones.
 
+use crate::location::{Kube, Location};
 use crate::opts::RecipeDataOpts;
 use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use cns_kube::cm::Document;
 use cns_recipe::Criteria;
-use std::path::PathBuf;
 
 /// Output format of a recipe.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -31,22 +32,22 @@ pub(crate) struct RecipeArgs {
     /// Workload intent: training or inference.
     #[arg(long, value_name = "INTENT")]
     intent: Option<String>,
-    /// Write the recipe to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    /// Write the recipe to FILE or cm://NAMESPACE/NAME instead of stdout.
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
+    output: Option<Location>,
     /// Output format.
     #[arg(long, value_enum, default_value = "yaml")]
     format: Format,
-    /// Detect the criteria from a cluster snapshot file; criteria flags override what is
-    /// detected.
-    #[arg(short, long, value_name = "FILE")]
-    snapshot: Option<PathBuf>,
+    /// Detect the criteria from a cluster snapshot (FILE or cm://NAMESPACE/NAME); criteria
+    /// flags override what is detected.
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
+    snapshot: Option<Location>,
     /// List the supported criteria combinations instead of resolving one.
     #[arg(long, conflicts_with_all = ["service", "accelerator", "os", "intent", "output", "snapshot"])]
     list: bool,
 }
 
-pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
+pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Result<Outcome> {
     let store = data.store()?;
     if args.list {
         println!("{:<8} {:<12} {:<12} INTENT", "SERVICE", "ACCELERATOR", "OS");
@@ -59,12 +60,11 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let detected = match &args.snapshot {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("failed to read snapshot `{}`", p.display()))?;
-            let c = cns_recipe::snapshot::Snapshot::from_yaml(&p.display().to_string(), &text)?
+        Some(loc) => {
+            let text = kube.read(loc, Document::Snapshot)?;
+            let c = cns_recipe::snapshot::Snapshot::from_yaml(&loc.to_string(), &text)?
                 .detect_criteria();
-            crate::ui::status(&format!("detected from {}: {c}", p.display()));
+            crate::ui::status(&format!("detected from {loc}: {c}"));
             Some(c)
         }
         None => None,
@@ -85,17 +85,15 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
     )?;
     let recipe = cns_recipe::resolve(&store, &criteria)
         .with_context(|| format!("failed to resolve a recipe for {criteria}"))?;
-    let text = match args.format {
-        Format::Yaml => recipe.to_yaml(),
-        Format::Json => serde_json::to_string_pretty(&recipe)? + "\n",
+    let (text, fmt) = match args.format {
+        Format::Yaml => (recipe.to_yaml(), "yaml"),
+        Format::Json => (serde_json::to_string_pretty(&recipe)? + "\n", "json"),
     };
     match args.output {
-        Some(path) => {
-            crate::fsutil::write_atomic(&path, text.as_bytes())
-                .with_context(|| format!("failed to write `{}`", path.display()))?;
+        Some(loc) => {
+            kube.write(&loc, Document::Recipe, &text, fmt)?;
             crate::ui::status(&format!(
-                "wrote {} ({} components, overlays: {})",
-                path.display(),
+                "wrote {loc} ({} components, overlays: {})",
                 recipe.component_refs.len(),
                 recipe.metadata.applied_overlays.join(", ")
             ));

@@ -1,9 +1,11 @@
 //! `cnsctl validate`: check a recipe's constraints against a cluster snapshot, or check
 //! documents against cnsctl's JSON Schemas.
 
+use crate::location::{Kube, Location};
 use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use cns_kube::cm::Document;
 use cns_recipe::constraints::{self, Status};
 use cns_recipe::snapshot::Snapshot;
 use cns_recipe::{API_VERSION, RecipeResult};
@@ -13,12 +15,13 @@ use std::path::PathBuf;
 /// Arguments of `validate`.
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
-    /// Recipe whose constraints to check (with --snapshot).
-    #[arg(short, long, value_name = "FILE", requires = "snapshot")]
-    recipe: Option<PathBuf>,
-    /// Cluster snapshot to check the constraints against (with --recipe).
-    #[arg(short, long, value_name = "FILE", requires = "recipe")]
-    snapshot: Option<PathBuf>,
+    /// Recipe whose constraints to check (with --snapshot): FILE or cm://NAMESPACE/NAME.
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse, requires = "snapshot")]
+    recipe: Option<Location>,
+    /// Cluster snapshot to check the constraints against (with --recipe): FILE or
+    /// cm://NAMESPACE/NAME.
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse, requires = "recipe")]
+    snapshot: Option<Location>,
     /// Write the validation result (YAML) to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE", requires = "recipe")]
     output: Option<PathBuf>,
@@ -50,19 +53,17 @@ struct ValidationResult {
     summary: Summary,
 }
 
-pub(crate) fn run(args: ValidateArgs) -> Result<Outcome> {
+pub(crate) fn run(args: ValidateArgs, kube: &Kube) -> Result<Outcome> {
     if !args.schema.is_empty() {
         return schemas(&args.schema);
     }
     let (Some(recipe_path), Some(snap_path)) = (&args.recipe, &args.snapshot) else {
         bail!("nothing to validate: give --recipe FILE --snapshot FILE, or --schema FILE");
     };
-    let text = std::fs::read_to_string(recipe_path)
-        .with_context(|| format!("failed to read recipe `{}`", recipe_path.display()))?;
-    let recipe = RecipeResult::from_yaml(&recipe_path.display().to_string(), &text)?;
-    let text = std::fs::read_to_string(snap_path)
-        .with_context(|| format!("failed to read snapshot `{}`", snap_path.display()))?;
-    let snapshot = Snapshot::from_yaml(&snap_path.display().to_string(), &text)?;
+    let text = kube.read(recipe_path, Document::Recipe)?;
+    let recipe = RecipeResult::from_yaml(&recipe_path.to_string(), &text)?;
+    let text = kube.read(snap_path, Document::Snapshot)?;
+    let snapshot = Snapshot::from_yaml(&snap_path.to_string(), &text)?;
     let results = constraints::evaluate(&recipe.constraints, &snapshot);
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
     let (passed, failed, skipped) = (
@@ -95,8 +96,8 @@ pub(crate) fn run(args: ValidateArgs) -> Result<Outcome> {
     let doc = ValidationResult {
         kind: "ValidationResult",
         api_version: API_VERSION,
-        recipe: recipe_path.display().to_string(),
-        snapshot: snap_path.display().to_string(),
+        recipe: recipe_path.to_string(),
+        snapshot: snap_path.to_string(),
         criteria: recipe.criteria.clone(),
         summary: Summary {
             total: results.len(),

@@ -121,8 +121,11 @@ impl Snapshot {
             "any"
         }
         .into();
+        // nvidia-smi's product name when it ran; else the model `cnsctl snapshot` derives
+        // from the PCI device id (no driver needed).
         let model = self
             .lookup("GPU.smi.gpu.model")
+            .or_else(|| self.lookup("GPU.hardware.model"))
             .unwrap_or_default()
             .to_ascii_uppercase();
         c.accelerator = ["GB200", "H100", "A100"]
@@ -180,6 +183,16 @@ measurements:
             s.detect_criteria().to_string(),
             "service=eks accelerator=h100 os=ubuntu intent=any"
         );
+    }
+
+    #[test]
+    fn accelerator_from_pci_model_without_nvidia_smi() {
+        let s = Snapshot::from_yaml(
+            "s.yaml",
+            "kind: Snapshot\napiVersion: cns.nvidia.com/v1alpha1\nmeasurements:\n- type: GPU\n  subtypes:\n  - subtype: hardware\n    data: {present: true, count: 1, model: H100 SXM5 80GB}\n",
+        )
+        .unwrap();
+        assert_eq!(s.detect_criteria().accelerator, "h100");
     }
 
     #[test]

@@ -1,0 +1,75 @@
+//! `cnsctl diff`: drift between two snapshots (files or `cm://`), exit 0 none, 1 drift.
+
+use crate::location::{Kube, Location};
+use crate::outcome::Outcome;
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use cns_kube::cm::Document;
+use cns_recipe::snapshot::Snapshot;
+use serde::Serialize;
+
+/// Output format of a diff.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    /// An aligned table and a summary line (default).
+    Table,
+    /// YAML.
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The earlier snapshot: FILE or cm://NAMESPACE/NAME.
+    #[arg(value_name = "BASELINE", value_parser = crate::location::parse)]
+    baseline: Location,
+    /// The later snapshot: FILE or cm://NAMESPACE/NAME.
+    #[arg(value_name = "TARGET", value_parser = crate::location::parse)]
+    target: Location,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Skip readings whose path matches GLOB (e.g. 'K8s.image.*'). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    ignore: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    baseline: String,
+    target: String,
+    #[serde(flatten)]
+    drift: &'a cns_snapshot::diff::Drift,
+}
+
+pub(crate) fn run(args: DiffArgs, kube: &Kube) -> Result<Outcome> {
+    let ignore = cns_snapshot::diff::ignore_set(&args.ignore)?;
+    let load = |loc: &Location| -> Result<Snapshot> {
+        let text = kube.read(loc, Document::Snapshot)?;
+        Ok(Snapshot::from_yaml(&loc.to_string(), &text)?)
+    };
+    let (a, b) = (load(&args.baseline)?, load(&args.target)?);
+    let drift = cns_snapshot::diff::diff(&a, &b, &ignore);
+    let report = Report {
+        kind: "SnapshotDiff",
+        api_version: cns_snapshot::API_VERSION,
+        baseline: args.baseline.to_string(),
+        target: args.target.to_string(),
+        drift: &drift,
+    };
+    match args.format {
+        Format::Table => print!("{}", cns_snapshot::diff::table(&drift)),
+        Format::Yaml => print!("{}", serde_norway::to_string(&report)?),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(if drift.changes.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::CheckFailed
+    })
+}

@@ -1,0 +1,219 @@
+//! The K8s snapshot collector: the API server's version (`server`), this node's provider,
+//! labels, taints and versions (`node`), the images of the pods running on it (`image`), and
+//! the GPU Operator's ClusterPolicy flattened (`policy`).
+
+use crate::{Cluster, Error, Result};
+use cns_recipe::snapshot::Subtype;
+use cns_snapshot::subtype;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Which node the collector describes: `NODE_NAME` (the agent Job sets it from the downward
+/// API), else the host name, which is the node name on every managed service.
+pub fn node_name() -> Option<String> {
+    std::env::var("NODE_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+}
+
+/// The managed service a node's `spec.providerID` names.
+pub fn provider(provider_id: &str) -> &'static str {
+    if provider_id.starts_with("aws://") {
+        "eks"
+    } else if provider_id.starts_with("gce://") {
+        "gke"
+    } else if provider_id.starts_with("azure://") {
+        "aks"
+    } else if provider_id.starts_with("ocid1.") || provider_id.starts_with("oci://") {
+        "oke"
+    } else {
+        "unknown"
+    }
+}
+
+/// An image reference split into repository and tag or digest (`nginx` → `nginx`, `latest`).
+pub fn split_image(image: &str) -> (String, String) {
+    if let Some((repo, digest)) = image.split_once('@') {
+        return (repo.to_string(), digest.to_string());
+    }
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), tag.to_string()),
+        _ => (image.to_string(), "latest".to_string()),
+    }
+}
+
+/// Flatten a JSON tree to `a.b.0.c` keys with scalar values.
+pub fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, v)| flatten(&key(k), v, out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| flatten(&key(&i.to_string()), v, out)),
+        v => {
+            out.insert(prefix.to_string(), v.clone());
+        }
+    }
+}
+
+impl Cluster {
+    /// Collect the K8s measurement for `node` (none: no `node` subtype, images of all pods).
+    pub fn collect_k8s(&self, node: Option<&str>) -> Result<Vec<Subtype>> {
+        let mut out = Vec::new();
+        let v = self
+            .block(self.client().apiserver_version())
+            .map_err(|e| Error::kube("GET /version", e))?;
+        out.push(subtype(
+            "server",
+            BTreeMap::from([
+                ("version".to_string(), json!(v.git_version)),
+                ("goVersion".to_string(), json!(v.go_version)),
+                ("platform".to_string(), json!(v.platform)),
+            ]),
+        ));
+        let mut on_node = None;
+        if let Some(name) = node {
+            let nodes: Api<Node> = Api::all(self.client());
+            match self.block(nodes.get_opt(name)) {
+                Ok(Some(n)) => {
+                    out.push(subtype("node", node_data(&n)));
+                    on_node = Some(name.to_string());
+                }
+                // Not a node of this cluster (a laptop with a kubeconfig): cluster-wide data only.
+                Ok(None) => {}
+                Err(e) => return Err(Error::kube(format!("Node {name}"), e)),
+            }
+        }
+        let pods: Api<Pod> = Api::all(self.client());
+        let mut lp = ListParams::default();
+        if let Some(n) = &on_node {
+            lp = lp.fields(&format!("spec.nodeName={n}"));
+        }
+        let list = self
+            .block(pods.list(&lp))
+            .map_err(|e| Error::kube("Pods", e))?;
+        let mut images: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for p in &list.items {
+            let Some(spec) = &p.spec else { continue };
+            let all = spec
+                .containers
+                .iter()
+                .chain(spec.init_containers.iter().flatten());
+            for c in all {
+                if let Some(img) = &c.image {
+                    let (repo, tag) = split_image(img);
+                    images.entry(repo).or_default().insert(tag);
+                }
+            }
+        }
+        out.push(subtype(
+            "image",
+            images
+                .into_iter()
+                .map(|(k, v)| (k, json!(v.into_iter().collect::<Vec<_>>().join(","))))
+                .collect(),
+        ));
+        let gvk = GroupVersionKind::gvk("nvidia.com", "v1", "ClusterPolicy");
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "clusterpolicies");
+        let policies: Api<DynamicObject> = Api::all_with(self.client(), &ar);
+        match self.block(policies.list(&ListParams::default())) {
+            Ok(list) => {
+                if let Some(p) = list.items.first() {
+                    let mut data = BTreeMap::new();
+                    data.insert("name".to_string(), json!(p.metadata.name));
+                    flatten("", p.data.get("spec").unwrap_or(&Value::Null), &mut data);
+                    data.remove("");
+                    out.push(subtype("policy", data));
+                }
+            }
+            // No ClusterPolicy CRD: the GPU Operator is not installed.
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(Error::kube("ClusterPolicies", e)),
+        }
+        Ok(out)
+    }
+}
+
+fn node_data(n: &Node) -> BTreeMap<String, Value> {
+    let mut d = BTreeMap::new();
+    d.insert("name".to_string(), json!(n.metadata.name));
+    let provider_id = n
+        .spec
+        .as_ref()
+        .and_then(|s| s.provider_id.clone())
+        .unwrap_or_default();
+    d.insert("provider".into(), json!(provider(&provider_id)));
+    d.insert("provider-id".into(), json!(provider_id));
+    if let Some(info) = n.status.as_ref().and_then(|s| s.node_info.as_ref()) {
+        d.insert("kubelet-version".into(), json!(info.kubelet_version));
+        d.insert(
+            "container-runtime-version".into(),
+            json!(info.container_runtime_version),
+        );
+        d.insert("kernel-version".into(), json!(info.kernel_version));
+        d.insert("os-image".into(), json!(info.os_image));
+        d.insert("operating-system".into(), json!(info.operating_system));
+        d.insert("architecture".into(), json!(info.architecture));
+    }
+    for (k, v) in n.metadata.labels.iter().flatten() {
+        d.insert(format!("label.{k}"), json!(v));
+    }
+    for t in n.spec.iter().flat_map(|s| s.taints.iter().flatten()) {
+        d.insert(
+            format!("taint.{}", t.key),
+            json!(format!(
+                "{}:{}",
+                t.value.clone().unwrap_or_default(),
+                t.effect
+            )),
+        );
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_and_providers() {
+        assert_eq!(
+            split_image("nvcr.io/nvidia/gpu-operator:v25.10.1"),
+            ("nvcr.io/nvidia/gpu-operator".into(), "v25.10.1".into())
+        );
+        assert_eq!(
+            split_image("localhost:5000/x"),
+            ("localhost:5000/x".into(), "latest".into())
+        );
+        assert_eq!(split_image("x@sha256:ab"), ("x".into(), "sha256:ab".into()));
+        assert_eq!(provider("aws:///us-east-1a/i-1"), "eks");
+        assert_eq!(provider("kind://docker/x"), "unknown");
+    }
+
+    #[test]
+    fn flattens() {
+        let mut out = BTreeMap::new();
+        flatten(
+            "",
+            &json!({"driver": {"enabled": false, "args": ["a"]}}),
+            &mut out,
+        );
+        assert_eq!(out["driver.enabled"], false);
+        assert_eq!(out["driver.args.0"], "a");
+    }
+}

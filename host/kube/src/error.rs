@@ -1,0 +1,111 @@
+//! Errors of the Kubernetes edge: each names the object or URI and the API's reason.
+
+/// What went wrong talking to a cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No kubeconfig and not in a cluster.
+    #[error(
+        "no Kubernetes cluster configured (no --kubeconfig, KUBECONFIG, ~/.kube/config or in-cluster service account)"
+    )]
+    NoCluster,
+    /// The configuration could not be loaded.
+    #[error("cannot use the cluster configuration from {source_name}: {message}")]
+    Config {
+        /// Where it came from.
+        source_name: String,
+        /// Why.
+        message: String,
+    },
+    /// The API server answered with an error status.
+    #[error("{what}: {reason} ({code}): {message}")]
+    Api {
+        /// The object or URI (`cm://ns/name`, `Job gpu-operator/cns`).
+        what: String,
+        /// HTTP status.
+        code: u16,
+        /// The API's reason (`Forbidden`, `NotFound`, `AlreadyExists`, …).
+        reason: String,
+        /// The API's message.
+        message: String,
+    },
+    /// The API server could not be reached or answered something unreadable.
+    #[error("{what}: {message}")]
+    Transport {
+        /// The object or URI.
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// A `cm://` URI that is not `cm://NAMESPACE/NAME` with valid names.
+    #[error("invalid ConfigMap URI `{uri}`: {reason} (expected cm://NAMESPACE/NAME)")]
+    BadUri {
+        /// The URI.
+        uri: String,
+        /// Why.
+        reason: String,
+    },
+    /// The ConfigMap lacks the document.
+    #[error("{uri}: the ConfigMap has no `{key}` data key (it has: {keys})")]
+    MissingKey {
+        /// The URI.
+        uri: String,
+        /// The key looked for.
+        key: String,
+        /// The keys it has.
+        keys: String,
+    },
+    /// The agent Job failed.
+    #[error("snapshot agent Job {job} failed: {reason}{logs}")]
+    JobFailed {
+        /// `namespace/name`.
+        job: String,
+        /// The Job's or pod's reason.
+        reason: String,
+        /// The pod's log tail, prefixed with a newline, or empty.
+        logs: String,
+    },
+    /// The agent Job did not finish in time.
+    #[error("timed out after {timeout} waiting for snapshot agent Job {job}{state}")]
+    Timeout {
+        /// `namespace/name`.
+        job: String,
+        /// Go-style duration.
+        timeout: String,
+        /// The pod's state when given up, prefixed with `: `, or empty.
+        state: String,
+    },
+}
+
+/// Result with this crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Map a kube error for `what`.
+    pub(crate) fn kube(what: impl Into<String>, e: kube::Error) -> Self {
+        let what = what.into();
+        match e {
+            kube::Error::Api(s) => Error::Api {
+                what,
+                code: s.code,
+                reason: if s.reason.is_empty() {
+                    format!("HTTP {}", s.code)
+                } else {
+                    s.reason.clone()
+                },
+                message: s.message.clone(),
+            },
+            other => Error::Transport {
+                what,
+                message: crate::error_chain(&other),
+            },
+        }
+    }
+
+    /// The HTTP status of an API error.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            Error::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,553 @@
+//! A Kubernetes API server stand-in for tests: an HTTP/1.1 server on 127.0.0.1 that keeps
+//! objects in memory and answers the endpoints cnsctl uses (`/version`, core and group
+//! resources: get, list with label and field selectors, create, replace, delete, pod logs)
+//! with bodies and `Status` errors shaped as the real API's (404 NotFound, 409
+//! AlreadyExists, 403 Forbidden for denied verbs). No real API server can be installed on
+//! the test machines; this is what the Kubernetes paths are tested against.
+//!
+//! A created Job is "run" by a test-provided hook on its own thread: it gets the Job and
+//! returns whether the pod succeeded and its log; the server then records a pod and the
+//! Job's status as the Job controller would.
+
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What a Job's pod did.
+pub struct JobRun {
+    /// Exit code 0.
+    pub succeeded: bool,
+    /// The pod's log.
+    pub log: String,
+}
+
+/// Runs a created Job (its JSON); called on a separate thread.
+pub type JobHook = Arc<dyn Fn(&Value) -> JobRun + Send + Sync>;
+
+#[derive(Default)]
+struct State {
+    /// Object path (`/api/v1/namespaces/ns/configmaps/name`) → object.
+    objects: BTreeMap<String, Value>,
+    /// Pod logs by pod object path.
+    logs: BTreeMap<String, String>,
+    /// `(VERB, resource)` pairs answered with 403.
+    forbidden: BTreeSet<(String, String)>,
+    /// Resources the server serves (others: 404 as for a missing CRD).
+    resources: BTreeSet<String>,
+    /// Every request as `VERB path?query`.
+    requests: Vec<String>,
+    version: u64,
+}
+
+/// A running fake API server; stops accepting when dropped.
+pub struct FakeKube {
+    state: Arc<Mutex<State>>,
+    hook: Arc<Mutex<Option<JobHook>>>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    dir: tempfile::TempDir,
+}
+
+const RESOURCES: &[&str] = &[
+    "configmaps",
+    "pods",
+    "nodes",
+    "namespaces",
+    "serviceaccounts",
+    "jobs",
+    "roles",
+    "rolebindings",
+    "clusterroles",
+    "clusterrolebindings",
+];
+
+fn kind_of(resource: &str) -> &'static str {
+    match resource {
+        "configmaps" => "ConfigMap",
+        "pods" => "Pod",
+        "nodes" => "Node",
+        "namespaces" => "Namespace",
+        "serviceaccounts" => "ServiceAccount",
+        "jobs" => "Job",
+        "roles" => "Role",
+        "rolebindings" => "RoleBinding",
+        "clusterroles" => "ClusterRole",
+        "clusterrolebindings" => "ClusterRoleBinding",
+        "clusterpolicies" => "ClusterPolicy",
+        _ => "Unknown",
+    }
+}
+
+/// A parsed resource path.
+#[derive(Debug)]
+struct Route {
+    /// `/api/v1` or `/apis/GROUP/VERSION`.
+    prefix: String,
+    namespace: Option<String>,
+    resource: String,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+impl Route {
+    fn parse(path: &str) -> Option<Route> {
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (prefix, rest) = match segs.as_slice() {
+            ["api", "v1", rest @ ..] => ("/api/v1".to_string(), rest),
+            ["apis", g, v, rest @ ..] => (format!("/apis/{g}/{v}"), rest),
+            _ => return None,
+        };
+        let (namespace, rest) = match rest {
+            ["namespaces", ns, r, more @ ..] => (Some(ns.to_string()), {
+                let mut v = vec![*r];
+                v.extend_from_slice(more);
+                v
+            }),
+            r => (None, r.to_vec()),
+        };
+        Some(Route {
+            prefix,
+            namespace,
+            resource: rest.first()?.to_string(),
+            name: rest.get(1).map(|s| s.to_string()),
+            sub: rest.get(2).map(|s| s.to_string()),
+        })
+    }
+
+    fn collection(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/namespaces/{ns}/{}", self.prefix, self.resource),
+            None => format!("{}/{}", self.prefix, self.resource),
+        }
+    }
+
+    fn object(&self, name: &str) -> String {
+        format!("{}/{name}", self.collection())
+    }
+}
+
+fn status(code: u16, reason: &str, message: String) -> (u16, Value) {
+    (
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": message, "reason": reason, "code": code}),
+    )
+}
+
+fn query_map(q: &str) -> BTreeMap<String, String> {
+    q.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), percent_decode(v)))
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn get_path<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
+    dotted.split('.').try_fold(v, |cur, k| cur.get(k))
+}
+
+fn selected(obj: &Value, q: &BTreeMap<String, String>) -> bool {
+    let labels = &obj["metadata"]["labels"];
+    let label_ok = q.get("labelSelector").is_none_or(|sel| {
+        sel.split(',')
+            .filter(|s| !s.is_empty())
+            .all(|kv| match kv.split_once('=') {
+                Some((k, v)) => labels.get(k).and_then(Value::as_str) == Some(v),
+                None => labels.get(kv).is_some(),
+            })
+    });
+    let field_ok = q.get("fieldSelector").is_none_or(|sel| {
+        sel.split(',')
+            .filter(|s| !s.is_empty())
+            .all(|kv| match kv.split_once('=') {
+                Some((k, v)) => get_path(obj, k).and_then(Value::as_str) == Some(v),
+                None => false,
+            })
+    });
+    label_ok && field_ok
+}
+
+impl FakeKube {
+    /// Start the server.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(State {
+            resources: RESOURCES.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }));
+        let hook: Arc<Mutex<Option<JobHook>>> = Arc::new(Mutex::new(None));
+        let (st, hk) = (state.clone(), hook.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (st, hk) = (st.clone(), hk.clone());
+                std::thread::spawn(move || serve(conn, &st, &hk));
+            }
+        });
+        FakeKube {
+            state,
+            hook,
+            url,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// A kubeconfig file that points at this server (context namespace `default`).
+    pub fn kubeconfig(&self) -> PathBuf {
+        let p = self.dir.path().join("kubeconfig");
+        std::fs::write(
+            &p,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\nusers:\n- name: tester\n  user:\n    token: test-token\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\n    namespace: default\ncurrent-context: fake\n",
+                self.url
+            ),
+        )
+        .expect("write kubeconfig");
+        p
+    }
+
+    /// Put an object at its API path (e.g. `/api/v1/nodes/gpu-node-1`).
+    pub fn insert(&self, path: &str, obj: Value) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(r) = Route::parse(path) {
+            s.resources.insert(r.resource);
+        }
+        s.objects.insert(path.to_string(), obj);
+    }
+
+    /// The object at an API path.
+    pub fn get(&self, path: &str) -> Option<Value> {
+        self.state.lock().unwrap().objects.get(path).cloned()
+    }
+
+    /// Paths of all stored objects.
+    pub fn paths(&self) -> Vec<String> {
+        self.state.lock().unwrap().objects.keys().cloned().collect()
+    }
+
+    /// Answer `verb` (GET, LIST, POST, PUT, DELETE) on `resource` with 403 Forbidden.
+    pub fn forbid(&self, verb: &str, resource: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .forbidden
+            .insert((verb.to_string(), resource.to_string()));
+    }
+
+    /// Run created Jobs with `hook`.
+    pub fn on_job(&self, hook: impl Fn(&Value) -> JobRun + Send + Sync + 'static) {
+        *self.hook.lock().unwrap() = Some(Arc::new(hook));
+    }
+
+    /// Every request so far, as `VERB path?query`.
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// The directory of the kubeconfig (for tests that need a scratch place).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn serve(conn: TcpStream, state: &Arc<Mutex<State>>, hook: &Arc<Mutex<Option<JobHook>>>) {
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut conn = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, target) = (
+            parts.next().unwrap_or("").to_string(),
+            parts.next().unwrap_or("").to_string(),
+        );
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let (code, ctype, out) = handle(state, hook, &method, &target, &body);
+        let head = format!(
+            "HTTP/1.1 {code} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+            out.len()
+        );
+        if conn.write_all(head.as_bytes()).is_err() || conn.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+fn handle(
+    state: &Arc<Mutex<State>>,
+    hook: &Arc<Mutex<Option<JobHook>>>,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> (u16, &'static str, Vec<u8>) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let q = query_map(query);
+    let mut s = state.lock().unwrap();
+    s.requests.push(format!("{method} {target}"));
+    if path == "/version" {
+        let v = json!({"major": "1", "minor": "34", "gitVersion": "v1.34.1-eks-3025e55",
+            "gitCommit": "0", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+            "goVersion": "go1.24.6", "compiler": "gc", "platform": "linux/amd64"});
+        return (200, "application/json", v.to_string().into_bytes());
+    }
+    let Some(r) = Route::parse(path) else {
+        let (c, v) = status(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        );
+        return (c, "application/json", v.to_string().into_bytes());
+    };
+    let verb = match (method, &r.name) {
+        ("GET", None) => "LIST",
+        (m, _) => m,
+    };
+    let json_reply = |(c, v): (u16, Value)| (c, "application/json", v.to_string().into_bytes());
+    if !s.resources.contains(&r.resource) {
+        return json_reply(status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+        ));
+    }
+    if s.forbidden
+        .contains(&(verb.to_string(), r.resource.clone()))
+    {
+        return json_reply(status(
+            403,
+            "Forbidden",
+            format!(
+                "{} is forbidden: User \"system:serviceaccount:default:tester\" cannot {} resource \"{}\" in API group \"\" in the namespace \"{}\"",
+                r.resource,
+                verb.to_lowercase(),
+                r.resource,
+                r.namespace.clone().unwrap_or_default()
+            ),
+        ));
+    }
+    let kind = kind_of(&r.resource);
+    match (verb, &r.name, &r.sub) {
+        ("GET", Some(name), Some(sub)) if sub == "log" => match s.logs.get(&r.object(name)) {
+            Some(l) => {
+                let tail: usize = q
+                    .get("tailLines")
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(usize::MAX);
+                let lines: Vec<&str> = l.lines().collect();
+                let from = lines.len().saturating_sub(tail);
+                (
+                    200,
+                    "text/plain",
+                    (lines[from..].join("\n") + "\n").into_bytes(),
+                )
+            }
+            None => json_reply(status(
+                404,
+                "NotFound",
+                format!("pods \"{name}\" not found"),
+            )),
+        },
+        ("GET", Some(name), None) => match s.objects.get(&r.object(name)) {
+            Some(o) => json_reply((200, o.clone())),
+            None => json_reply(status(
+                404,
+                "NotFound",
+                format!("{} \"{name}\" not found", r.resource),
+            )),
+        },
+        ("LIST", None, None) => {
+            let coll = r.collection();
+            let items: Vec<Value> = s
+                .objects
+                .iter()
+                .filter(|(p, _)| {
+                    // Cluster-wide list of a namespaced resource: any namespace.
+                    let parent = p.rsplit_once('/').map(|x| x.0).unwrap_or("");
+                    parent == coll
+                        || (r.namespace.is_none()
+                            && parent.starts_with(&format!("{}/namespaces/", r.prefix))
+                            && parent.ends_with(&format!("/{}", r.resource)))
+                })
+                .map(|(_, o)| o.clone())
+                .filter(|o| selected(o, &q))
+                .collect();
+            json_reply((
+                200,
+                json!({"kind": format!("{kind}List"), "apiVersion": "v1",
+                       "metadata": {"resourceVersion": s.version.to_string()}, "items": items}),
+            ))
+        }
+        ("POST", None, None) => {
+            let Ok(mut obj) = serde_json::from_slice::<Value>(body) else {
+                return json_reply(status(400, "BadRequest", "body is not JSON".into()));
+            };
+            let Some(name) = obj["metadata"]["name"].as_str().map(str::to_string) else {
+                return json_reply(status(
+                    422,
+                    "Invalid",
+                    "metadata.name: Required value".into(),
+                ));
+            };
+            let path = r.object(&name);
+            if s.objects.contains_key(&path) {
+                return json_reply(status(
+                    409,
+                    "AlreadyExists",
+                    format!("{} \"{name}\" already exists", r.resource),
+                ));
+            }
+            s.version += 1;
+            obj["metadata"]["resourceVersion"] = json!(s.version.to_string());
+            obj["metadata"]["uid"] = json!(format!("uid-{}", s.version));
+            obj["metadata"]["creationTimestamp"] = json!("2026-11-27T00:00:00Z");
+            if let Some(ns) = &r.namespace {
+                obj["metadata"]["namespace"] = json!(ns);
+            }
+            s.objects.insert(path.clone(), obj.clone());
+            if r.resource == "jobs" {
+                let hook = hook.lock().unwrap().clone();
+                if let Some(hook) = hook {
+                    let (state, job, ns) = (
+                        state.clone(),
+                        obj.clone(),
+                        r.namespace.clone().unwrap_or_default(),
+                    );
+                    std::thread::spawn(move || run_job(&state, &hook, &job, &ns, &path));
+                }
+            }
+            json_reply((201, obj))
+        }
+        ("PUT", Some(name), None) => {
+            let path = r.object(name);
+            if !s.objects.contains_key(&path) {
+                return json_reply(status(
+                    404,
+                    "NotFound",
+                    format!("{} \"{name}\" not found", r.resource),
+                ));
+            }
+            let Ok(mut obj) = serde_json::from_slice::<Value>(body) else {
+                return json_reply(status(400, "BadRequest", "body is not JSON".into()));
+            };
+            s.version += 1;
+            obj["metadata"]["resourceVersion"] = json!(s.version.to_string());
+            s.objects.insert(path, obj.clone());
+            json_reply((200, obj))
+        }
+        ("DELETE", Some(name), None) => {
+            let path = r.object(name);
+            match s.objects.remove(&path) {
+                Some(o) => {
+                    if r.resource == "jobs" {
+                        // Background propagation: the Job's pods go too.
+                        let pods = format!(
+                            "/api/v1/namespaces/{}/pods/",
+                            r.namespace.clone().unwrap_or_default()
+                        );
+                        let owned: Vec<String> = s
+                            .objects
+                            .iter()
+                            .filter(|(p, o)| {
+                                p.starts_with(&pods)
+                                    && o["metadata"]["labels"]["job-name"] == json!(name)
+                            })
+                            .map(|(p, _)| p.clone())
+                            .collect();
+                        for p in owned {
+                            s.objects.remove(&p);
+                        }
+                    }
+                    json_reply((200, o))
+                }
+                None => json_reply(status(
+                    404,
+                    "NotFound",
+                    format!("{} \"{name}\" not found", r.resource),
+                )),
+            }
+        }
+        _ => json_reply(status(
+            405,
+            "MethodNotAllowed",
+            format!("{method} {path} is not supported here"),
+        )),
+    }
+}
+
+fn run_job(state: &Arc<Mutex<State>>, hook: &JobHook, job: &Value, ns: &str, job_path: &str) {
+    let run = hook(job);
+    let name = job["metadata"]["name"]
+        .as_str()
+        .unwrap_or("job")
+        .to_string();
+    let pod_name = format!("{name}-x7k2p");
+    let pod_path = format!("/api/v1/namespaces/{ns}/pods/{pod_name}");
+    let terminated = if run.succeeded {
+        json!({"exitCode": 0, "reason": "Completed"})
+    } else {
+        json!({"exitCode": 2, "reason": "Error"})
+    };
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod_name, "namespace": ns,
+                     "labels": {"job-name": name, "batch.kubernetes.io/job-name": name}},
+        "spec": job["spec"]["template"]["spec"].clone(),
+        "status": {"phase": if run.succeeded { "Succeeded" } else { "Failed" },
+                   "containerStatuses": [{"name": "cns", "ready": false, "restartCount": 0,
+                       "image": "", "imageID": "", "state": {"terminated": terminated}}]}
+    });
+    let mut s = state.lock().unwrap();
+    s.objects.insert(pod_path.clone(), pod);
+    s.logs.insert(pod_path, run.log);
+    if let Some(j) = s.objects.get_mut(job_path) {
+        j["status"] = if run.succeeded {
+            json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+        } else {
+            json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True",
+                   "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]})
+        };
+    }
+}

@@ -1,0 +1,745 @@
+//! Stage 1 and drift: `cnsctl snapshot` on this machine against ground truth read here,
+//! `diff`, `cm://` storage, the K8s collector and the snapshot agent Job — the Kubernetes
+//! paths against `cns_test_support::kube::FakeKube`, a loopback server shaped like the real
+//! API (no API server can be installed on the test machines), every object cnsctl creates
+//! checked by `kubernetes-validate --strict`.
+
+use crate::util::{cnsctl, fails, ok, repo_file, tempdir};
+use cns_test_support::kube::{FakeKube, JobRun};
+use cns_test_support::{describe, require_tool, run};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// cnsctl with no cluster configured unless the test gives one (HOME without ~/.kube).
+fn cns(t: &Path) -> Command {
+    let mut c = cnsctl(&t.join("cache"));
+    c.env("HOME", t)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("NODE_NAME");
+    c
+}
+
+fn yaml(text: &str) -> Value {
+    serde_norway::from_str(text).expect("YAML")
+}
+
+fn reading<'a>(s: &'a Value, kind: &str, subtype: &str) -> Option<&'a Value> {
+    s["measurements"]
+        .as_array()?
+        .iter()
+        .find(|m| m["type"] == kind)?["subtypes"]
+        .as_array()?
+        .iter()
+        .find(|st| st["subtype"] == subtype)
+        .map(|st| &st["data"])
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn local_snapshot_matches_what_this_machine_says() {
+    let t = tempdir();
+    let out = t.path().join("snap.yaml");
+    ok(&run(cns(t.path()).args(["snapshot", "-o"]).arg(&out)));
+    let s = yaml(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(s["kind"], "Snapshot");
+    assert!(s["metadata"].get("collectorErrors").is_none(), "{s}");
+    // No cluster configured: no K8s measurement, and no error for it.
+    assert!(reading(&s, "K8s", "server").is_none());
+
+    let release = reading(&s, "OS", "release").expect("OS.release");
+    for line in std::fs::read_to_string("/etc/os-release").unwrap().lines() {
+        if let Some(v) = line.strip_prefix("ID=") {
+            assert_eq!(release["ID"], v.trim_matches('"'));
+        }
+        if let Some(v) = line.strip_prefix("VERSION_ID=") {
+            assert_eq!(release["VERSION_ID"], v.trim_matches('"'));
+        }
+    }
+    let uname = run(Command::new("uname").arg("-r"));
+    let sysctl = reading(&s, "OS", "sysctl").expect("OS.sysctl");
+    assert_eq!(
+        sysctl["/proc/sys/kernel/osrelease"],
+        String::from_utf8_lossy(&uname.stdout).trim()
+    );
+    for (k, v) in sysctl.as_object().unwrap() {
+        assert_eq!(
+            std::fs::read_to_string(k).unwrap().trim(),
+            v.as_str().unwrap(),
+            "{k}"
+        );
+    }
+    match std::fs::read_to_string("/proc/modules") {
+        Ok(m) => {
+            let kmod = reading(&s, "OS", "kmod").expect("OS.kmod");
+            let names: Vec<&str> = m.lines().filter_map(|l| l.split(' ').next()).collect();
+            assert_eq!(kmod.as_object().unwrap().len(), names.len());
+            for n in names {
+                assert_eq!(kmod[n], true, "{n}");
+            }
+        }
+        Err(_) => assert!(reading(&s, "OS", "kmod").is_none()),
+    }
+    let gpus = std::fs::read_dir("/sys/bus/pci/devices")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    let r = |f: &str| std::fs::read_to_string(e.path().join(f)).unwrap_or_default();
+                    r("vendor").trim() == "0x10de" && r("class").starts_with("0x03")
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    let hw = reading(&s, "GPU", "hardware").expect("GPU.hardware");
+    assert_eq!(hw["count"], gpus);
+    assert_eq!(hw["present"], gpus > 0);
+    // SystemD: empty without systemd, never an error.
+    assert!(
+        s["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["type"] == "SystemD")
+    );
+    // What it wrote passes cnsctl's schema, and JSON output is the same document.
+    let o = run(cns(t.path()).args(["validate", "--schema"]).arg(&out));
+    assert!(ok(&o).contains("ok (snapshot.schema.json)"));
+    let j = ok(&run(cns(t.path()).args(["snapshot", "--format", "json"])));
+    let j: Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(j["measurements"], s["measurements"]);
+}
+
+#[test]
+fn snapshot_feeds_recipe_and_validate() {
+    let t = tempdir();
+    let snap = t.path().join("snap.yaml");
+    ok(&run(cns(t.path()).args(["snapshot", "-o"]).arg(&snap)));
+    let recipe = t.path().join("recipe.yaml");
+    let o = run(cns(t.path())
+        .args([
+            "recipe",
+            "--service",
+            "eks",
+            "--accelerator",
+            "h100",
+            "--intent",
+            "training",
+            "--snapshot",
+        ])
+        .arg(&snap)
+        .arg("-o")
+        .arg(&recipe));
+    ok(&o);
+    assert!(stderr(&o).contains(&format!("detected from {}", snap.display())));
+    let o = run(cns(t.path())
+        .args(["validate", "--recipe"])
+        .arg(&recipe)
+        .arg("--snapshot")
+        .arg(&snap));
+    // This machine is not an EKS Ubuntu node: constraints may fail (1), but never error (2).
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", describe(&o));
+    let result = yaml(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(result["kind"], "ValidationResult");
+    let checks = result["results"].as_array().unwrap();
+    let osrelease = checks
+        .iter()
+        .find(|c| c["name"] == "OS.sysctl./proc/sys/kernel/osrelease");
+    if let Some(c) = osrelease {
+        assert_ne!(
+            c["status"], "skipped",
+            "the kernel release was measured: {c}"
+        );
+    }
+}
+
+const BASE: &str = "kind: Snapshot
+apiVersion: cns.nvidia.com/v1alpha1
+metadata: {timestamp: '2026-11-01T00:00:00Z'}
+measurements:
+- type: K8s
+  subtypes:
+  - subtype: server
+    data: {version: v1.33.5}
+  - subtype: image
+    data: {nvcr.io/nvidia/gpu-operator: v25.3.0}
+- type: OS
+  subtypes:
+  - subtype: kmod
+    data: {nvidia: true, nouveau: true}
+  - subtype: sysctl
+    data: {/proc/sys/kernel/osrelease: 6.8.0-1043-aws}
+";
+
+#[test]
+fn diff_reports_every_change_sorted_with_distinct_exit_codes() {
+    let t = tempdir();
+    let (a, b) = (t.path().join("a.yaml"), t.path().join("b.yaml"));
+    std::fs::write(&a, BASE).unwrap();
+    let target = BASE
+        .replace("v1.33.5", "v1.34.1")
+        .replace("v25.3.0", "v25.10.1")
+        .replace("nouveau: true", "nvidia_peermem: true")
+        .replace("2026-11-01", "2026-11-27");
+    std::fs::write(&b, target).unwrap();
+    let o = run(cns(t.path()).arg("diff").arg(&a).arg(&b));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["PATH", "CHANGE", "BASELINE", "TARGET"],
+            vec![
+                "K8s.image.nvcr.io/nvidia/gpu-operator",
+                "modified",
+                "v25.3.0",
+                "v25.10.1"
+            ],
+            vec!["K8s.server.version", "modified", "v1.33.5", "v1.34.1"],
+            vec!["OS.kmod.nouveau", "removed", "true", "-"],
+            vec!["OS.kmod.nvidia_peermem", "added", "-", "true"],
+            vec!["1", "added,", "1", "removed,", "2", "modified"],
+        ],
+        "{table}"
+    );
+    // Columns are aligned: every row's second column starts at the same offset.
+    let col = |l: &str| {
+        l.find("  ")
+            .map(|i| i + l[i..].len() - l[i..].trim_start().len())
+    };
+    let offsets: Vec<_> = table.lines().take(5).map(col).collect();
+    assert!(offsets.windows(2).all(|w| w[0] == w[1]), "{table}");
+    assert!(table.contains("K8s.server.version"));
+    assert!(
+        table.ends_with("1 added, 1 removed, 2 modified\n"),
+        "{table}"
+    );
+    let o = run(cns(t.path())
+        .args(["diff", "--format", "json", "--ignore", "K8s.image.*"])
+        .arg(&a)
+        .arg(&b));
+    assert_eq!(o.status.code(), Some(1));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["kind"], "SnapshotDiff");
+    assert_eq!(
+        j["summary"],
+        json!({"added": 1, "removed": 1, "modified": 1, "ignored": 1})
+    );
+    assert_eq!(
+        j["changes"][0],
+        json!({"kind": "modified", "path": "K8s.server.version", "baseline": "v1.33.5", "target": "v1.34.1"})
+    );
+    let o = run(cns(t.path())
+        .args(["diff", "--format", "yaml"])
+        .arg(&a)
+        .arg(&a));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert_eq!(
+        yaml(&String::from_utf8_lossy(&o.stdout))["changes"],
+        json!([])
+    );
+    fails(
+        &run(cns(t.path())
+            .arg("diff")
+            .arg(&a)
+            .arg(t.path().join("nope.yaml"))),
+        2,
+        "nope.yaml",
+    );
+    fails(
+        &run(cns(t.path())
+            .args(["diff", "--ignore", "a["])
+            .arg(&a)
+            .arg(&b)),
+        2,
+        "`a[`",
+    );
+}
+
+fn fake_cluster() -> FakeKube {
+    let k = FakeKube::start();
+    k.insert(
+        "/api/v1/nodes/gpu-node-1",
+        json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "gpu-node-1", "labels": {"nodeGroup": "customer-gpu", "nvidia.com/gpu.present": "true"}},
+            "spec": {"providerID": "aws:///us-east-1e/i-0abc", "taints": [{"key": "dedicated", "value": "user-workload", "effect": "NoSchedule"}]},
+            "status": {"nodeInfo": {"kubeletVersion": "v1.34.1-eks-113cf36", "containerRuntimeVersion": "containerd://2.1.4",
+                "kernelVersion": "6.8.0-1043-aws", "osImage": "Ubuntu 24.04.3 LTS", "operatingSystem": "linux", "architecture": "amd64",
+                "machineID": "m", "systemUUID": "s", "bootID": "b", "kubeProxyVersion": ""}}}),
+    );
+    k.insert(
+        "/api/v1/namespaces/gpu-operator/pods/gpu-operator-1",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "gpu-operator-1", "namespace": "gpu-operator"},
+            "spec": {"nodeName": "gpu-node-1", "containers": [{"name": "op", "image": "nvcr.io/nvidia/gpu-operator:v25.10.1"}]}}),
+    );
+    k.insert(
+        "/api/v1/namespaces/kube-system/pods/elsewhere",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "elsewhere", "namespace": "kube-system"},
+            "spec": {"nodeName": "cpu-node", "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}),
+    );
+    k.insert(
+        "/apis/nvidia.com/v1/clusterpolicies/cluster-policy",
+        json!({"apiVersion": "nvidia.com/v1", "kind": "ClusterPolicy", "metadata": {"name": "cluster-policy"},
+            "spec": {"driver": {"enabled": true, "version": "580.95.05"}, "mig": {"strategy": "single"}}}),
+    );
+    k
+}
+
+/// Every stored object of these kinds passes kubernetes-validate --strict.
+fn validate_objects(t: &Path, objects: &[Value]) {
+    let Some(kv) = require_tool("kubernetes-validate", &[&repo_file("target/tools/bin")]) else {
+        return;
+    };
+    let dir = t.join("objects");
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<PathBuf> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let mut o = o.clone();
+            // Server-set fields are not part of what a client sends.
+            if let Some(m) = o["metadata"].as_object_mut() {
+                for k in ["resourceVersion", "uid", "creationTimestamp"] {
+                    m.remove(k);
+                }
+            }
+            if let Some(m) = o.as_object_mut() {
+                m.remove("status");
+            }
+            // As JSON (valid YAML): the API takes JSON, and a plain YAML dump would let the
+            // validator read an RFC 3339 string as a timestamp.
+            let p = dir.join(format!("{i}.yaml"));
+            std::fs::write(&p, serde_json::to_string_pretty(&o).unwrap()).unwrap();
+            p
+        })
+        .collect();
+    let o = run(Command::new(kv)
+        .args(["--strict", "--quiet", "-k", "1.32.0"])
+        .args(&files));
+    assert!(o.status.success(), "kubernetes-validate: {}", describe(&o));
+}
+
+#[test]
+fn cm_uris_work_everywhere_and_errors_name_the_uri_and_reason() {
+    let t = tempdir();
+    let k = fake_cluster();
+    let kc = k.kubeconfig();
+    let with = |args: &[&str]| {
+        let mut c = cns(t.path());
+        c.arg("--kubeconfig")
+            .arg(&kc)
+            .env("NODE_NAME", "gpu-node-1")
+            .args(args);
+        run(&mut c)
+    };
+    let o = with(&["snapshot", "--output", "cm://gpu-operator/cns-snapshot"]);
+    ok(&o);
+    let cm = k
+        .get("/api/v1/namespaces/gpu-operator/configmaps/cns-snapshot")
+        .expect("ConfigMap written");
+    assert_eq!(
+        cm["metadata"]["labels"]["app.kubernetes.io/component"],
+        "snapshot"
+    );
+    assert_eq!(cm["data"]["format"], "yaml");
+    let s = yaml(cm["data"]["snapshot.yaml"].as_str().unwrap());
+    // The K8s collector, through kube against the fake API.
+    assert_eq!(
+        reading(&s, "K8s", "server").unwrap()["version"],
+        "v1.34.1-eks-3025e55"
+    );
+    let node = reading(&s, "K8s", "node").unwrap();
+    assert_eq!(node["provider"], "eks");
+    assert_eq!(node["label.nodeGroup"], "customer-gpu");
+    assert_eq!(node["taint.dedicated"], "user-workload:NoSchedule");
+    assert_eq!(node["kubelet-version"], "v1.34.1-eks-113cf36");
+    let images = reading(&s, "K8s", "image").unwrap();
+    assert_eq!(
+        images,
+        &json!({"nvcr.io/nvidia/gpu-operator": "v25.10.1"}),
+        "only this node's pods"
+    );
+    assert_eq!(
+        reading(&s, "K8s", "policy").unwrap()["driver.version"],
+        "580.95.05"
+    );
+    assert!(
+        k.requests()
+            .iter()
+            .any(|r| r.contains("fieldSelector=spec.nodeName%3Dgpu-node-1")
+                || r.contains("fieldSelector=spec.nodeName=gpu-node-1")),
+        "{:?}",
+        k.requests()
+    );
+
+    // recipe --snapshot cm:// and --output cm://; validate and bundle read cm://.
+    let o = with(&[
+        "recipe",
+        "--snapshot",
+        "cm://gpu-operator/cns-snapshot",
+        "--accelerator",
+        "h100",
+        "--os",
+        "ubuntu",
+        "--intent",
+        "training",
+        "--output",
+        "cm://gpu-operator/cns-recipe",
+    ]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("detected from cm://gpu-operator/cns-snapshot: service=eks"),
+        "{}",
+        stderr(&o)
+    );
+    let r = k
+        .get("/api/v1/namespaces/gpu-operator/configmaps/cns-recipe")
+        .unwrap();
+    assert_eq!(
+        r["metadata"]["labels"]["app.kubernetes.io/component"],
+        "recipe"
+    );
+    assert!(
+        r["data"]["recipe.yaml"]
+            .as_str()
+            .unwrap()
+            .contains("kind: recipeResult")
+    );
+    let o = with(&[
+        "validate",
+        "--recipe",
+        "cm://gpu-operator/cns-recipe",
+        "--snapshot",
+        "cm://gpu-operator/cns-snapshot",
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("recipe: cm://gpu-operator/cns-recipe"));
+    let bundle = t.path().join("bundle");
+    ok(&with(&[
+        "bundle",
+        "--recipe",
+        "cm://gpu-operator/cns-recipe",
+        "--output",
+        bundle.to_str().unwrap(),
+    ]));
+    assert!(bundle.join("checksums.txt").is_file());
+    // Writing again replaces the ConfigMap (409 → replace).
+    ok(&with(&[
+        "snapshot",
+        "--output",
+        "cm://gpu-operator/cns-snapshot",
+    ]));
+    let file = t.path().join("file.yaml");
+    std::fs::write(&file, cm["data"]["snapshot.yaml"].as_str().unwrap()).unwrap();
+    let o = with(&[
+        "diff",
+        "--ignore",
+        "OS.sysctl.*",
+        "--ignore",
+        "OS.kmod.*",
+        file.to_str().unwrap(),
+        "cm://gpu-operator/cns-snapshot",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+
+    // Errors: not found, forbidden, no cluster, bad URI — each names the URI and the reason.
+    fails(
+        &with(&["diff", "cm://gpu-operator/nope", file.to_str().unwrap()]),
+        2,
+        "cm://gpu-operator/nope: NotFound (404)",
+    );
+    k.forbid("POST", "configmaps");
+    k.forbid("GET", "configmaps");
+    fails(
+        &with(&["snapshot", "-o", "cm://kube-system/x"]),
+        2,
+        "cm://kube-system/x: Forbidden (403)",
+    );
+    fails(
+        &with(&["bundle", "-r", "cm://gpu-operator/cns-recipe"]),
+        2,
+        "Forbidden",
+    );
+    fails(
+        &run(cns(t.path()).args(["recipe", "--snapshot", "cm://gpu-operator/cns-snapshot"])),
+        2,
+        "no Kubernetes cluster configured",
+    );
+    fails(
+        &run(cns(t.path()).args(["validate", "-r", "cm://Bad/x", "-s", "s.yaml"])),
+        2,
+        "invalid ConfigMap URI `cm://Bad/x`",
+    );
+    validate_objects(t.path(), &[cm, r]);
+}
+
+/// The fake's Job hook: run the Job's own command line with this test's cnsctl, as the pod
+/// would on the node (this machine), against the same fake API.
+fn run_agent_locally(t: &Path, kubeconfig: &Path, job: &Value) -> JobRun {
+    let c = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["command"], json!(["/usr/local/bin/cnsctl"]));
+    let args: Vec<String> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().replace("/host", "/"))
+        .collect();
+    let o = run(cns(t)
+        .args(&args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("NODE_NAME", "gpu-node-1"));
+    JobRun {
+        succeeded: o.status.success(),
+        log: stderr(&o),
+    }
+}
+
+#[test]
+fn the_demo_stage_1_command_runs_the_agent_and_stages_2_and_3_read_its_configmap() {
+    let t = tempdir();
+    let k = fake_cluster();
+    let kc = k.kubeconfig();
+    let (tt, kk) = (t.path().to_path_buf(), kc.clone());
+    k.on_job(move |job| run_agent_locally(&tt, &kk, job));
+    let demo = |args: &[&str]| {
+        let mut c = cns(t.path());
+        c.env("KUBECONFIG", &kc).current_dir(t.path()).args(args);
+        run(&mut c)
+    };
+    // Verbatim from the predecessor's demo.
+    let o = demo(&[
+        "snapshot",
+        "--deploy-agent",
+        "--namespace",
+        "gpu-operator",
+        "--image",
+        "ghcr.io/nvidia/cns:v0.8.0",
+        "--node-selector",
+        "nodeGroup=customer-gpu",
+        "--cleanup",
+    ]);
+    ok(&o);
+    let err = stderr(&o);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.starts_with("agent resources"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "deploying agent: namespace=gpu-operator",
+            "agent deployed successfully",
+            "waiting for Job completion: job=cns timeout=5m0s",
+            "job completed successfully",
+            "snapshot saved to ConfigMap: uri=cm://gpu-operator/cns-snapshot",
+        ],
+        "{err}"
+    );
+    // --cleanup: Job, its pod and the RBAC are gone; the ConfigMap stays.
+    let left = k.paths();
+    assert!(left.contains(&"/api/v1/namespaces/gpu-operator/configmaps/cns-snapshot".to_string()));
+    for gone in [
+        "jobs/cns",
+        "pods/cns-",
+        "serviceaccounts/cns",
+        "roles/cns",
+        "rolebindings/cns",
+        "clusterroles/cns-",
+        "clusterrolebindings/cns-",
+    ] {
+        assert!(
+            !left.iter().any(|p| p.contains(gone)),
+            "{gone} left: {left:?}"
+        );
+    }
+    let created: Vec<String> = k
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("POST"))
+        .collect();
+    assert_eq!(
+        created.len(),
+        6 + 1,
+        "6 agent objects + the ConfigMap: {created:?}"
+    );
+
+    // Stage 2 and 3, verbatim on the ConfigMap.
+    let o = demo(&[
+        "recipe",
+        "--snapshot",
+        "cm://gpu-operator/cns-snapshot",
+        "--intent",
+        "training",
+        "--output",
+        "recipe.yaml",
+    ]);
+    ok(&o);
+    assert!(stderr(&o).contains("service=eks"), "{}", stderr(&o));
+    let o = demo(&[
+        "validate",
+        "--recipe",
+        "recipe.yaml",
+        "--snapshot",
+        "cm://gpu-operator/cns-snapshot",
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", describe(&o));
+
+    // The job's node selector is the one given; tolerations default to everything.
+    let dry = demo(&[
+        "snapshot",
+        "--deploy-agent",
+        "--namespace",
+        "gpu-operator",
+        "--image",
+        "img:1",
+        "--dry-run",
+    ]);
+    let text = ok(&dry);
+    assert!(stderr(&dry).contains("warning: no --node-selector"));
+    let docs: Vec<Value> = text
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(yaml)
+        .collect();
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Job"
+        ]
+    );
+    let pod = &docs[5]["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["nodeSelector"],
+        json!({"nvidia.com/gpu.present": "true"})
+    );
+    assert_eq!(pod["tolerations"], json!([{"operator": "Exists"}]));
+    assert_eq!(docs[5]["spec"]["backoffLimit"], 0);
+    validate_objects(t.path(), &docs);
+}
+
+#[test]
+fn a_failed_or_stuck_agent_is_reported_with_reason_and_log() {
+    let t = tempdir();
+    let k = fake_cluster();
+    let kc = k.kubeconfig();
+    k.on_job(|_| JobRun {
+        succeeded: false,
+        log: "collecting\nerror: cannot write cm://gpu-operator/cns-snapshot: Forbidden (403)\n"
+            .into(),
+    });
+    let agent = |extra: &[&str]| {
+        let mut c = cns(t.path());
+        c.args(["--kubeconfig"])
+            .arg(&kc)
+            .args([
+                "snapshot",
+                "--deploy-agent",
+                "--image",
+                "img:1",
+                "--node-selector",
+                "nodeGroup=customer-gpu",
+                "--toleration",
+                "dedicated=user-workload:NoSchedule",
+            ])
+            .args(extra);
+        run(&mut c)
+    };
+    let o = agent(&[]);
+    fails(
+        &o,
+        2,
+        "snapshot agent Job gpu-operator/cns failed: BackoffLimitExceeded",
+    );
+    let err = stderr(&o);
+    assert!(err.contains("terminated: Error (exit code 2)"), "{err}");
+    assert!(
+        err.contains("  error: cannot write cm://gpu-operator/cns-snapshot: Forbidden (403)"),
+        "{err}"
+    );
+    // Without --cleanup the Job stays for inspection; a rerun replaces it.
+    assert!(
+        k.get("/apis/batch/v1/namespaces/gpu-operator/jobs/cns")
+            .is_some()
+    );
+    let job = k
+        .get("/apis/batch/v1/namespaces/gpu-operator/jobs/cns")
+        .unwrap();
+    assert_eq!(
+        job["spec"]["template"]["spec"]["tolerations"],
+        json!([{"key": "dedicated", "operator": "Equal", "value": "user-workload", "effect": "NoSchedule"}])
+    );
+    // A Job that never finishes: the wait gives up at --timeout and says so.
+    k.on_job(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        JobRun {
+            succeeded: true,
+            log: String::new(),
+        }
+    });
+    let o = agent(&["--timeout", "2s"]);
+    fails(
+        &o,
+        2,
+        "timed out after 2s waiting for snapshot agent Job gpu-operator/cns",
+    );
+    fails(
+        &agent(&["--output", "cm://other/x"]),
+        2,
+        "only write ConfigMaps in its own namespace",
+    );
+    fails(&agent(&["--timeout", "forever"]), 2, "`forever`");
+    let mut c = cns(t.path());
+    fails(&run(c.args(["snapshot", "--deploy-agent"])), 2, "--image");
+}
+
+#[test]
+fn agent_image_builds_runs_cnsctl_and_pushes_to_the_loopback_registry() {
+    let Some(_) = require_tool("buildah", &[Path::new("/usr/bin")]) else {
+        return;
+    };
+    let Some(reg) = cns_test_support::registry::TestRegistry::start() else {
+        return;
+    };
+    let reference = format!("{}/cnsctl-agent:test", reg.addr);
+    let o = run(Command::new(repo_file("scripts/agent-image.sh"))
+        .args([
+            "--binary",
+            env!("CARGO_BIN_EXE_cnsctl"),
+            "--tag",
+            "localhost/cnsctl-agent:test",
+            "--plain-http",
+            "--rm",
+            "--push",
+        ])
+        .arg(&reference));
+    let out = ok(&o);
+    // `cnsctl version` ran inside the image.
+    assert!(
+        out.contains(&format!("cnsctl {}", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    assert!(out.contains(&format!("pushed {reference}")), "{out}");
+    // The registry has it: an image manifest with a config and one layer.
+    let o = run(Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{reference}")));
+    let manifest: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(
+        manifest["layers"].as_array().map(Vec::len),
+        Some(1),
+        "{manifest}"
+    );
+}
