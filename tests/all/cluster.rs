@@ -743,3 +743,111 @@ fn agent_image_builds_runs_cnsctl_and_pushes_to_the_loopback_registry() {
         "{manifest}"
     );
 }
+
+#[test]
+fn a_snapshot_taken_on_a_real_h100_node_gives_h100_ubuntu() {
+    // tests/fixtures/snapshot-h100-node.yaml: `cnsctl snapshot` (release build) on a machine
+    // with one H100 80GB HBM3, driver 580.159.04, Ubuntu 24.04 (see the issue 17 note).
+    let t = tempdir();
+    let fixture = repo_file("tests/fixtures/snapshot-h100-node.yaml");
+    let s = yaml(&std::fs::read_to_string(&fixture).unwrap());
+    let hw = reading(&s, "GPU", "hardware").unwrap();
+    assert_eq!(
+        (hw["model"].as_str(), hw["count"].as_u64()),
+        (Some("H100 SXM5 80GB"), Some(1))
+    );
+    assert_eq!(
+        reading(&s, "GPU", "driver").unwrap()["version"],
+        "580.159.04"
+    );
+    assert_eq!(
+        reading(&s, "GPU", "smi").unwrap()["gpu.model"],
+        "NVIDIA H100 80GB HBM3"
+    );
+    let o = run(cns(t.path())
+        .args([
+            "recipe",
+            "--service",
+            "eks",
+            "--intent",
+            "training",
+            "--snapshot",
+        ])
+        .arg(&fixture));
+    ok(&o);
+    assert!(
+        stderr(&o).contains("accelerator=h100 os=ubuntu"),
+        "{}",
+        stderr(&o)
+    );
+    // The same without nvidia-smi's section: the PCI model alone is enough.
+    let mut s2 = s.clone();
+    for m in s2["measurements"].as_array_mut().unwrap() {
+        if let Some(st) = m["subtypes"].as_array_mut() {
+            st.retain(|x| x["subtype"] != "smi");
+        }
+    }
+    let f2 = t.path().join("no-smi.yaml");
+    std::fs::write(&f2, serde_norway::to_string(&s2).unwrap()).unwrap();
+    let o = run(cns(t.path())
+        .args([
+            "recipe",
+            "--service",
+            "eks",
+            "--intent",
+            "training",
+            "--snapshot",
+        ])
+        .arg(&f2));
+    ok(&o);
+    assert!(stderr(&o).contains("accelerator=h100"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_failing_collector_is_reported_and_the_others_still_report() {
+    let t = tempdir();
+    // A kubeconfig whose server refuses connections: the K8s collector fails, alone.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kc = t.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"),
+    )
+    .unwrap();
+    let out = t.path().join("snap.yaml");
+    let o = run(cns(t.path())
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["snapshot", "-o"])
+        .arg(&out));
+    ok(&o);
+    assert!(
+        stderr(&o).contains("warning: K8s collector: GET /version:"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("1 collector(s) failed: K8s"),
+        "{}",
+        stderr(&o)
+    );
+    let s = yaml(&std::fs::read_to_string(&out).unwrap());
+    assert!(
+        s["metadata"]["collectorErrors"]["K8s"]
+            .as_str()
+            .unwrap()
+            .contains("GET /version")
+    );
+    assert!(reading(&s, "OS", "release").is_some());
+    assert!(reading(&s, "GPU", "hardware").is_some());
+    // --no-kubernetes skips it.
+    let o = run(cns(t.path())
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["snapshot", "--no-kubernetes"]));
+    assert!(!stderr(&o).contains("K8s"), "{}", stderr(&o));
+}
