@@ -143,6 +143,33 @@ fn gitops_manifests_of_every_recipe_pass_the_strict_crd_schemas() {
         ),
         ("argocd", &["--repo", "oci://127.0.0.1:5000/bundles/gpu:v1"]),
         (
+            "argocd",
+            &[
+                "--repo",
+                "https://git.example.com/gpu/bundles.git",
+                "--argocd-namespace",
+                "openshift-gitops",
+                "--argocd-project",
+                "gpu",
+                "--argocd-create-project",
+                "--destination-server",
+                "https://east.example.com:6443",
+                "--app-name",
+                "east",
+            ],
+        ),
+        (
+            "flux",
+            &[
+                "--repo",
+                "https://git.example.com/gpu/bundles.git",
+                "--source-secret",
+                "deploy-key",
+                "--flux-drift",
+                "warn",
+            ],
+        ),
+        (
             "flux",
             &[
                 "--repo",
@@ -171,6 +198,8 @@ fn gitops_manifests_of_every_recipe_pass_the_strict_crd_schemas() {
                 || f.contains("/manifests/")
                 || f.starts_with("sources/")
                 || f.starts_with("flux-system/")
+                || f.starts_with("argocd/")
+                || f.starts_with("namespaces/")
                 || f == "app-of-apps.yaml"
         }));
         if deployer == "flux" {
@@ -184,7 +213,11 @@ fn gitops_manifests_of_every_recipe_pass_the_strict_crd_schemas() {
                 .collect();
             let present: Vec<String> = list_files(&out)
                 .into_iter()
-                .filter(|f| f.contains("/flux/") || f.starts_with("sources/"))
+                .filter(|f| {
+                    f.contains("/flux/")
+                        || f.starts_with("sources/")
+                        || f.starts_with("namespaces/")
+                })
                 .collect();
             assert_eq!(listed, present, "{name}");
         }
@@ -199,6 +232,9 @@ fn gitops_manifests_of_every_recipe_pass_the_strict_crd_schemas() {
         "Kustomization",
         "Skyhook",
         "ConfigMap",
+        "AppProject",
+        "Secret",
+        "Namespace",
     ] {
         assert!(
             kinds.get(k).copied().unwrap_or(0) > 0,
@@ -431,4 +467,109 @@ fn scripts_pass_shellcheck_and_deploy_twice_issues_the_same_idempotent_commands(
         )),
         "{log}"
     );
+}
+
+/// The `argocd-cm` health check for `argoproj.io/Application` as Argo CD's "Resource Health"
+/// page documents it (section "Argocd App"), written out here independently of the plugin.
+const ARGOCD_DOCUMENTED_APPLICATION_HEALTH: &str = "hs = {}
+hs.status = \"Progressing\"
+hs.message = \"\"
+if obj.status ~= nil then
+  if obj.status.health ~= nil then
+    hs.status = obj.status.health.status
+    if obj.status.health.message ~= nil then
+      hs.message = obj.status.health.message
+    end
+  end
+end
+return hs
+";
+
+#[test]
+fn argocd_waves_gate_through_the_documented_application_health_check() {
+    let tmp = tempdir();
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("b");
+    bundle(
+        &cache,
+        &repo_file("recipes/examples/eks-h100-ubuntu-training.yaml"),
+        &out,
+        "argocd",
+        &["--argocd-namespace", "openshift-gitops"],
+    );
+    let cm = yaml(&out.join("argocd/argocd-cm-application-health.yaml"));
+    assert_eq!(cm["kind"], "ConfigMap");
+    assert_eq!(cm["metadata"]["name"], "argocd-cm");
+    assert_eq!(cm["metadata"]["namespace"], "openshift-gitops");
+    assert_eq!(
+        cm["data"]["resource.customizations.health.argoproj.io_Application"],
+        ARGOCD_DOCUMENTED_APPLICATION_HEALTH
+    );
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(
+        readme.contains("kubectl -n openshift-gitops patch configmap argocd-cm --type merge --patch-file argocd/argocd-cm-application-health.yaml"),
+        "{readme}"
+    );
+    assert!(readme.contains("stopped assessing Applications' health in 1.8"));
+    // Privileged components' namespaces are labelled; cert-manager's is left to the cluster.
+    let app = |c: &str| yaml(&out.join(c).join("argocd/application.yaml"));
+    for c in ["gpu-operator", "network-operator", "nvsentinel", "skyhook"] {
+        assert_eq!(
+            app(c)["spec"]["syncPolicy"]["managedNamespaceMetadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+            "privileged",
+            "{c}"
+        );
+    }
+    assert!(
+        app("cert-manager")["spec"]["syncPolicy"]
+            .get("managedNamespaceMetadata")
+            .is_none()
+    );
+    // nvsentinel's chart is on an OCI registry: a repository Secret, without credentials.
+    let repo = yaml(&out.join("argocd/repository-ghcr-io-nvidia.yaml"));
+    assert_eq!(
+        repo["stringData"],
+        serde_json::json!({"name": "repo-ghcr-io-nvidia", "type": "helm", "url": "ghcr.io/nvidia", "enableOCI": "true"})
+    );
+    // The SDK and the host agree on how Pod Security levels reach deployers.
+    assert_eq!(
+        cns_bundle::POD_SECURITY_OPTION,
+        cns_plugin_sdk::deploy::POD_SECURITY_OPTION
+    );
+}
+
+#[test]
+fn argocd_and_flux_option_flags_are_checked_before_any_plugin_runs() {
+    let tmp = tempdir();
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("b");
+    for (args, needle) in [
+        (vec!["--argocd-namespace", "Argo CD"], "--argocd-namespace"),
+        (vec!["--app-name", "x;rm"], "--app-name"),
+        (vec!["--destination-server", "http://plain"], "https://"),
+        (vec!["--argocd-create-project"], "--argocd-project"),
+        (
+            vec![
+                "--destination-server",
+                "https://a",
+                "--destination-name",
+                "b",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec!["--argocd-project", "default", "--argocd-create-project"],
+            "`default` project",
+        ),
+        (vec!["--flux-drift", "on"], "--flux-drift"),
+    ] {
+        let o = run(cnsctl(&cache)
+            .args(["bundle", "-d", "argocd", "--output"])
+            .arg(&out)
+            .args(&args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{args:?}: want `{needle}` in {err}");
+        assert!(!out.exists(), "{args:?} wrote output");
+    }
 }

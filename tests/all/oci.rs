@@ -703,3 +703,68 @@ fn a_core_module_is_componentized_into_a_loadable_plugin() {
     );
     assert!(!t.join("x.wasm").exists());
 }
+
+/// Issue 19: `bundle --deployer flux --output oci://… --sign-key` makes the bundle's
+/// OCIRepository verify the signature cnsctl made, with the public key shipped in the bundle;
+/// that key really verifies the pushed artifact.
+#[test]
+fn a_signed_flux_bundle_verifies_itself_with_the_key_it_ships() {
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["generate-key-pair"]));
+    let reference = format!("{}:v1", reg.oci("bundles/flux"));
+    ok(&cns(
+        t,
+        &[
+            "bundle",
+            "--deployer",
+            "flux",
+            "--repo",
+            &reference,
+            "--output",
+            &reference,
+            "--sign-key",
+            "cosign.key",
+        ],
+    ));
+    ok(&cns(
+        t,
+        &[
+            "pull",
+            &reference,
+            "--output",
+            "pulled",
+            "--verify-key",
+            "cosign.pub",
+        ],
+    ));
+    let source: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(t.join("pulled/flux-system/bundle-source.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(source["kind"], "OCIRepository");
+    assert_eq!(
+        source["spec"]["verify"],
+        serde_json::json!({"provider": "cosign", "secretRef": {"name": "cns-bundle-cosign"}})
+    );
+    let secret: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(t.join("pulled/flux-system/cosign-public-key.yaml")).unwrap(),
+    )
+    .unwrap();
+    let shipped = secret["stringData"]["cosign.pub"].as_str().unwrap();
+    assert_eq!(
+        shipped,
+        std::fs::read_to_string(t.join("cosign.pub")).unwrap()
+    );
+    std::fs::write(t.join("shipped.pub"), shipped).unwrap();
+    ok(&cns(t, &["verify", &reference, "--key", "shipped.pub"]));
+    // checksums.txt covers the key file.
+    let sums = std::fs::read_to_string(t.join("pulled/checksums.txt")).unwrap();
+    assert!(
+        sums.contains("flux-system/cosign-public-key.yaml"),
+        "{sums}"
+    );
+}

@@ -15,6 +15,7 @@ pub use backend::{Backend, builtins_needed};
 pub use error::{Error, Result};
 pub use options::{BundleOptions, Placement, SetOverride};
 pub use pipeline::{
-    Plan, Rendered, ResolvedComponent, assemble, generate, generate_with, plan, render,
+    POD_SECURITY_OPTION, Plan, Rendered, ResolvedComponent, assemble, generate, generate_with,
+    plan, render,
 };
 pub use tree::FileTree;

@@ -168,6 +168,28 @@ pub fn parse_tolerations(flag: &'static str, raw: &[String]) -> Result<Vec<Toler
     Ok(out)
 }
 
+/// Check a Kubernetes name given as a flag (a namespace, project, Secret or name prefix): a
+/// DNS label, lowercase letters, digits and `-`, at most 63 characters.
+pub fn check_name(flag: &'static str, raw: &str) -> Result<()> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 63
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && raw.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && raw.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidFlag {
+            flag,
+            value: shorten(raw),
+            reason: "expected a Kubernetes name: lowercase letters, digits and `-`, at most 63"
+                .into(),
+        })
+    }
+}
+
 /// Check a deployer option given as a flag (`--repo`, `--revision`): no control characters,
 /// quotes or spaces; only characters URLs, OCI references and Git refs use.
 pub fn check_location(flag: &'static str, raw: &str) -> Result<()> {

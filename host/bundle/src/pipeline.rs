@@ -202,6 +202,31 @@ fn unplaced(
     })
 }
 
+/// Deployer option prefix for a component's Pod Security level (the SDK's
+/// `deploy::POD_SECURITY_OPTION`, which deployers read; a test holds the two equal).
+pub const POD_SECURITY_OPTION: &str = "pod-security/";
+
+/// The deployer's options: the flags', and `pod-security/<component>` for each component whose
+/// registry entry names a Pod Security level; sorted by key.
+fn deployer_options(
+    opts: &BundleOptions,
+    registry: &Registry,
+    order: &[String],
+) -> Vec<OptionPair> {
+    let mut all = opts.deployer_options.clone();
+    for name in order {
+        if let Some(level) = registry.get(name).and_then(|r| r.pod_security) {
+            all.insert(
+                format!("{POD_SECURITY_OPTION}{name}"),
+                level.as_str().to_string(),
+            );
+        }
+    }
+    all.into_iter()
+        .map(|(key, value)| OptionPair { key, value })
+        .collect()
+}
+
 /// Step 1: resolve every enabled component into its bundler's input, in deployment order,
 /// and check everything that can be checked before a plugin runs.
 pub fn plan<B: Backend + ?Sized>(
@@ -295,14 +320,7 @@ pub fn plan<B: Backend + ?Sized>(
         criteria: crit,
         recipe_version: recipe.metadata.version.clone().unwrap_or_default(),
         deployer: opts.deployer.clone(),
-        deployer_options: opts
-            .deployer_options
-            .iter()
-            .map(|(k, v)| OptionPair {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect(),
+        deployer_options: deployer_options(opts, registry, &order),
         parallel: opts.parallel,
     })
 }

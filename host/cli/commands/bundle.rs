@@ -4,7 +4,9 @@ use crate::opts::{PluginOpts, RecipeDataOpts};
 use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::Args;
-use cns_bundle::options::{check_location, parse_selectors, parse_set, parse_tolerations};
+use cns_bundle::options::{
+    check_location, check_name, parse_selectors, parse_set, parse_tolerations,
+};
 use cns_bundle::{BundleOptions, Placement};
 use cns_recipe::RecipeResult;
 use std::path::PathBuf;
@@ -66,6 +68,43 @@ pub(crate) struct BundleArgs {
     #[arg(long, value_name = "REV")]
     pub(crate) revision: Option<String>,
 
+    /// argocd: namespace Argo CD runs in (Applications, AppProject, repository Secrets), e.g.
+    /// openshift-gitops.
+    #[arg(long, value_name = "NS")]
+    pub(crate) argocd_namespace: Option<String>,
+
+    /// argocd: AppProject of every Application (default: default).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) argocd_project: Option<String>,
+
+    /// argocd: also write argocd/appproject.yaml, an AppProject limited to the bundle's
+    /// repositories and namespaces (needs --argocd-project).
+    #[arg(long, requires = "argocd_project")]
+    pub(crate) argocd_create_project: bool,
+
+    /// argocd: deploy the components to the cluster with this API server URL (default: the
+    /// cluster Argo CD runs in).
+    #[arg(long, value_name = "URL", conflicts_with = "destination_name")]
+    pub(crate) destination_server: Option<String>,
+
+    /// argocd: deploy the components to the cluster registered in Argo CD under NAME.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) destination_name: Option<String>,
+
+    /// argocd: prefix every Application name (and the root one) with PREFIX-, so two
+    /// bundles can share one Argo CD.
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) app_name: Option<String>,
+
+    /// flux: Secret (in flux-system) with credentials for the bundle's Git repository or
+    /// registry; set as the source's secretRef.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) source_secret: Option<String>,
+
+    /// flux: driftDetection mode of every HelmRelease.
+    #[arg(long, value_name = "MODE", default_value = "enabled", value_parser = ["enabled", "warn", "disabled"])]
+    pub(crate) flux_drift: String,
+
     /// Render components one after another instead of in parallel; with flux, also chain
     /// each HelmRelease's dependsOn to the previous component in deployment order.
     #[arg(long)]
@@ -93,6 +132,42 @@ impl BundleArgs {
         if self.serial {
             deployer_options.insert("serial".to_string(), "true".to_string());
         }
+        for (flag, key, value) in [
+            (
+                "--argocd-namespace",
+                "argocd-namespace",
+                &self.argocd_namespace,
+            ),
+            ("--argocd-project", "argocd-project", &self.argocd_project),
+            (
+                "--destination-name",
+                "destination-name",
+                &self.destination_name,
+            ),
+            ("--app-name", "app-name", &self.app_name),
+            ("--source-secret", "source-secret", &self.source_secret),
+        ] {
+            if let Some(v) = value {
+                check_name(flag, v)?;
+                deployer_options.insert(key.to_string(), v.clone());
+            }
+        }
+        if let Some(url) = &self.destination_server {
+            check_location("--destination-server", url)?;
+            if !url.starts_with("https://") {
+                anyhow::bail!("--destination-server `{url}`: expected an https:// API server URL");
+            }
+            deployer_options.insert("destination-server".to_string(), url.clone());
+        }
+        if self.argocd_create_project {
+            if self.argocd_project.as_deref() == Some("default") {
+                anyhow::bail!(
+                    "--argocd-create-project needs --argocd-project NAME other than `default`: the `default` project exists in every Argo CD and is not replaced"
+                );
+            }
+            deployer_options.insert("argocd-create-project".to_string(), "true".to_string());
+        }
+        deployer_options.insert("flux-drift".to_string(), self.flux_drift.clone());
         Ok(BundleOptions {
             deployer: self.deployer.clone(),
             system: Placement {
@@ -129,7 +204,7 @@ pub(crate) fn run(
     kube: &crate::location::Kube,
 ) -> Result<Outcome> {
     let start = Instant::now();
-    let opts = args.options()?;
+    let mut opts = args.options()?;
     let store = data.store()?;
     let recipe = match &args.recipe {
         Some(loc) => {
@@ -152,6 +227,15 @@ pub(crate) fn run(
             None
         }
     };
+    // Deployers that can verify what they deploy (flux's OCIRepository) get the public key.
+    if let Some(pem) = push
+        .as_ref()
+        .map(|p| p.public_key_pem())
+        .transpose()?
+        .flatten()
+    {
+        opts.deployer_options.insert("sign-pubkey".to_string(), pem);
+    }
     let runtime = crate::plugins::runtime(&args.plugins)?;
     let builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN
         .iter()

@@ -157,6 +157,14 @@ pub(crate) struct PushPlan {
 }
 
 impl PushPlan {
+    /// The public key (PEM) of the signing key, when the push signs.
+    pub(crate) fn public_key_pem(&self) -> Result<Option<String>> {
+        Ok(match &self.key {
+            Some(k) => Some(sign::public_key_pem(k)?),
+            None => None,
+        })
+    }
+
     /// Check `reference` and the flags of `args`.
     pub(crate) fn prepare(reference: &str, args: &PushArgs) -> Result<Self> {
         let target = artifact::push_target(reference)?;

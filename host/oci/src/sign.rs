@@ -201,11 +201,15 @@ pub fn generate_key_pair(password: &[u8]) -> Result<(String, String)> {
         ciphertext: B64.encode(ct),
     })
     .expect("serialises");
-    let public = key
-        .verifying_key()
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|e| key_err("<new key>", e.to_string()))?;
+    let public = public_key_pem(&key)?;
     Ok((pem(ENCRYPTED_LABELS[0], &blob), public))
+}
+
+/// The public half of a signing key as PEM (`cosign.pub`'s format).
+pub fn public_key_pem(key: &SigningKey) -> Result<String> {
+    key.verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| key_err("<key>", e.to_string()))
 }
 
 /// Read a private key: cosign's encrypted format (needs `password`) or PKCS#8 PEM.

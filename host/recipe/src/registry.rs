@@ -63,6 +63,34 @@ pub struct ComponentConfig {
     /// Where scheduling goes in the chart's values.
     #[serde(default)]
     pub node_scheduling: NodeScheduling,
+    /// Pod Security Admission level the component's namespace needs (`privileged`,
+    /// `baseline`, `restricted`); deployers label the namespace with it. Absent: no label
+    /// (the cluster's default applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security: Option<PodSecurity>,
+}
+
+/// A Pod Security Standard level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurity {
+    /// Unrestricted: privileged pods, host namespaces and paths (node agents, drivers).
+    Privileged,
+    /// Prevents known privilege escalations.
+    Baseline,
+    /// Hardened pods only.
+    Restricted,
+}
+
+impl PodSecurity {
+    /// The level as the `pod-security.kubernetes.io/*` labels spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodSecurity::Privileged => "privileged",
+            PodSecurity::Baseline => "baseline",
+            PodSecurity::Restricted => "restricted",
+        }
+    }
 }
 
 /// The registry document.

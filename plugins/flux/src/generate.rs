@@ -12,9 +12,17 @@
 //! - `flux-system/bundle-source.yaml` + `flux-system/bundle-sync.yaml`: the source the bundle
 //!   is read from (`GitRepository`, or `OCIRepository` for `--repo oci://…`) and the Flux
 //!   `Kustomization` that applies the bundle root. Applied once by the user.
+//! - `namespaces/<namespace>.yaml` for components whose namespace needs a Pod Security level
+//!   (`pod-security/<name>` options): the Namespace with its `pod-security.kubernetes.io/*`
+//!   labels, applied before the HelmReleases.
+//!
+//! Options: `source-secret` (the bundle source's `secretRef`), `sign-pubkey` (with an OCI
+//! source: `verify` with cosign against that public key, shipped as a Secret),
+//! `flux-drift` (`driftDetection.mode` of every HelmRelease: enabled, warn or disabled).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, component_values, has_manifests, option, ordered, readme_head, yaml_doc,
+    BundleSource, component_values, has_manifests, option, ordered, pod_security,
+    pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::{Value, json};
 use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, file};
@@ -24,6 +32,8 @@ use std::collections::BTreeMap;
 pub const FLUX_NAMESPACE: &str = "flux-system";
 /// Name of the bundle's source and root Kustomization.
 pub const BUNDLE_NAME: &str = "cns-bundle";
+/// Secret holding the public key the bundle's OCIRepository verifies signatures with.
+pub const COSIGN_SECRET: &str = "cns-bundle-cosign";
 /// Media type of the bundle layer `cnsctl push` writes.
 pub const BUNDLE_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
@@ -66,8 +76,12 @@ pub fn helm_repository(url: &str) -> Value {
     })
 }
 
-/// The `HelmRelease` for one component.
-pub fn helm_release(c: &RenderedComponent, depends_on: &[String]) -> Result<Value, PluginError> {
+/// The `HelmRelease` for one component; `drift` is its `driftDetection.mode`.
+pub fn helm_release(
+    c: &RenderedComponent,
+    depends_on: &[String],
+    drift: &str,
+) -> Result<Value, PluginError> {
     let mut spec = json!({
         "interval": "10m",
         "releaseName": c.name,
@@ -87,6 +101,9 @@ pub fn helm_release(c: &RenderedComponent, depends_on: &[String]) -> Result<Valu
             "interval": "1h",
         }},
         "values": component_values(c)?,
+        // Corrects (or, with `warn`, reports) changes made to the release's objects in the
+        // cluster, as a GitOps controller should.
+        "driftDetection": {"mode": drift},
     });
     if !depends_on.is_empty() {
         spec["dependsOn"] = Value::Array(depends_on.iter().map(|d| json!({"name": d})).collect());
@@ -126,9 +143,18 @@ pub fn manifests_kustomization(c: &RenderedComponent, src: &BundleSource) -> Val
     })
 }
 
+/// How the bundle source authenticates and verifies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceAccess {
+    /// Secret with Git or registry credentials.
+    pub secret: Option<String>,
+    /// Whether an OCI source verifies the cosign signature (key in [`COSIGN_SECRET`]).
+    pub verify: bool,
+}
+
 /// The source the bundle is read from.
-pub fn bundle_source(src: &BundleSource) -> Value {
-    let spec = match src {
+pub fn bundle_source(src: &BundleSource, access: &SourceAccess) -> Value {
+    let mut spec = match src {
         BundleSource::Git { url, revision, .. } => json!({
             "url": url,
             "interval": "5m",
@@ -148,6 +174,12 @@ pub fn bundle_source(src: &BundleSource) -> Value {
             })
         }
     };
+    if let Some(secret) = &access.secret {
+        spec["secretRef"] = json!({"name": secret});
+    }
+    if access.verify && matches!(src, BundleSource::Oci { .. }) {
+        spec["verify"] = json!({"provider": "cosign", "secretRef": {"name": COSIGN_SECRET}});
+    }
     json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": source_kind(src),
@@ -167,8 +199,31 @@ pub fn bundle_sync(src: &BundleSource) -> Value {
             "path": "./",
             "prune": true,
             "sourceRef": {"kind": source_kind(src), "name": BUNDLE_NAME},
-            "timeout": "5m",
+            // Ready only when every object it applied is (each HelmRelease installed and
+            // healthy), so a failed component shows on the root, not just on its release.
+            "wait": true,
+            "retryInterval": "2m",
+            "timeout": "30m",
         },
+    })
+}
+
+/// The Secret with the cosign public key (`cosign.pub`) the OCIRepository verifies with.
+pub fn cosign_secret(pem: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": COSIGN_SECRET, "namespace": FLUX_NAMESPACE},
+        "stringData": {"cosign.pub": pem},
+    })
+}
+
+/// A Namespace labelled for a Pod Security level.
+pub fn namespace(name: &str, level: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": pod_security_labels(level)},
     })
 }
 
@@ -191,9 +246,27 @@ fn dependencies(ordered: &[&RenderedComponent], serial: bool) -> BTreeMap<String
     out
 }
 
-fn readme(input: &DeployerInput, ordered: &[&RenderedComponent], src: &BundleSource) -> String {
+fn readme(
+    input: &DeployerInput,
+    ordered: &[&RenderedComponent],
+    src: &BundleSource,
+    access: &SourceAccess,
+) -> String {
     let mut s = readme_head(input, ordered);
     s.push_str("\n## Deploy with Flux\n\n");
+    if let Some(secret) = &access.secret {
+        s.push_str(&format!(
+            "The bundle source reads its credentials from the Secret `{FLUX_NAMESPACE}/{secret}`; create it\n\
+             first (`flux create secret git` or `flux create secret oci`).\n\n"
+        ));
+    }
+    if access.verify {
+        s.push_str(
+            "The `OCIRepository` verifies the bundle's cosign signature against the public key in\n\
+             `flux-system/cosign-public-key.yaml`: apply that file with the two below; an unsigned or\n\
+             re-signed artifact is refused.\n\n",
+        );
+    }
     match src {
         BundleSource::Git {
             url,
@@ -209,13 +282,13 @@ fn readme(input: &DeployerInput, ordered: &[&RenderedComponent], src: &BundleSou
             }
             s.push_str(&format!(
                 "1. Commit this folder to the root of `{url}` on branch `{revision}`.\n\
-                 2. `kubectl apply -f flux-system/bundle-source.yaml -f flux-system/bundle-sync.yaml`\n"
+                 2. `kubectl apply -f flux-system/`\n"
             ));
         }
         BundleSource::Oci { url, reference } => {
             s.push_str(&format!(
                 "1. `cnsctl push . {url}:{reference}` (or `cnsctl bundle --output oci://…`).\n\
-                 2. `kubectl apply -f flux-system/bundle-source.yaml -f flux-system/bundle-sync.yaml`\n\n\
+                 2. `kubectl apply -f flux-system/`\n\n\
                  The `OCIRepository` extracts the bundle's single tar+gzip layer.\n"
             ));
         }
@@ -225,8 +298,10 @@ fn readme(input: &DeployerInput, ordered: &[&RenderedComponent], src: &BundleSou
          (`sources/`), a `HelmRelease` per component (`<component>/flux/helmrelease.yaml`,\n\
          values inline and identical to the component's `values.yaml`, `dependsOn` following\n\
          the recipe's dependencies) and, for components with `manifests/`, a `Kustomization`\n\
-         applying them. Without Flux's source objects, `kubectl apply -k .` installs the same\n\
-         HelmRepositories and HelmReleases directly.\n",
+         applying them. Namespaces that need a Pod Security level (`namespaces/`) are applied\n\
+         first. HelmReleases correct drift (`driftDetection`), and the root Kustomization waits\n\
+         for all of them to be ready (30 minutes). Without Flux's source objects,\n\
+         `kubectl apply -k .` installs the same HelmRepositories and HelmReleases directly.\n",
     );
     s
 }
@@ -236,6 +311,17 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
     let ordered = ordered(input)?;
     let src = BundleSource::from_input(input)?;
     let serial = matches!(option(input, "serial"), Some("true"));
+    let drift = option(input, "flux-drift").unwrap_or("enabled");
+    if !["enabled", "warn", "disabled"].contains(&drift) {
+        return Err(PluginError::InvalidInput(format!(
+            "--flux-drift `{drift}`: expected enabled, warn or disabled"
+        )));
+    }
+    let pubkey = option(input, "sign-pubkey");
+    let access = SourceAccess {
+        secret: option(input, "source-secret").map(str::to_string),
+        verify: pubkey.is_some() && matches!(src, BundleSource::Oci { .. }),
+    };
     let deps = dependencies(&ordered, serial);
     let mut out = Vec::new();
     let mut resources = Vec::new();
@@ -266,7 +352,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
     }
     for c in &ordered {
         let path = format!("{}/flux/helmrelease.yaml", c.name);
-        let doc = helm_release(c, &deps[&c.name])?;
+        let doc = helm_release(c, &deps[&c.name], drift)?;
         out.push(file(
             &path,
             yaml_doc(
@@ -293,6 +379,29 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
             resources.push(path);
         }
     }
+    let mut namespaces = BTreeMap::new();
+    for c in &ordered {
+        if let Some(level) = pod_security(input, &c.name)
+            && let Some(other) = namespaces.insert(c.namespace.clone(), level)
+            && other != level
+        {
+            return Err(PluginError::InvalidInput(format!(
+                "namespace `{}` is asked to be both `{other}` and `{level}`",
+                c.namespace
+            )));
+        }
+    }
+    for (ns, level) in &namespaces {
+        let path = format!("namespaces/{ns}.yaml");
+        out.push(file(
+            &path,
+            yaml_doc(
+                &format!("Namespace {ns}, Pod Security level {level}. Generated by cnsctl."),
+                &namespace(ns, level),
+            )?,
+        ));
+        resources.push(path);
+    }
     resources.sort();
     out.push(file(
         "kustomization.yaml",
@@ -309,9 +418,18 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
         "flux-system/bundle-source.yaml",
         yaml_doc(
             "Where Flux reads this bundle from. Apply once. Generated by cnsctl.",
-            &bundle_source(&src),
+            &bundle_source(&src, &access),
         )?,
     ));
+    if access.verify {
+        out.push(file(
+            "flux-system/cosign-public-key.yaml",
+            yaml_doc(
+                "Public key the bundle's OCIRepository verifies its cosign signature with. Apply once.\nGenerated by cnsctl.",
+                &cosign_secret(pubkey.unwrap_or_default()),
+            )?,
+        ));
+    }
     out.push(file(
         "flux-system/bundle-sync.yaml",
         yaml_doc(
@@ -319,7 +437,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
             &bundle_sync(&src),
         )?,
     ));
-    out.push(file("README.md", readme(input, &ordered, &src)));
+    out.push(file("README.md", readme(input, &ordered, &src, &access)));
     Ok(out)
 }
 
@@ -460,5 +578,70 @@ mod tests {
         let s = doc(&files, "flux-system/bundle-source.yaml");
         assert_eq!(s["kind"], "GitRepository");
         assert_eq!(s["spec"]["ref"]["branch"], "main");
+    }
+
+    #[test]
+    fn verify_secret_ref_drift_wait_and_namespaces() {
+        let pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+        let files = generate(&input(
+            three(),
+            &[
+                ("repo", "oci://reg/b/gpu:v1"),
+                ("sign-pubkey", pem),
+                ("source-secret", "bundle-pull"),
+                ("flux-drift", "warn"),
+                ("pod-security/gpu-operator", "privileged"),
+                ("pod-security/nvsentinel", "privileged"),
+            ],
+        ))
+        .unwrap();
+        let src = doc(&files, "flux-system/bundle-source.yaml");
+        assert_eq!(
+            src["spec"]["verify"],
+            json!({"provider": "cosign", "secretRef": {"name": COSIGN_SECRET}})
+        );
+        assert_eq!(src["spec"]["secretRef"]["name"], "bundle-pull");
+        let key = doc(&files, "flux-system/cosign-public-key.yaml");
+        assert_eq!(key["stringData"]["cosign.pub"], pem);
+        let sync = doc(&files, "flux-system/bundle-sync.yaml");
+        assert_eq!(
+            (
+                sync["spec"]["wait"].as_bool(),
+                sync["spec"]["timeout"].as_str()
+            ),
+            (Some(true), Some("30m"))
+        );
+        let hr = doc(&files, "gpu-operator/flux/helmrelease.yaml");
+        assert_eq!(hr["spec"]["driftDetection"]["mode"], "warn");
+        let ns = doc(&files, "namespaces/gpu-operator-ns.yaml");
+        assert_eq!(
+            ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+            "privileged"
+        );
+        let k = doc(&files, "kustomization.yaml");
+        assert!(
+            k["resources"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("namespaces/nvsentinel-ns.yaml"))
+        );
+        assert!(
+            !files
+                .iter()
+                .any(|f| f.path == "namespaces/cert-manager-ns.yaml")
+        );
+        // A Git source has nothing to verify; a bad drift mode is refused.
+        let files = generate(&input(three(), &[("sign-pubkey", pem)])).unwrap();
+        assert!(
+            doc(&files, "flux-system/bundle-source.yaml")["spec"]
+                .get("verify")
+                .is_none()
+        );
+        assert!(
+            !files
+                .iter()
+                .any(|f| f.path == "flux-system/cosign-public-key.yaml")
+        );
+        assert!(generate(&input(three(), &[("flux-drift", "on")])).is_err());
     }
 }

@@ -5,7 +5,7 @@
 //! `create --dry-run | apply`, manifests with `kubectl apply`. Charts are addressed with
 //! `--repo URL` (HTTP repositories) or as `oci://…/chart`, so no `helm repo add` is needed.
 
-use cns_plugin_sdk::deploy::{chart_ref, has_manifests, ordered, readme_head};
+use cns_plugin_sdk::deploy::{chart_ref, has_manifests, ordered, pod_security, readme_head};
 use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, executable, file};
 
 pub use cns_plugin_sdk::quote::shell_quote;
@@ -21,7 +21,8 @@ const INSTALL_HELM_FLAGS: &str = include_str!("../templates/install-helm-flags.s
 /// The end of an uninstall script.
 const UNINSTALL_TAIL: &str = include_str!("../templates/uninstall-tail.sh.tmpl");
 
-fn install_script(c: &RenderedComponent) -> String {
+/// The install script; `pod_security` labels the namespace (Pod Security Admission level).
+fn install_script(c: &RenderedComponent, pod_security: Option<&str>) -> String {
     let (chart, repo) = chart_ref(c);
     let mut s = String::new();
     s.push_str("#!/usr/bin/env bash\n");
@@ -48,6 +49,10 @@ fn install_script(c: &RenderedComponent) -> String {
         s.push_str(&format!("REPO={}\n", shell_value(repo)));
     }
     s.push_str(&format!("VERSION={}\n", shell_value(&c.chart.version)));
+    s.push_str(&format!(
+        "POD_SECURITY={}\n",
+        shell_value(pod_security.unwrap_or_default())
+    ));
     s.push_str(INSTALL_CHECKS);
     s.push_str(if repo.is_some() {
         "helm upgrade --install \"${RELEASE}\" \"${CHART}\" --repo \"${REPO}\" \\\n"
@@ -139,7 +144,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
     for c in &ordered {
         out.push(executable(
             format!("{}/scripts/install.sh", c.name),
-            install_script(c),
+            install_script(c, pod_security(input, &c.name)),
         ));
         out.push(executable(
             format!("{}/scripts/uninstall.sh", c.name),

@@ -17,6 +17,39 @@ pub fn option<'a>(input: &'a DeployerInput, key: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Deployer option prefix under which the host passes each component's Pod Security level
+/// (`pod-security/gpu-operator=privileged`), from the component registry's `podSecurity`.
+pub const POD_SECURITY_OPTION: &str = "pod-security/";
+
+/// The Pod Security Admission level a component's namespace needs (`privileged`,
+/// `baseline`, `restricted`), if the registry names one.
+pub fn pod_security<'a>(input: &'a DeployerInput, component: &str) -> Option<&'a str> {
+    option(input, &format!("{POD_SECURITY_OPTION}{component}"))
+}
+
+/// The namespace labels that admit pods at `level`: enforce, audit and warn alike.
+pub fn pod_security_labels(level: &str) -> Value {
+    let mut m = values::Map::new();
+    for mode in ["audit", "enforce", "warn"] {
+        m.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            Value::String(level.to_string()),
+        );
+    }
+    Value::Object(m)
+}
+
+/// A boolean deployer option (`true`/`false`); absent is `false`.
+pub fn flag(input: &DeployerInput, key: &str) -> Result<bool, PluginError> {
+    match option(input, key) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(v) => Err(PluginError::InvalidInput(format!(
+            "deployer option `{key}` must be true or false, not `{v}`"
+        ))),
+    }
+}
+
 /// Components sorted by deployment order; an error when there are none.
 pub fn ordered(input: &DeployerInput) -> Result<Vec<&RenderedComponent>, PluginError> {
     if input.components.is_empty() {

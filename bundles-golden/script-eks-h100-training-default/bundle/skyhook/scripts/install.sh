@@ -10,6 +10,7 @@ NAMESPACE='skyhook'
 CHART='skyhook-operator'
 REPO='https://helm.ngc.nvidia.com/nvidia/skyhook'
 VERSION='v0.13.1'
+POD_SECURITY='privileged'
 TIMEOUT="${CNS_HELM_TIMEOUT:-10m}"
 
 for tool in kubectl helm; do
@@ -21,6 +22,13 @@ done
 
 echo "==> ${RELEASE}: namespace ${NAMESPACE}"
 kubectl create namespace "${NAMESPACE}" --dry-run=client -o yaml | kubectl apply -f -
+if [ -n "${POD_SECURITY}" ]; then
+  # The Pod Security Admission level the component's pods need.
+  kubectl label namespace "${NAMESPACE}" --overwrite \
+    "pod-security.kubernetes.io/enforce=${POD_SECURITY}" \
+    "pod-security.kubernetes.io/audit=${POD_SECURITY}" \
+    "pod-security.kubernetes.io/warn=${POD_SECURITY}"
+fi
 
 echo "==> ${RELEASE}: helm upgrade --install ${CHART} ${VERSION}"
 helm upgrade --install "${RELEASE}" "${CHART}" --repo "${REPO}" \
