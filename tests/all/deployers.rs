@@ -573,3 +573,42 @@ fn argocd_and_flux_option_flags_are_checked_before_any_plugin_runs() {
         assert!(!out.exists(), "{args:?} wrote output");
     }
 }
+
+/// Issue 16/19: without `--repo` the bundle names the predecessor's `<YOUR_GIT_REPO>`, and the
+/// README's documented `sed` step, run verbatim, leaves a bundle whose checksums verify and
+/// whose Applications pass the strict schema.
+#[test]
+fn the_documented_sed_step_for_the_placeholder_works() {
+    let tmp = tempdir();
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("b");
+    bundle(
+        &cache,
+        &repo_file("recipes/examples/eks-h100-ubuntu-training.yaml"),
+        &out,
+        "argocd",
+        &[],
+    );
+    let root = std::fs::read_to_string(out.join("app-of-apps.yaml")).unwrap();
+    assert!(root.contains("repoURL: <YOUR_GIT_REPO>"), "{root}");
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    let start = readme
+        .find("```sh\ngrep -rl")
+        .expect("the sed step in the README")
+        + 6;
+    let script = &readme[start..start + readme[start..].find("```").unwrap()];
+    let o = run(Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(&out));
+    assert!(o.status.success(), "{script}: {}", describe(&o));
+    let o = run(Command::new("sha256sum")
+        .args(["-c", "--quiet", "checksums.txt"])
+        .current_dir(&out));
+    assert!(o.status.success(), "{}", describe(&o));
+    let files = yaml_files(&out, |f| f.contains("/argocd/") || f == "app-of-apps.yaml");
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(!text.contains("YOUR_GIT_REPO"), "{}", f.display());
+    }
+    validate(&files);
+}

@@ -232,7 +232,13 @@ fn schema_errors_name_file_line_and_field() {
     )
     .unwrap();
     let o = run(cnsctl(tmp.path()).arg("validate").arg("--schema").arg(&f));
-    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    // A file that does not match its schema is a failed check (1); errors are 2.
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let o2 = run(cnsctl(tmp.path())
+        .arg("validate")
+        .arg("--schema")
+        .arg(tmp.path().join("missing.yaml")));
+    assert_eq!(o2.status.code(), Some(2), "{}", describe(&o2));
     let out = String::from_utf8_lossy(&o.stdout);
     let name = f.display().to_string();
     assert!(
@@ -372,4 +378,120 @@ fn query_matching_only_base_is_an_error() {
         "{}",
         describe(&o)
     );
+}
+
+/// Issue 16 (5, 6): the predecessor's recipe metadata loads and is carried; `-b/--bundlers`
+/// limits the bundle; recipe graph mistakes are exit-2 errors naming file, line and field,
+/// before any plugin runs.
+#[test]
+fn predecessor_files_bundlers_flag_and_recipe_graph_checks() {
+    let tmp = tempdir();
+    let cache = tmp.path().join("cache");
+    let example =
+        std::fs::read_to_string(repo_file("recipes/examples/eks-h100-ubuntu-training.yaml"))
+            .unwrap();
+    // The predecessor writes metadata.{generatedAt,timestamp,version,appliedOverlays}.
+    let pred = example.replacen(
+        "metadata:\n",
+        "metadata:\n  generatedAt: '2026-01-15T10:30:00Z'\n  timestamp: '2026-01-15T10:30:00Z'\n  excludedOverlays: []\n",
+        1,
+    );
+    assert_ne!(pred, example, "the example has a metadata block");
+    let r = tmp.path().join("pred.yaml");
+    std::fs::write(&r, &pred).unwrap();
+    let o = run(cnsctl(&cache).arg("validate").arg("--schema").arg(&r));
+    assert!(o.status.success(), "{}", describe(&o));
+    let out = tmp.path().join("b");
+    let o = run(cnsctl(&cache)
+        .arg("bundle")
+        .arg("-r")
+        .arg(&r)
+        .arg("-o")
+        .arg(&out)
+        .args(["-b", "gpu-operator,cert-manager"]));
+    assert!(o.status.success(), "{}", describe(&o));
+    let carried = std::fs::read_to_string(out.join("recipe.yaml")).unwrap();
+    assert!(
+        carried.contains("generatedAt: '2026-01-15T10:30:00Z'")
+            || carried.contains("generatedAt: 2026-01-15T10:30:00Z"),
+        "{carried}"
+    );
+    let dirs: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let recipe = cns_recipe::RecipeResult::from_yaml("pred.yaml", &pred).unwrap();
+    let mut want = vec!["cert-manager".to_string(), "gpu-operator".to_string()];
+    for d in &recipe.component("gpu-operator").unwrap().dependency_refs {
+        want.push(d.clone());
+    }
+    want.sort();
+    want.dedup();
+    let mut dirs = dirs;
+    dirs.sort();
+    assert_eq!(dirs, want, "{}", describe(&o));
+    let o = run(cnsctl(&cache)
+        .arg("bundle")
+        .arg("-r")
+        .arg(&r)
+        .arg("-o")
+        .arg(tmp.path().join("c"))
+        .args(["-b", "gpu-operator,nope"]));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("-b/--bundlers `nope`: not a component of this recipe")
+    );
+
+    let cases = [
+        (
+            example.replacen("version: v1.21.1", "version: 1.50", 1),
+            "componentRefs[0].version: `1.5`",
+            "quote it",
+        ),
+        (
+            example.replacen(
+                "- name: skyhook\n",
+                "- name: skyhook\n  dependencyRefs: [ghost]\n",
+                1,
+            ),
+            "dependencyRefs[0]: `ghost`",
+            "not in the recipe",
+        ),
+        (
+            example.replacen("- skyhook\n", "- ghost\n", 1),
+            "deploymentOrder[4]: `ghost`",
+            "not a component",
+        ),
+        (
+            example.replacen(
+                "deploymentOrder:\n- cert-manager\n",
+                "deploymentOrder:\n",
+                1,
+            ),
+            "deploymentOrder: `cert-manager`",
+            "leaves out",
+        ),
+    ];
+    for (i, (text, field, reason)) in cases.iter().enumerate() {
+        assert_ne!(text, &example, "case {i} changed nothing");
+        let f = tmp.path().join(format!("bad{i}.yaml"));
+        std::fs::write(&f, text).unwrap();
+        let o = run(cnsctl(&cache)
+            .arg("bundle")
+            .arg("-r")
+            .arg(&f)
+            .arg("-o")
+            .arg(tmp.path().join(format!("o{i}"))));
+        assert_eq!(o.status.code(), Some(2), "case {i}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        let name = f.display().to_string();
+        assert!(
+            err.contains(&format!("{name}:")) && err.contains(field) && err.contains(reason),
+            "case {i}: {err}"
+        );
+        assert!(!tmp.path().join(format!("o{i}")).exists());
+    }
 }

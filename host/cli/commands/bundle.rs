@@ -38,6 +38,16 @@ pub(crate) struct BundleArgs {
     #[arg(short, long, value_name = "NAME", default_value = "script")]
     pub(crate) deployer: String,
 
+    /// Bundle only these components (comma-separated or repeated), with the components they
+    /// depend on; the others are left out as with COMPONENT:enabled=false.
+    #[arg(
+        short = 'b',
+        long = "bundlers",
+        value_name = "NAME,…",
+        value_delimiter = ','
+    )]
+    pub(crate) bundlers: Vec<String>,
+
     /// Override a value: COMPONENT:dotted.path=VALUE (bool, int, float or string);
     /// COMPONENT:enabled=false drops a component. Repeatable.
     #[arg(long = "set", value_name = "COMPONENT:PATH=VALUE")]
@@ -198,6 +208,47 @@ impl BundleArgs {
     }
 }
 
+/// The components `-b/--bundlers` leaves out: all but the named ones and, transitively, what
+/// they depend on. An unknown name is an error listing the recipe's components.
+fn only(recipe: &RecipeResult, named: &[String]) -> Result<Vec<String>> {
+    let all: Vec<&str> = recipe
+        .component_refs
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut keep: Vec<String> = Vec::new();
+    let mut todo: Vec<String> = named.iter().map(|n| n.trim().to_string()).collect();
+    while let Some(n) = todo.pop() {
+        if keep.contains(&n) {
+            continue;
+        }
+        let Some(c) = recipe.component(&n) else {
+            anyhow::bail!(
+                "-b/--bundlers `{n}`: not a component of this recipe (components: {})",
+                all.join(", ")
+            );
+        };
+        todo.extend(c.dependency_refs.iter().cloned());
+        keep.push(n);
+    }
+    let added: Vec<&String> = keep.iter().filter(|k| !named.contains(k)).collect();
+    if !added.is_empty() {
+        crate::ui::status(&format!(
+            "-b/--bundlers: also bundling what they depend on: {}",
+            added
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(all
+        .into_iter()
+        .filter(|a| !keep.iter().any(|k| k == a))
+        .map(str::to_string)
+        .collect())
+}
+
 pub(crate) fn run(
     args: BundleArgs,
     data: &RecipeDataOpts,
@@ -217,6 +268,11 @@ pub(crate) fn run(
             RecipeResult::from_yaml(DEFAULT_RECIPE, text)?
         }
     };
+    if !args.bundlers.is_empty() {
+        for name in only(&recipe, &args.bundlers)? {
+            opts.sets.push(parse_set(&format!("{name}:enabled=false"))?);
+        }
+    }
     // Everything the push needs is checked before any plugin runs.
     let push = match args.output.to_str().filter(|s| s.starts_with("oci://")) {
         Some(reference) => Some(super::oci::PushPlan::prepare(reference, &args.push)?),

@@ -47,6 +47,62 @@ pub(crate) struct RecipeArgs {
     list: bool,
 }
 
+/// Pin the snapshot's driver version into the GPU Operator's values when the recipe leaves
+/// it open and the operator installs the driver (the predecessor's behaviour), saying so.
+fn pin_driver(
+    recipe: &mut cns_recipe::RecipeResult,
+    store: &cns_recipe::Store,
+    version: &str,
+    reading: &str,
+) -> Result<()> {
+    let Some(i) = recipe
+        .component_refs
+        .iter()
+        .position(|c| c.name == "gpu-operator")
+    else {
+        return Ok(());
+    };
+    if !cns_recipe::fields::is_chart_version(version) {
+        crate::ui::warn(&format!(
+            "the snapshot's driver version `{}` ({reading}) is not a version; not pinned",
+            version.escape_debug()
+        ));
+        return Ok(());
+    }
+    let values = store.component_values(&recipe.component_refs[i])?;
+    let driver = &values["driver"];
+    if driver["enabled"] == serde_json::Value::Bool(false) {
+        return Ok(());
+    }
+    match driver["version"].as_str() {
+        Some(v) if v != version => crate::ui::status(&format!(
+            "the recipe pins driver.version {v}; the snapshot measured {version} ({reading}): kept {v}"
+        )),
+        Some(_) => {}
+        None => {
+            let o = recipe.component_refs[i]
+                .overrides
+                .get_or_insert_with(|| serde_json::json!({}));
+            if !o.is_object() {
+                *o = serde_json::json!({});
+            }
+            let d = o
+                .as_object_mut()
+                .expect("object")
+                .entry("driver")
+                .or_insert_with(|| serde_json::json!({}));
+            if !d.is_object() {
+                *d = serde_json::json!({});
+            }
+            d["version"] = serde_json::Value::String(version.to_string());
+            crate::ui::status(&format!(
+                "pinned gpu-operator driver.version={version} from the snapshot ({reading}); the recipe left it open"
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Result<Outcome> {
     let store = data.store()?;
     if args.list {
@@ -59,12 +115,14 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Resul
         }
         return Ok(Outcome::Success);
     }
+    let mut driver = None;
     let detected = match &args.snapshot {
         Some(loc) => {
             let text = kube.read(loc, Document::Snapshot)?;
-            let c = cns_recipe::snapshot::Snapshot::from_yaml(&loc.to_string(), &text)?
-                .detect_criteria();
+            let snap = cns_recipe::snapshot::Snapshot::from_yaml(&loc.to_string(), &text)?;
+            let c = snap.detect_criteria();
             crate::ui::status(&format!("detected from {loc}: {c}"));
+            driver = snap.driver_version();
             Some(c)
         }
         None => None,
@@ -83,8 +141,11 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Resul
         pick(&args.os, detected.as_ref().map(|d| d.os.as_str())).as_deref(),
         pick(&args.intent, detected.as_ref().map(|d| d.intent.as_str())).as_deref(),
     )?;
-    let recipe = cns_recipe::resolve(&store, &criteria)
+    let mut recipe = cns_recipe::resolve(&store, &criteria)
         .with_context(|| format!("failed to resolve a recipe for {criteria}"))?;
+    if let Some((version, reading)) = driver {
+        pin_driver(&mut recipe, &store, &version, reading)?;
+    }
     let (text, fmt) = match args.format {
         Format::Yaml => (recipe.to_yaml(), "yaml"),
         Format::Json => (serde_json::to_string_pretty(&recipe)? + "\n", "json"),

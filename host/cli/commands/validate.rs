@@ -26,7 +26,8 @@ pub(crate) struct ValidateArgs {
     #[arg(short, long, value_name = "FILE", requires = "recipe")]
     output: Option<PathBuf>,
     /// Check FILE against the JSON Schema for its kind (recipeResult, recipeMetadata,
-    /// ComponentRegistry, Snapshot). Repeatable.
+    /// ComponentRegistry, Snapshot). Repeatable. Exit 1 if a file does not match, 2 if one
+    /// cannot be read or has no schema.
     #[arg(long = "schema", value_name = "FILE", conflicts_with_all = ["recipe", "snapshot"])]
     schema: Vec<PathBuf>,
 }
@@ -137,7 +138,13 @@ fn schemas(files: &[PathBuf]) -> Result<Outcome> {
         bad += usize::from(!violations.is_empty());
     }
     if bad > 0 {
-        bail!("{bad} of {} file(s) do not match their schema", files.len());
+        // A file that does not match is a failed check (1), like a failing constraint; only
+        // files that cannot be checked at all (unreadable, unknown kind) are errors (2).
+        crate::ui::status(&format!(
+            "{bad} of {} file(s) do not match their schema",
+            files.len()
+        ));
+        return Ok(Outcome::CheckFailed);
     }
     Ok(Outcome::Success)
 }

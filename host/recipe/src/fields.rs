@@ -127,7 +127,7 @@ pub(crate) struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn fail(&self, segs: &[String], value: &str, reason: &str) -> Error {
+    pub(crate) fn fail(&self, segs: &[String], value: &str, reason: &str) -> Error {
         Error::Field {
             path: self.path.to_string(),
             line: crate::schema::locate(self.text, segs),
@@ -245,7 +245,7 @@ impl Checker<'_> {
 
     /// A values tree: bounded depth; keys without control characters; string values may
     /// hold line feeds and tabs but no other control characters.
-    fn values(&self, segs: &[String], v: &Value, depth: usize) -> Result<()> {
+    pub(crate) fn values(&self, segs: &[String], v: &Value, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(self.fail(segs, "…", &format!("nested deeper than {MAX_DEPTH} levels")));
         }

@@ -6,6 +6,7 @@ use crate::fields::Checker;
 use crate::{API_VERSION, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// A named constraint on the cluster, e.g. `K8s.server.version >= 1.30`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +109,7 @@ pub struct RecipeMetadata {
 
 /// `metadata` of a resolved recipe.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct ResultMeta {
     /// Version of the recipe data that produced it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,6 +117,11 @@ pub struct ResultMeta {
     /// Overlays merged, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied_overlays: Vec<String>,
+    /// Other metadata, as the predecessor and its successor write it (`generatedAt`,
+    /// `timestamp`, `excludedOverlays`, `constraintWarnings`, …): accepted and carried, never
+    /// interpreted.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// A resolved recipe (`kind: recipeResult`): what `cnsctl bundle --recipe` reads.
@@ -270,6 +276,72 @@ impl RecipeResult {
         }
         for (i, n) in self.deployment_order.iter().enumerate() {
             c.text_field(&seg(&["deploymentOrder", &i.to_string()]), n)?;
+        }
+        for (k, v) in &self.metadata.extra {
+            c.values(&seg(&["metadata", k]), v, 0)?;
+        }
+        self.check_graph(&c, text)
+    }
+
+    /// Versions are strings, dependencies and the deployment order name the recipe's
+    /// components, and the order lists each enabled component: checked here, naming the
+    /// file, line and field, before any plugin runs.
+    fn check_graph(&self, c: &Checker<'_>, text: &str) -> Result<()> {
+        let seg = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        // serde reads `version: 1.50` as the string "1.5": look at the YAML scalar itself.
+        if let Ok(raw) = serde_norway::from_str::<Value>(text) {
+            for (i, r) in raw["componentRefs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(v) = r.get("version").filter(|v| !v.is_string() && !v.is_null()) {
+                    return Err(c.fail(
+                        &seg(&["componentRefs", &i.to_string(), "version"]),
+                        &v.to_string(),
+                        "a version must be a string: YAML reads an unquoted 1.50 as the number 1.5; quote it (version: \"1.50\")",
+                    ));
+                }
+            }
+        }
+        let names: Vec<&str> = self
+            .component_refs
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        let known = names.join(", ");
+        for (i, r) in self.component_refs.iter().enumerate() {
+            for (j, d) in r.dependency_refs.iter().enumerate() {
+                if !names.contains(&d.as_str()) {
+                    return Err(c.fail(
+                        &seg(&["componentRefs", &i.to_string(), "dependencyRefs", &j.to_string()]),
+                        d,
+                        &format!("`{}` depends on a component that is not in the recipe (components: {known})", r.name),
+                    ));
+                }
+            }
+        }
+        if self.deployment_order.is_empty() {
+            return Ok(());
+        }
+        for (i, n) in self.deployment_order.iter().enumerate() {
+            if !names.contains(&n.as_str()) {
+                return Err(c.fail(
+                    &seg(&["deploymentOrder", &i.to_string()]),
+                    n,
+                    &format!("not a component of the recipe (components: {known})"),
+                ));
+            }
+        }
+        for r in self.component_refs.iter().filter(|r| r.enabled()) {
+            if !self.deployment_order.contains(&r.name) {
+                return Err(c.fail(
+                    &seg(&["deploymentOrder"]),
+                    &r.name,
+                    "the deployment order leaves out this component; list every component once",
+                ));
+            }
         }
         Ok(())
     }

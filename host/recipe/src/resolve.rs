@@ -245,6 +245,7 @@ pub fn resolve(store: &Store, query: &Criteria) -> Result<RecipeResult> {
         metadata: ResultMeta {
             version: Some(DATA_VERSION.into()),
             applied_overlays: applied,
+            extra: Default::default(),
         },
         criteria: query.clone(),
         constraints,

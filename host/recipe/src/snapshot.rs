@@ -9,7 +9,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// `apiVersion`s accepted for snapshots (ours and the predecessor agent's).
-pub const SNAPSHOT_API_VERSIONS: &[&str] = &["cns.nvidia.com/v1alpha1", "snapshot.dgxc.io/v1"];
+pub const SNAPSHOT_API_VERSIONS: &[&str] = &[
+    "cns.nvidia.com/v1alpha1",
+    "snapshot.dgxc.io/v1",
+    "aicr.run/v1alpha2",
+];
 
 /// One measured subtype: a flat map of keys to values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +99,17 @@ impl Snapshot {
             .find_map(|s| s.data.get(key).and_then(scalar))
     }
 
+    /// The GPU driver version the snapshot measured, and the reading it came from.
+    pub fn driver_version(&self) -> Option<(String, &'static str)> {
+        [
+            "GPU.smi.driver",
+            "GPU.driver.version",
+            "GPU.smi.driver-version",
+        ]
+        .into_iter()
+        .find_map(|k| self.lookup(k).filter(|v| !v.is_empty()).map(|v| (v, k)))
+    }
+
     /// Criteria detected from the snapshot: service from the Kubernetes version or the
     /// node's provider id, accelerator from the GPU model, os from `/etc/os-release` `ID`.
     /// Undetectable fields are `any`.
@@ -125,6 +140,7 @@ impl Snapshot {
         // from the PCI device id (no driver needed).
         let model = self
             .lookup("GPU.smi.gpu.model")
+            .or_else(|| self.lookup("GPU.smi.gpu.name"))
             .or_else(|| self.lookup("GPU.hardware.model"))
             .unwrap_or_default()
             .to_ascii_uppercase();
@@ -183,6 +199,17 @@ measurements:
             s.detect_criteria().to_string(),
             "service=eks accelerator=h100 os=ubuntu intent=any"
         );
+    }
+
+    #[test]
+    fn gpu_name_and_the_successors_format() {
+        let s = Snapshot::from_yaml(
+            "s.yaml",
+            "kind: Snapshot\napiVersion: aicr.run/v1alpha2\nmeasurements:\n- type: GPU\n  subtypes:\n  - subtype: smi\n    data: {gpu.name: NVIDIA GB200, driver: 580.95.05}\n",
+        )
+        .unwrap();
+        assert_eq!(s.detect_criteria().accelerator, "gb200");
+        assert_eq!(s.driver_version().unwrap().0, "580.95.05");
     }
 
     #[test]

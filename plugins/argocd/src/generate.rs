@@ -20,8 +20,8 @@
 //! OCI chart repositories get a repository `Secret` (`enableOCI`).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, component_values, flag, has_manifests, option, ordered, pod_security,
-    pod_security_labels, readme_head, yaml_doc,
+    BundleSource, component_values, flag, has_manifests, option, ordered, placeholder_help,
+    pod_security, pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::{Value, json};
 use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, file};
@@ -378,11 +378,7 @@ fn readme(
             placeholder,
         } => {
             if *placeholder {
-                s.push_str(&format!(
-                    "**Set the repository first.** This bundle was generated without `--repo`, so\n\
-                     the Applications point at the placeholder `{url}`. Regenerate with\n\
-                     `cnsctl bundle --deployer argocd --repo <git-url> [--revision <branch>]`.\n\n"
-                ));
+                s.push_str(&placeholder_help("argocd"));
             }
             s.push_str(&format!(
                 "1. Commit this folder to the root of `{url}` at `{revision}`.\n\

@@ -21,7 +21,7 @@
 //! `flux-drift` (`driftDetection.mode` of every HelmRelease: enabled, warn or disabled).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, component_values, has_manifests, option, ordered, pod_security,
+    BundleSource, component_values, has_manifests, option, ordered, placeholder_help, pod_security,
     pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::{Value, json};
@@ -274,11 +274,7 @@ fn readme(
             placeholder,
         } => {
             if *placeholder {
-                s.push_str(&format!(
-                    "**Set the repository first.** This bundle was generated without `--repo`, so\n\
-                     `flux-system/bundle-source.yaml` points at the placeholder `{url}`.\n\
-                     Regenerate with `cnsctl bundle --deployer flux --repo <git-url>`.\n\n"
-                ));
+                s.push_str(&placeholder_help("flux"));
             }
             s.push_str(&format!(
                 "1. Commit this folder to the root of `{url}` on branch `{revision}`.\n\

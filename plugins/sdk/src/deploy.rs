@@ -4,8 +4,26 @@
 use crate::values::{self, Value};
 use crate::{DeployerInput, PluginError, RenderedComponent};
 
-/// Shown wherever a Git repository URL is needed but `--repo` was not given.
-pub const REPO_PLACEHOLDER: &str = "https://github.com/YOUR_ORG/YOUR_BUNDLE_REPO.git";
+/// Shown wherever a Git repository URL is needed but `--repo` was not given: the
+/// predecessor's placeholder, so its documented step
+/// `sed -i 's|<YOUR_GIT_REPO>|https://…|' …` works. It is not a URL on purpose: an API
+/// server or Flux refuses it instead of pulling from somewhere unintended.
+pub const REPO_PLACEHOLDER: &str = "<YOUR_GIT_REPO>";
+
+/// The README paragraph for a bundle generated without `--repo`: regenerate, or replace the
+/// placeholder and refresh `checksums.txt`.
+pub fn placeholder_help(deployer: &str) -> String {
+    format!(
+        "**Set the repository first.** This bundle was generated without `--repo`, so its\n\
+         manifests name the placeholder `{REPO_PLACEHOLDER}`. Regenerate with\n\
+         `cnsctl bundle --deployer {deployer} --repo <git-url> [--revision <branch>]`, or replace it\n\
+         in place and refresh the checksums:\n\n\
+         ```sh\n\
+         grep -rl '{REPO_PLACEHOLDER}' . | xargs sed -i 's|{REPO_PLACEHOLDER}|https://git.example.com/org/repo.git|g'\n\
+         find . -type f ! -name checksums.txt -printf '%P\\n' | LC_ALL=C sort | xargs sha256sum > checksums.txt\n\
+         ```\n\n"
+    )
+}
 
 /// The value of deployer option `key` (`--repo` → `repo`, …), if given and not empty.
 pub fn option<'a>(input: &'a DeployerInput, key: &str) -> Option<&'a str> {
