@@ -49,6 +49,7 @@ fn opts(deployer: &str, parallel: bool) -> BundleOptions {
         sets: vec![],
         deployer_options: Default::default(),
         parallel,
+        clusters: Vec::new(),
     }
 }
 

@@ -612,3 +612,106 @@ fn the_documented_sed_step_for_the_placeholder_works() {
     }
     validate(&files);
 }
+
+/// Issue 19 (6): `--cluster-values` splits each component's values into the shared file and a
+/// per-cluster file whose merge is exactly the one-cluster bundle's values; Argo CD reads the
+/// cluster file after the shared one, Flux reads it from a ConfigMap through `valuesFrom`.
+#[test]
+fn cluster_values_split_and_merge_back_to_the_one_cluster_values() {
+    let tmp = tempdir();
+    let cache = tmp.path().join("cache");
+    let recipe = repo_file("recipes/examples/eks-h100-ubuntu-training.yaml");
+    let flags = [
+        "--repo",
+        "https://git.example.com/gpu/bundles.git",
+        "--system-node-selector",
+        "nodeGroup=system-pool",
+        "--accelerated-node-selector",
+        "nodeGroup=customer-gpu",
+        "--accelerated-node-toleration",
+        "dedicated=user-workload:NoSchedule",
+        "--set",
+        "gpuoperator:driver.version=580.95.05",
+    ];
+    let one = tmp.path().join("one");
+    bundle(&cache, &recipe, &one, "argocd", &flags);
+    let many = tmp.path().join("many");
+    let mut args = flags.to_vec();
+    args.extend_from_slice(&["--cluster-values", "east", "--cluster-values", "west"]);
+    bundle(&cache, &recipe, &many, "argocd", &args);
+    let fluxed = tmp.path().join("flux");
+    bundle(&cache, &recipe, &fluxed, "flux", &args);
+    let components = [
+        "cert-manager",
+        "gpu-operator",
+        "network-operator",
+        "nvsentinel",
+        "skyhook",
+    ];
+    let cm = yaml(&fluxed.join("clusters/east/cluster-values.yaml"));
+    for c in components {
+        let shared = yaml(&many.join(c).join("values.yaml"));
+        let cluster = yaml(&many.join("clusters/east").join(format!("{c}.yaml")));
+        let mut merged = shared.clone();
+        cns_values::deep_merge(&mut merged, &cluster);
+        assert_eq!(merged, yaml(&one.join(c).join("values.yaml")), "{c}");
+        // Nothing the cluster file sets is left in the shared file.
+        if let Some(m) = cluster.as_object() {
+            for k in m.keys() {
+                if let (Some(a), Some(b)) = (shared.get(k), cluster.get(k)) {
+                    assert!(a.is_object() && b.is_object(), "{c}: `{k}` in both files");
+                }
+            }
+        }
+        let app = yaml(&many.join("clusters/west/argocd").join(format!("{c}.yaml")));
+        assert_eq!(app["metadata"]["name"], format!("west-{c}"));
+        assert_eq!(app["spec"]["destination"]["name"], "west");
+        assert_eq!(
+            app["spec"]["sources"][0]["helm"]["valueFiles"],
+            serde_json::json!([
+                format!("$values/{c}/values.yaml"),
+                format!("$values/clusters/west/{c}.yaml")
+            ])
+        );
+        // Flux: the same shared values inline, the cluster's from the ConfigMap.
+        let hr = yaml(&fluxed.join(c).join("flux/helmrelease.yaml"));
+        assert_eq!(hr["spec"]["values"], shared, "{c}");
+        assert_eq!(
+            hr["spec"]["valuesFrom"][0]["valuesKey"],
+            format!("{c}.yaml")
+        );
+        let from_cm: Value =
+            serde_norway::from_str(cm["data"][format!("{c}.yaml")].as_str().unwrap()).unwrap();
+        assert_eq!(from_cm, cluster, "{c}");
+    }
+    assert_eq!(
+        yaml(&many.join("clusters/east/gpu-operator.yaml"))["driver"]["version"],
+        "580.95.05"
+    );
+    assert!(!many.join("app-of-apps.yaml").exists());
+    let root = yaml(&many.join("clusters/east/app-of-apps.yaml"));
+    assert_eq!(
+        root["spec"]["source"]["directory"]["include"],
+        "clusters/east/argocd/*.yaml"
+    );
+    // Flux never applies another cluster's values: clusters/ is not in the kustomization.
+    let k = std::fs::read_to_string(fluxed.join("kustomization.yaml")).unwrap();
+    assert!(!k.contains("clusters/"), "{k}");
+    let files = yaml_files(&many, |f| {
+        f.starts_with("clusters/") && f.contains("/argocd/") || f.ends_with("app-of-apps.yaml")
+    });
+    let mut all = files;
+    all.extend(yaml_files(&fluxed, |f| {
+        f.contains("/flux/") || f.starts_with("clusters/")
+    }));
+    validate(&all);
+    // The script deployer installs one cluster: refused, naming the flag.
+    let o = run(cnsctl(&cache)
+        .args(["bundle", "--cluster-values", "east", "--output"])
+        .arg(tmp.path().join("s")));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("--cluster-values works with --deployer argocd or flux")
+    );
+}

@@ -15,7 +15,7 @@ pub use backend::{Backend, builtins_needed};
 pub use error::{Error, Result};
 pub use options::{BundleOptions, Placement, SetOverride};
 pub use pipeline::{
-    POD_SECURITY_OPTION, Plan, Rendered, ResolvedComponent, assemble, generate, generate_with,
-    plan, render,
+    CLUSTER_VALUES_OPTION, CLUSTERS_OPTION, POD_SECURITY_OPTION, Plan, Rendered, ResolvedComponent,
+    assemble, generate, generate_with, plan, render,
 };
 pub use tree::FileTree;

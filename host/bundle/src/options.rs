@@ -53,6 +53,11 @@ pub struct BundleOptions {
     pub deployer_options: BTreeMap<String, String>,
     /// Render components on several threads.
     pub parallel: bool,
+    /// `--cluster-values NAME`: clusters that share the bundle. When given, the
+    /// cluster-specific values (scheduling from the flags, the registry's `clusterValuePaths`)
+    /// leave the shared `values.yaml` and reach the deployer per component as
+    /// `cluster-values/<component>` (JSON), with `clusters` naming the clusters.
+    pub clusters: Vec<String>,
 }
 
 fn is_label_key(k: &str) -> bool {

@@ -202,6 +202,76 @@ fn unplaced(
     })
 }
 
+/// Deployer option naming the clusters of `--cluster-values`, comma-separated.
+pub const CLUSTERS_OPTION: &str = "clusters";
+/// Deployer option prefix for a component's cluster-specific values (JSON).
+pub const CLUSTER_VALUES_OPTION: &str = "cluster-values/";
+
+/// The values of one component that differ per cluster: the scheduling flags at the
+/// registry's paths (as the SDK's `scheduling::apply` writes them) and the registry's
+/// `clusterValuePaths`, each removed from the shared `values` so that a cluster's file is the
+/// only place that sets them.
+fn cluster_tree(
+    name: &str,
+    values: &mut Value,
+    opts: &BundleOptions,
+    paths: &cns_recipe::registry::NodeScheduling,
+    moved: &[String],
+) -> Result<Value> {
+    let err = |source| Error::Values {
+        component: name.to_string(),
+        source,
+    };
+    let mut tree = Value::Object(Default::default());
+    for (placement, p) in [
+        (&opts.system, &paths.system),
+        (&opts.accelerated, &paths.accelerated),
+    ] {
+        if !placement.selector.is_empty() {
+            let sel = Value::Object(
+                placement
+                    .selector
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            );
+            for path in &p.node_selector_paths {
+                cns_values::remove_path(values, path);
+                cns_values::set_path(&mut tree, path, sel.clone()).map_err(err)?;
+            }
+        }
+        if !placement.tolerations.is_empty() {
+            let tol = Value::Array(placement.tolerations.iter().map(toleration_value).collect());
+            for path in &p.toleration_paths {
+                cns_values::remove_path(values, path);
+                cns_values::set_path(&mut tree, path, tol.clone()).map_err(err)?;
+            }
+        }
+    }
+    for path in moved {
+        if let Some(v) = cns_values::remove_path(values, path) {
+            cns_values::set_path(&mut tree, path, v).map_err(err)?;
+        }
+    }
+    Ok(tree)
+}
+
+/// A toleration as the SDK writes it into values.
+fn toleration_value(t: &cns_runtime::types::Toleration) -> Value {
+    let mut m = serde_json::Map::new();
+    if let Some(k) = &t.key {
+        m.insert("key".into(), Value::String(k.clone()));
+    }
+    m.insert("operator".into(), Value::String(t.operator.clone()));
+    if let Some(v) = &t.value {
+        m.insert("value".into(), Value::String(v.clone()));
+    }
+    if let Some(e) = &t.effect {
+        m.insert("effect".into(), Value::String(e.clone()));
+    }
+    Value::Object(m)
+}
+
 /// Deployer option prefix for a component's Pod Security level (the SDK's
 /// `deploy::POD_SECURITY_OPTION`, which deployers read; a test holds the two equal).
 pub const POD_SECURITY_OPTION: &str = "pod-security/";
@@ -212,8 +282,18 @@ fn deployer_options(
     opts: &BundleOptions,
     registry: &Registry,
     order: &[String],
+    cluster_trees: &BTreeMap<String, Value>,
 ) -> Vec<OptionPair> {
     let mut all = opts.deployer_options.clone();
+    if !opts.clusters.is_empty() {
+        all.insert(CLUSTERS_OPTION.to_string(), opts.clusters.join(","));
+        for (name, tree) in cluster_trees {
+            all.insert(
+                format!("{CLUSTER_VALUES_OPTION}{name}"),
+                cns_values::to_json(tree),
+            );
+        }
+    }
     for name in order {
         if let Some(level) = registry.get(name).and_then(|r| r.pod_security) {
             all.insert(
@@ -248,6 +328,7 @@ pub fn plan<B: Backend + ?Sized>(
     let crit = criteria(recipe);
     let mut components = Vec::new();
     let mut warnings = Vec::new();
+    let mut cluster_trees: BTreeMap<String, Value> = BTreeMap::new();
     for (i, name) in order.iter().enumerate() {
         let cref = refs
             .iter()
@@ -272,6 +353,19 @@ pub fn plan<B: Backend + ?Sized>(
             .map(|r| r.node_scheduling.clone())
             .unwrap_or_default();
         warnings.extend(unplaced(name, opts, &paths));
+        // With --cluster-values, what differs per cluster leaves the shared values: the
+        // bundler gets no scheduling, and the deployer gets the cluster tree.
+        let (system, accelerated) = if opts.clusters.is_empty() {
+            (opts.system.clone(), opts.accelerated.clone())
+        } else {
+            let moved = registry
+                .get(name)
+                .map(|r| r.cluster_value_paths.as_slice())
+                .unwrap_or_default();
+            let tree = cluster_tree(name, &mut values, opts, &paths, moved)?;
+            cluster_trees.insert(name.clone(), tree);
+            (crate::Placement::default(), crate::Placement::default())
+        };
         let manifests = store
             .manifests(cref)?
             .into_iter()
@@ -299,12 +393,12 @@ pub fn plan<B: Backend + ?Sized>(
                 },
                 values_json: cns_values::to_json(&values),
                 system: scheduling(
-                    &opts.system,
+                    &system,
                     &paths.system.node_selector_paths,
                     &paths.system.toleration_paths,
                 ),
                 accelerated: scheduling(
-                    &opts.accelerated,
+                    &accelerated,
                     &paths.accelerated.node_selector_paths,
                     &paths.accelerated.toleration_paths,
                 ),
@@ -320,7 +414,7 @@ pub fn plan<B: Backend + ?Sized>(
         criteria: crit,
         recipe_version: recipe.metadata.version.clone().unwrap_or_default(),
         deployer: opts.deployer.clone(),
-        deployer_options: deployer_options(opts, registry, &order),
+        deployer_options: deployer_options(opts, registry, &order, &cluster_trees),
         parallel: opts.parallel,
     })
 }

@@ -111,6 +111,14 @@ pub(crate) struct BundleArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) source_secret: Option<String>,
 
+    /// argocd/flux: one bundle for several clusters (repeatable NAME, a DNS label): the
+    /// cluster-specific values (the scheduling flags, the GPU driver version) leave the shared
+    /// values.yaml files for clusters/NAME/, which Argo CD reads as an extra value file (one
+    /// set of Applications per cluster, destination = the cluster's name in Argo CD) and Flux
+    /// through valuesFrom a ConfigMap applied on each cluster.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) cluster_values: Vec<String>,
+
     /// flux: driftDetection mode of every HelmRelease.
     #[arg(long, value_name = "MODE", default_value = "enabled", value_parser = ["enabled", "warn", "disabled"])]
     pub(crate) flux_drift: String,
@@ -178,6 +186,26 @@ impl BundleArgs {
             deployer_options.insert("argocd-create-project".to_string(), "true".to_string());
         }
         deployer_options.insert("flux-drift".to_string(), self.flux_drift.clone());
+        let mut clusters: Vec<String> = Vec::new();
+        for c in &self.cluster_values {
+            check_name("--cluster-values", c)?;
+            if clusters.contains(c) {
+                anyhow::bail!("--cluster-values `{c}` is given twice");
+            }
+            clusters.push(c.clone());
+        }
+        if !clusters.is_empty() {
+            if !["argocd", "flux"].contains(&self.deployer.as_str()) {
+                anyhow::bail!(
+                    "--cluster-values works with --deployer argocd or flux (the script deployer installs one cluster)"
+                );
+            }
+            if self.destination_server.is_some() || self.destination_name.is_some() {
+                anyhow::bail!(
+                    "--cluster-values deploys each cluster's Applications to the cluster of that name in Argo CD; drop --destination-server/--destination-name"
+                );
+            }
+        }
         Ok(BundleOptions {
             deployer: self.deployer.clone(),
             system: Placement {
@@ -204,6 +232,7 @@ impl BundleArgs {
                 .collect::<Result<_, _>>()?,
             deployer_options,
             parallel: !self.serial,
+            clusters,
         })
     }
 }

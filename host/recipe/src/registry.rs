@@ -68,6 +68,10 @@ pub struct ComponentConfig {
     /// (the cluster's default applies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_security: Option<PodSecurity>,
+    /// Values paths that differ per cluster (e.g. the GPU Operator's `driver.version`): with
+    /// `--cluster-values` they move from the shared values to each cluster's file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_value_paths: Vec<String>,
 }
 
 /// A Pod Security Standard level.

@@ -20,9 +20,10 @@
 //! OCI chart repositories get a repository `Secret` (`enableOCI`).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, component_values, flag, has_manifests, option, ordered, placeholder_help,
-    pod_security, pod_security_labels, readme_head, yaml_doc,
+    BundleSource, cluster_values, clusters, component_values, flag, has_manifests, option, ordered,
+    placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
 };
+use cns_plugin_sdk::values::deep_merge;
 use cns_plugin_sdk::values::{Value, json};
 use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, file};
 
@@ -151,29 +152,34 @@ fn bundle_ref(src: &BundleSource) -> (&str, &str) {
 }
 
 /// The Application for one component; `pod_security` labels its namespace.
+/// `cluster`: with `--cluster-values`, the cluster's name and its values for `c`, read as a
+/// second value file (Git) or merged into the inline values (OCI).
 pub fn application(
     c: &RenderedComponent,
     src: &BundleSource,
     set: &Settings,
     pod_security: Option<&str>,
+    cluster: Option<(&str, &Value)>,
 ) -> Result<Value, PluginError> {
     let mut chart = chart_source(c);
     let (repo, rev) = bundle_ref(src);
     let mut sources = Vec::new();
     match src {
         BundleSource::Git { .. } => {
-            chart["helm"] = json!({
-                "releaseName": c.name,
-                "valueFiles": [format!("$values/{}/values.yaml", c.name)],
-            });
+            let mut files = vec![format!("$values/{}/values.yaml", c.name)];
+            if let Some((name, _)) = cluster {
+                files.push(format!("$values/clusters/{name}/{}.yaml", c.name));
+            }
+            chart["helm"] = json!({"releaseName": c.name, "valueFiles": files});
             sources.push(chart);
             sources.push(json!({"repoURL": repo, "targetRevision": rev, "ref": "values"}));
         }
         BundleSource::Oci { .. } => {
-            chart["helm"] = json!({
-                "releaseName": c.name,
-                "valuesObject": component_values(c)?,
-            });
+            let mut values = component_values(c)?;
+            if let Some((_, extra)) = cluster {
+                deep_merge(&mut values, extra);
+            }
+            chart["helm"] = json!({"releaseName": c.name, "valuesObject": values});
             sources.push(chart);
         }
     }
@@ -216,7 +222,7 @@ pub fn application(
 
 /// The root Application that syncs every `*/argocd/application.yaml` of the bundle. It runs
 /// where Argo CD runs (the child Applications are objects in Argo CD's namespace).
-pub fn app_of_apps(src: &BundleSource, set: &Settings) -> Value {
+pub fn app_of_apps(src: &BundleSource, set: &Settings, include: &str) -> Value {
     let (repo, rev) = bundle_ref(src);
     json!({
         "apiVersion": "argoproj.io/v1alpha1",
@@ -232,7 +238,7 @@ pub fn app_of_apps(src: &BundleSource, set: &Settings) -> Value {
                 "repoURL": repo,
                 "targetRevision": rev,
                 "path": ".",
-                "directory": {"recurse": true, "include": "*/argocd/application.yaml"},
+                "directory": {"recurse": true, "include": include},
             },
             "destination": {"server": IN_CLUSTER, "namespace": set.namespace},
             "syncPolicy": {"automated": {"prune": true, "selfHeal": true}},
@@ -244,7 +250,12 @@ pub fn app_of_apps(src: &BundleSource, set: &Settings) -> Value {
 /// sources; the components' namespaces on the destination, and Argo CD's namespace in-cluster
 /// (for the root Application) as destinations. Operators install CRDs and cluster roles, so
 /// cluster-scoped kinds are allowed.
-pub fn app_project(ordered: &[&RenderedComponent], src: &BundleSource, set: &Settings) -> Value {
+pub fn app_project(
+    ordered: &[&RenderedComponent],
+    src: &BundleSource,
+    set: &Settings,
+    clusters: &[String],
+) -> Value {
     let mut repos: Vec<String> = ordered
         .iter()
         .map(|c| {
@@ -260,9 +271,17 @@ pub fn app_project(ordered: &[&RenderedComponent], src: &BundleSource, set: &Set
     let mut namespaces: Vec<&str> = ordered.iter().map(|c| c.namespace.as_str()).collect();
     namespaces.sort_unstable();
     namespaces.dedup();
-    let mut destinations: Vec<Value> = namespaces
+    let targets: Vec<Destination> = if clusters.is_empty() {
+        vec![set.destination.clone()]
+    } else {
+        clusters
+            .iter()
+            .map(|c| Destination::Name(c.clone()))
+            .collect()
+    };
+    let mut destinations: Vec<Value> = targets
         .iter()
-        .map(|ns| set.destination.to_value(ns))
+        .flat_map(|d| namespaces.iter().map(move |ns| d.to_value(ns)))
         .collect();
     let root = json!({"server": IN_CLUSTER, "namespace": set.namespace});
     if !destinations.contains(&root) {
@@ -346,6 +365,7 @@ fn readme(
     src: &BundleSource,
     set: &Settings,
     repositories: &[(String, Value)],
+    clusters: &[String],
 ) -> String {
     let ns = &set.namespace;
     let root = set.app_name(ROOT_APP);
@@ -403,6 +423,27 @@ fn readme(
             ));
         }
     }
+    if !clusters.is_empty() {
+        s.push_str(&format!(
+            "\n## One bundle, {n} clusters\n\n\
+             The component folders are shared: their `values.yaml` hold no scheduling and no driver\n\
+             version. What differs per cluster is in `clusters/<cluster>/<component>.yaml`, which each\n\
+             Application reads after the shared file (a later value file wins). Each cluster has its\n\
+             own Applications (`clusters/<cluster>/argocd/`, named `<cluster>-<component>`, deploying\n\
+             to the cluster registered in Argo CD under that name) and root Application:\n\n",
+            n = clusters.len()
+        ));
+        for c in clusters {
+            s.push_str(&format!(
+                "- `kubectl apply -n {ns} -f clusters/{c}/app-of-apps.yaml`\n"
+            ));
+        }
+        s.push_str(
+            "\nInstead of the root `app-of-apps.yaml` of a one-cluster bundle, apply one of these per\n\
+             cluster. To give a cluster other nodes or another driver, edit its files and refresh\n\
+             `checksums.txt` (`find . -type f ! -name checksums.txt -printf '%P\\n' | LC_ALL=C sort | xargs sha256sum > checksums.txt`).\n",
+        );
+    }
     s.push_str(
         "\nApplications sync in waves that follow the deployment order (annotation\n\
          `argocd.argoproj.io/sync-wave`), with automated prune and self-heal, `CreateNamespace`\n\
@@ -416,27 +457,81 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
     let ordered = ordered(input)?;
     let src = BundleSource::from_input(input)?;
     let set = Settings::from_input(input)?;
+    let clusters = clusters(input);
     let mut out = Vec::new();
-    for c in &ordered {
-        let doc = application(c, &src, &set, pod_security(input, &c.name))?;
+    if clusters.is_empty() {
+        for c in &ordered {
+            let doc = application(c, &src, &set, pod_security(input, &c.name), None)?;
+            out.push(file(
+                format!("{}/argocd/application.yaml", c.name),
+                yaml_doc(
+                    &format!(
+                        "Argo CD Application for {} (sync wave {}), generated by cnsctl.",
+                        c.name, c.order
+                    ),
+                    &doc,
+                )?,
+            ));
+        }
         out.push(file(
-            format!("{}/argocd/application.yaml", c.name),
+            "app-of-apps.yaml",
             yaml_doc(
-                &format!(
-                    "Argo CD Application for {} (sync wave {}), generated by cnsctl.",
-                    c.name, c.order
-                ),
-                &doc,
+                "Root Argo CD Application: syncs every */argocd/application.yaml of this bundle.\nGenerated by cnsctl.",
+                &app_of_apps(&src, &set, "*/argocd/application.yaml"),
             )?,
         ));
     }
-    out.push(file(
-        "app-of-apps.yaml",
-        yaml_doc(
-            "Root Argo CD Application: syncs every */argocd/application.yaml of this bundle.\nGenerated by cnsctl.",
-            &app_of_apps(&src, &set),
-        )?,
-    ));
+    for name in &clusters {
+        // One set of Applications per cluster, to the cluster of that name in Argo CD.
+        let cset = Settings {
+            destination: Destination::Name(name.clone()),
+            prefix: if set.prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{}-{name}", set.prefix)
+            },
+            ..set.clone()
+        };
+        for c in &ordered {
+            let values = cluster_values(input, &c.name)?;
+            out.push(file(
+                format!("clusters/{name}/{}.yaml", c.name),
+                yaml_doc(
+                    &format!(
+                        "Values of {} for cluster {name}: what differs per cluster (scheduling, driver\nversion). Argo CD reads them after ../../{}/values.yaml. Generated by cnsctl.",
+                        c.name, c.name
+                    ),
+                    &values,
+                )?,
+            ));
+            let doc = application(
+                c,
+                &src,
+                &cset,
+                pod_security(input, &c.name),
+                Some((name, &values)),
+            )?;
+            out.push(file(
+                format!("clusters/{name}/argocd/{}.yaml", c.name),
+                yaml_doc(
+                    &format!(
+                        "Argo CD Application for {} on cluster {name} (sync wave {}), generated by cnsctl.",
+                        c.name, c.order
+                    ),
+                    &doc,
+                )?,
+            ));
+        }
+        out.push(file(
+            format!("clusters/{name}/app-of-apps.yaml"),
+            yaml_doc(
+                &format!(
+                    "Root Argo CD Application for cluster {name}: syncs clusters/{name}/argocd/.\nGenerated by cnsctl."
+                ),
+                &app_of_apps(&src, &cset, &format!("clusters/{name}/argocd/*.yaml")),
+            )?,
+        ));
+    }
     out.push(file(
         "argocd/argocd-cm-application-health.yaml",
         yaml_doc(
@@ -449,7 +544,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
             "argocd/appproject.yaml",
             yaml_doc(
                 "AppProject limited to this bundle's repositories and namespaces. Generated by cnsctl.",
-                &app_project(&ordered, &src, &set),
+                &app_project(&ordered, &src, &set, &clusters),
             )?,
         ));
     }
@@ -465,7 +560,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
     }
     out.push(file(
         "README.md",
-        readme(input, &ordered, &src, &set, &repositories),
+        readme(input, &ordered, &src, &set, &repositories, &clusters),
     ));
     Ok(out)
 }
@@ -503,7 +598,7 @@ mod tests {
             "https://charts.jetstack.io",
             &["values.yaml"],
         );
-        let a = application(&c, &git(Some("https://git/x.git")), &defaults(), None).unwrap();
+        let a = application(&c, &git(Some("https://git/x.git")), &defaults(), None, None).unwrap();
         let sources = a["spec"]["sources"].as_array().unwrap();
         assert_eq!(sources.len(), 2);
         assert_eq!(sources[0]["chart"], "cert-manager");
@@ -532,7 +627,7 @@ mod tests {
         );
         let src =
             BundleSource::from_input(&input(vec![], &[("repo", "oci://reg/b/gpu:v1")])).unwrap();
-        let a = application(&c, &src, &defaults(), None).unwrap();
+        let a = application(&c, &src, &defaults(), None, None).unwrap();
         let sources = a["spec"]["sources"].as_array().unwrap();
         assert_eq!(sources[0]["repoURL"], "ghcr.io/nvidia");
         assert_eq!(sources[0]["helm"]["valuesObject"], json!({"a": {"b": 1}}));

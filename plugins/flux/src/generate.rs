@@ -18,11 +18,13 @@
 //!
 //! Options: `source-secret` (the bundle source's `secretRef`), `sign-pubkey` (with an OCI
 //! source: `verify` with cosign against that public key, shipped as a Secret),
-//! `flux-drift` (`driftDetection.mode` of every HelmRelease: enabled, warn or disabled).
+//! `flux-drift` (`driftDetection.mode` of every HelmRelease: enabled, warn or disabled),
+//! `clusters` and `cluster-values/<name>` (`--cluster-values`: each release also reads
+//! `valuesFrom` a ConfigMap applied per cluster from `clusters/<cluster>/cluster-values.yaml`).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, component_values, has_manifests, option, ordered, placeholder_help, pod_security,
-    pod_security_labels, readme_head, yaml_doc,
+    BundleSource, cluster_values, clusters, component_values, has_manifests, option, ordered,
+    placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::{Value, json};
 use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, file};
@@ -32,6 +34,9 @@ use std::collections::BTreeMap;
 pub const FLUX_NAMESPACE: &str = "flux-system";
 /// Name of the bundle's source and root Kustomization.
 pub const BUNDLE_NAME: &str = "cns-bundle";
+/// ConfigMap (in flux-system, on each cluster) with the cluster's values, one key per
+/// component (`<component>.yaml`), read by the HelmReleases through `valuesFrom`.
+pub const CLUSTER_VALUES_CONFIGMAP: &str = "cns-cluster-values";
 /// Secret holding the public key the bundle's OCIRepository verifies signatures with.
 pub const COSIGN_SECRET: &str = "cns-bundle-cosign";
 /// Media type of the bundle layer `cnsctl push` writes.
@@ -77,10 +82,14 @@ pub fn helm_repository(url: &str) -> Value {
 }
 
 /// The `HelmRelease` for one component; `drift` is its `driftDetection.mode`.
+/// With `per_cluster`, the release also reads the cluster's values from
+/// [`CLUSTER_VALUES_CONFIGMAP`] (Flux merges `valuesFrom` first, then `values`; the shared
+/// values no longer set what the cluster's do).
 pub fn helm_release(
     c: &RenderedComponent,
     depends_on: &[String],
     drift: &str,
+    per_cluster: bool,
 ) -> Result<Value, PluginError> {
     let mut spec = json!({
         "interval": "10m",
@@ -105,6 +114,13 @@ pub fn helm_release(
         // cluster, as a GitOps controller should.
         "driftDetection": {"mode": drift},
     });
+    if per_cluster {
+        spec["valuesFrom"] = json!([{
+            "kind": "ConfigMap",
+            "name": CLUSTER_VALUES_CONFIGMAP,
+            "valuesKey": format!("{}.yaml", c.name),
+        }]);
+    }
     if !depends_on.is_empty() {
         spec["dependsOn"] = Value::Array(depends_on.iter().map(|d| json!({"name": d})).collect());
     }
@@ -251,6 +267,7 @@ fn readme(
     ordered: &[&RenderedComponent],
     src: &BundleSource,
     access: &SourceAccess,
+    clusters: &[String],
 ) -> String {
     let mut s = readme_head(input, ordered);
     s.push_str("\n## Deploy with Flux\n\n");
@@ -289,6 +306,26 @@ fn readme(
             ));
         }
     }
+    if !clusters.is_empty() {
+        s.push_str(&format!(
+            "\n## One bundle, {n} clusters\n\n\
+             Every cluster's Flux reads this same bundle. The shared values (each HelmRelease's\n\
+             `values`, each `values.yaml`) hold no scheduling and no driver version; each release\n\
+             reads those from the ConfigMap `{FLUX_NAMESPACE}/{CLUSTER_VALUES_CONFIGMAP}` on its own cluster\n\
+             (`valuesFrom`). Before step 2 on each cluster, apply that cluster's file:\n\n",
+            n = clusters.len()
+        ));
+        for c in clusters {
+            s.push_str(&format!(
+                "- on `{c}`: `kubectl apply -f clusters/{c}/cluster-values.yaml`\n"
+            ));
+        }
+        s.push_str(
+            "\nThe files under `clusters/` are not in `kustomization.yaml`: Flux does not apply them,\n\
+             so one cluster's values never reach another. Edit a cluster's file to give it other\n\
+             nodes or another driver.\n",
+        );
+    }
     s.push_str(
         "\nFlux then applies `kustomization.yaml`: a `HelmRepository` per chart repository\n\
          (`sources/`), a `HelmRelease` per component (`<component>/flux/helmrelease.yaml`,\n\
@@ -319,6 +356,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
         verify: pubkey.is_some() && matches!(src, BundleSource::Oci { .. }),
     };
     let deps = dependencies(&ordered, serial);
+    let clusters = clusters(input);
     let mut out = Vec::new();
     let mut resources = Vec::new();
 
@@ -348,7 +386,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
     }
     for c in &ordered {
         let path = format!("{}/flux/helmrelease.yaml", c.name);
-        let doc = helm_release(c, &deps[&c.name], drift)?;
+        let doc = helm_release(c, &deps[&c.name], drift, !clusters.is_empty())?;
         out.push(file(
             &path,
             yaml_doc(
@@ -433,7 +471,34 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
             &bundle_sync(&src),
         )?,
     ));
-    out.push(file("README.md", readme(input, &ordered, &src, &access)));
+    for name in &clusters {
+        let mut data = cns_plugin_sdk::values::Map::new();
+        for c in &ordered {
+            let tree = cluster_values(input, &c.name)?;
+            data.insert(
+                format!("{}.yaml", c.name),
+                Value::String(cns_plugin_sdk::values::yaml(&tree)?),
+            );
+        }
+        out.push(file(
+            format!("clusters/{name}/cluster-values.yaml"),
+            yaml_doc(
+                &format!(
+                    "Values for cluster {name} (scheduling, driver version), read by every HelmRelease\nthrough valuesFrom. Apply on that cluster only, before the bundle. Generated by cnsctl."
+                ),
+                &json!({
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": CLUSTER_VALUES_CONFIGMAP, "namespace": FLUX_NAMESPACE},
+                    "data": data,
+                }),
+            )?,
+        ));
+    }
+    out.push(file(
+        "README.md",
+        readme(input, &ordered, &src, &access, &clusters),
+    ));
     Ok(out)
 }
 

@@ -57,6 +57,27 @@ pub fn pod_security_labels(level: &str) -> Value {
     Value::Object(m)
 }
 
+/// Deployer option naming the clusters of `--cluster-values`, comma-separated.
+pub const CLUSTERS_OPTION: &str = "clusters";
+/// Deployer option prefix of a component's cluster-specific values (a JSON object).
+pub const CLUSTER_VALUES_OPTION: &str = "cluster-values/";
+
+/// The clusters sharing this bundle (`--cluster-values`), empty when it is one cluster's.
+pub fn clusters(input: &DeployerInput) -> Vec<String> {
+    option(input, CLUSTERS_OPTION)
+        .map(|c| c.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// A component's cluster-specific values (what `--cluster-values` took out of its shared
+/// `values.yaml`); an empty map when it has none.
+pub fn cluster_values(input: &DeployerInput, component: &str) -> Result<Value, PluginError> {
+    match option(input, &format!("{CLUSTER_VALUES_OPTION}{component}")) {
+        Some(json) => values::parse(json),
+        None => Ok(Value::Object(values::Map::new())),
+    }
+}
+
 /// A boolean deployer option (`true`/`false`); absent is `false`.
 pub fn flag(input: &DeployerInput, key: &str) -> Result<bool, PluginError> {
     match option(input, key) {
