@@ -126,6 +126,8 @@ fn snapshot_feeds_recipe_and_validate() {
             "eks",
             "--accelerator",
             "h100",
+            "--os",
+            "ubuntu",
             "--intent",
             "training",
             "--snapshot",

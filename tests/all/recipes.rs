@@ -9,7 +9,11 @@ use cns_test_support::{describe, run};
 fn every_supported_combination_resolves() {
     let store = Store::embedded();
     let combos = resolve::supported(&store).unwrap();
-    assert_eq!(combos.len(), 24, "4 services x 3 accelerators x 2 intents");
+    assert_eq!(
+        combos.len(),
+        48,
+        "4 services x 3 accelerators x 2 intents x 2 node OSes per service"
+    );
     for c in combos {
         let r = resolve(&store, &c).unwrap_or_else(|e| panic!("{c}: {e}"));
         assert!(
@@ -64,10 +68,9 @@ fn predecessor_recipe_command_runs_verbatim() {
     .unwrap();
     assert_eq!(r.kind, "recipeResult");
     assert_eq!(r.api_version, "cns.nvidia.com/v1alpha1");
-    assert!(
-        r.metadata
-            .applied_overlays
-            .starts_with(&["base".to_string(), "eks".to_string()])
+    assert_eq!(
+        r.metadata.applied_overlays,
+        ["base", "h100", "ubuntu", "eks", "eks-training"]
     );
     let o = run(cnsctl(tmp.path()).args(["recipe", "--service", "ekss"]));
     assert_eq!(o.status.code(), Some(2));
@@ -493,5 +496,153 @@ fn predecessor_files_bundlers_flag_and_recipe_graph_checks() {
             "case {i}: {err}"
         );
         assert!(!tmp.path().join(format!("o{i}")).exists());
+    }
+}
+
+/// Issue 16 (1): right or loud. A criterion no overlay of its own covers is an exit-2 error
+/// naming it and the closest supported combinations; a partial query the data is specialised
+/// for resolves, listing what it left open.
+#[test]
+fn criteria_without_their_own_settings_are_loud_and_partial_queries_are_right() {
+    let tmp = tempdir();
+    let cases: [(&[&str], &str, &str); 3] = [
+        (
+            &["--service", "gke", "--os", "amazonlinux"],
+            "os=amazonlinux selects nothing of its own",
+            "service=eks accelerator=a100 os=amazonlinux intent=inference",
+        ),
+        (
+            &["--service", "eks", "--os", "cos", "--accelerator", "h100"],
+            "os=cos selects nothing of its own",
+            "service=gke accelerator=h100 os=cos",
+        ),
+        (
+            &[
+                "--service",
+                "oke",
+                "--os",
+                "azurelinux",
+                "--intent",
+                "training",
+            ],
+            "os=azurelinux",
+            "service=aks",
+        ),
+    ];
+    for (args, what, hint) in cases {
+        let o = run(cnsctl(tmp.path()).arg("recipe").args(args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(what) && err.contains(hint), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?} printed a recipe");
+    }
+    // Partial queries get every level that holds for what they name, the rest listed open.
+    for (args, applied, open) in [
+        (
+            &["--service", "eks", "--accelerator", "h100"][..],
+            &["base", "eks", "h100"][..],
+            &["os", "intent"][..],
+        ),
+        (
+            &[
+                "--service",
+                "eks",
+                "--accelerator",
+                "h100",
+                "--intent",
+                "training",
+            ][..],
+            &["base", "h100", "eks", "eks-training"][..],
+            &["os"][..],
+        ),
+        (
+            &["--accelerator", "gb200"][..],
+            &["base", "gb200-any"][..],
+            &["service", "os", "intent"][..],
+        ),
+    ] {
+        let o = run(cnsctl(tmp.path()).arg("recipe").args(args));
+        assert!(o.status.success(), "{args:?}: {}", describe(&o));
+        let r =
+            cns_recipe::RecipeResult::from_yaml("r", &String::from_utf8_lossy(&o.stdout)).unwrap();
+        assert_eq!(r.metadata.applied_overlays, applied, "{args:?}");
+        assert_eq!(r.metadata.open_criteria, open, "{args:?}");
+    }
+}
+
+/// Issue 16 (2): every service's GPU node OS is a supported leaf, with the driver settings its
+/// images need, and `recipe --list` shows them.
+#[test]
+fn every_service_gpu_node_os_is_listed_with_its_driver_settings() {
+    let tmp = tempdir();
+    let list = run(cnsctl(tmp.path()).args(["recipe", "--list"]));
+    let text = String::from_utf8_lossy(&list.stdout).to_string();
+    for (svc, os) in [
+        ("gke", "cos"),
+        ("gke", "ubuntu"),
+        ("eks", "amazonlinux"),
+        ("eks", "ubuntu"),
+        ("aks", "ubuntu"),
+        ("aks", "azurelinux"),
+        ("oke", "oraclelinux"),
+        ("oke", "ubuntu"),
+    ] {
+        assert!(
+            text.lines().any(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() == 4 && w[0] == svc && w[2] == os
+            }),
+            "{svc}/{os} missing from --list:\n{text}"
+        );
+    }
+    let store = Store::embedded();
+    let values = |svc: &str, os: &str| {
+        let r = resolve(
+            &store,
+            &Criteria::new(Some(svc), Some("h100"), Some(os), Some("training")).unwrap(),
+        )
+        .unwrap();
+        let c = r.component("gpu-operator").unwrap().clone();
+        (store.component_values(&c).unwrap(), r)
+    };
+    for (svc, os, driver, toolkit) in [
+        ("gke", "cos", false, true),
+        ("eks", "amazonlinux", false, false),
+        ("aks", "azurelinux", false, false),
+        ("oke", "oraclelinux", false, false),
+        ("eks", "ubuntu", true, true),
+    ] {
+        let (v, r) = values(svc, os);
+        let get = |p: &str| cns_values::get_path(&v, p).and_then(serde_json::Value::as_bool);
+        assert_eq!(
+            get("driver.enabled").unwrap_or(true),
+            driver,
+            "{svc}/{os} driver"
+        );
+        assert_eq!(
+            get("toolkit.enabled").unwrap_or(true),
+            toolkit,
+            "{svc}/{os} toolkit"
+        );
+        let skyhook = r.component("skyhook").map(|c| c.enabled()).unwrap_or(false);
+        assert_eq!(
+            skyhook,
+            os == "ubuntu",
+            "{svc}/{os}: skyhook's tuning package is Ubuntu's"
+        );
+        let id = r
+            .constraints
+            .iter()
+            .find(|c| c.name == "OS.release.ID")
+            .unwrap();
+        let want = match os {
+            "amazonlinux" => "amzn",
+            "oraclelinux" => "ol",
+            other => other,
+        };
+        assert_eq!(
+            id.value, want,
+            "{svc}/{os}: the /etc/os-release ID it is checked against"
+        );
     }
 }

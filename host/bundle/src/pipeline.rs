@@ -258,18 +258,12 @@ fn cluster_tree(
 
 /// A toleration as the SDK writes it into values.
 fn toleration_value(t: &cns_runtime::types::Toleration) -> Value {
-    let mut m = serde_json::Map::new();
-    if let Some(k) = &t.key {
-        m.insert("key".into(), Value::String(k.clone()));
-    }
-    m.insert("operator".into(), Value::String(t.operator.clone()));
-    if let Some(v) = &t.value {
-        m.insert("value".into(), Value::String(v.clone()));
-    }
-    if let Some(e) = &t.effect {
-        m.insert("effect".into(), Value::String(e.clone()));
-    }
-    Value::Object(m)
+    cns_values::toleration(
+        t.key.as_deref(),
+        &t.operator,
+        t.value.as_deref(),
+        t.effect.as_deref(),
+    )
 }
 
 /// Deployer option prefix for a component's Pod Security level (the SDK's
@@ -329,6 +323,12 @@ pub fn plan<B: Backend + ?Sized>(
     let mut components = Vec::new();
     let mut warnings = Vec::new();
     let mut cluster_trees: BTreeMap<String, Value> = BTreeMap::new();
+    let placed = |p: &crate::Placement| !p.selector.is_empty() || !p.tolerations.is_empty();
+    if !opts.clusters.is_empty() && (placed(&opts.system) || placed(&opts.accelerated)) {
+        warnings.push(
+            "with --cluster-values the scheduling flags reach each cluster's values files only; manifests that bundlers write from them (such as skyhook's Skyhook resource) keep their default placement".to_string(),
+        );
+    }
     for (i, name) in order.iter().enumerate() {
         let cref = refs
             .iter()

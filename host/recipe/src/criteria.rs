@@ -10,7 +10,7 @@ pub const SERVICES: &[&str] = &["aks", "eks", "gke", "oke"];
 /// Valid accelerators.
 pub const ACCELERATORS: &[&str] = &["a100", "gb200", "h100"];
 /// Valid node operating systems.
-pub const OSES: &[&str] = &["amazonlinux", "cos", "oraclelinux", "ubuntu"];
+pub const OSES: &[&str] = &["amazonlinux", "azurelinux", "cos", "oraclelinux", "ubuntu"];
 /// Valid intents.
 pub const INTENTS: &[&str] = &["inference", "training"];
 

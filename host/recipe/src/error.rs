@@ -60,6 +60,19 @@ pub enum Error {
         /// The criteria, rendered.
         criteria: String,
     },
+    /// A given criterion that no applied overlay is specialised for: the recipe would claim it
+    /// without carrying anything for it.
+    #[error(
+        "{criterion} selects nothing of its own for {criteria}: the recipe data has settings for it only together with other criteria; closest supported: {closest} (`cnsctl recipe --list` shows all)"
+    )]
+    Unspecialised {
+        /// `field=value`.
+        criterion: String,
+        /// The whole query, rendered.
+        criteria: String,
+        /// The closest supported combinations, `; `-separated.
+        closest: String,
+    },
     /// An overlay names a base that does not exist.
     #[error("overlay `{overlay}` names unknown base `{base}`")]
     UnknownBase {

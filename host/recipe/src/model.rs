@@ -117,6 +117,9 @@ pub struct ResultMeta {
     /// Overlays merged, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied_overlays: Vec<String>,
+    /// Criteria the query left open (`any`): the recipe holds what is true whatever they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_criteria: Vec<String>,
     /// Other metadata, as the predecessor and its successor write it (`generatedAt`,
     /// `timestamp`, `excludedOverlays`, `constraintWarnings`, …): accepted and carried, never
     /// interpreted.

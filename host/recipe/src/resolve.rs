@@ -177,6 +177,43 @@ pub fn deployment_order(refs: &[ComponentRef]) -> Result<Vec<String>> {
     Ok(order)
 }
 
+/// The supported combinations nearest to `query` that keep its field `keep`: most given
+/// fields equal first, at most four, `; `-separated.
+fn closest(store: &Store, query: &Criteria, keep: usize) -> Result<String> {
+    let all = supported(store)?;
+    let q = query.fields();
+    let score = |c: &Criteria| {
+        c.fields()
+            .iter()
+            .zip(q.iter())
+            .filter(|((_, a, _), (_, b, _))| *b != "any" && a == b)
+            .count()
+    };
+    let with: Vec<&Criteria> = all
+        .iter()
+        .filter(|c| c.fields()[keep].1 == q[keep].1)
+        .collect();
+    if with.is_empty() {
+        let field = q[keep].0;
+        let mut values: Vec<&str> = all.iter().map(|c| c.fields()[keep].1).collect();
+        values.sort_unstable();
+        values.dedup();
+        return Ok(format!(
+            "none with {field}={}; supported {field} values: {}",
+            q[keep].1,
+            values.join(", ")
+        ));
+    }
+    let best = with.iter().map(|c| score(c)).max().unwrap_or(0);
+    Ok(with
+        .into_iter()
+        .filter(|c| score(c) == best)
+        .take(4)
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join("; "))
+}
+
 /// Resolve `query` against the recipe data.
 pub fn resolve(store: &Store, query: &Criteria) -> Result<RecipeResult> {
     query.check()?;
@@ -229,6 +266,27 @@ pub fn resolve(store: &Store, query: &Criteria) -> Result<RecipeResult> {
             }
         }
     }
+    // Right or loud: every criterion the query gives must be one an applied overlay is
+    // specialised for, or the recipe would claim it without carrying anything for it.
+    for (i, (field, value, _)) in query.fields().iter().enumerate() {
+        if *value == "any" {
+            continue;
+        }
+        let covered = applied.iter().any(|n| {
+            overlays[n]
+                .spec
+                .criteria
+                .as_ref()
+                .is_some_and(|c| c.fields()[i].1 == *value)
+        });
+        if !covered {
+            return Err(Error::Unspecialised {
+                criterion: format!("{field}={value}"),
+                criteria: query.to_string(),
+                closest: closest(store, query, i)?,
+            });
+        }
+    }
     let mut refs = spec.component_refs;
     apply_registry_defaults(store, registry, &mut refs)?;
     refs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -245,6 +303,12 @@ pub fn resolve(store: &Store, query: &Criteria) -> Result<RecipeResult> {
         metadata: ResultMeta {
             version: Some(DATA_VERSION.into()),
             applied_overlays: applied,
+            open_criteria: query
+                .fields()
+                .iter()
+                .filter(|(_, v, _)| *v == "any")
+                .map(|(f, _, _)| f.to_string())
+                .collect(),
             extra: Default::default(),
         },
         criteria: query.clone(),
@@ -254,23 +318,45 @@ pub fn resolve(store: &Store, query: &Criteria) -> Result<RecipeResult> {
     })
 }
 
-/// Every leaf criteria combination the data supports (overlays that no other overlay
-/// inherits from, with all four fields set), sorted.
+/// Every full criteria combination (service, accelerator, os, intent) the data supports: those
+/// whose every field is named by an overlay that matches them, sorted.
 pub fn supported(store: &Store) -> Result<Vec<Criteria>> {
+    use crate::criteria::{ACCELERATORS, INTENTS, OSES, SERVICES};
     let overlays = store.overlays()?;
-    let parents: BTreeSet<String> = overlays
-        .values()
-        .filter_map(|o| o.spec.base.clone())
-        .collect();
-    let mut out: Vec<Criteria> = overlays
-        .values()
-        .filter(|o| !parents.contains(&o.metadata.name))
-        .filter_map(|o| o.spec.criteria.clone())
-        .filter(|c| c.specificity() == 4)
-        .collect();
+    let mut out = Vec::new();
+    for service in SERVICES {
+        for accelerator in ACCELERATORS {
+            for os in OSES {
+                for intent in INTENTS {
+                    let q = Criteria {
+                        service: service.to_string(),
+                        accelerator: accelerator.to_string(),
+                        os: os.to_string(),
+                        intent: intent.to_string(),
+                    };
+                    if covered(overlays, &q) {
+                        out.push(q);
+                    }
+                }
+            }
+        }
+    }
     out.sort();
-    out.dedup();
     Ok(out)
+}
+
+/// Whether every criterion `q` gives is named by an overlay that matches it (the right-or-loud
+/// rule of [`resolve`], without merging anything).
+fn covered(overlays: &BTreeMap<String, RecipeMetadata>, q: &Criteria) -> bool {
+    let matching: Vec<&Criteria> = overlays
+        .values()
+        .filter_map(|o| o.spec.criteria.as_ref())
+        .filter(|c| c.matches(q))
+        .collect();
+    q.fields()
+        .iter()
+        .enumerate()
+        .all(|(i, (_, v, _))| *v == "any" || matching.iter().any(|c| c.fields()[i].1 == *v))
 }
 
 #[cfg(test)]

@@ -152,6 +152,7 @@ impl Snapshot {
             "ubuntu" => "ubuntu",
             "cos" => "cos",
             "amzn" => "amazonlinux",
+            "azurelinux" => "azurelinux",
             "ol" => "oraclelinux",
             _ => "any",
         }

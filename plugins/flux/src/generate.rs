@@ -152,6 +152,9 @@ pub fn manifests_kustomization(c: &RenderedComponent, src: &BundleSource) -> Val
             "retryInterval": "1m",
             "timeout": "5m",
             "path": format!("./{}/manifests", c.name),
+            // Namespaced manifests belong to the component's namespace, as with the other
+            // deployers (kubectl --namespace, Argo CD's destination namespace).
+            "targetNamespace": c.namespace,
             "prune": true,
             "wait": true,
             "sourceRef": {"kind": source_kind(src), "name": BUNDLE_NAME},

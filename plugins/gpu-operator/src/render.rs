@@ -66,10 +66,31 @@ pub fn check_dcgm_config(vals: &Value) -> Result<Option<String>, PluginError> {
 
 /// Render the GPU Operator's files.
 pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
-    let vals = component::scheduled_values(input)?;
+    let mut vals = component::scheduled_values(input)?;
+    let mut notes: Vec<String> = Vec::new();
+    // Driver module parameters only reach a driver the operator installs: where the node image
+    // brings the driver (driver.enabled: false), the ConfigMap would be applied and never read.
+    let driver_off =
+        values::get_path(&vals, "driver.enabled").and_then(Value::as_bool) == Some(false);
+    let mut unused = None;
+    if driver_off
+        && let Some(name) = values::get_path(&vals, "driver.kernelModuleConfig.name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    {
+        values::remove_path(&mut vals, "driver.kernelModuleConfig");
+        notes.push(format!(
+            "The node image brings the GPU driver (`driver.enabled: false`), so the recipe's driver module parameters (ConfigMap `{name}`) are left out: set them on the nodes' driver instead."
+        ));
+        unused = Some(format!("manifests/{name}.yaml"));
+    }
     let mut out = vec![component::values_file(input, &vals)?];
-    out.extend(component::manifest_files(input));
-    let mut notes: Vec<String> = check_dcgm_config(&vals)?.into_iter().collect();
+    out.extend(
+        component::manifest_files(input)
+            .into_iter()
+            .filter(|f| unused.as_deref() != Some(f.path.as_str())),
+    );
+    notes.extend(check_dcgm_config(&vals)?);
     if let Some(name) =
         values::get_path(&vals, "driver.kernelModuleConfig.name").and_then(Value::as_str)
         && !name.is_empty()
@@ -136,6 +157,30 @@ mod tests {
             std::str::from_utf8(&readme.content)
                 .unwrap()
                 .contains("ClusterPolicy refers to")
+        );
+    }
+
+    #[test]
+    fn a_driver_the_operator_does_not_install_gets_no_module_config() {
+        let values = json!({"driver": {"enabled": false, "kernelModuleConfig": {"name": "kernel-module-params"}}});
+        let mut i = input("gb200", values);
+        i.manifests.push(cns_plugin_sdk::InputFile {
+            path: "manifests/kernel-module-params.yaml".into(),
+            content: "kind: ConfigMap\n".into(),
+        });
+        let files = render(&i).unwrap();
+        assert!(
+            !files
+                .iter()
+                .any(|f| f.path == "manifests/kernel-module-params.yaml")
+        );
+        let v = std::str::from_utf8(&files[0].content).unwrap();
+        assert!(!v.contains("kernelModuleConfig"), "{v}");
+        let readme = files.iter().find(|f| f.path == "README.md").unwrap();
+        assert!(
+            std::str::from_utf8(&readme.content)
+                .unwrap()
+                .contains("left out")
         );
     }
 

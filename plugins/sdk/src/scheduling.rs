@@ -18,18 +18,12 @@ pub fn tolerations_value(tolerations: &[Toleration]) -> Value {
         tolerations
             .iter()
             .map(|t| {
-                let mut m = Map::new();
-                if let Some(k) = &t.key {
-                    m.insert("key".into(), Value::String(k.clone()));
-                }
-                m.insert("operator".into(), Value::String(t.operator.clone()));
-                if let Some(v) = &t.value {
-                    m.insert("value".into(), Value::String(v.clone()));
-                }
-                if let Some(e) = &t.effect {
-                    m.insert("effect".into(), Value::String(e.clone()));
-                }
-                Value::Object(m)
+                cns_values::toleration(
+                    t.key.as_deref(),
+                    &t.operator,
+                    t.value.as_deref(),
+                    t.effect.as_deref(),
+                )
             })
             .collect(),
     )

@@ -203,6 +203,29 @@ pub fn to_yaml(value: &Value) -> Result<String, Error> {
     serde_norway::to_string(value).map_err(|e| Error::Yaml(e.to_string()))
 }
 
+/// A Kubernetes toleration as charts take it in values (`key`, `operator`, `value`,
+/// `effect`; absent parts left out). One shape for the SDK's scheduling and the host's
+/// `--cluster-values`, so both write the same tree.
+pub fn toleration(
+    key: Option<&str>,
+    operator: &str,
+    value: Option<&str>,
+    effect: Option<&str>,
+) -> Value {
+    let mut m = Map::new();
+    if let Some(k) = key {
+        m.insert("key".into(), Value::String(k.to_string()));
+    }
+    m.insert("operator".into(), Value::String(operator.to_string()));
+    if let Some(v) = value {
+        m.insert("value".into(), Value::String(v.to_string()));
+    }
+    if let Some(e) = effect {
+        m.insert("effect".into(), Value::String(e.to_string()));
+    }
+    Value::Object(m)
+}
+
 /// Serialise a values tree as compact JSON with sorted keys.
 pub fn to_json(value: &Value) -> String {
     value.to_string()
