@@ -646,3 +646,67 @@ fn every_service_gpu_node_os_is_listed_with_its_driver_settings() {
         );
     }
 }
+
+/// Issue 16 (7): every GPU Operator values key the predecessor's successor sets for the same
+/// chart and criteria is set by cnsctl's data, equal to the chart's default, or left out with
+/// a reason: one row each in tests/fixtures/gpu-operator-reference-keys.yaml.
+#[test]
+fn gpu_operator_values_decided_key_by_key_against_the_validated_ones() {
+    let store = Store::embedded();
+    let r = resolve(
+        &store,
+        &Criteria::new(Some("eks"), Some("h100"), Some("ubuntu"), Some("training")).unwrap(),
+    )
+    .unwrap();
+    let ours = store
+        .component_values(r.component("gpu-operator").unwrap())
+        .unwrap();
+    let chart: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(
+            cns_test_support::shared_reference().join("charts/gpu-operator/values.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let table: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(repo_file("tests/fixtures/gpu-operator-reference-keys.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
+    let rows = table["keys"].as_array().unwrap();
+    assert!(rows.len() >= 25, "{} rows", rows.len());
+    let norm = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.trim_matches('"').to_string(),
+        other => other.to_string(),
+    };
+    for row in rows {
+        let key = row["key"].as_str().unwrap();
+        let want = &row["value"];
+        let got = |tree: &serde_json::Value| cns_values::get_path(tree, key).cloned();
+        match row["decision"].as_str().unwrap() {
+            "set" => assert_eq!(
+                got(&ours).as_ref().map(norm),
+                Some(norm(want)),
+                "{key}: the recipe data should set it"
+            ),
+            "default" => {
+                assert_eq!(
+                    got(&chart).as_ref().map(norm),
+                    Some(norm(want)),
+                    "{key}: the chart default should equal it"
+                );
+                assert!(got(&ours).is_none(), "{key}: left to the chart, not set");
+            }
+            "left" => {
+                let reason = row["reason"].as_str().unwrap_or_default();
+                assert!(reason.len() > 10, "{key}: say why it is left out");
+                assert_ne!(
+                    got(&ours).as_ref(),
+                    Some(want),
+                    "{key}: marked left but set"
+                );
+            }
+            other => panic!("{key}: unknown decision {other}"),
+        }
+    }
+}
