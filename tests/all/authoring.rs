@@ -203,13 +203,7 @@ fn deployer_template_builds_tests_and_deploys() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("test result: ok. 1 passed"));
     let hf = std::fs::read_to_string(t.join("b/helmfile.yaml")).unwrap();
     // Every component of the example recipe, in deployment order, with its values file.
-    let order = [
-        "cert-manager",
-        "network-operator",
-        "gpu-operator",
-        "nvsentinel",
-        "skyhook",
-    ];
+    let order = ["cert-manager", "gpu-operator", "nvsentinel", "skyhook"];
     let pos: Vec<usize> = order
         .iter()
         .map(|c| {

@@ -513,7 +513,7 @@ fn argocd_waves_gate_through_the_documented_application_health_check() {
     assert!(readme.contains("stopped assessing Applications' health in 1.8"));
     // Privileged components' namespaces are labelled; cert-manager's is left to the cluster.
     let app = |c: &str| yaml(&out.join(c).join("argocd/application.yaml"));
-    for c in ["gpu-operator", "network-operator", "nvsentinel", "skyhook"] {
+    for c in ["gpu-operator", "nvsentinel", "skyhook"] {
         assert_eq!(
             app(c)["spec"]["syncPolicy"]["managedNamespaceMetadata"]["labels"]["pod-security.kubernetes.io/enforce"],
             "privileged",
@@ -562,6 +562,10 @@ fn argocd_and_flux_option_flags_are_checked_before_any_plugin_runs() {
             "`default` project",
         ),
         (vec!["--flux-drift", "on"], "--flux-drift"),
+        (
+            vec!["--verify-key", "tests/fixtures/cosign-test.pub"],
+            "--verify-key is for --deployer flux with --repo oci://",
+        ),
     ] {
         let o = run(cnsctl(&cache)
             .args(["bundle", "-d", "argocd", "--output"])
@@ -641,13 +645,7 @@ fn cluster_values_split_and_merge_back_to_the_one_cluster_values() {
     bundle(&cache, &recipe, &many, "argocd", &args);
     let fluxed = tmp.path().join("flux");
     bundle(&cache, &recipe, &fluxed, "flux", &args);
-    let components = [
-        "cert-manager",
-        "gpu-operator",
-        "network-operator",
-        "nvsentinel",
-        "skyhook",
-    ];
+    let components = ["cert-manager", "gpu-operator", "nvsentinel", "skyhook"];
     let cm = yaml(&fluxed.join("clusters/east/cluster-values.yaml"));
     for c in components {
         let shared = yaml(&many.join(c).join("values.yaml"));

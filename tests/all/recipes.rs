@@ -25,9 +25,12 @@ fn every_supported_combination_resolves() {
             "{c}: {:?}",
             r.deployment_order
         );
-        if c.intent == "training" {
-            assert!(r.component("network-operator").is_some(), "{c}");
-        }
+        // The network operator serves Mellanox RDMA; EKS GPU instances use EFA instead.
+        assert_eq!(
+            r.component("network-operator").is_some(),
+            c.intent == "training" && c.service != "eks",
+            "{c}"
+        );
     }
 }
 
@@ -465,7 +468,7 @@ fn predecessor_files_bundlers_flag_and_recipe_graph_checks() {
         ),
         (
             example.replacen("- skyhook\n", "- ghost\n", 1),
-            "deploymentOrder[4]: `ghost`",
+            "deploymentOrder[3]: `ghost`",
             "not a component",
         ),
         (

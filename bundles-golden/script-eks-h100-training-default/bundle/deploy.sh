@@ -5,7 +5,6 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 "${SCRIPT_DIR}/cert-manager/scripts/install.sh"
-"${SCRIPT_DIR}/network-operator/scripts/install.sh"
 "${SCRIPT_DIR}/gpu-operator/scripts/install.sh"
 "${SCRIPT_DIR}/nvsentinel/scripts/install.sh"
 "${SCRIPT_DIR}/skyhook/scripts/install.sh"

@@ -119,6 +119,12 @@ pub(crate) struct BundleArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) cluster_values: Vec<String>,
 
+    /// flux: the cosign public key (cosign.pub) the bundle's OCIRepository verifies its
+    /// signature with, for a bundle signed when it is pushed later (`cnsctl push --sign-key`).
+    /// With --sign-key and --output oci://…, the signing key's public half is used instead.
+    #[arg(long, value_name = "PUBKEY", conflicts_with = "sign_key")]
+    pub(crate) verify_key: Option<PathBuf>,
+
     /// flux: driftDetection mode of every HelmRelease.
     #[arg(long, value_name = "MODE", default_value = "enabled", value_parser = ["enabled", "warn", "disabled"])]
     pub(crate) flux_drift: String,
@@ -186,6 +192,17 @@ impl BundleArgs {
             deployer_options.insert("argocd-create-project".to_string(), "true".to_string());
         }
         deployer_options.insert("flux-drift".to_string(), self.flux_drift.clone());
+        if self.verify_key.is_some()
+            && (self.deployer != "flux"
+                || !self
+                    .repo
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("oci://")))
+        {
+            anyhow::bail!(
+                "--verify-key is for --deployer flux with --repo oci://…: Flux's OCIRepository verifies cosign signatures (a Git source or another deployer has nothing to verify them)"
+            );
+        }
         let mut clusters: Vec<String> = Vec::new();
         for c in &self.cluster_values {
             check_name("--cluster-values", c)?;
@@ -320,6 +337,14 @@ pub(crate) fn run(
         .flatten()
     {
         opts.deployer_options.insert("sign-pubkey".to_string(), pem);
+    }
+    if let Some(path) = &args.verify_key {
+        let key = super::oci::verifying_key(path)
+            .with_context(|| format!("--verify-key `{}`", path.display()))?;
+        opts.deployer_options.insert(
+            "sign-pubkey".to_string(),
+            cns_oci::sign::verifying_key_pem(&key)?,
+        );
     }
     let runtime = crate::plugins::runtime(&args.plugins)?;
     let builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN

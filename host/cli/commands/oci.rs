@@ -127,7 +127,7 @@ fn signing_key(path: &Path, insecure: bool) -> Result<sign::SigningKey> {
     )?)
 }
 
-fn verifying_key(path: &Path) -> Result<sign::VerifyingKey> {
+pub(crate) fn verifying_key(path: &Path) -> Result<sign::VerifyingKey> {
     Ok(sign::load_verifying_key(
         &path.display().to_string(),
         &read(path)?,

@@ -207,8 +207,12 @@ pub fn generate_key_pair(password: &[u8]) -> Result<(String, String)> {
 
 /// The public half of a signing key as PEM (`cosign.pub`'s format).
 pub fn public_key_pem(key: &SigningKey) -> Result<String> {
-    key.verifying_key()
-        .to_public_key_pem(LineEnding::LF)
+    verifying_key_pem(key.verifying_key())
+}
+
+/// A public key as PEM (`cosign.pub`'s format).
+pub fn verifying_key_pem(key: &VerifyingKey) -> Result<String> {
+    key.to_public_key_pem(LineEnding::LF)
         .map_err(|e| key_err("<key>", e.to_string()))
 }
 
