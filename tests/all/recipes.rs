@@ -31,6 +31,13 @@ fn every_supported_combination_resolves() {
             c.intent == "training" && c.service != "eks",
             "{c}"
         );
+        // AKS training (InfiniBand) gets the NicClusterPolicy the chart does not deploy.
+        let ncp = r.component("network-operator").is_some_and(|n| {
+            n.manifest_files
+                .iter()
+                .any(|m| m.ends_with("nic-cluster-policy-aks.yaml"))
+        });
+        assert_eq!(ncp, c.service == "aks" && c.intent == "training", "{c}");
     }
 }
 

@@ -152,9 +152,8 @@ pub fn manifests_kustomization(c: &RenderedComponent, src: &BundleSource) -> Val
             "retryInterval": "1m",
             "timeout": "5m",
             "path": format!("./{}/manifests", c.name),
-            // Namespaced manifests belong to the component's namespace, as with the other
-            // deployers (kubectl --namespace, Argo CD's destination namespace).
-            "targetNamespace": c.namespace,
+            // No targetNamespace: kustomize would also stamp it on cluster-scoped custom
+            // resources (Skyhook, NicClusterPolicy); namespaced manifests name their namespace.
             "prune": true,
             "wait": true,
             "sourceRef": {"kind": source_kind(src), "name": BUNDLE_NAME},

@@ -37,4 +37,7 @@ helm upgrade --install "${RELEASE}" "${CHART}" --repo "${REPO}" \
   --values "${COMPONENT_DIR}/values.yaml" \
   --wait --timeout "${TIMEOUT}"
 
+echo "==> ${RELEASE}: manifests"
+kubectl apply --namespace "${NAMESPACE}" -f "${COMPONENT_DIR}/manifests/"
+
 echo "==> ${RELEASE}: installed"

@@ -7,7 +7,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 COMPONENT_DIR="$(dirname "${SCRIPT_DIR}")"
 RELEASE='network-operator'
 NAMESPACE='nvidia-network-operator'
-: "${COMPONENT_DIR}"
+
+kubectl delete --namespace "${NAMESPACE}" --ignore-not-found -f "${COMPONENT_DIR}/manifests/"
 
 helm uninstall "${RELEASE}" --namespace "${NAMESPACE}" --ignore-not-found --wait
 
