@@ -176,14 +176,7 @@ pub fn parse_tolerations(flag: &'static str, raw: &[String]) -> Result<Vec<Toler
 /// Check a Kubernetes name given as a flag (a namespace, project, Secret or name prefix): a
 /// DNS label, lowercase letters, digits and `-`, at most 63 characters.
 pub fn check_name(flag: &'static str, raw: &str) -> Result<()> {
-    let ok = !raw.is_empty()
-        && raw.len() <= 63
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && raw.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && raw.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
+    if cns_recipe::fields::is_dns_label(raw) {
         Ok(())
     } else {
         Err(Error::InvalidFlag {

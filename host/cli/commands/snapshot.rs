@@ -196,7 +196,7 @@ fn agent(args: SnapshotArgs, kube: &Kube) -> Result<Outcome> {
         bail!("--deploy-agent needs --image IMAGE (the cnsctl agent image; see the README)");
     };
     let ns = args.namespace.clone();
-    if CmUri::parse(&format!("cm://{ns}/x")).is_err() {
+    if !cns_recipe::fields::is_dns_label(&ns) {
         bail!("--namespace `{ns}` is not a valid namespace name");
     }
     let cm = match &args.output {

@@ -3,6 +3,7 @@
 //! `timestamp` beside it, `app.kubernetes.io/*` labels.
 
 use crate::{Cluster, Error, Result};
+use cns_recipe::fields::{is_dns_label, is_dns_subdomain};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};
 use std::collections::BTreeMap;
@@ -26,16 +27,6 @@ impl fmt::Display for CmUri {
     }
 }
 
-fn dns_label(s: &str, max: usize, dots: bool) -> bool {
-    !s.is_empty()
-        && s.len() <= max
-        && s.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.')
-        })
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
 impl CmUri {
     /// Whether `s` uses the `cm://` scheme (then [`CmUri::parse`] decides if it is valid).
     pub fn is_cm(s: &str) -> bool {
@@ -54,10 +45,10 @@ impl CmUri {
         let (ns, name) = rest
             .split_once('/')
             .ok_or_else(|| bad("no `/` between namespace and name"))?;
-        if !dns_label(ns, 63, false) {
+        if !is_dns_label(ns) {
             return Err(bad(&format!("namespace `{ns}` is not a valid DNS label")));
         }
-        if !dns_label(name, 253, true) {
+        if !is_dns_subdomain(name) {
             return Err(bad(&format!("name `{name}` is not a valid ConfigMap name")));
         }
         Ok(CmUri {

@@ -26,6 +26,12 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// A Kubernetes DNS subdomain (RFC 1123): object names such as ConfigMaps; dot-separated DNS
+/// labels, at most 253 characters.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
 /// A Helm chart version: SemVer 2 with an optional leading `v`
 /// (`v26.7.0`, `1.2.3-rc.1+build.5`); at most 128 characters.
 pub fn is_chart_version(s: &str) -> bool {
@@ -300,6 +306,22 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subdomains_are_dot_separated_labels() {
+        assert!(is_dns_subdomain("cns-snapshot") && is_dns_subdomain("a.b-c.d"));
+        for bad in [
+            "",
+            "a..b",
+            "-a",
+            "a.",
+            "A",
+            &"x".repeat(64),
+            &"a.".repeat(127),
+        ] {
+            assert!(!is_dns_subdomain(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn field_grammars() {
