@@ -20,8 +20,8 @@
 //! OCI chart repositories get a repository `Secret` (`enableOCI`).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, cluster_values, clusters, component_values, flag, has_manifests, option, ordered,
-    placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
+    BundleSource, cluster_values, clusters, component_values, dns_label, flag, has_manifests,
+    option, ordered, placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::deep_merge;
 use cns_plugin_sdk::values::{Value, json};
@@ -327,7 +327,8 @@ pub fn oci_repositories(ordered: &[&RenderedComponent], set: &Settings) -> Vec<(
     urls.dedup();
     urls.into_iter()
         .map(|url| {
-            let name = format!("repo-{}", kube_name(url));
+            // At most 58 characters, so that `repo-` fits in a 63-character name.
+            let name = format!("repo-{}", dns_label(url, 58));
             let doc = json!({
                 "apiVersion": "v1",
                 "kind": "Secret",
@@ -341,22 +342,6 @@ pub fn oci_repositories(ordered: &[&RenderedComponent], set: &Settings) -> Vec<(
             (name, doc)
         })
         .collect()
-}
-
-/// A DNS-label form of a URL (`ghcr.io/nvidia` → `ghcr-io-nvidia`), at most 58 characters so
-/// that `repo-` fits in 63.
-fn kube_name(url: &str) -> String {
-    let mut out = String::new();
-    for ch in url.chars().map(|c| c.to_ascii_lowercase()) {
-        if ch.is_ascii_alphanumeric() {
-            out.push(ch);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let mut out = out.trim_matches('-').to_string();
-    out.truncate(58);
-    out.trim_end_matches('-').to_string()
 }
 
 fn readme(

@@ -23,8 +23,8 @@
 //! `valuesFrom` a ConfigMap applied per cluster from `clusters/<cluster>/cluster-values.yaml`).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, cluster_values, clusters, component_values, has_manifests, option, ordered,
-    placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
+    BundleSource, cluster_values, clusters, component_values, dns_label, has_manifests, option,
+    ordered, placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::{Value, json};
 use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, file};
@@ -46,24 +46,12 @@ pub const BUNDLE_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 /// `helm-ngc-nvidia-com-nvidia`.
 pub fn repo_name(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let mut out = String::new();
-    for ch in rest.trim_end_matches('/').chars() {
-        let ch = ch.to_ascii_lowercase();
-        if ch.is_ascii_alphanumeric() {
-            out.push(ch);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
+    let name = dns_label(rest, 63);
+    if name.is_empty() {
+        "charts".to_string()
+    } else {
+        name
     }
-    let mut out = out.trim_matches('-').to_string();
-    if out.len() > 63 {
-        out.truncate(63);
-        out = out.trim_end_matches('-').to_string();
-    }
-    if out.is_empty() {
-        out.push_str("charts");
-    }
-    out
 }
 
 /// The `HelmRepository` for a chart repository URL.

@@ -78,6 +78,23 @@ pub fn cluster_values(input: &DeployerInput, component: &str) -> Result<Value, P
     }
 }
 
+/// `text` as a Kubernetes name (DNS label): lowercase ASCII letters and digits, every run of
+/// other characters one `-`, no `-` at either end, at most `max` characters (`ghcr.io/nvidia`
+/// → `ghcr-io-nvidia`). Empty when `text` has no letter or digit.
+pub fn dns_label(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for ch in text.chars().map(|c| c.to_ascii_lowercase()) {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out = out.trim_matches('-').to_string();
+    out.truncate(max);
+    out.trim_end_matches('-').to_string()
+}
+
 /// A boolean deployer option (`true`/`false`); absent is `false`.
 pub fn flag(input: &DeployerInput, key: &str) -> Result<bool, PluginError> {
     match option(input, key) {
