@@ -16,6 +16,7 @@ mod location;
 mod opts;
 mod outcome;
 mod plugins;
+mod serve;
 mod ui;
 
 use clap::Parser;
@@ -49,7 +50,6 @@ fn clean_up_on_signals() {
 }
 
 fn main() -> ExitCode {
-    clean_up_on_signals();
     let cli = match commands::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -57,6 +57,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { EXIT_OK });
         }
     };
+    // The server handles SIGTERM itself: it drains and finishes the requests in flight.
+    if !matches!(cli.command, commands::Command::Serve(_)) {
+        clean_up_on_signals();
+    }
     ui::set_verbosity(cli.verbose, cli.quiet);
     match commands::run(cli) {
         Ok(outcome::Outcome::Success) => ExitCode::from(EXIT_OK),

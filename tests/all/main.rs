@@ -11,5 +11,6 @@ mod oci;
 mod plugins;
 mod recipes;
 mod sandbox;
+mod serve;
 mod util;
 mod wit_versions;

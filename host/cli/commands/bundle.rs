@@ -254,16 +254,23 @@ impl BundleArgs {
     }
 }
 
-/// The components `-b/--bundlers` leaves out: all but the named ones and, transitively, what
-/// they depend on. An unknown name is an error listing the recipe's components.
-fn only(recipe: &RecipeResult, named: &[String]) -> Result<Vec<String>> {
+/// Limit `opts` to the components `named` (`-b/--bundlers`) and, transitively, what they
+/// depend on: the others are dropped as with COMPONENT:enabled=false. Returns the
+/// dependencies added beyond `named`. An unknown name is an error listing the recipe's
+/// components.
+pub(crate) fn only(
+    recipe: &RecipeResult,
+    named: &[String],
+    opts: &mut BundleOptions,
+) -> Result<Vec<String>> {
     let all: Vec<&str> = recipe
         .component_refs
         .iter()
         .map(|c| c.name.as_str())
         .collect();
+    let named: Vec<String> = named.iter().map(|n| n.trim().to_string()).collect();
     let mut keep: Vec<String> = Vec::new();
-    let mut todo: Vec<String> = named.iter().map(|n| n.trim().to_string()).collect();
+    let mut todo = named.clone();
     while let Some(n) = todo.pop() {
         if keep.contains(&n) {
             continue;
@@ -277,22 +284,12 @@ fn only(recipe: &RecipeResult, named: &[String]) -> Result<Vec<String>> {
         todo.extend(c.dependency_refs.iter().cloned());
         keep.push(n);
     }
-    let added: Vec<&String> = keep.iter().filter(|k| !named.contains(k)).collect();
-    if !added.is_empty() {
-        crate::ui::status(&format!(
-            "-b/--bundlers: also bundling what they depend on: {}",
-            added
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+    for name in all.iter().filter(|a| !keep.iter().any(|k| k == *a)) {
+        opts.sets.push(parse_set(&format!("{name}:enabled=false"))?);
     }
-    Ok(all
-        .into_iter()
-        .filter(|a| !keep.iter().any(|k| k == a))
-        .map(str::to_string)
-        .collect())
+    let mut added: Vec<String> = keep.into_iter().filter(|k| !named.contains(k)).collect();
+    added.sort();
+    Ok(added)
 }
 
 pub(crate) fn run(
@@ -315,8 +312,12 @@ pub(crate) fn run(
         }
     };
     if !args.bundlers.is_empty() {
-        for name in only(&recipe, &args.bundlers)? {
-            opts.sets.push(parse_set(&format!("{name}:enabled=false"))?);
+        let added = only(&recipe, &args.bundlers, &mut opts)?;
+        if !added.is_empty() {
+            crate::ui::status(&format!(
+                "-b/--bundlers: also bundling what they depend on: {}",
+                added.join(", ")
+            ));
         }
     }
     // Everything the push needs is checked before any plugin runs.

@@ -1,10 +1,11 @@
 //! The `cnsctl` command tree (clap derive) and dispatch.
 
-mod bundle;
+pub(crate) mod bundle;
 mod diff;
 mod oci;
 mod plugin;
-mod recipe;
+pub(crate) mod recipe;
+pub(crate) mod serve;
 mod snapshot;
 mod validate;
 mod version;
@@ -76,6 +77,9 @@ pub(crate) enum Command {
     /// Create, build, list, inspect and publish plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Serve the recipe and bundle HTTP API (the predecessor's `cnsd` routes: /v1/recipe,
+    /// /v1/query, /v1/bundle, /health, /ready, /metrics, /openapi.json) until SIGTERM.
+    Serve(Box<serve::ServeArgs>),
     /// Print the versions of cnsctl, its WIT interface and wasmtime.
     Version,
 }
@@ -97,6 +101,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
         Command::Verify(cmd) => oci::verify(cmd),
         Command::GenerateKeyPair(cmd) => oci::generate_key_pair(cmd),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Serve(args) => serve::run(*args, &cli.data),
         Command::Version => version::run(),
     }
 }

@@ -1,0 +1,76 @@
+//! `cnsctl serve`: the flags of the recipe and bundle HTTP API; the server is `crate::serve`.
+
+use crate::opts::{PluginOpts, RecipeDataOpts};
+use crate::outcome::Outcome;
+use anyhow::Result;
+use clap::Args;
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on, HOST:PORT (port 0: any free port, printed at start). Default:
+    /// 0.0.0.0:$PORT when the PORT environment variable is set, else 0.0.0.0:8080.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<String>,
+
+    /// Requests per second one client (IP address) may send to /v1/ routes, as a token
+    /// bucket refilled at this rate; 0 turns rate limiting off.
+    #[arg(long, value_name = "N", default_value_t = 100, env = "CNS_RATE_LIMIT")]
+    pub(crate) rate_limit: u32,
+
+    /// Size of each client's token bucket: requests it may send at once.
+    #[arg(long, value_name = "N", default_value_t = 200, env = "CNS_RATE_BURST")]
+    pub(crate) rate_burst: u32,
+
+    /// Bundles rendered at once (default: the number of CPUs); other bundle requests queue.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) max_renders: Option<u32>,
+
+    /// Bundle requests that may wait for a render slot; beyond that they get 503.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub(crate) max_queued: usize,
+
+    /// Seconds a bundle request may wait for a render slot before it gets 503.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) queue_timeout: u64,
+
+    /// Largest request body accepted, in KiB; larger bodies get 413.
+    #[arg(long, value_name = "KIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub(crate) max_body_kib: u64,
+
+    /// Deadline of a bundle request in seconds (recipe and query requests: 30 at most);
+    /// past it the answer is 504.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) request_timeout: u64,
+
+    /// After SIGTERM or SIGINT, keep serving this many seconds with /ready answering 503
+    /// (so load balancers stop sending), then stop accepting connections.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0,
+        env = "CNS_DRAIN_DELAY"
+    )]
+    pub(crate) drain_delay: u64,
+
+    /// Then wait at most this many seconds for requests in flight before exiting.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        env = "CNS_SHUTDOWN_TIMEOUT"
+    )]
+    pub(crate) shutdown_timeout: u64,
+
+    /// No access log (one JSON line per request on stderr).
+    #[arg(long)]
+    pub(crate) no_access_log: bool,
+
+    #[command(flatten)]
+    pub(crate) plugins: PluginOpts,
+}
+
+pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
+    crate::serve::run(args, data)?;
+    Ok(Outcome::Success)
+}

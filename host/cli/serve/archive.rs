@@ -1,0 +1,36 @@
+//! A bundle as one HTTP body: a zip (the predecessor's format) or a reproducible `.tar.gz`,
+//! both with the bundle's files, bytes and executable bits, and no timestamps.
+
+use cns_bundle::FileTree;
+use std::io::Write;
+
+/// The bundle as a zip: entries in path order, deflated, dated 1980-01-01 (zip's epoch),
+/// mode 0755 or 0644.
+pub(crate) fn zip(tree: &FileTree) -> std::io::Result<Vec<u8>> {
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(tree.size() / 3)));
+    let base = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default());
+    for (path, e) in tree.files() {
+        let mode = if e.executable { 0o755 } else { 0o644 };
+        w.start_file(path.as_str(), base.unix_permissions(mode))
+            .map_err(std::io::Error::other)?;
+        w.write_all(&e.content)?;
+    }
+    Ok(w.finish().map_err(std::io::Error::other)?.into_inner())
+}
+
+/// The bundle as the `.tar.gz` `cnsctl push` stores in a registry.
+pub(crate) fn tar_gz(tree: &FileTree) -> Result<Vec<u8>, cns_oci::Error> {
+    let entries: Vec<cns_oci::Entry> = tree
+        .files()
+        .iter()
+        .map(|(path, e)| cns_oci::Entry {
+            path: path.clone(),
+            content: e.content.clone(),
+            executable: e.executable,
+        })
+        .collect();
+    cns_oci::archive::pack(&entries)
+}

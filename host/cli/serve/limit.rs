@@ -1,0 +1,138 @@
+//! Per-client rate limiting: a token bucket per client IP address (the predecessor documents
+//! 100 requests/s per IP with a burst of 200; its successor had one bucket for everyone, so
+//! one noisy client starved the rest). Buckets live in shards, each behind its own short
+//! lock, so clients rarely contend.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Shards of the bucket map.
+const SHARDS: usize = 16;
+/// A shard holding more buckets than this forgets the full ones (clients gone quiet).
+const PRUNE_ABOVE: usize = 4096;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// The answer for one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Decision {
+    /// Allowed; whole tokens left and the time until the bucket is full again.
+    Allow { remaining: u32, reset: Duration },
+    /// Refused; when the next token arrives.
+    Deny { retry_after: Duration },
+}
+
+/// Token buckets keyed by client address.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    /// Tokens added per second.
+    pub(crate) rate: f64,
+    /// Bucket size.
+    pub(crate) burst: f64,
+    hasher: std::collections::hash_map::RandomState,
+    shards: Vec<Mutex<HashMap<IpAddr, Bucket>>>,
+}
+
+impl Limiter {
+    /// `rate` requests per second per client, `burst` at once.
+    pub(crate) fn new(rate: u32, burst: u32) -> Self {
+        Limiter {
+            rate: f64::from(rate),
+            burst: f64::from(burst.max(1)),
+            hasher: Default::default(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    /// Take one token from `client`'s bucket at `now`.
+    pub(crate) fn check(&self, client: IpAddr, now: Instant) -> Decision {
+        // An IPv4 client seen through an IPv6 socket is the same client.
+        let client = match client {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(client),
+            v4 => v4,
+        };
+        let shard = &self.shards[(self.hasher.hash_one(client) as usize) % SHARDS];
+        let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > PRUNE_ABOVE {
+            let (rate, burst) = (self.rate, self.burst);
+            map.retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
+        }
+        let b = map.entry(client).or_insert(Bucket {
+            tokens: self.burst,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Decision::Allow {
+                remaining: b.tokens.floor() as u32,
+                reset: Duration::from_secs_f64((self.burst - b.tokens) / self.rate),
+            }
+        } else {
+            Decision::Deny {
+                retry_after: Duration::from_secs_f64((1.0 - b.tokens) / self.rate),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_rate_per_client() {
+        let l = Limiter::new(10, 3);
+        let t0 = Instant::now();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        for left in [2, 1, 0] {
+            assert!(
+                matches!(l.check(a, t0), Decision::Allow { remaining, .. } if remaining == left)
+            );
+        }
+        let Decision::Deny { retry_after } = l.check(a, t0) else {
+            panic!("fourth request allowed")
+        };
+        assert_eq!(retry_after, Duration::from_millis(100));
+        // Another client is not affected.
+        assert!(matches!(l.check(b, t0), Decision::Allow { .. }));
+        // 100 ms later one token is back.
+        assert!(matches!(
+            l.check(a, t0 + Duration::from_millis(100)),
+            Decision::Allow { remaining: 0, .. }
+        ));
+        // The mapped IPv6 form is the same client.
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert!(matches!(
+            l.check(mapped, t0 + Duration::from_millis(100)),
+            Decision::Deny { .. }
+        ));
+    }
+
+    #[test]
+    fn quiet_clients_are_forgotten() {
+        let l = Limiter::new(1000, 1);
+        let t0 = Instant::now();
+        for i in 0..(PRUNE_ABOVE * SHARDS * 2) as u32 {
+            l.check(IpAddr::from(i.to_be_bytes()), t0);
+        }
+        // A second later every old bucket is full again: the next request in each shard
+        // forgets them.
+        let later = t0 + Duration::from_secs(1);
+        for i in 0..1000u32 {
+            l.check(IpAddr::from((i | 0xC000_0000).to_be_bytes()), later);
+        }
+        let total: usize = l.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(total <= 1000 + SHARDS, "{total} buckets kept");
+    }
+}

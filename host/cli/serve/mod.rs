@@ -1,0 +1,407 @@
+//! `cnsctl serve`: the recipe and bundle HTTP API (the predecessor's `cnsd`) on axum, hyper
+//! and tokio. One process shares the recipe data and one plugin runtime across requests
+//! (each plugin call still gets a fresh sandboxed instance); it keeps no state between
+//! requests, so it scales as replicas behind a Kubernetes Service.
+
+mod api;
+mod archive;
+mod error;
+mod limit;
+mod metrics;
+
+use crate::commands::serve::ServeArgs;
+use crate::opts::RecipeDataOpts;
+use anyhow::{Context, Result};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use cns_runtime::Catalog;
+use error::ApiError;
+use serde_json::{Value, json};
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Limits and timeouts, from the flags.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) max_renders: usize,
+    pub(crate) max_queued: usize,
+    pub(crate) queue_timeout: Duration,
+    pub(crate) max_body: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) access_log: bool,
+}
+
+/// What every request shares.
+pub(crate) struct Shared {
+    pub(crate) store: cns_recipe::Store,
+    /// Set once the plugins are loaded; the server is ready from then on.
+    pub(crate) catalog: OnceLock<Arc<Catalog>>,
+    pub(crate) draining: AtomicBool,
+    pub(crate) limiter: Option<limit::Limiter>,
+    pub(crate) metrics: metrics::Metrics,
+    pub(crate) renders: Arc<tokio::sync::Semaphore>,
+    pub(crate) queued: AtomicUsize,
+    pub(crate) cfg: Config,
+    pub(crate) recipes: api::RecipeCache,
+    ids: AtomicU64,
+    id_prefix: String,
+}
+
+/// The address from `--listen`, else `0.0.0.0:$PORT`, else `0.0.0.0:8080`.
+fn listen_address(flag: Option<&str>) -> Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let (what, text) = match flag {
+        Some(l) => ("--listen", l.to_string()),
+        None => match std::env::var("PORT") {
+            Ok(p) if !p.is_empty() => {
+                let port: u16 = p.parse().map_err(|_| {
+                    anyhow::anyhow!("PORT `{}`: expected a port number", p.escape_debug())
+                })?;
+                ("PORT", format!("0.0.0.0:{port}"))
+            }
+            _ => ("default", "0.0.0.0:8080".to_string()),
+        },
+    };
+    text.to_socket_addrs()
+        .with_context(|| format!("{what} `{}`: expected HOST:PORT", text.escape_debug()))?
+        .next()
+        .with_context(|| format!("{what} `{text}`: resolves to no address"))
+}
+
+/// A JSON answer.
+pub(crate) fn json_response(status: StatusCode, v: &Value) -> Response {
+    let mut body = serde_json::to_vec(v).unwrap_or_default();
+    body.push(b'\n');
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// One JSON log line on stderr.
+pub(crate) fn log(level: &str, msg: &str, fields: Value) {
+    let mut line = json!({
+        "time": cns_snapshot::rfc3339_utc(SystemTime::now()),
+        "level": level,
+        "msg": msg,
+    });
+    if let (Some(l), Value::Object(f)) = (line.as_object_mut(), fields) {
+        l.extend(f);
+    }
+    eprintln!("{line}");
+}
+
+/// Run the server until SIGTERM or SIGINT, then drain and exit.
+pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<()> {
+    let store = data.store()?;
+    // Parse the recipe data now: broken data fails at start, not per request.
+    store.registry()?;
+    store.overlays()?;
+    let addr = listen_address(args.listen.as_deref())?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let max_renders = args.max_renders.map_or(cores, |n| n as usize);
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let shared = Arc::new(Shared {
+        store,
+        catalog: OnceLock::new(),
+        draining: AtomicBool::new(false),
+        limiter: (args.rate_limit > 0)
+            .then(|| limit::Limiter::new(args.rate_limit, args.rate_burst)),
+        metrics: metrics::Metrics::new(),
+        renders: Arc::new(tokio::sync::Semaphore::new(max_renders)),
+        queued: AtomicUsize::new(0),
+        cfg: Config {
+            max_renders,
+            max_queued: args.max_queued,
+            queue_timeout: Duration::from_secs(args.queue_timeout),
+            max_body: (args.max_body_kib as usize) << 10,
+            request_timeout: Duration::from_secs(args.request_timeout),
+            access_log: !args.no_access_log,
+        },
+        recipes: Default::default(),
+        ids: AtomicU64::new(0),
+        id_prefix: format!("{:08x}", random as u32),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .thread_name("cnsctl-serve")
+        .enable_all()
+        .build()
+        .context("cannot start the server's runtime")?;
+    runtime.block_on(serve(shared, addr, args))
+}
+
+async fn serve(shared: Arc<Shared>, addr: SocketAddr, args: ServeArgs) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    log(
+        "info",
+        "listening",
+        json!({ "address": local.to_string(), "version": env!("CARGO_PKG_VERSION"),
+                "maxRenders": shared.cfg.max_renders }),
+    );
+
+    // Plugins load in the background; /ready answers 503 until they are in.
+    let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<anyhow::Error>(1);
+    let loader = shared.clone();
+    let plugin_opts = args.plugins;
+    tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let loaded = crate::plugins::runtime(&plugin_opts)
+            .and_then(|rt| crate::plugins::catalog(&plugin_opts, &rt));
+        match loaded {
+            Ok(catalog) => {
+                let n = catalog.plugins().len();
+                let _ = loader.catalog.set(Arc::new(catalog));
+                log(
+                    "info",
+                    "ready",
+                    json!({ "plugins": n, "loadMs": start.elapsed().as_secs_f64() * 1e3 }),
+                );
+            }
+            Err(e) => {
+                let _ = fatal_tx.blocking_send(e);
+            }
+        }
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let drain_delay = Duration::from_secs(args.drain_delay);
+    let draining = shared.clone();
+    let fatal: Arc<std::sync::Mutex<Option<anyhow::Error>>> = Arc::default();
+    let fatal_in = fatal.clone();
+    let signal = async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        let why = tokio::select! {
+            _ = term.recv() => "SIGTERM".to_string(),
+            _ = tokio::signal::ctrl_c() => "SIGINT".to_string(),
+            // Only a failed load: the loader drops the sender when it succeeds.
+            Some(e) = fatal_rx.recv() => {
+                let why = format!("{e:#}");
+                *fatal_in.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                why
+            }
+        };
+        draining.draining.store(true, Ordering::SeqCst);
+        log(
+            "info",
+            "draining",
+            json!({ "reason": why, "drainDelaySeconds": drain_delay.as_secs(),
+                    "inFlight": draining.metrics.in_flight.get() }),
+        );
+        if fatal_in.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+            tokio::time::sleep(drain_delay).await;
+        }
+        let _ = stop_tx.send(true);
+    };
+    let app = api::router(shared.clone());
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal);
+    let shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
+    let mut stopped = stop_rx.clone();
+    let deadline = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tokio::time::sleep(shutdown_timeout).await;
+    };
+    tokio::select! {
+        r = server.into_future() => r.context("server failed")?,
+        _ = deadline => {
+            log("warn", "shutdown timeout: requests still in flight were abandoned",
+                json!({ "inFlight": shared.metrics.in_flight.get() }));
+        }
+    }
+    if let Some(e) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e.context("cannot load the plugins"));
+    }
+    log("info", "stopped", json!({}));
+    Ok(())
+}
+
+/// An `X-Request-Id` the client sent, if it is a plain token; else a new one.
+fn request_id(req: &Request, shared: &Shared) -> String {
+    if let Some(v) = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+    {
+        return v.to_string();
+    }
+    let n = shared.ids.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{n:08}", shared.id_prefix)
+}
+
+/// Decrements the in-flight gauge however the request ends (answered, cancelled).
+struct InFlight<'a>(&'a prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Every request: its id, the per-client rate limit on /v1/ routes, errors rendered as the
+/// API's JSON, metrics, and one access-log line.
+pub(crate) async fn observe(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let start = Instant::now();
+    let id = request_id(&req, &shared);
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let path = req.uri().path().to_string();
+    shared.metrics.in_flight.inc();
+    let _in_flight = InFlight(&shared.metrics.in_flight);
+
+    let mut limit_headers: Vec<(HeaderName, String)> = Vec::new();
+    let mut response = None;
+    if let Some(limiter) = shared
+        .limiter
+        .as_ref()
+        .filter(|_| route.starts_with("/v1/"))
+    {
+        let limit = ("x-ratelimit-limit", format!("{}", limiter.rate));
+        match limiter.check(peer.ip(), Instant::now()) {
+            limit::Decision::Allow { remaining, reset } => {
+                limit_headers.push((HeaderName::from_static(limit.0), limit.1));
+                limit_headers.push((
+                    HeaderName::from_static("x-ratelimit-remaining"),
+                    remaining.to_string(),
+                ));
+                limit_headers.push((
+                    HeaderName::from_static("x-ratelimit-reset"),
+                    reset.as_secs_f64().ceil().to_string(),
+                ));
+            }
+            limit::Decision::Deny { retry_after } => {
+                shared.metrics.rate_limit_rejects.inc();
+                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                response = Some(
+                    ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        error::RATE_LIMIT_EXCEEDED,
+                        format!(
+                            "rate limit exceeded: {} requests per second per client, burst {}; retry after {secs} s",
+                            limiter.rate, limiter.burst
+                        ),
+                    )
+                    .with_details(json!({ "limit": limiter.rate, "burst": limiter.burst, "client": peer.ip().to_string() }))
+                    .retryable()
+                    .with_header(header::RETRY_AFTER, secs)
+                    .with_header(HeaderName::from_static(limit.0), limit.1)
+                    .with_header(HeaderName::from_static("x-ratelimit-remaining"), 0)
+                    .with_header(HeaderName::from_static("x-ratelimit-reset"), secs)
+                    .into_response(),
+                );
+            }
+        }
+    }
+    let mut response = match response {
+        Some(r) => r,
+        None => next.run(req).await,
+    };
+
+    // Errors, ours or axum's own (405 from a route, 404 from no route), as the API's JSON.
+    let err = response.extensions_mut().remove::<ApiError>().or_else(|| {
+        (response.status() == StatusCode::METHOD_NOT_ALLOWED).then(|| {
+            let allow: Vec<&str> = api::ROUTES
+                .iter()
+                .filter(|(_, p, _)| *p == route)
+                .map(|(m, _, _)| *m)
+                .collect();
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                error::METHOD_NOT_ALLOWED,
+                format!(
+                    "{method} is not allowed on {route}; allowed: {}",
+                    allow.join(", ")
+                ),
+            )
+            .with_details(json!({ "method": method, "allowed": allow }))
+        })
+    });
+    if let Some(err) = &err {
+        let body = err.body(&id, &cns_snapshot::rfc3339_utc(SystemTime::now()));
+        let headers = std::mem::take(response.headers_mut());
+        response = json_response(err.status, &body);
+        for (k, v) in headers.iter() {
+            if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                response.headers_mut().insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    for (k, v) in limit_headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+
+    let status = response.status().as_u16();
+    let elapsed = start.elapsed();
+    shared
+        .metrics
+        .requests
+        .get_or_create(&metrics::RequestLabels {
+            method: method.clone(),
+            path: route.clone(),
+            status: status.to_string(),
+        })
+        .inc();
+    shared
+        .metrics
+        .duration
+        .get_or_create(&metrics::RouteLabels {
+            method: method.clone(),
+            path: route.clone(),
+        })
+        .observe(elapsed.as_secs_f64());
+    if shared.cfg.access_log {
+        let mut fields = json!({
+            "requestId": id, "method": method, "route": route, "path": path,
+            "status": status, "durationMs": (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            "client": peer.ip().to_string(),
+        });
+        if let Some(e) = &err {
+            fields["code"] = json!(e.code);
+            if e.status.is_server_error() {
+                fields["error"] = json!(e.message);
+            }
+        }
+        log("info", "request", fields);
+    }
+    response
+}
