@@ -85,3 +85,5 @@ for path in sys.argv[1:]:
     for r in json.load(open(path))["results"]:
         print(f"{r['command']:<40} {r['min']*1000:9.1f} ms {r['median']*1000:9.1f} ms  ({len(r['times'])} runs)")
 PY
+
+bash scripts/serve-load.sh "$bin"

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Load test of `cnsctl serve` on 127.0.0.1 (part 5 of scripts/bench.sh; see BENCHMARKS.md):
+# recipe GET and bundle POST (the embedded example recipe, 5 components, argocd) at
+# concurrency 1, 8 and 64 with wrk (throughput, p50, p99), then the server's RSS before and
+# after a bundle soak. The load generator runs on the same cores as the server.
+# Usage: scripts/serve-load.sh [CNSCTL] [SECONDS_PER_RUN] [SOAK_SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${1:-$(pwd)/target/release/cnsctl}"
+secs="${2:-10}"
+soak="${3:-60}"
+command -v wrk >/dev/null 2>&1 || bash scripts/setup.sh
+
+work="$(mktemp -d)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" serve --listen "127.0.0.1:$port" --rate-limit 0 --no-access-log --max-queued 4096 \
+  2>"$work/server.log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+base="http://127.0.0.1:$port"
+for _ in $(seq 200); do
+  curl -fs "$base/ready" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+curl -fs "$base/ready" >/dev/null
+
+recipe_url="$base/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training"
+curl -fs "$recipe_url" >"$work/recipe.json"
+python3 - "$work/recipe.json" "$work/post.lua" <<'PY'
+import json, sys
+body = open(sys.argv[1]).read()
+open(sys.argv[2], "w").write(
+    'wrk.method = "POST"\n'
+    'wrk.headers["Content-Type"] = "application/json"\n'
+    f'wrk.body = {json.dumps(body)}\n'
+)
+PY
+bundle_url="$base/v1/bundle?deployer=argocd"
+# The bundle answered equals the CLI's (a sanity check before timing it).
+curl -fs -X POST -H 'Content-Type: application/json' --data-binary @"$work/recipe.json" \
+  "$bundle_url" -o "$work/b.zip"
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+
+# wrk: threads = min(connections, cores); summary line per run.
+load() { # name connections url [script]
+  local name=$1 c=$2 url=$3 script=${4:-}
+  local t=$(( c < $(nproc) ? c : $(nproc) ))
+  local args=(-t "$t" -c "$c" -d "${secs}s" --latency)
+  [ -n "$script" ] && args+=(-s "$script")
+  wrk "${args[@]}" "$url" >"$work/wrk.txt"
+  python3 - "$name" "$c" "$work/wrk.txt" <<'PY'
+import re, sys
+name, c, path = sys.argv[1], sys.argv[2], sys.argv[3]
+t = open(path).read()
+def ms(v):
+    n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[u]
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
+p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+sock = re.search(r"Socket errors: (.*)", t)
+extra = (f"  non-2xx {errs.group(1)}" if errs else "") + (f"  socket errors: {sock.group(1)}" if sock else "")
+print(f"{name:<8} c={c:<3} {rps:10.0f} req/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms{extra}")
+PY
+}
+
+echo "== 5. cnsctl serve on loopback ($(nproc) cores, wrk on the same machine, ${secs}s per run)"
+[ -n "${SKIP_RECIPE:-}" ] || for c in 1 8 64; do load recipe "$c" "$recipe_url"; done
+for c in 1 8 64; do load bundle "$c" "$bundle_url" "$work/post.lua"; done
+before=$(rss)
+secs=$soak load soak 8 "$bundle_url" "$work/post.lua"
+after=$(rss)
+python3 -c "b,a=$before,$after; print(f'RSS over a {$soak}s bundle soak at c=8: {b/1024:.1f} MiB -> {a/1024:.1f} MiB ({(a-b)/b*100:+.1f} %)')"
+curl -fs "$base/metrics" | grep -E '^cns_(bundles_rendered_total|plugin_errors_total|http_requests_total\{method="POST")' || true
