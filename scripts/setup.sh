@@ -45,14 +45,15 @@ fi
 
 # Python validators, pinned, in a venv under target/tools: check-jsonschema (Argo CD / Flux /
 # CRD schemas), kubernetes-validate (built-in kinds), oras (an independent OCI client),
-# pynacl + cryptography (an independent writer of cosign-format keys in the signing tests).
+# pynacl + cryptography (an independent writer of cosign-format keys in the signing tests),
+# securesystemslib (an independent DSSE verifier for the provenance attestations).
 if [ ! -x "$tools/venv/bin/check-jsonschema" ] || [ ! -x "$tools/venv/bin/kubernetes-validate" ] \
-   || ! "$tools/venv/bin/python" -c "import oras, nacl, cryptography" 2>/dev/null; then
+   || ! "$tools/venv/bin/python" -c "import oras, nacl, cryptography, securesystemslib" 2>/dev/null; then
   echo "==> installing check-jsonschema, kubernetes-validate, oras into $tools/venv"
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install -q --disable-pip-version-check \
     check-jsonschema==0.39.0 kubernetes-validate==1.37.0 oras==0.2.43 \
-    pynacl==1.6.2 cryptography==50.0.2
+    pynacl==1.6.2 cryptography==50.0.2 securesystemslib==1.6.0
 fi
 for t in check-jsonschema kubernetes-validate; do
   ln -sf "../venv/bin/$t" "$tools/bin/$t"

@@ -16,6 +16,7 @@ mod location;
 mod opts;
 mod outcome;
 mod plugins;
+mod provenance;
 mod serve;
 mod ui;
 

@@ -768,3 +768,235 @@ fn a_signed_flux_bundle_verifies_itself_with_the_key_it_ships() {
         "{sums}"
     );
 }
+
+/// Issue 20 item 4: a signed bundle carries SLSA v1 provenance in a DSSE envelope at
+/// `sha256-<hex>.att`; `verify --attestation` prints it, `pull --require-attestation` needs
+/// it; a wrong key and a tampered predicate are refused, by cnsctl and by an independent
+/// implementation (securesystemslib's DSSE).
+#[test]
+fn signed_bundles_carry_slsa_provenance_checked_independently() {
+    use cns_oci::attest;
+    use sha2::{Digest, Sha256};
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["generate-key-pair"]));
+    ok(&cns(
+        t,
+        &["generate-key-pair", "--output-key-prefix", "other"],
+    ));
+    let repo = reg.oci("bundles/prov");
+    let reference = format!("{repo}:v1");
+    let flags = [
+        "--deployer",
+        "argocd",
+        "--set",
+        "gpu-operator:driver.version=580.95.05",
+    ];
+    let digest = ok(&cns(
+        t,
+        &[
+            &["bundle", "--output", &reference, "--sign-key", "cosign.key"][..],
+            &flags[..],
+        ]
+        .concat(),
+    ));
+    ok(&cns(
+        t,
+        &[&["bundle", "--output", "local"][..], &flags[..]].concat(),
+    ));
+
+    // verify --attestation prints the predicate: what made the bundle, from what.
+    let out = cns(
+        t,
+        &["verify", &reference, "--key", "cosign.pub", "--attestation"],
+    );
+    let p: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    let sha = |b: &[u8]| hex::encode(Sha256::digest(b));
+    let def = &p["buildDefinition"];
+    assert_eq!(def["buildType"], "urn:cnsctl:build-type:bundle:v1");
+    assert_eq!(
+        def["externalParameters"]["recipe"]["digest"]["sha256"],
+        sha(&std::fs::read(t.join("local/recipe.yaml")).unwrap())
+    );
+    assert_eq!(def["externalParameters"]["deployer"], "argocd");
+    assert_eq!(
+        def["externalParameters"]["set"],
+        serde_json::json!(["gpu-operator:driver.version=580.95.05"])
+    );
+    let deps = def["resolvedDependencies"].as_array().unwrap();
+    for (name, plugin) in [
+        ("bundler/gpu-operator", "gpu-operator"),
+        ("deployer/argocd", "argocd"),
+    ] {
+        let d = deps
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {p}"));
+        let builtin = cns_plugin_artifacts::BUILTIN
+            .iter()
+            .find(|a| a.name == plugin)
+            .unwrap();
+        assert_eq!(d["digest"]["sha256"], sha(builtin.bytes), "{name}");
+    }
+    assert!(deps.iter().any(|d| d["name"] == "chart/gpu-operator"));
+    assert_eq!(
+        p["runDetails"]["byproducts"][0]["digest"]["sha256"],
+        sha(&std::fs::read(t.join("local/checksums.txt")).unwrap())
+    );
+    assert_eq!(
+        p["runDetails"]["builder"]["version"]["cnsctl"],
+        env!("CARGO_PKG_VERSION")
+    );
+
+    // pull --require-attestation: yes for this one; no for one that is only signed.
+    ok(&cns(
+        t,
+        &[
+            "pull",
+            &reference,
+            "--output",
+            "p1",
+            "--verify-key",
+            "cosign.pub",
+            "--require-attestation",
+        ],
+    ));
+    // (Another bundle: the same files would be the same artifact, attestation included.)
+    ok(&cns(t, &["bundle", "--output", "script"]));
+    ok(&cns(t, &["push", "script", &format!("{repo}:plain")]));
+    ok(&cns(
+        t,
+        &["sign", &format!("{repo}:plain"), "--key", "cosign.key"],
+    ));
+    let o = cns(
+        t,
+        &[
+            "pull",
+            &format!("{repo}:plain"),
+            "--output",
+            "p2",
+            "--verify-key",
+            "cosign.pub",
+            "--require-attestation",
+        ],
+    );
+    fails(&o, 1, "no attestation at tag");
+    assert!(!t.join("p2").exists());
+    // `push DIR --sign-key` attests what a directory shows.
+    ok(&cns(
+        t,
+        &[
+            "push",
+            "script",
+            &format!("{repo}:dir"),
+            "--sign-key",
+            "cosign.key",
+        ],
+    ));
+    let out = cns(
+        t,
+        &[
+            "verify",
+            &format!("{repo}:dir"),
+            "--key",
+            "cosign.pub",
+            "--attestation",
+        ],
+    );
+    let p: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(
+        p["buildDefinition"]["buildType"],
+        "urn:cnsctl:build-type:push-directory:v1"
+    );
+
+    // Tamper: the same envelope with a changed predicate, then one signed by another key.
+    let client = client();
+    let r = OciRef::parse(&reference).unwrap();
+    let att = r.at_tag(&attest::attestation_tag(&digest));
+    let (bytes, _) = client.fetch_manifest(&att).unwrap().unwrap();
+    let m: Manifest = serde_json::from_slice(&bytes).unwrap();
+    let good = client.fetch_blob(&att, &m.layers[0]).unwrap();
+    std::fs::write(t.join("good.json"), &good).unwrap();
+    let mut env: attest::Envelope = serde_json::from_slice(&good).unwrap();
+    let mut st: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &env.payload).unwrap(),
+    )
+    .unwrap();
+    st["predicate"]["buildDefinition"]["externalParameters"]["deployer"] = "flux".into();
+    env.payload = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        serde_json::to_vec(&st).unwrap(),
+    );
+    let tampered = serde_json::to_vec(&env).unwrap();
+    std::fs::write(t.join("tampered.json"), &tampered).unwrap();
+    let put = |layer_bytes: &[u8]| {
+        client.push_raw_blob(&r, layer_bytes, "test").unwrap();
+        let mut m2 = m.clone();
+        m2.layers[0] = Descriptor::of(attest::DSSE_ENVELOPE, layer_bytes);
+        client
+            .push_manifest(&att, &m2.to_bytes(), manifest::MANIFEST)
+            .unwrap();
+    };
+    put(&tampered);
+    let o = cns(
+        t,
+        &["verify", &reference, "--key", "cosign.pub", "--attestation"],
+    );
+    fails(&o, 1, "wrong key or tampered statement");
+    let other = cns_oci::sign::load_signing_key(
+        "other.key",
+        &std::fs::read_to_string(t.join("other.key")).unwrap(),
+        || Some("pw".into()),
+    )
+    .unwrap();
+    let foreign = attest::envelope(&st, &other);
+    put(&serde_json::to_vec(&foreign).unwrap());
+    fails(
+        &cns(
+            t,
+            &["verify", &reference, "--key", "cosign.pub", "--attestation"],
+        ),
+        1,
+        "wrong key",
+    );
+
+    // The independent check: securesystemslib verifies the DSSE signature cnsctl made over
+    // the PAE with cosign.pub, and refuses the tampered envelope and the wrong key.
+    let Some(py) = python() else {
+        return;
+    };
+    let script = r#"
+import json, sys
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import SSlibKey
+from securesystemslib.exceptions import VerificationError
+def key(path):
+    return SSlibKey(keyid="", keytype="ecdsa", scheme="ecdsa-sha2-nistp256",
+                    keyval={"public": open(path).read()})
+def check(env_path, pub):
+    env = Envelope.from_dict(json.load(open(env_path)))
+    try:
+        env.verify([key(pub)], 1)
+    except VerificationError:
+        return "refused"
+    st = json.loads(env.payload)
+    assert st["_type"] == "https://in-toto.io/Statement/v1"
+    assert st["predicateType"] == "https://slsa.dev/provenance/v1"
+    return "verified " + st["subject"][0]["digest"]["sha256"]
+print(check("good.json", "cosign.pub"))
+print(check("tampered.json", "cosign.pub"))
+print(check("good.json", "other.pub"))
+"#;
+    let o = run(Command::new(py).current_dir(t).args(["-c", script]));
+    let lines = ok(&o);
+    let hex = digest.trim_start_matches("sha256:");
+    assert_eq!(
+        lines,
+        format!("verified {hex}\nrefused\nrefused"),
+        "{}",
+        describe(&o)
+    );
+}

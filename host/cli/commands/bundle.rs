@@ -366,6 +366,7 @@ pub(crate) fn run(
     let tree = cns_bundle::assemble(&recipe, &plan, rendered, &catalog)
         .context("failed to generate the bundle")?;
     if let Some(push) = push {
+        let provenance = crate::provenance::for_bundle(&plan, &catalog, &opts, &args, &tree);
         let files: Vec<cns_oci::Entry> = tree
             .files()
             .iter()
@@ -375,7 +376,7 @@ pub(crate) fn run(
                 executable: e.executable,
             })
             .collect();
-        push.push_bundle(&files)?;
+        push.push_bundle(&files, provenance)?;
         return Ok(Outcome::Success);
     }
     let report = tree.write_to(&args.output, args.force)?;

@@ -8,7 +8,7 @@ use clap::Args;
 use cns_bundle::FileTree;
 use cns_oci::archive::UnpackLimits;
 use cns_oci::artifact::{self, Pushed};
-use cns_oci::{Entry, OciRef, Registry, sign};
+use cns_oci::{Entry, OciRef, Registry, attest, sign};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -40,6 +40,10 @@ pub(crate) struct PullCmd {
     /// Refuse the bundle unless it carries a valid signature for this public key (cosign.pub).
     #[arg(long, value_name = "PUBKEY")]
     pub(crate) verify_key: Option<PathBuf>,
+    /// Also refuse it unless it carries SLSA provenance signed by --verify-key (attached by
+    /// `push`/`bundle --output oci://…` with --sign-key).
+    #[arg(long, requires = "verify_key")]
+    pub(crate) require_attestation: bool,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
@@ -69,6 +73,10 @@ pub(crate) struct VerifyCmd {
     /// Public key (cosign.pub, PEM).
     #[arg(long, value_name = "PUBKEY")]
     pub(crate) key: PathBuf,
+    /// Also verify the artifact's SLSA provenance attestation (signed by the same key) and
+    /// print its predicate as JSON.
+    #[arg(long)]
+    pub(crate) attestation: bool,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
@@ -229,11 +237,28 @@ impl PushPlan {
         Ok(pushed)
     }
 
-    /// Pack, push and optionally sign a bundle's `files`.
-    pub(crate) fn push_bundle(self, files: &[Entry]) -> Result<()> {
+    /// Pack, push and optionally sign a bundle's `files`; a signed bundle also gets its
+    /// `provenance` (an SLSA v1 predicate) as a signed attestation.
+    pub(crate) fn push_bundle(self, files: &[Entry], provenance: serde_json::Value) -> Result<()> {
         let start = Instant::now();
         let r = self.target.clone();
-        let pushed = self.run(|reg, r, key| artifact::bundle::push(reg, r, files, key))?;
+        let pushed = self.run(|reg, r, key| {
+            let pushed = artifact::bundle::push(reg, r, files, key)?;
+            if let Some(k) = key {
+                let statement = attest::statement(
+                    &r.repository_ref(),
+                    &pushed.digest,
+                    attest::SLSA_PROVENANCE_V1,
+                    provenance,
+                );
+                let (tag, size) = attest::attach(reg, r, &pushed.digest, &statement, k)?;
+                crate::ui::status(&format!(
+                    "attached SLSA provenance to {} (attestation tag {tag}, {size} bytes)",
+                    pushed.digest
+                ));
+            }
+            Ok(pushed)
+        })?;
         crate::ui::status(&format!(
             "pushed {} files ({} bytes, layer {} bytes) to {r} in {:.0?}",
             files.len(),
@@ -259,7 +284,8 @@ impl PushPlan {
 pub(crate) fn push(cmd: PushCmd) -> Result<Outcome> {
     let plan = PushPlan::prepare(&cmd.reference, &cmd.push)?;
     let files = artifact::bundle::read_dir(&cmd.dir)?;
-    plan.push_bundle(&files)?;
+    let provenance = crate::provenance::for_directory(&files);
+    plan.push_bundle(&files, provenance)?;
     Ok(Outcome::Success)
 }
 
@@ -280,8 +306,20 @@ pub(crate) fn pull(cmd: PullCmd) -> Result<Outcome> {
         Ok(p) => p,
         Err(outcome) => return Ok(outcome),
     };
-    if key.is_some() {
+    if let Some(k) = &key {
         crate::ui::status(&format!("verified signature of {}", pulled.digest));
+        if cmd.require_attestation {
+            if let Err(outcome) = check_outcome(attest::verify(
+                &reg,
+                &r,
+                &pulled.digest,
+                k,
+                attest::SLSA_PROVENANCE_V1,
+            ))? {
+                return Ok(outcome);
+            }
+            crate::ui::status(&format!("verified SLSA provenance of {}", pulled.digest));
+        }
     }
     let mut tree = FileTree::default();
     for f in pulled.files {
@@ -328,17 +366,33 @@ pub(crate) fn verify(cmd: VerifyCmd) -> Result<Outcome> {
     let key = verifying_key(&cmd.key)?;
     let reg = cmd.registry.registry()?;
     let digest = resolve_digest(&reg, &r)?;
-    match check_outcome(sign::verify(&reg, &r, &digest, &key))? {
-        Ok(()) => {
-            crate::ui::status(&format!(
-                "verified: {} is signed by {}",
-                r.at_digest(&digest),
-                cmd.key.display()
-            ));
-            Ok(Outcome::Success)
-        }
-        Err(outcome) => Ok(outcome),
+    if let Err(outcome) = check_outcome(sign::verify(&reg, &r, &digest, &key))? {
+        return Ok(outcome);
     }
+    crate::ui::status(&format!(
+        "verified: {} is signed by {}",
+        r.at_digest(&digest),
+        cmd.key.display()
+    ));
+    if cmd.attestation {
+        let statement = match check_outcome(attest::verify(
+            &reg,
+            &r,
+            &digest,
+            &key,
+            attest::SLSA_PROVENANCE_V1,
+        ))? {
+            Ok(s) => s,
+            Err(outcome) => return Ok(outcome),
+        };
+        crate::ui::status(&format!(
+            "verified: its SLSA provenance ({}) is signed by {}",
+            attest::attestation_tag(&digest),
+            cmd.key.display()
+        ));
+        println!("{}", serde_json::to_string_pretty(&statement["predicate"])?);
+    }
+    Ok(Outcome::Success)
 }
 
 /// `cnsctl generate-key-pair`.

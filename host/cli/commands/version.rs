@@ -7,7 +7,7 @@ use anyhow::Result;
 pub(crate) fn run() -> Result<Outcome> {
     println!("cnsctl {}", env!("CARGO_PKG_VERSION"));
     println!("wit cns:plugin@{}", cns_runtime::WIT_VERSION);
-    println!("wasmtime 48.0.8");
+    println!("wasmtime {}", cns_runtime::WASMTIME_VERSION);
     println!("recipe data {}", cns_recipe::resolve::DATA_VERSION);
     println!(
         "built-in plugins: {} ({})",

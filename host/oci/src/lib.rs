@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod artifact;
+pub mod attest;
 mod bounded;
 mod error;
 pub mod manifest;

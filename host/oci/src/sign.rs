@@ -283,7 +283,7 @@ pub fn load_verifying_key(path: &str, text: &str) -> Result<VerifyingKey> {
 
 // ---- sign / verify ----
 
-fn config_blob(payload_digest: &str) -> Vec<u8> {
+pub(crate) fn config_blob(payload_digest: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "architecture": "",
         "config": {},

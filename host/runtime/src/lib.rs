@@ -33,5 +33,8 @@ pub use runtime::Runtime;
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.2.0";
 
+/// The wasmtime release plugins run on (pinned in the workspace).
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
 /// Older WIT versions this host still loads (`major.minor`), newest first.
 pub const WIT_COMPAT: &[&str] = &["0.1"];

@@ -1,0 +1,151 @@
+//! The SLSA v1 provenance of a pushed bundle (signed and attached by `cns_oci::attest`):
+//! what made it (cnsctl and each plugin, with its component's sha256), from what (the
+//! recipe's digest and criteria, the flags that shaped it), and what came out (the digest of
+//! `checksums.txt`, which covers every file). No timestamps: the same inputs give the same
+//! statement.
+
+use cns_bundle::{BundleOptions, FileTree, Plan};
+use cns_runtime::{Catalog, Origin, PluginKind};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// `buildType` of a bundle made by `cnsctl bundle`.
+pub(crate) const BUILD_TYPE_BUNDLE: &str = "urn:cnsctl:build-type:bundle:v1";
+/// `buildType` of a directory pushed by `cnsctl push` (made earlier, by whatever made it).
+pub(crate) const BUILD_TYPE_PUSH: &str = "urn:cnsctl:build-type:push-directory:v1";
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn builder() -> Value {
+    json!({
+        "id": format!("urn:cnsctl:builder:{}", env!("CARGO_PKG_VERSION")),
+        "version": {
+            "cnsctl": env!("CARGO_PKG_VERSION"),
+            "wit": cns_runtime::WIT_VERSION,
+            "wasmtime": cns_runtime::WASMTIME_VERSION,
+            "recipeData": cns_recipe::resolve::DATA_VERSION,
+        },
+    })
+}
+
+/// The bundle's own files as the provenance names them.
+fn outputs(recipe_yaml: Option<&[u8]>, checksums: Option<&[u8]>) -> (Value, Value) {
+    let recipe = recipe_yaml.map_or(Value::Null, |r| json!({ "sha256": sha256(r) }));
+    let byproducts = match checksums {
+        Some(c) => json!([{ "name": "checksums.txt", "digest": { "sha256": sha256(c) } }]),
+        None => json!([]),
+    };
+    (recipe, byproducts)
+}
+
+/// A plugin as a resolved dependency.
+fn dependency(p: &cns_runtime::Plugin) -> Value {
+    let uri = match &p.origin {
+        Origin::Builtin => format!("urn:cnsctl:builtin-plugin:{}", p.name),
+        Origin::File(path) => format!("file:{}", path.display()),
+        Origin::Memory(label) => label.clone(),
+    };
+    json!({
+        "name": format!("{}/{}", p.kind.as_str(), p.name),
+        "uri": uri,
+        "digest": { "sha256": p.sha256 },
+        "annotations": { "version": p.version, "wit": p.wit_version },
+    })
+}
+
+/// The provenance predicate of a bundle made by `cnsctl bundle` from `plan`.
+pub(crate) fn for_bundle(
+    plan: &Plan,
+    catalog: &Catalog,
+    opts: &BundleOptions,
+    args: &crate::commands::bundle::BundleArgs,
+    tree: &FileTree,
+) -> Value {
+    let mut deps: Vec<Value> = Vec::new();
+    let mut seen: Vec<(PluginKind, String)> = Vec::new();
+    for c in &plan.components {
+        if !seen.contains(&(PluginKind::Bundler, c.plugin.clone())) {
+            seen.push((PluginKind::Bundler, c.plugin.clone()));
+            if let Some(p) = catalog.get(PluginKind::Bundler, &c.plugin) {
+                deps.push(dependency(p));
+            }
+        }
+    }
+    if let Some(p) = catalog.deployer(&opts.deployer) {
+        deps.push(dependency(p));
+    }
+    // The charts the bundle installs (by version; their digests are the registries').
+    for c in &plan.components {
+        deps.push(json!({
+            "name": format!("chart/{}", c.input.chart.chart),
+            "uri": c.input.chart.repository,
+            "annotations": { "version": c.input.chart.version, "component": c.input.name },
+        }));
+    }
+    let components: Vec<Value> = plan
+        .components
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.input.name,
+                "chart": {
+                    "repository": c.input.chart.repository,
+                    "name": c.input.chart.chart,
+                    "version": c.input.chart.version,
+                },
+                "namespace": c.input.namespace,
+                "plugin": c.plugin,
+            })
+        })
+        .collect();
+    let (recipe, byproducts) = outputs(tree.get("recipe.yaml"), tree.get("checksums.txt"));
+    json!({
+        "buildDefinition": {
+            "buildType": BUILD_TYPE_BUNDLE,
+            "externalParameters": {
+                "recipe": { "digest": recipe },
+                "deployer": opts.deployer,
+                "bundlers": args.bundlers,
+                "set": args.sets,
+                "systemNodeSelector": args.system_node_selector,
+                "systemNodeToleration": args.system_node_toleration,
+                "acceleratedNodeSelector": args.accelerated_node_selector,
+                "acceleratedNodeToleration": args.accelerated_node_toleration,
+                "deployerOptions": opts.deployer_options,
+                "clusterValues": opts.clusters,
+            },
+            "internalParameters": { "components": components },
+            "resolvedDependencies": deps,
+        },
+        "runDetails": {
+            "builder": builder(),
+            "byproducts": byproducts,
+        },
+    })
+}
+
+/// The provenance predicate of a bundle directory pushed by `cnsctl push`: what the
+/// directory itself shows (its recipe and checksums); the plugins that made it are not known
+/// to the push.
+pub(crate) fn for_directory(files: &[cns_oci::Entry]) -> Value {
+    let get = |p: &str| {
+        files
+            .iter()
+            .find(|f| f.path == p)
+            .map(|f| f.content.as_slice())
+    };
+    let (recipe, byproducts) = outputs(get("recipe.yaml"), get("checksums.txt"));
+    json!({
+        "buildDefinition": {
+            "buildType": BUILD_TYPE_PUSH,
+            "externalParameters": { "recipe": { "digest": recipe } },
+            "resolvedDependencies": [],
+        },
+        "runDetails": {
+            "builder": builder(),
+            "byproducts": byproducts,
+        },
+    })
+}
