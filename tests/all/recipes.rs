@@ -31,13 +31,30 @@ fn every_supported_combination_resolves() {
             c.intent == "training" && c.service != "eks",
             "{c}"
         );
-        // AKS training (InfiniBand) gets the NicClusterPolicy the chart does not deploy.
-        let ncp = r.component("network-operator").is_some_and(|n| {
-            n.manifest_files
-                .iter()
-                .any(|m| m.ends_with("nic-cluster-policy-aks.yaml"))
-        });
-        assert_eq!(ncp, c.service == "aks" && c.intent == "training", "{c}");
+        // AKS (InfiniBand, driver container) and OKE (RoCE, host OFED) training get the
+        // NicClusterPolicy the chart does not deploy; GKE's RDMA is GKE's own.
+        let ncp = |service: &str| {
+            r.component("network-operator").is_some_and(|n| {
+                n.manifest_files
+                    .iter()
+                    .any(|m| m.ends_with(&format!("nic-cluster-policy-{service}.yaml")))
+            })
+        };
+        for service in ["aks", "oke"] {
+            assert_eq!(
+                ncp(service),
+                c.service == service && c.intent == "training",
+                "{c}"
+            );
+        }
+        let values = store
+            .component_values(r.component("gpu-operator").unwrap())
+            .unwrap();
+        assert_eq!(
+            values["driver"]["rdma"]["useHostMofed"] == serde_json::json!(true),
+            c.service == "oke" && c.intent == "training",
+            "{c}: driver.rdma.useHostMofed"
+        );
     }
 }
 
