@@ -79,7 +79,13 @@ fn main() {
                     let code = if embedded { a.precompiled } else { &[] };
                     s.spawn(move || {
                         let p = rt
-                            .load_with_code(a.name, cns_runtime::Origin::Builtin, a.bytes, code)
+                            .load_with_code(
+                                a.name,
+                                cns_runtime::Origin::Builtin,
+                                a.bytes,
+                                Some(a.sha256),
+                                code,
+                            )
                             .unwrap();
                         assert_eq!(p.precompiled, embedded, "{}", a.name);
                     })

@@ -145,8 +145,10 @@ fn fail(msg: &str) -> ! {
 fn write_gen(out_dir: &Path, built: &[(&str, PathBuf, bool)], skipped: Option<&str>, route: &str) {
     let mut s = String::new();
     let entry = |(name, path, _): &(&str, PathBuf, bool)| {
+        use sha2::Digest;
+        let sha256 = hex::encode(sha2::Sha256::digest(fs::read(path).unwrap()));
         format!(
-            "    Artifact {{ name: {name:?}, bytes: include_bytes!({:?}), precompiled: include_bytes!({:?}) }},\n",
+            "    Artifact {{ name: {name:?}, bytes: include_bytes!({:?}), sha256: {sha256:?}, precompiled: include_bytes!({:?}) }},\n",
             path.display().to_string(),
             path.with_extension("cwasm").display().to_string()
         )

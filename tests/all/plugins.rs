@@ -215,3 +215,16 @@ fn the_native_plugin_list_is_the_builtin_list() {
     builtin.sort_unstable();
     assert_eq!(native, builtin);
 }
+
+/// The sha256 each built-in carries (computed by the build script, so loading skips hashing)
+/// is the hash of its bytes: what `plugin list`, provenance and the trust records show.
+#[test]
+fn builtin_digests_computed_at_build_time_are_the_bytes_digests() {
+    use sha2::{Digest, Sha256};
+    let all = cns_plugin_artifacts::require()
+        .iter()
+        .chain(cns_plugin_artifacts::TEST_ONLY);
+    for a in all {
+        assert_eq!(a.sha256, hex::encode(Sha256::digest(a.bytes)), "{}", a.name);
+    }
+}

@@ -9,6 +9,8 @@ pub struct Artifact {
     pub name: &'static str,
     /// The component bytes.
     pub bytes: &'static [u8],
+    /// sha256 of `bytes` (hex), computed at build time so loading need not hash them.
+    pub sha256: &'static str,
     /// The component compiled at build time by `cns-engine`'s configuration (wasmtime's
     /// `.cwasm` format); empty if that failed.
     pub precompiled: &'static [u8],

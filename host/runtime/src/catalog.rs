@@ -27,7 +27,13 @@ impl Catalog {
                 .filter(|a| wanted(a.name))
                 .map(|a| {
                     s.spawn(move || {
-                        runtime.load_with_code(a.name, Origin::Builtin, a.bytes, a.precompiled)
+                        runtime.load_with_code(
+                            a.name,
+                            Origin::Builtin,
+                            a.bytes,
+                            Some(a.sha256),
+                            a.precompiled,
+                        )
                     })
                 })
                 .collect();

@@ -17,20 +17,25 @@ use wasmtime::component::Component;
 impl Runtime {
     /// Compile (or load from cache) and check a plugin component, then ask it for its info.
     pub fn load(self: &Arc<Self>, label: &str, origin: Origin, bytes: &[u8]) -> Result<Plugin> {
-        self.load_with_code(label, origin, bytes, &[])
+        self.load_with_code(label, origin, bytes, None, &[])
     }
 
     /// [`Runtime::load`] for a built-in plugin whose compiled code was embedded at build time
-    /// (`precompiled`, from `cns-plugin-artifacts`); if wasmtime refuses that code (another
+    /// (`precompiled`, from `cns-plugin-artifacts`), with the sha256 of `bytes` computed then
+    /// (`known_sha256`; hashed here when `None`); if wasmtime refuses that code (another
     /// engine configuration), the component is compiled as usual.
     pub fn load_with_code(
         self: &Arc<Self>,
         label: &str,
         origin: Origin,
         bytes: &[u8],
+        known_sha256: Option<&str>,
         precompiled: &[u8],
     ) -> Result<Plugin> {
-        let sha256 = hex::encode(Sha256::digest(bytes));
+        let sha256 = match known_sha256 {
+            Some(s) => s.to_string(),
+            None => hex::encode(Sha256::digest(bytes)),
+        };
         let embedded = (!precompiled.is_empty())
             .then(|| load_embedded(&self.engine, precompiled).ok())
             .flatten();
