@@ -671,6 +671,59 @@ fn serve_rate_limits_per_client() {
 }
 
 #[test]
+fn serve_disconnects_clients_too_slow_to_send_headers() {
+    use std::io::{Read, Write};
+    let s = Server::start(&["--header-timeout", "1"]);
+    let mut tcp = std::net::TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n")
+        .unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let start = Instant::now();
+    let mut rest = Vec::new();
+    let _ = tcp.read_to_end(&mut rest);
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "closed after {waited:?}: {}",
+        String::from_utf8_lossy(&rest)
+    );
+    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+    assert_eq!(s.get("/health").0, 200, "others are still served");
+}
+
+#[test]
+fn serve_limits_each_client_behind_a_trusted_proxy() {
+    // The test client is 127.0.0.1: as a trusted proxy, its X-Forwarded-For names the client.
+    let s = Server::start(&[
+        "--rate-limit",
+        "1",
+        "--rate-burst",
+        "1",
+        "--trusted-proxy",
+        "127.0.0.0/8",
+    ]);
+    let get = |xff: &str| {
+        send(
+            client()
+                .get(s.url("/v1/recipe?service=eks&accelerator=h100"))
+                .header("x-forwarded-for", xff),
+        )
+        .0
+    };
+    assert_eq!(get("203.0.113.9"), 200);
+    assert_eq!(get("203.0.113.9"), 429, "the same client's bucket is empty");
+    assert_eq!(
+        get("198.51.100.2"),
+        200,
+        "another client has its own bucket"
+    );
+    // A client cannot dodge its bucket by prepending addresses: the right-most one counts.
+    assert_eq!(get("192.0.2.1, 203.0.113.9"), 429);
+    let log = s.log.lock().unwrap().join("\n");
+    assert!(log.contains("\"client\":\"198.51.100.2\""), "{log}");
+}
+
+#[test]
 fn serve_renders_64_concurrent_bundles_alike_and_counts_them() {
     let s = Server::start(&["--rate-limit", "0", "--max-renders", "2"]);
     let recipe = s.get(&format!("/v1/recipe?{EKS}")).2;
@@ -935,6 +988,7 @@ fn serve_chart_renders_and_validates() {
             "server.maxRenders=4",
             "networkPolicy.allowEgress=true",
             "server.accessLog=false",
+            "server.trustedProxies={10.0.0.0/8}",
         ],
     );
     let sm = all
@@ -945,6 +999,13 @@ fn serve_chart_renders_and_validates() {
     assert!(!all.iter().any(|o| o["kind"] == "HorizontalPodAutoscaler"));
     let deploy = all.iter().find(|o| o["kind"] == "Deployment").unwrap();
     assert_eq!(deploy["spec"]["replicas"], 3);
+    let args = &deploy["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(
+        args.as_array()
+            .unwrap()
+            .contains(&json!("--trusted-proxy=10.0.0.0/8")),
+        "{args}"
+    );
     if let Some(kv) = require_tool("kubernetes-validate", &[&repo_file("target/tools/bin")]) {
         let root = tmp.path();
         let files: Vec<PathBuf> = ["defaults", "all"]

@@ -53,6 +53,11 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) drain_delay: u64,
 
+    /// Seconds a client has to send a request's headers (from connecting, or from the end of
+    /// the previous request on a kept-alive connection); slower clients are disconnected.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) header_timeout: u64,
+
     /// Then wait at most this many seconds for requests in flight before exiting.
     #[arg(
         long,
@@ -61,6 +66,13 @@ pub(crate) struct ServeArgs {
         env = "CNS_SHUTDOWN_TIMEOUT"
     )]
     pub(crate) shutdown_timeout: u64,
+
+    /// A proxy or load balancer in front of the server (CIDR, e.g. 10.0.0.0/8; repeatable):
+    /// for requests from it, the client is the right-most address in X-Forwarded-For that is
+    /// not itself a trusted proxy (rate limits and logs are per client). Without it the
+    /// header is ignored, so clients cannot choose their own address.
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) trusted_proxy: Vec<String>,
 
     /// No access log (one JSON line per request on stderr).
     #[arg(long)]

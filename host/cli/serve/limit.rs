@@ -85,9 +85,135 @@ impl Limiter {
     }
 }
 
+/// An IP network (`ADDR/PREFIX`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Parse `10.0.0.0/8`, `fd00::/8` or a single address.
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
+        let (a, p) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{}` is not an IP address", a.escape_debug()))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if p.is_empty() {
+            max
+        } else {
+            p.parse::<u8>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("prefix `{}` is not 0 to {max}", p.escape_debug()))?
+        };
+        Ok(Network { addr, prefix })
+    }
+
+    /// Whether `ip` is in this network.
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| -> (u128, u32) {
+            match ip {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                    Some(v4) => (u128::from(u32::from(v4)), 32),
+                    None => (u128::from(v6), 128),
+                },
+            }
+        };
+        let ((net, width), (host, host_width)) = (bits(self.addr), bits(ip));
+        if width != host_width {
+            return false;
+        }
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (net >> shift) == (host >> shift)
+    }
+}
+
+/// The client of a request from `peer`: `peer` itself, unless it is a trusted proxy; then
+/// the right-most `X-Forwarded-For` address that is not a trusted proxy.
+pub(crate) fn client_ip(
+    peer: IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[Network],
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("?"))
+        .flat_map(|v| v.split(','))
+        .collect();
+    // From the right: each trusted hop names the one before it. An entry that is not an
+    // address ends the walk at the last hop known.
+    let mut client = peer;
+    for raw in entries.into_iter().rev() {
+        match raw.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    return ip;
+                }
+            }
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networks_and_forwarded_clients() {
+        let n = Network::parse("10.0.0.0/8").unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(n.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!n.contains("11.0.0.1".parse().unwrap()));
+        assert!(!n.contains("fd00::1".parse().unwrap()));
+        assert!(
+            Network::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(
+            Network::parse("fd00::/8")
+                .unwrap()
+                .contains("fd12::1".parse().unwrap())
+        );
+        assert!(
+            Network::parse("192.0.2.7")
+                .unwrap()
+                .contains("192.0.2.7".parse().unwrap())
+        );
+        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x"] {
+            assert!(Network::parse(bad).is_err(), "{bad}");
+        }
+        let trusted = [Network::parse("10.0.0.0/8").unwrap()];
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.2, 10.0.0.7".parse().unwrap(),
+        );
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        // The right-most address the trusted proxies did not add.
+        assert_eq!(
+            client_ip(proxy, &h, &trusted),
+            "198.51.100.2".parse::<IpAddr>().unwrap()
+        );
+        // From an untrusted peer the header is ignored.
+        let peer: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(client_ip(peer, &h, &trusted), peer);
+        // A garbage header leaves the proxy as the client.
+        h.insert("x-forwarded-for", "not-an-ip".parse().unwrap());
+        assert_eq!(client_ip(proxy, &h, &trusted), proxy);
+    }
 
     #[test]
     fn burst_then_rate_per_client() {

@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) queued: AtomicUsize,
     pub(crate) cfg: Config,
     pub(crate) recipes: api::RecipeCache,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub(crate) trusted: Vec<limit::Network>,
     ids: AtomicU64,
     id_prefix: String,
 }
@@ -131,6 +133,13 @@ pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<()> {
             access_log: !args.no_access_log,
         },
         recipes: Default::default(),
+        trusted: args
+            .trusted_proxy
+            .iter()
+            .map(|t| {
+                limit::Network::parse(t).map_err(|e| anyhow::anyhow!("--trusted-proxy `{t}`: {e}"))
+            })
+            .collect::<Result<_>>()?,
         ids: AtomicU64::new(0),
         id_prefix: format!("{:08x}", random as u32),
     });
@@ -179,14 +188,13 @@ async fn serve(shared: Arc<Shared>, addr: SocketAddr, args: ServeArgs) -> Result
         }
     });
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let drain_delay = Duration::from_secs(args.drain_delay);
     let draining = shared.clone();
     let fatal: Arc<std::sync::Mutex<Option<anyhow::Error>>> = Arc::default();
     let fatal_in = fatal.clone();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot handle SIGTERM")?;
     let signal = async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
         let why = tokio::select! {
             _ = term.recv() => "SIGTERM".to_string(),
             _ = tokio::signal::ctrl_c() => "SIGINT".to_string(),
@@ -207,23 +215,53 @@ async fn serve(shared: Arc<Shared>, addr: SocketAddr, args: ServeArgs) -> Result
         if fatal_in.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
             tokio::time::sleep(drain_delay).await;
         }
-        let _ = stop_tx.send(true);
     };
     let app = api::router(shared.clone());
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal);
-    let shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
-    let mut stopped = stop_rx.clone();
-    let deadline = async move {
-        let _ = stopped.wait_for(|s| *s).await;
-        tokio::time::sleep(shutdown_timeout).await;
-    };
+    // hyper's HTTP/1 connections, each watched for graceful shutdown; a client that does not
+    // finish sending its request headers within --header-timeout is disconnected.
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let header_timeout = Duration::from_secs(args.header_timeout);
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        log("warn", "accept failed", json!({ "error": e.to_string() }));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let svc = tower::ServiceExt::map_request(
+                    app.clone(),
+                    move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        req
+                    },
+                );
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper_util::service::TowerToHyperService::new(svc),
+                    );
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = watched.await;
+                });
+            }
+            _ = &mut signal => break,
+        }
+    }
+    // Stop accepting; let the connections finish their requests in flight.
+    drop(listener);
     tokio::select! {
-        r = server.into_future() => r.context("server failed")?,
-        _ = deadline => {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(args.shutdown_timeout)) => {
             log("warn", "shutdown timeout: requests still in flight were abandoned",
                 json!({ "inFlight": shared.metrics.in_flight.get() }));
         }
@@ -280,6 +318,7 @@ pub(crate) async fn observe(
         .map_or("unmatched", |m| m.as_str())
         .to_string();
     let path = req.uri().path().to_string();
+    let client = limit::client_ip(peer.ip(), req.headers(), &shared.trusted);
     shared.metrics.in_flight.inc();
     let _in_flight = InFlight(&shared.metrics.in_flight);
 
@@ -291,7 +330,7 @@ pub(crate) async fn observe(
         .filter(|_| route.starts_with("/v1/"))
     {
         let limit = ("x-ratelimit-limit", format!("{}", limiter.rate));
-        match limiter.check(peer.ip(), Instant::now()) {
+        match limiter.check(client, Instant::now()) {
             limit::Decision::Allow { remaining, reset } => {
                 limit_headers.push((HeaderName::from_static(limit.0), limit.1));
                 limit_headers.push((
@@ -315,7 +354,7 @@ pub(crate) async fn observe(
                             limiter.rate, limiter.burst
                         ),
                     )
-                    .with_details(json!({ "limit": limiter.rate, "burst": limiter.burst, "client": peer.ip().to_string() }))
+                    .with_details(json!({ "limit": limiter.rate, "burst": limiter.burst, "client": client.to_string() }))
                     .retryable()
                     .with_header(header::RETRY_AFTER, secs)
                     .with_header(HeaderName::from_static(limit.0), limit.1)
@@ -393,7 +432,7 @@ pub(crate) async fn observe(
         let mut fields = json!({
             "requestId": id, "method": method, "route": route, "path": path,
             "status": status, "durationMs": (elapsed.as_secs_f64() * 1e6).round() / 1e3,
-            "client": peer.ip().to_string(),
+            "client": client.to_string(),
         });
         if let Some(e) = &err {
             fields["code"] = json!(e.code);
