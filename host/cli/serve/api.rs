@@ -134,24 +134,32 @@ async fn not_found(uri: Uri) -> ApiError {
     )
 }
 
+fn unavailable(why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        error::SERVICE_UNAVAILABLE,
+        why,
+    )
+    .retryable()
+    .with_header(header::RETRY_AFTER, 1)
+}
+
 impl Shared {
-    /// 503 while the plugins load or the server drains.
-    fn ready(&self) -> Result<&Arc<cns_runtime::Catalog>, ApiError> {
-        let unavailable = |why: &str| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                error::SERVICE_UNAVAILABLE,
-                why,
-            )
-            .retryable()
-            .with_header(header::RETRY_AFTER, 1)
-        };
-        if self.draining.load(Ordering::SeqCst) {
-            return Err(unavailable("the server is shutting down"));
-        }
+    /// The plugins, or 503 while they load. Draining does not refuse requests: the server
+    /// serves everything that reaches it until it stops accepting connections.
+    fn catalog(&self) -> Result<&Arc<cns_runtime::Catalog>, ApiError> {
         self.catalog
             .get()
             .ok_or_else(|| unavailable("the plugins are still loading"))
+    }
+
+    /// `/ready`: 503 while the plugins load or the server drains (so load balancers stop
+    /// sending it new requests).
+    fn ready(&self) -> Result<(), ApiError> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err(unavailable("the server is shutting down"));
+        }
+        self.catalog().map(|_| ())
     }
 }
 
@@ -733,7 +741,7 @@ async fn bundle(
     body: Body,
 ) -> Result<Response, ApiError> {
     let start = Instant::now();
-    let catalog = s.ready()?.clone();
+    let catalog = s.catalog()?.clone();
     check_content_type(&headers)?;
     let pairs = params(&uri);
     let body = read_body(&headers, body, s.cfg.max_body).await?;
