@@ -254,6 +254,18 @@ impl BundleArgs {
     }
 }
 
+/// A bundle's files as the entries of an OCI artifact's archive.
+pub(crate) fn oci_entries(tree: &cns_bundle::FileTree) -> Vec<cns_oci::Entry> {
+    tree.files()
+        .iter()
+        .map(|(path, e)| cns_oci::Entry {
+            path: path.clone(),
+            content: e.content.clone(),
+            executable: e.executable,
+        })
+        .collect()
+}
+
 /// Limit `opts` to the components `named` (`-b/--bundlers`) and, transitively, what they
 /// depend on: the others are dropped as with COMPONENT:enabled=false. Returns the
 /// dependencies added beyond `named`. An unknown name is an error listing the recipe's
@@ -367,16 +379,7 @@ pub(crate) fn run(
         .context("failed to generate the bundle")?;
     if let Some(push) = push {
         let provenance = crate::provenance::for_bundle(&plan, &catalog, &opts, &args, &tree);
-        let files: Vec<cns_oci::Entry> = tree
-            .files()
-            .iter()
-            .map(|(path, e)| cns_oci::Entry {
-                path: path.clone(),
-                content: e.content.clone(),
-                executable: e.executable,
-            })
-            .collect();
-        push.push_bundle(&files, provenance)?;
+        push.push_bundle(&oci_entries(&tree), provenance)?;
         return Ok(Outcome::Success);
     }
     let report = tree.write_to(&args.output, args.force)?;

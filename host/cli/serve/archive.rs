@@ -25,14 +25,5 @@ pub(crate) fn zip(tree: &FileTree) -> std::io::Result<Vec<u8>> {
 
 /// The bundle as the `.tar.gz` `cnsctl push` stores in a registry.
 pub(crate) fn tar_gz(tree: &FileTree) -> Result<Vec<u8>, cns_oci::Error> {
-    let entries: Vec<cns_oci::Entry> = tree
-        .files()
-        .iter()
-        .map(|(path, e)| cns_oci::Entry {
-            path: path.clone(),
-            content: e.content.clone(),
-            executable: e.executable,
-        })
-        .collect();
-    cns_oci::archive::pack(&entries)
+    cns_oci::archive::pack(&crate::commands::bundle::oci_entries(tree))
 }
