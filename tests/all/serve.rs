@@ -726,7 +726,15 @@ fn serve_limits_each_client_behind_a_trusted_proxy() {
 
 #[test]
 fn serve_renders_64_concurrent_bundles_alike_and_counts_them() {
-    let s = Server::start(&["--rate-limit", "0", "--max-renders", "2"]);
+    // (A long queue timeout: on a loaded CI machine 64 renders on two slots take a while.)
+    let s = Server::start(&[
+        "--rate-limit",
+        "0",
+        "--max-renders",
+        "2",
+        "--queue-timeout",
+        "300",
+    ]);
     let recipe = s.get(&format!("/v1/recipe?{EKS}")).2;
     let url = s.url("/v1/bundle?deployer=argocd");
     let bodies: Vec<(u16, Vec<u8>)> = rt().block_on(async {
@@ -830,6 +838,8 @@ fn serve_finishes_requests_in_flight_on_sigterm() {
         "0",
         "--max-renders",
         "1",
+        "--queue-timeout",
+        "300",
         "--drain-delay",
         "1",
     ]);
