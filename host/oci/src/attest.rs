@@ -4,7 +4,6 @@
 //! envelope (`application/vnd.dsse.envelope.v1+json`, annotated with its `predicateType`),
 //! the layout `cosign attest --key` writes and `cosign verify-attestation --key` reads.
 
-use crate::manifest::{self, Descriptor, Manifest};
 use crate::{Error, OciRef, Registry, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -105,25 +104,21 @@ pub fn attach(
     key: &SigningKey,
 ) -> Result<(String, usize)> {
     let env = serde_json::to_vec(&envelope(statement, key)).expect("an envelope serialises");
-    let layer_digest = reg.push_raw_blob(r, &env, "attestation")?;
-    let config = crate::sign::config_blob(&layer_digest);
-    reg.push_raw_blob(r, &config, "attestation config")?;
-    let mut layer = Descriptor::of(DSSE_ENVELOPE, &env);
-    if let Some(t) = statement["predicateType"].as_str() {
-        layer
-            .annotations
-            .insert(PREDICATE_ANNOTATION.into(), t.to_string());
-    }
-    let m = Manifest {
-        schema_version: 2,
-        media_type: manifest::MANIFEST.into(),
-        artifact_type: None,
-        config: Descriptor::of(crate::sign::IMAGE_CONFIG, &config),
-        layers: vec![layer],
-        annotations: BTreeMap::new(),
-    };
+    let annotations: BTreeMap<String, String> = statement["predicateType"]
+        .as_str()
+        .map(|t| (PREDICATE_ANNOTATION.to_string(), t.to_string()))
+        .into_iter()
+        .collect();
     let tag = attestation_tag(digest);
-    reg.push_manifest(&r.at_tag(&tag), &m.to_bytes(), manifest::MANIFEST)?;
+    crate::sign::push_attached(
+        reg,
+        r,
+        &tag,
+        DSSE_ENVELOPE,
+        &env,
+        annotations,
+        ("attestation", "attestation config"),
+    )?;
     Ok((tag, env.len()))
 }
 
@@ -194,14 +189,9 @@ pub fn verify(
         reference: at.to_string(),
         reason,
     };
-    let Some((bytes, _)) = reg.fetch_manifest(&att_ref)? else {
+    let Some(m) = crate::sign::fetch_attached(reg, r, &tag, "attestation", fail)? else {
         return Err(fail(format!("no attestation at tag `{tag}`")));
     };
-    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-        fail(format!(
-            "attestation manifest at `{tag}` is not a manifest: {e}"
-        ))
-    })?;
     let mut reasons = Vec::new();
     for layer in m.layers.iter().filter(|l| l.media_type == DSSE_ENVELOPE) {
         // At most MAX_SMALL_BLOB bytes, digest checked.

@@ -295,18 +295,24 @@ pub(crate) fn config_blob(payload_digest: &str) -> Vec<u8> {
     .expect("serialises")
 }
 
-/// Sign artifact `digest` in `r`'s repository; returns the signature tag.
-pub fn sign(reg: &Registry, r: &OciRef, digest: &str, key: &SigningKey) -> Result<String> {
-    let payload = payload(r, digest);
-    let sig: Signature = key.sign(&payload);
-    let sig_b64 = B64.encode(sig.to_der().as_bytes());
-    let payload_digest = reg.push_raw_blob(r, &payload, "signature payload")?;
-    let config = config_blob(&payload_digest);
-    reg.push_raw_blob(r, &config, "signature config")?;
-    let mut layer = Descriptor::of(SIMPLE_SIGNING, &payload);
-    layer
-        .annotations
-        .insert(SIGNATURE_ANNOTATION.into(), sig_b64);
+/// Push `bytes` as the one layer (`media_type`, with `annotations`) of an image manifest at
+/// `tag` in `r`'s repository, with cosign's config blob: how cosign stores what it attaches
+/// to an artifact (signatures at `.sig`, attestations at `.att`). `labels` name the layer
+/// and the config blob in progress lines.
+pub(crate) fn push_attached(
+    reg: &Registry,
+    r: &OciRef,
+    tag: &str,
+    media_type: &str,
+    bytes: &[u8],
+    annotations: BTreeMap<String, String>,
+    labels: (&str, &str),
+) -> Result<()> {
+    let layer_digest = reg.push_raw_blob(r, bytes, labels.0)?;
+    let config = config_blob(&layer_digest);
+    reg.push_raw_blob(r, &config, labels.1)?;
+    let mut layer = Descriptor::of(media_type, bytes);
+    layer.annotations = annotations;
     let m = Manifest {
         schema_version: 2,
         media_type: manifest::MANIFEST.into(),
@@ -315,8 +321,42 @@ pub fn sign(reg: &Registry, r: &OciRef, digest: &str, key: &SigningKey) -> Resul
         layers: vec![layer],
         annotations: BTreeMap::new(),
     };
+    reg.push_manifest(&r.at_tag(tag), &m.to_bytes(), manifest::MANIFEST)?;
+    Ok(())
+}
+
+/// The manifest stored at `tag` in `r`'s repository (what [`push_attached`] wrote), or
+/// `None` when there is none; `what` names it in the error for a malformed one.
+pub(crate) fn fetch_attached(
+    reg: &Registry,
+    r: &OciRef,
+    tag: &str,
+    what: &str,
+    fail: impl Fn(String) -> Error,
+) -> Result<Option<Manifest>> {
+    let Some((bytes, _)) = reg.fetch_manifest(&r.at_tag(tag))? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| fail(format!("{what} manifest at `{tag}` is not a manifest: {e}")))
+}
+
+/// Sign artifact `digest` in `r`'s repository; returns the signature tag.
+pub fn sign(reg: &Registry, r: &OciRef, digest: &str, key: &SigningKey) -> Result<String> {
+    let payload = payload(r, digest);
+    let sig: Signature = key.sign(&payload);
+    let sig_b64 = B64.encode(sig.to_der().as_bytes());
     let tag = signature_tag(digest);
-    reg.push_manifest(&r.at_tag(&tag), &m.to_bytes(), manifest::MANIFEST)?;
+    push_attached(
+        reg,
+        r,
+        &tag,
+        SIMPLE_SIGNING,
+        &payload,
+        BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), sig_b64)]),
+        ("signature payload", "signature config"),
+    )?;
     Ok(tag)
 }
 
@@ -325,21 +365,16 @@ pub fn verify(reg: &Registry, r: &OciRef, digest: &str, key: &VerifyingKey) -> R
     let tag = signature_tag(digest);
     let at = r.at_digest(digest);
     let sig_ref = r.at_tag(&tag);
-    let Some((bytes, _)) = reg.fetch_manifest(&sig_ref)? else {
+    let fail = |reason: String| Error::Verify {
+        reference: at.to_string(),
+        reason,
+    };
+    let Some(m) = fetch_attached(reg, r, &tag, "signature", fail)? else {
         return Err(Error::Unsigned {
             reference: at.to_string(),
             tag,
         });
     };
-    let fail = |reason: String| Error::Verify {
-        reference: at.to_string(),
-        reason,
-    };
-    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-        fail(format!(
-            "signature manifest at `{tag}` is not a manifest: {e}"
-        ))
-    })?;
     let mut reasons = Vec::new();
     for layer in m.layers.iter().filter(|l| l.media_type == SIMPLE_SIGNING) {
         let Some(sig) = layer.annotations.get(SIGNATURE_ANNOTATION) else {
