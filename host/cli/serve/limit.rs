@@ -11,8 +11,25 @@ use std::time::{Duration, Instant};
 
 /// Shards of the bucket map.
 const SHARDS: usize = 16;
-/// A shard holding more buckets than this forgets the full ones (clients gone quiet).
+/// A shard holding more buckets than this forgets the full ones (clients gone quiet), at most
+/// once per refill period: a bucket is full that long after its client's last request, so
+/// looking more often finds nothing new and would cost a scan on every request.
 const PRUNE_ABOVE: usize = 4096;
+
+/// An IPv4 client seen through an IPv6 socket (`::ffff:a.b.c.d`) is the IPv4 client.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// One shard: its buckets and when it last forgot the full ones.
+#[derive(Debug, Default)]
+struct Shard {
+    buckets: HashMap<IpAddr, Bucket>,
+    pruned: Option<Instant>,
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -37,7 +54,7 @@ pub(crate) struct Limiter {
     /// Bucket size.
     pub(crate) burst: f64,
     hasher: std::collections::hash_map::RandomState,
-    shards: Vec<Mutex<HashMap<IpAddr, Bucket>>>,
+    shards: Vec<Mutex<Shard>>,
 }
 
 impl Limiter {
@@ -53,18 +70,21 @@ impl Limiter {
 
     /// Take one token from `client`'s bucket at `now`.
     pub(crate) fn check(&self, client: IpAddr, now: Instant) -> Decision {
-        // An IPv4 client seen through an IPv6 socket is the same client.
-        let client = match client {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(client),
-            v4 => v4,
-        };
+        let client = canonical(client);
         let shard = &self.shards[(self.hasher.hash_one(client) as usize) % SHARDS];
-        let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > PRUNE_ABOVE {
+        let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let refill = Duration::from_secs_f64(self.burst / self.rate);
+        let due = shard
+            .pruned
+            .is_none_or(|t| now.saturating_duration_since(t) >= refill);
+        if shard.buckets.len() > PRUNE_ABOVE && due {
             let (rate, burst) = (self.rate, self.burst);
-            map.retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
+            shard.buckets.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
+            });
+            shard.pruned = Some(now);
         }
-        let b = map.entry(client).or_insert(Bucket {
+        let b = shard.buckets.entry(client).or_insert(Bucket {
             tokens: self.burst,
             last: now,
         });
@@ -115,12 +135,9 @@ impl Network {
     /// Whether `ip` is in this network.
     pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         let bits = |ip: IpAddr| -> (u128, u32) {
-            match ip {
+            match canonical(ip) {
                 IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
-                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                    Some(v4) => (u128::from(u32::from(v4)), 32),
-                    None => (u128::from(v6), 128),
-                },
+                IpAddr::V6(v6) => (u128::from(v6), 128),
             }
         };
         let ((net, width), (host, host_width)) = (bits(self.addr), bits(ip));
@@ -258,7 +275,11 @@ mod tests {
         for i in 0..1000u32 {
             l.check(IpAddr::from((i | 0xC000_0000).to_be_bytes()), later);
         }
-        let total: usize = l.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        let total: usize = l
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().buckets.len())
+            .sum();
         assert!(total <= 1000 + SHARDS, "{total} buckets kept");
     }
 }
