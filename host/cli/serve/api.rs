@@ -634,9 +634,15 @@ fn bundle_argv(pairs: &[(String, String)], bundlers: &[String]) -> Result<Vec<St
 fn bundle_body(body: &[u8]) -> Result<(RecipeResult, Vec<String>), ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| ApiError::invalid(format!("the request body is not UTF-8: {e}")))?;
-    let doc = document(body)?;
     let bad = |e: cns_recipe::Error| ApiError::field("recipe", e.to_string());
-    match doc {
+    // The usual body is the recipe itself: read it once. Only a body that is not a recipe is
+    // read again, as a document, to see whether it wraps one (a wrapper has no `kind`, and a
+    // recipe allows no unknown fields, so a wrapper never reads as a recipe).
+    let direct = match RecipeResult::from_yaml("request body", text) {
+        Ok(recipe) => return Ok((recipe, Vec::new())),
+        Err(e) => e,
+    };
+    match document(body)? {
         Value::Object(mut map) if map.contains_key("recipe") => {
             let recipe = map.remove("recipe").unwrap_or_default();
             let bundlers = match map.remove("bundlers") {
@@ -675,10 +681,7 @@ fn bundle_body(body: &[u8]) -> Result<(RecipeResult, Vec<String>), ApiError> {
                 bundlers,
             ))
         }
-        _ => Ok((
-            RecipeResult::from_yaml("request body", text).map_err(bad)?,
-            Vec::new(),
-        )),
+        _ => Err(bad(direct)),
     }
 }
 
@@ -787,15 +790,7 @@ async fn bundle(
         .map_err(|e| ApiError::internal(format!("the render task failed: {e}")))?;
     let (files, size, bytes) = done.map_err(|e| {
         let err = error::classify(&e);
-        if let Some(r) = e.chain().find_map(|c| {
-            c.downcast_ref::<cns_runtime::Error>().or_else(|| {
-                c.downcast_ref::<cns_bundle::Error>().and_then(|b| match b {
-                    cns_bundle::Error::Component { error, .. }
-                    | cns_bundle::Error::Deployer { error, .. } => Some(error),
-                    _ => None,
-                })
-            })
-        }) {
+        if let Some(r) = error::plugin_error(&e) {
             s.metrics
                 .plugin_errors
                 .get_or_create(&super::metrics::PluginLabels {

@@ -120,16 +120,13 @@ impl IntoResponse for ApiError {
 /// plugin deadlines 504, plugin faults 502, anything else 500.
 pub(crate) fn classify(err: &anyhow::Error) -> ApiError {
     let message = chain(err);
+    if let Some(r) = plugin_error(err) {
+        return runtime(r, message);
+    }
     for e in err.chain() {
-        if let Some(r) = e.downcast_ref::<cns_runtime::Error>() {
-            return runtime(r, message);
-        }
         if let Some(b) = e.downcast_ref::<cns_bundle::Error>() {
             use cns_bundle::Error as B;
             match b {
-                B::Component { error, .. } | B::Deployer { error, .. } => {
-                    return runtime(error, message);
-                }
                 B::BadPath { .. } | B::Conflict { .. } | B::BadValues { .. } => {
                     return ApiError::new(StatusCode::BAD_GATEWAY, PLUGIN_FAILED, message);
                 }
@@ -142,6 +139,20 @@ pub(crate) fn classify(err: &anyhow::Error) -> ApiError {
         }
     }
     ApiError::invalid(message)
+}
+
+/// The plugin runtime's error in `err`'s chain: itself, or inside a bundle error about a
+/// component's bundler or the deployer.
+pub(crate) fn plugin_error(err: &anyhow::Error) -> Option<&cns_runtime::Error> {
+    err.chain().find_map(|c| {
+        c.downcast_ref::<cns_runtime::Error>().or_else(|| {
+            c.downcast_ref::<cns_bundle::Error>().and_then(|b| match b {
+                cns_bundle::Error::Component { error, .. }
+                | cns_bundle::Error::Deployer { error, .. } => Some(error),
+                _ => None,
+            })
+        })
+    })
 }
 
 fn runtime(r: &cns_runtime::Error, message: String) -> ApiError {
