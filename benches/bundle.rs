@@ -50,6 +50,7 @@ fn opts(deployer: &str, parallel: bool) -> BundleOptions {
         deployer_options: Default::default(),
         parallel,
         clusters: Vec::new(),
+        registry_mirror: None,
     }
 }
 

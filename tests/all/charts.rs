@@ -64,6 +64,7 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
     let docs_dir = tmp.path().join("rendered");
     std::fs::create_dir_all(&docs_dir).unwrap();
     let mut distinct = std::collections::BTreeSet::new();
+    let mut images_seen = 0;
     for (i, c) in cns_recipe::resolve::supported(&store)
         .unwrap()
         .iter()
@@ -128,6 +129,29 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
                 system += usize::from(group == Some("system-pool"));
             }
             assert!(system > 0, "{c}: {name} has no workload on the system pool");
+            let (locked, expected) = image_check(&recipe, name, &rendered, &out);
+            assert_eq!(
+                locked, expected,
+                "{c}: {name}: images.lock.yaml (left) differs from what the chart and operator run (right)"
+            );
+            if name == "gpu-operator" && c.os == "ubuntu" && c.service != "gke" {
+                let parts = [
+                    "gpu-operator:",
+                    "driver:",
+                    "container-toolkit:",
+                    "k8s-device-plugin:",
+                    "dcgm-exporter:",
+                    "node-feature-discovery:",
+                    "k8s-mig-manager:",
+                ];
+                for part in parts {
+                    assert!(
+                        locked.iter().any(|r| r.contains(&format!("/{part}"))),
+                        "{c}: no {part} in {locked:?}"
+                    );
+                }
+            }
+            images_seen += locked.len();
             if name == "gpu-operator" {
                 // GB200's driver module parameters reach a driver the operator installs: Ubuntu
                 // nodes outside GKE (GKE and the other OSes bring their own driver).
@@ -183,6 +207,7 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
             }
         }
     }
+    assert!(images_seen > 100, "only {images_seen} images checked");
     let builtin: Vec<_> = cns_test_support::list_files(&docs_dir)
         .into_iter()
         .map(|f| docs_dir.join(f))
@@ -198,4 +223,176 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
             describe(&o)
         );
     }
+}
+
+/// Every image reference a rendered chart's workloads name: containers and init containers,
+/// `*_IMAGE` environment variables and `--…-image=` arguments (images the operator starts
+/// itself).
+fn workload_images(doc: &Value, out: &mut std::collections::BTreeSet<String>) {
+    let spec = match doc["kind"].as_str() {
+        Some("CronJob") => doc.pointer("/spec/jobTemplate/spec/template/spec"),
+        Some("Pod") => doc.get("spec"),
+        _ => pod_spec(doc),
+    };
+    let Some(spec) = spec else { return };
+    for list in ["containers", "initContainers"] {
+        for ctr in spec[list].as_array().into_iter().flatten() {
+            out.insert(ctr["image"].as_str().unwrap().to_string());
+            for e in ctr["env"].as_array().into_iter().flatten() {
+                let name = e["name"].as_str().unwrap_or_default();
+                if let (true, Some(v)) = (name.ends_with("_IMAGE"), e["value"].as_str()) {
+                    out.insert(v.to_string());
+                }
+            }
+            for a in ctr["args"].as_array().into_iter().flatten() {
+                if let Some((flag, v)) = a.as_str().and_then(|a| a.split_once('=')) {
+                    if flag.starts_with("--") && flag.ends_with("-image") {
+                        out.insert(v.to_string());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `<repository>/<image>:<version>` (`@` for a sha256 version) of an operator operand.
+fn operand(o: &Value, suffix: &str) -> String {
+    let (repo, image, version) = (
+        o["repository"].as_str().unwrap(),
+        o["image"].as_str().unwrap(),
+        o["version"].as_str().unwrap(),
+    );
+    if version.starts_with("sha256:") {
+        format!("{repo}/{image}@{version}")
+    } else {
+        format!("{repo}/{image}:{version}{suffix}")
+    }
+}
+
+/// The operand images the GPU Operator deploys for a ClusterPolicy: the validator always, the
+/// driver (with its manager, and GDS and GDRCopy containers) when enabled, and each enabled
+/// operand; the driver, GDS and GDRCopy tags get `-<os ID><VERSION_ID>` of the node.
+fn cluster_policy_images(cp: &Value, node_os: &str, out: &mut std::collections::BTreeSet<String>) {
+    let s = &cp["spec"];
+    assert_ne!(
+        s["sandboxWorkloads"]["enabled"], true,
+        "sandbox workloads are not modelled"
+    );
+    let on = |k: &str| s[k]["enabled"].as_bool().unwrap_or(false);
+    out.insert(operand(&s["validator"], ""));
+    if on("driver") {
+        out.insert(operand(&s["driver"], node_os));
+        out.insert(operand(&s["driver"]["manager"], ""));
+        for k in ["gds", "gdrcopy"] {
+            if on(k) {
+                out.insert(operand(&s[k], node_os));
+            }
+        }
+    }
+    for k in [
+        "toolkit",
+        "devicePlugin",
+        "dcgm",
+        "dcgmExporter",
+        "gfd",
+        "migManager",
+        "nodeStatusExporter",
+    ] {
+        if on(k) {
+            out.insert(operand(&s[k], ""));
+        }
+    }
+}
+
+/// The operands of NicClusterPolicy resources among a component's manifests; the DOCA
+/// driver's tag gets `-<os ID><VERSION_ID>-<arch>`.
+fn nic_cluster_policy_images(
+    dir: &Path,
+    node_os: &str,
+    arch: &str,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir.join("manifests")) else {
+        return;
+    };
+    for e in entries {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for d in docs(&text)
+            .iter()
+            .filter(|d| d["kind"] == "NicClusterPolicy")
+        {
+            for (field, o) in d["spec"].as_object().unwrap() {
+                if o.get("image").is_some() && o.get("version").is_some() {
+                    let suffix = if field == "ofedDriver" {
+                        format!("{node_os}{arch}")
+                    } else {
+                        String::new()
+                    };
+                    out.insert(operand(o, &suffix));
+                }
+            }
+        }
+    }
+}
+
+/// The component's references in the bundle's images.lock.yaml, and the references the
+/// rendered chart and its operator run.
+fn image_check(
+    recipe: &cns_recipe::RecipeResult,
+    name: &str,
+    rendered: &[Value],
+    bundle: &Path,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let lock: Value =
+        serde_norway::from_str(&std::fs::read_to_string(bundle.join("images.lock.yaml")).unwrap())
+            .unwrap();
+    let constraint = |n: &str| {
+        recipe
+            .constraints
+            .iter()
+            .find(|c| c.name == n)
+            .map(|c| c.value.clone())
+    };
+    // Where the recipe does not pin the node OS, the lock must say that the operator's
+    // per-node suffix is missing (and nothing else may be incomplete).
+    let (node_os, pinned) = match (
+        constraint("OS.release.ID"),
+        constraint("OS.release.VERSION_ID"),
+    ) {
+        (Some(id), Some(v)) => (format!("-{id}{v}"), true),
+        _ => (String::new(), false),
+    };
+    for note in lock["incomplete"].as_array().into_iter().flatten() {
+        let note = note.as_str().unwrap();
+        assert!(
+            !pinned && note.contains("appends"),
+            "{name}: incomplete: {note}"
+        );
+    }
+    let locked = lock["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["component"] == name)
+        .map(|i| i["image"].as_str().unwrap().to_string())
+        .collect();
+    let arch = if !pinned {
+        ""
+    } else if recipe.criteria.accelerator == "gb200" {
+        "-arm64"
+    } else {
+        "-amd64"
+    };
+    let mut expected = std::collections::BTreeSet::new();
+    for d in rendered {
+        workload_images(d, &mut expected);
+        if d["kind"] == "ClusterPolicy" {
+            cluster_policy_images(d, &node_os, &mut expected);
+        }
+    }
+    nic_cluster_policy_images(&bundle.join(name), &node_os, arch, &mut expected);
+    (locked, expected)
 }

@@ -58,6 +58,10 @@ pub struct BundleOptions {
     /// leave the shared `values.yaml` and reach the deployer per component as
     /// `cluster-values/<component>` (JSON), with `clusters` naming the clusters.
     pub clusters: Vec<String>,
+    /// `--registry-mirror REGISTRY/PREFIX`: every image of every component with image data
+    /// is pointed at the mirror (values at the registry's `mirror` paths, operator custom
+    /// resources among the manifests).
+    pub registry_mirror: Option<String>,
 }
 
 fn is_label_key(k: &str) -> bool {

@@ -40,6 +40,9 @@ pub struct Plan {
     deployer: String,
     deployer_options: Vec<OptionPair>,
     parallel: bool,
+    /// Per component: its registry entry and, with `--cluster-values`, its cluster tree
+    /// (what the image inventory needs besides the final values).
+    image_context: BTreeMap<String, (Option<cns_recipe::ComponentConfig>, Option<Value>)>,
 }
 
 fn scheduling(
@@ -323,6 +326,7 @@ pub fn plan<B: Backend + ?Sized>(
     let mut components = Vec::new();
     let mut warnings = Vec::new();
     let mut cluster_trees: BTreeMap<String, Value> = BTreeMap::new();
+    let mut image_context = BTreeMap::new();
     let placed = |p: &crate::Placement| !p.selector.is_empty() || !p.tolerations.is_empty();
     if !opts.clusters.is_empty() && (placed(&opts.system) || placed(&opts.accelerated)) {
         warnings.push(
@@ -348,6 +352,14 @@ pub fn plan<B: Backend + ?Sized>(
                 }
             })?;
         }
+        let mut manifests: Vec<InputFile> = store
+            .manifests(cref)?
+            .into_iter()
+            .map(|(path, content)| InputFile { path, content })
+            .collect();
+        if let Some(mirror) = &opts.registry_mirror {
+            point_at_mirror(name, registry, &mut values, &mut manifests, mirror)?;
+        }
         let paths = registry
             .get(name)
             .map(|r| r.node_scheduling.clone())
@@ -355,22 +367,26 @@ pub fn plan<B: Backend + ?Sized>(
         warnings.extend(unplaced(name, opts, &paths));
         // With --cluster-values, what differs per cluster leaves the shared values: the
         // bundler gets no scheduling, and the deployer gets the cluster tree.
-        let (system, accelerated) = if opts.clusters.is_empty() {
-            (opts.system.clone(), opts.accelerated.clone())
-        } else {
+        if !opts.clusters.is_empty() {
             let moved = registry
                 .get(name)
                 .map(|r| r.cluster_value_paths.as_slice())
                 .unwrap_or_default();
             let tree = cluster_tree(name, &mut values, opts, &paths, moved)?;
             cluster_trees.insert(name.clone(), tree);
+        }
+        image_context.insert(
+            name.clone(),
+            (
+                registry.get(name).cloned(),
+                cluster_trees.get(name).cloned(),
+            ),
+        );
+        let (system, accelerated) = if opts.clusters.is_empty() {
+            (opts.system.clone(), opts.accelerated.clone())
+        } else {
             (crate::Placement::default(), crate::Placement::default())
         };
-        let manifests = store
-            .manifests(cref)?
-            .into_iter()
-            .map(|(path, content)| InputFile { path, content })
-            .collect();
         let plugin = backend.bundler_name(name).ok_or_else(|| Error::NoBundler {
             component: name.clone(),
         })?;
@@ -416,6 +432,7 @@ pub fn plan<B: Backend + ?Sized>(
         deployer: opts.deployer.clone(),
         deployer_options: deployer_options(opts, registry, &order, &cluster_trees),
         parallel: opts.parallel,
+        image_context,
     })
 }
 
@@ -476,6 +493,79 @@ pub fn render<B: Backend + ?Sized>(plan: &Plan, backend: &B) -> Result<Vec<Rende
     results.into_iter().collect()
 }
 
+/// `--registry-mirror` for one component: its values at the registry's mirror paths, and the
+/// repositories of the operator custom resources among its manifests.
+fn point_at_mirror(
+    name: &str,
+    registry: &Registry,
+    values: &mut Value,
+    manifests: &mut [InputFile],
+    mirror: &str,
+) -> Result<()> {
+    let Some(data) = registry.get(name).and_then(|c| c.images.as_ref()) else {
+        return Ok(());
+    };
+    for (path, v) in crate::images::mirror_overrides(data, values, mirror) {
+        cns_values::set_path(values, &path, v).map_err(|source| Error::Values {
+            component: name.to_string(),
+            source,
+        })?;
+    }
+    let kinds: Vec<&str> = data
+        .manifest_operands
+        .iter()
+        .map(|m| m.kind.as_str())
+        .collect();
+    for f in manifests.iter_mut() {
+        if let Some(text) = crate::images::mirror_manifest(&f.content, &kinds, mirror) {
+            f.content = text;
+        }
+    }
+    Ok(())
+}
+
+/// The image inventory of a rendered plan (what `images.lock.yaml` holds).
+pub fn inventory(
+    recipe: &RecipeResult,
+    plan: &Plan,
+    rendered: &[Rendered],
+) -> crate::images::Inventory {
+    let node = crate::images::NodeFacts::of(recipe);
+    let mut inv = crate::images::Inventory::default();
+    for (c, r) in plan.components.iter().zip(rendered) {
+        let values = cns_values::from_json(&r.values_json).unwrap_or_default();
+        let (config, cluster) = plan
+            .image_context
+            .get(&c.input.name)
+            .cloned()
+            .unwrap_or_default();
+        let manifests: Vec<(String, String)> = c
+            .input
+            .manifests
+            .iter()
+            .map(|m| {
+                (
+                    m.path.clone(),
+                    String::from_utf8_lossy(&m.content).into_owned(),
+                )
+            })
+            .collect();
+        crate::images::add_component(
+            &mut inv,
+            &crate::images::ComponentImages {
+                component: &c.input.name,
+                chart_version: &c.input.chart.version,
+                config: config.as_ref(),
+                values: &values,
+                cluster_values: cluster.as_ref(),
+                manifests: &manifests,
+            },
+            &node,
+        );
+    }
+    crate::images::finish(inv)
+}
+
 /// Step 3: the component files, the deployer's files, `recipe.yaml` and `checksums.txt`.
 pub fn assemble<B: Backend + ?Sized>(
     recipe: &RecipeResult,
@@ -483,6 +573,7 @@ pub fn assemble<B: Backend + ?Sized>(
     rendered: Vec<Rendered>,
     backend: &B,
 ) -> Result<FileTree> {
+    let lock = inventory(recipe, plan, &rendered).to_yaml();
     let mut tree = FileTree::default();
     let mut components = Vec::new();
     for (c, r) in plan.components.iter().zip(rendered) {
@@ -523,6 +614,12 @@ pub fn assemble<B: Backend + ?Sized>(
     for f in files {
         tree.add(f.path, f.content, f.executable, &producer)?;
     }
+    tree.add(
+        crate::images::LOCK_FILE.into(),
+        lock.into_bytes(),
+        false,
+        "cnsctl",
+    )?;
     tree.add(
         "recipe.yaml".into(),
         recipe.to_yaml().into_bytes(),

@@ -134,11 +134,64 @@ pub(crate) struct BundleArgs {
     #[arg(long)]
     pub(crate) serial: bool,
 
+    /// Point every image at a mirror registry: oci://REGISTRY/PREFIX (as `cnsctl mirror
+    /// --to` fills it). Each chart's image repositories in values.yaml, and the operands of
+    /// operator resources among the manifests, become REGISTRY/PREFIX/<path without the
+    /// original registry host>; images.lock.yaml lists the mirrored references.
+    #[arg(long, value_name = "oci://REGISTRY/PREFIX")]
+    pub(crate) registry_mirror: Option<String>,
+
     #[command(flatten)]
     pub(crate) plugins: PluginOpts,
 
     #[command(flatten)]
     pub(crate) push: crate::opts::PushArgs,
+}
+
+/// `--registry-mirror oci://REGISTRY/PREFIX` → `REGISTRY/PREFIX`, checked.
+pub(crate) fn parse_mirror(flag: &'static str, raw: &str) -> Result<String> {
+    check_location(flag, raw)?;
+    let Some(rest) = raw.strip_prefix("oci://") else {
+        anyhow::bail!("{flag} `{raw}`: expected oci://REGISTRY/PREFIX");
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    let path_ok = path.split('/').all(|seg| {
+        seg.is_empty() && path.is_empty()
+            || (!seg.is_empty()
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                && seg.starts_with(|c: char| c.is_ascii_alphanumeric()))
+    });
+    if !host_ok || !path_ok || path.contains(':') || path.contains('@') {
+        anyhow::bail!(
+            "{flag} `{raw}`: expected oci://REGISTRY[:PORT]/PREFIX with a lowercase repository prefix and no tag"
+        );
+    }
+    Ok(rest.to_string())
+}
+
+/// The recipe of `--recipe` (a file or cm://), or the embedded default.
+pub(crate) fn read_recipe(
+    recipe: &Option<crate::location::Location>,
+    kube: &crate::location::Kube,
+) -> Result<RecipeResult> {
+    Ok(match recipe {
+        Some(loc) => {
+            let text = kube.read(loc, cns_kube::cm::Document::Recipe)?;
+            RecipeResult::from_yaml(&loc.to_string(), &text)?
+        }
+        None => {
+            let embedded = cns_recipe::Store::embedded();
+            let text = embedded.text(DEFAULT_RECIPE, "cnsctl")?;
+            RecipeResult::from_yaml(DEFAULT_RECIPE, text)?
+        }
+    })
 }
 
 impl BundleArgs {
@@ -250,6 +303,11 @@ impl BundleArgs {
             deployer_options,
             parallel: !self.serial,
             clusters,
+            registry_mirror: self
+                .registry_mirror
+                .as_deref()
+                .map(|m| parse_mirror("--registry-mirror", m))
+                .transpose()?,
         })
     }
 }
@@ -312,17 +370,7 @@ pub(crate) fn run(
     let start = Instant::now();
     let mut opts = args.options()?;
     let store = data.store()?;
-    let recipe = match &args.recipe {
-        Some(loc) => {
-            let text = kube.read(loc, cns_kube::cm::Document::Recipe)?;
-            RecipeResult::from_yaml(&loc.to_string(), &text)?
-        }
-        None => {
-            let embedded = cns_recipe::Store::embedded();
-            let text = embedded.text(DEFAULT_RECIPE, "cnsctl")?;
-            RecipeResult::from_yaml(DEFAULT_RECIPE, text)?
-        }
-    };
+    let recipe = read_recipe(&args.recipe, kube)?;
     if !args.bundlers.is_empty() {
         let added = only(&recipe, &args.bundlers, &mut opts)?;
         if !added.is_empty() {

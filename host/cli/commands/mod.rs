@@ -2,6 +2,7 @@
 
 pub(crate) mod bundle;
 mod diff;
+mod images;
 mod oci;
 mod plugin;
 pub(crate) mod recipe;
@@ -56,6 +57,9 @@ pub(crate) enum Command {
     /// Generate a bundle from a recipe: per-component values, manifests and READMEs, plus
     /// the chosen deployer's files, checksummed.
     Bundle(Box<bundle::BundleArgs>),
+    /// List the container images a recipe's bundle will run (its images.lock.yaml), as a
+    /// list, JSON, the lock, or a Hauler or Zarf manifest for air-gapped mirroring.
+    Images(Box<images::ImagesArgs>),
     /// Resolve a recipe for the given criteria (or list the supported combinations).
     Recipe(recipe::RecipeArgs),
     /// Check a recipe's constraints against a cluster snapshot (exit 1 if any fails), or
@@ -93,6 +97,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
         Command::Snapshot(args) => snapshot::run(*args, &kube),
         Command::Diff(args) => diff::run(args, &kube),
         Command::Bundle(args) => bundle::run(*args, &cli.data, &kube),
+        Command::Images(args) => images::run(*args, &cli.data, &kube),
         Command::Recipe(args) => recipe::run(args, &cli.data, &kube),
         Command::Validate(args) => validate::run(args, &kube),
         Command::Push(cmd) => oci::push(cmd),

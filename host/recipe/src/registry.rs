@@ -72,6 +72,76 @@ pub struct ComponentConfig {
     /// `--cluster-values` they move from the shared values to each cluster's file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cluster_value_paths: Vec<String>,
+    /// The container images the chart (and, for operators, the operands they deploy) runs,
+    /// as functions of the values: what `cnsctl images` and `images.lock.yaml` list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImageData>,
+}
+
+/// How a chart's values select its container images, for the chart version in `helm.version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageData {
+    /// The image-related part of the chart's own `values.yaml` (and its subcharts'), under
+    /// which the bundle's final values are merged: what the chart uses when a recipe is silent.
+    #[serde(default)]
+    pub chart_defaults: serde_json::Value,
+    /// One entry per image the chart or its operator can run.
+    pub refs: Vec<ImageSpec>,
+    /// Custom resources among the component's manifests whose operands an operator deploys
+    /// (every `{repository, image, version}` object in their `spec` is an image).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest_operands: Vec<ManifestOperands>,
+    /// Values paths that switch on parts of the chart whose images this data does not
+    /// describe: when one is truthy, the inventory says it is incomplete (never silently).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_covered: Vec<String>,
+}
+
+/// A custom-resource kind whose operand images its operator pulls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ManifestOperands {
+    /// The kind, e.g. `NicClusterPolicy`.
+    pub kind: String,
+    /// Per `spec` field, what the operator appends to that operand's tag on each node (see
+    /// [`ImageSpec::node_tag_suffix`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub node_tag_suffix: std::collections::BTreeMap<String, String>,
+}
+
+/// One image: each of `repository`, `tag` and `digest` is a list of templates tried in order;
+/// the first whose `{values.path}` placeholders all hold non-empty values is used (as a Helm
+/// template's `default` chain does). `ref` instead gives the whole reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageSpec {
+    /// Name within the component (`driver`, `webhook`).
+    pub name: String,
+    /// Paths that must be truthy for the image to run (`!path`: must be falsy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<String>,
+    /// Full reference templates (`repo:tag`, `repo@digest`), instead of the three below.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub r#ref: Vec<String>,
+    /// Repository templates (registry host included).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repository: Vec<String>,
+    /// Tag templates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tag: Vec<String>,
+    /// Digest templates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digest: Vec<String>,
+    /// What the operator appends to the tag on each node, e.g. `-{os}{osVersion}` (the GPU
+    /// Operator's driver images); `{os}`/`{osVersion}` come from the recipe's
+    /// `OS.release.ID`/`OS.release.VERSION_ID` constraints, `{arch}` from the accelerator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_tag_suffix: Option<String>,
+    /// The values path that `--registry-mirror` rewrites to point this image at the mirror
+    /// (its current value, or the computed repository when empty, moved under the mirror).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<String>,
 }
 
 /// A Pod Security Standard level.

@@ -1,0 +1,215 @@
+//! `cnsctl images`: the container images a recipe's bundle will run (the bundle's
+//! `images.lock.yaml`), as a list, JSON, the lock itself, or a Hauler or Zarf manifest.
+
+use crate::opts::{PluginOpts, RecipeDataOpts};
+use crate::outcome::Outcome;
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use cns_bundle::BundleOptions;
+use cns_bundle::images::Inventory;
+use cns_bundle::options::parse_set;
+use cns_recipe::RecipeResult;
+use serde_json::{Value, json};
+
+/// Output formats of `images`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ImagesFormat {
+    /// One reference per line, sorted, each once.
+    List,
+    /// The lock as JSON.
+    Json,
+    /// images.lock.yaml, as the bundle holds it.
+    Lock,
+    /// Hauler manifests (content.hauler.cattle.io/v1 Images and Charts) for `hauler store sync`.
+    Hauler,
+    /// A Zarf package config (zarf.yaml): one component per recipe component, with its chart and images.
+    Zarf,
+}
+
+/// Arguments of `images`.
+#[derive(Debug, Args)]
+pub(crate) struct ImagesArgs {
+    /// Recipe (FILE or cm://NAMESPACE/NAME). Default: the embedded example recipe.
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
+    pub(crate) recipe: Option<crate::location::Location>,
+
+    /// Override a value, as in `bundle`: COMPONENT:dotted.path=VALUE. Repeatable.
+    #[arg(long = "set", value_name = "COMPONENT:PATH=VALUE")]
+    pub(crate) sets: Vec<String>,
+
+    /// Only these components (with what they depend on), as in `bundle -b`.
+    #[arg(
+        short = 'b',
+        long = "bundlers",
+        value_name = "NAME,…",
+        value_delimiter = ','
+    )]
+    pub(crate) bundlers: Vec<String>,
+
+    /// List the images as a bundle made with --registry-mirror oci://REGISTRY/PREFIX pulls them.
+    #[arg(long, value_name = "oci://REGISTRY/PREFIX")]
+    pub(crate) registry_mirror: Option<String>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "list")]
+    pub(crate) format: ImagesFormat,
+
+    /// Exit 1 when the list may be incomplete (a component without image data, a part the
+    /// data does not cover, a node-specific tag suffix the recipe does not determine).
+    #[arg(long)]
+    pub(crate) strict: bool,
+
+    #[command(flatten)]
+    pub(crate) plugins: PluginOpts,
+}
+
+/// The charts of a recipe's enabled components: (component, repository, chart, version, namespace).
+fn charts(plan: &cns_bundle::Plan) -> Vec<(String, String, String, String, String)> {
+    plan.components
+        .iter()
+        .map(|c| {
+            (
+                c.input.name.clone(),
+                c.input.chart.repository.clone(),
+                c.input.chart.chart.clone(),
+                c.input.chart.version.clone(),
+                c.input.namespace.clone(),
+            )
+        })
+        .collect()
+}
+
+fn package_name(recipe: &RecipeResult) -> String {
+    let c = &recipe.criteria;
+    format!(
+        "cnsctl-{}-{}-{}-{}",
+        c.service, c.accelerator, c.os, c.intent
+    )
+}
+
+/// Render the inventory in `format`.
+pub(crate) fn render(
+    format: ImagesFormat,
+    recipe: &RecipeResult,
+    plan: &cns_bundle::Plan,
+    inv: &Inventory,
+) -> String {
+    match format {
+        ImagesFormat::List => inv.references().iter().map(|r| format!("{r}\n")).collect(),
+        ImagesFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&inv.to_value()).expect("json");
+            s.push('\n');
+            s
+        }
+        ImagesFormat::Lock => inv.to_yaml(),
+        ImagesFormat::Hauler => {
+            let name = package_name(recipe);
+            let images: Vec<Value> = inv
+                .references()
+                .into_iter()
+                .map(|r| json!({"name": r}))
+                .collect();
+            let charts: Vec<Value> = charts(plan)
+                .into_iter()
+                .map(|(_, repo, chart, version, _)| {
+                    json!({"name": chart, "repoURL": repo, "version": version})
+                })
+                .collect();
+            let docs = [
+                json!({"apiVersion": "content.hauler.cattle.io/v1", "kind": "Images",
+                       "metadata": {"name": format!("{name}-images")}, "spec": {"images": images}}),
+                json!({"apiVersion": "content.hauler.cattle.io/v1", "kind": "Charts",
+                       "metadata": {"name": format!("{name}-charts")}, "spec": {"charts": charts}}),
+            ];
+            docs.iter()
+                .map(|d| serde_norway::to_string(d).expect("yaml"))
+                .collect::<Vec<_>>()
+                .join("---\n")
+        }
+        ImagesFormat::Zarf => {
+            let components: Vec<Value> = charts(plan)
+                .into_iter()
+                .map(|(component, repo, chart, version, namespace)| {
+                    let images: std::collections::BTreeSet<String> = inv
+                        .images
+                        .iter()
+                        .filter(|i| i.component == component)
+                        .map(|i| i.reference())
+                        .collect();
+                    let url = match repo.strip_prefix("oci://") {
+                        Some(_) => format!("{}/{chart}", repo.trim_end_matches('/')),
+                        None => repo.clone(),
+                    };
+                    let mut chart_entry = json!({
+                        "name": component, "url": url, "version": version,
+                        "namespace": namespace,
+                        "valuesFiles": [format!("{component}/values.yaml")],
+                    });
+                    if !repo.starts_with("oci://") && chart != component {
+                        chart_entry["repoName"] = json!(chart);
+                    }
+                    json!({"name": component, "required": true, "charts": [chart_entry],
+                           "images": images.into_iter().collect::<Vec<_>>()})
+                })
+                .collect();
+            let doc = json!({
+                "kind": "ZarfPackageConfig",
+                "metadata": {
+                    "name": package_name(recipe),
+                    "description": "Images and charts of a cnsctl bundle; valuesFiles are relative to the bundle directory.",
+                    "version": recipe.metadata.version.clone().unwrap_or_else(|| "0.0.0".into()),
+                },
+                "components": components,
+            });
+            serde_norway::to_string(&doc).expect("yaml")
+        }
+    }
+}
+
+pub(crate) fn run(
+    args: ImagesArgs,
+    data: &RecipeDataOpts,
+    kube: &crate::location::Kube,
+) -> Result<Outcome> {
+    let store = data.store()?;
+    let recipe = super::bundle::read_recipe(&args.recipe, kube)?;
+    let mut opts = BundleOptions {
+        deployer: "script".into(),
+        sets: args
+            .sets
+            .iter()
+            .map(|s| parse_set(s))
+            .collect::<Result<_, _>>()?,
+        registry_mirror: args
+            .registry_mirror
+            .as_deref()
+            .map(|m| super::bundle::parse_mirror("--registry-mirror", m))
+            .transpose()?,
+        ..Default::default()
+    };
+    if !args.bundlers.is_empty() {
+        super::bundle::only(&recipe, &args.bundlers, &mut opts)?;
+    }
+    let runtime = crate::plugins::runtime(&args.plugins)?;
+    let builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN
+        .iter()
+        .map(|a| a.name)
+        .collect();
+    let catalog = crate::plugins::catalog_for(
+        &args.plugins,
+        &runtime,
+        cns_bundle::builtins_needed(&recipe, &opts.deployer, &builtin),
+    )?;
+    let plan = cns_bundle::plan(&recipe, &store, &catalog, &opts)
+        .context("failed to compute the images")?;
+    let rendered = cns_bundle::render(&plan, &catalog).context("failed to compute the images")?;
+    let inv = cns_bundle::inventory(&recipe, &plan, &rendered);
+    for note in &inv.incomplete {
+        crate::ui::status(&format!("warning: incomplete: {note}"));
+    }
+    print!("{}", render(args.format, &recipe, &plan, &inv));
+    if args.strict && !inv.incomplete.is_empty() {
+        return Ok(Outcome::CheckFailed);
+    }
+    Ok(Outcome::Success)
+}
