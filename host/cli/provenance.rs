@@ -30,14 +30,29 @@ fn builder() -> Value {
     })
 }
 
-/// The bundle's own files as the provenance names them.
-fn outputs(recipe_yaml: Option<&[u8]>, checksums: Option<&[u8]>) -> (Value, Value) {
-    let recipe = recipe_yaml.map_or(Value::Null, |r| json!({ "sha256": sha256(r) }));
-    let byproducts = match checksums {
-        Some(c) => json!([{ "name": "checksums.txt", "digest": { "sha256": sha256(c) } }]),
-        None => json!([]),
-    };
-    (recipe, byproducts)
+/// The bundle's own files as the provenance names them: the recipe's digest, and
+/// `checksums.txt` and `images.lock.yaml` (with the image references it lists) as byproducts.
+fn outputs(get: impl Fn(&str) -> Option<Vec<u8>>) -> (Value, Value) {
+    let recipe = get("recipe.yaml").map_or(Value::Null, |r| json!({ "sha256": sha256(&r) }));
+    let mut byproducts = Vec::new();
+    if let Some(c) = get("checksums.txt") {
+        byproducts.push(json!({ "name": "checksums.txt", "digest": { "sha256": sha256(&c) } }));
+    }
+    if let Some(lock) = get(cns_bundle::images::LOCK_FILE) {
+        let images: Vec<Value> = serde_norway::from_slice::<Value>(&lock)
+            .ok()
+            .and_then(|v| v.get("images").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| i.get("image").cloned())
+            .collect();
+        byproducts.push(json!({
+            "name": cns_bundle::images::LOCK_FILE,
+            "digest": { "sha256": sha256(&lock) },
+            "annotations": { "images": images },
+        }));
+    }
+    (recipe, Value::Array(byproducts))
 }
 
 /// A plugin as a resolved dependency.
@@ -100,7 +115,7 @@ pub(crate) fn for_bundle(
             })
         })
         .collect();
-    let (recipe, byproducts) = outputs(tree.get("recipe.yaml"), tree.get("checksums.txt"));
+    let (recipe, byproducts) = outputs(|p| tree.get(p).map(<[u8]>::to_vec));
     json!({
         "buildDefinition": {
             "buildType": BUILD_TYPE_BUNDLE,
@@ -115,6 +130,8 @@ pub(crate) fn for_bundle(
                 "acceleratedNodeToleration": args.accelerated_node_toleration,
                 "deployerOptions": opts.deployer_options,
                 "clusterValues": opts.clusters,
+                "registryMirror": opts.registry_mirror,
+                "resolveDigests": args.resolve_digests,
             },
             "internalParameters": { "components": components },
             "resolvedDependencies": deps,
@@ -136,7 +153,7 @@ pub(crate) fn for_directory(files: &[cns_oci::Entry]) -> Value {
             .find(|f| f.path == p)
             .map(|f| f.content.as_slice())
     };
-    let (recipe, byproducts) = outputs(get("recipe.yaml"), get("checksums.txt"));
+    let (recipe, byproducts) = outputs(|p| get(p).map(<[u8]>::to_vec));
     json!({
         "buildDefinition": {
             "buildType": BUILD_TYPE_PUSH,

@@ -20,7 +20,7 @@ fn docs(yaml: &str) -> Vec<Value> {
 }
 
 /// Rendered documents and the raw `helm template` output.
-fn helm_template(
+pub(crate) fn helm_template(
     helm: &Path,
     component: &str,
     namespace: &str,
@@ -228,7 +228,7 @@ fn every_recipe_renders_through_the_real_charts_with_scheduling() {
 /// Every image reference a rendered chart's workloads name: containers and init containers,
 /// `*_IMAGE` environment variables and `--…-image=` arguments (images the operator starts
 /// itself).
-fn workload_images(doc: &Value, out: &mut std::collections::BTreeSet<String>) {
+pub(crate) fn workload_images(doc: &Value, out: &mut std::collections::BTreeSet<String>) {
     let spec = match doc["kind"].as_str() {
         Some("CronJob") => doc.pointer("/spec/jobTemplate/spec/template/spec"),
         Some("Pod") => doc.get("spec"),
@@ -245,10 +245,11 @@ fn workload_images(doc: &Value, out: &mut std::collections::BTreeSet<String>) {
                 }
             }
             for a in ctr["args"].as_array().into_iter().flatten() {
-                if let Some((flag, v)) = a.as_str().and_then(|a| a.split_once('=')) {
-                    if flag.starts_with("--") && flag.ends_with("-image") {
-                        out.insert(v.to_string());
-                    }
+                if let Some((flag, v)) = a.as_str().and_then(|a| a.split_once('='))
+                    && flag.starts_with("--")
+                    && flag.ends_with("-image")
+                {
+                    out.insert(v.to_string());
                 }
             }
         }
@@ -272,7 +273,11 @@ fn operand(o: &Value, suffix: &str) -> String {
 /// The operand images the GPU Operator deploys for a ClusterPolicy: the validator always, the
 /// driver (with its manager, and GDS and GDRCopy containers) when enabled, and each enabled
 /// operand; the driver, GDS and GDRCopy tags get `-<os ID><VERSION_ID>` of the node.
-fn cluster_policy_images(cp: &Value, node_os: &str, out: &mut std::collections::BTreeSet<String>) {
+pub(crate) fn cluster_policy_images(
+    cp: &Value,
+    node_os: &str,
+    out: &mut std::collections::BTreeSet<String>,
+) {
     let s = &cp["spec"];
     assert_ne!(
         s["sandboxWorkloads"]["enabled"], true,
@@ -306,7 +311,7 @@ fn cluster_policy_images(cp: &Value, node_os: &str, out: &mut std::collections::
 
 /// The operands of NicClusterPolicy resources among a component's manifests; the DOCA
 /// driver's tag gets `-<os ID><VERSION_ID>-<arch>`.
-fn nic_cluster_policy_images(
+pub(crate) fn nic_cluster_policy_images(
     dir: &Path,
     node_os: &str,
     arch: &str,

@@ -346,7 +346,8 @@ fn scheduling_flags_without_paths_are_named_in_a_warning() {
     assert_eq!(
         warnings,
         [
-            "warning: --system-node-selector, --accelerated-node-toleration not applied to component `my-chart`: its registry entry declares no scheduling paths (add `nodeScheduling` to it, see README \"Scheduling\"), so only its bundler can place them"
+            "warning: --system-node-selector, --accelerated-node-toleration not applied to component `my-chart`: its registry entry declares no scheduling paths (add `nodeScheduling` to it, see README \"Scheduling\"), so only its bundler can place them",
+            "warning: images.lock.yaml may be incomplete: `my-chart`: the registry records no images for this component"
         ],
         "{err}"
     );

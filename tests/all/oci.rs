@@ -846,6 +846,24 @@ fn signed_bundles_carry_slsa_provenance_checked_independently() {
         p["runDetails"]["byproducts"][0]["digest"]["sha256"],
         sha(&std::fs::read(t.join("local/checksums.txt")).unwrap())
     );
+    // The images lock: its digest, and the references it lists.
+    let lock = &p["runDetails"]["byproducts"][1];
+    assert_eq!(lock["name"], "images.lock.yaml");
+    assert_eq!(
+        lock["digest"]["sha256"],
+        sha(&std::fs::read(t.join("local/images.lock.yaml")).unwrap())
+    );
+    assert!(
+        lock["annotations"]["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i
+                .as_str()
+                .unwrap()
+                .starts_with("nvcr.io/nvidia/gpu-operator:")),
+        "{lock}"
+    );
     assert_eq!(
         p["runDetails"]["builder"]["version"]["cnsctl"],
         env!("CARGO_PKG_VERSION")

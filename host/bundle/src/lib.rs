@@ -17,6 +17,6 @@ pub use error::{Error, Result};
 pub use options::{BundleOptions, Placement, SetOverride};
 pub use pipeline::{
     CLUSTER_VALUES_OPTION, CLUSTERS_OPTION, POD_SECURITY_OPTION, Plan, Rendered, ResolvedComponent,
-    assemble, generate, generate_with, inventory, plan, render,
+    assemble, assemble_with, generate, generate_with, inventory, plan, render,
 };
 pub use tree::FileTree;

@@ -573,7 +573,20 @@ pub fn assemble<B: Backend + ?Sized>(
     rendered: Vec<Rendered>,
     backend: &B,
 ) -> Result<FileTree> {
-    let lock = inventory(recipe, plan, &rendered).to_yaml();
+    let inv = inventory(recipe, plan, &rendered);
+    assemble_with(recipe, plan, rendered, backend, &inv)
+}
+
+/// [`assemble`] with an image inventory taken (and perhaps completed with digests) by the
+/// caller.
+pub fn assemble_with<B: Backend + ?Sized>(
+    recipe: &RecipeResult,
+    plan: &Plan,
+    rendered: Vec<Rendered>,
+    backend: &B,
+    inv: &crate::images::Inventory,
+) -> Result<FileTree> {
+    let lock = inv.to_yaml();
     let mut tree = FileTree::default();
     let mut components = Vec::new();
     for (c, r) in plan.components.iter().zip(rendered) {

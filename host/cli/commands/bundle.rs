@@ -141,6 +141,11 @@ pub(crate) struct BundleArgs {
     #[arg(long, value_name = "oci://REGISTRY/PREFIX")]
     pub(crate) registry_mirror: Option<String>,
 
+    /// Look up the digest of every image tag in its registry (--plain-http and
+    /// --registry-timeout apply) and record it in images.lock.yaml.
+    #[arg(long)]
+    pub(crate) resolve_digests: bool,
+
     #[command(flatten)]
     pub(crate) plugins: PluginOpts,
 
@@ -423,7 +428,16 @@ pub(crate) fn run(
         crate::ui::status(&format!("warning: {w}"));
     }
     let rendered = cns_bundle::render(&plan, &catalog).context("failed to generate the bundle")?;
-    let tree = cns_bundle::assemble(&recipe, &plan, rendered, &catalog)
+    let mut inv = cns_bundle::inventory(&recipe, &plan, &rendered);
+    for note in &inv.incomplete {
+        crate::ui::status(&format!(
+            "warning: images.lock.yaml may be incomplete: {note}"
+        ));
+    }
+    if args.resolve_digests {
+        super::images::resolve_digests(&mut inv, &args.push.registry)?;
+    }
+    let tree = cns_bundle::assemble_with(&recipe, &plan, rendered, &catalog, &inv)
         .context("failed to generate the bundle")?;
     if let Some(push) = push {
         let provenance = crate::provenance::for_bundle(&plan, &catalog, &opts, &args, &tree);

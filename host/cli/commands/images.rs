@@ -26,9 +26,10 @@ pub(crate) enum ImagesFormat {
     Zarf,
 }
 
-/// Arguments of `images`.
+/// Which recipe, values and components an image list is for (shared by `images` and
+/// `mirror`).
 #[derive(Debug, Args)]
-pub(crate) struct ImagesArgs {
+pub(crate) struct Selection {
     /// Recipe (FILE or cm://NAMESPACE/NAME). Default: the embedded example recipe.
     #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
     pub(crate) recipe: Option<crate::location::Location>,
@@ -46,9 +47,27 @@ pub(crate) struct ImagesArgs {
     )]
     pub(crate) bundlers: Vec<String>,
 
+    #[command(flatten)]
+    pub(crate) plugins: PluginOpts,
+}
+
+/// Arguments of `images`.
+#[derive(Debug, Args)]
+pub(crate) struct ImagesArgs {
+    #[command(flatten)]
+    pub(crate) selection: Selection,
+
     /// List the images as a bundle made with --registry-mirror oci://REGISTRY/PREFIX pulls them.
     #[arg(long, value_name = "oci://REGISTRY/PREFIX")]
     pub(crate) registry_mirror: Option<String>,
+
+    /// Look up the digest of every tag in its registry (the index digest for a
+    /// multi-platform image) and list it with the tag.
+    #[arg(long)]
+    pub(crate) resolve_digests: bool,
+
+    #[command(flatten)]
+    pub(crate) registry: crate::opts::RegistryArgs,
 
     /// Output format.
     #[arg(short, long, value_enum, default_value = "list")]
@@ -58,9 +77,6 @@ pub(crate) struct ImagesArgs {
     /// data does not cover, a node-specific tag suffix the recipe does not determine).
     #[arg(long)]
     pub(crate) strict: bool,
-
-    #[command(flatten)]
-    pub(crate) plugins: PluginOpts,
 }
 
 /// The charts of a recipe's enabled components: (component, repository, chart, version, namespace).
@@ -166,37 +182,46 @@ pub(crate) fn render(
     }
 }
 
-pub(crate) fn run(
-    args: ImagesArgs,
+/// A recipe's plan, rendered components and image inventory.
+pub(crate) struct Computed {
+    pub(crate) recipe: RecipeResult,
+    pub(crate) plan: cns_bundle::Plan,
+    pub(crate) inv: Inventory,
+}
+
+/// Plan and render `sel`'s recipe (as `bundle` would, with `mirror` applied) and take its
+/// image inventory.
+pub(crate) fn compute(
+    sel: &Selection,
+    mirror: Option<&str>,
     data: &RecipeDataOpts,
     kube: &crate::location::Kube,
-) -> Result<Outcome> {
+) -> Result<Computed> {
     let store = data.store()?;
-    let recipe = super::bundle::read_recipe(&args.recipe, kube)?;
+    let recipe = super::bundle::read_recipe(&sel.recipe, kube)?;
     let mut opts = BundleOptions {
         deployer: "script".into(),
-        sets: args
+        sets: sel
             .sets
             .iter()
             .map(|s| parse_set(s))
             .collect::<Result<_, _>>()?,
-        registry_mirror: args
-            .registry_mirror
-            .as_deref()
+        registry_mirror: mirror
             .map(|m| super::bundle::parse_mirror("--registry-mirror", m))
             .transpose()?,
+        parallel: true,
         ..Default::default()
     };
-    if !args.bundlers.is_empty() {
-        super::bundle::only(&recipe, &args.bundlers, &mut opts)?;
+    if !sel.bundlers.is_empty() {
+        super::bundle::only(&recipe, &sel.bundlers, &mut opts)?;
     }
-    let runtime = crate::plugins::runtime(&args.plugins)?;
+    let runtime = crate::plugins::runtime(&sel.plugins)?;
     let builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN
         .iter()
         .map(|a| a.name)
         .collect();
     let catalog = crate::plugins::catalog_for(
-        &args.plugins,
+        &sel.plugins,
         &runtime,
         cns_bundle::builtins_needed(&recipe, &opts.deployer, &builtin),
     )?;
@@ -206,6 +231,79 @@ pub(crate) fn run(
     let inv = cns_bundle::inventory(&recipe, &plan, &rendered);
     for note in &inv.incomplete {
         crate::ui::status(&format!("warning: incomplete: {note}"));
+    }
+    Ok(Computed { recipe, plan, inv })
+}
+
+/// An image reference as an [`cns_oci::OciRef`]: a name without a registry host is Docker
+/// Hub's (`library/` for a single path component).
+pub(crate) fn image_ref(
+    repository: &str,
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> Result<cns_oci::OciRef> {
+    let first = repository.split('/').next().unwrap_or_default();
+    let hosted = repository.contains('/')
+        && (first.contains('.') || first.contains(':') || first == "localhost");
+    let full = match (hosted, repository.contains('/')) {
+        (true, _) => repository.to_string(),
+        (false, true) => format!("docker.io/{repository}"),
+        (false, false) => format!("docker.io/library/{repository}"),
+    };
+    let mut s = format!("oci://{full}");
+    if let Some(t) = tag {
+        s.push(':');
+        s.push_str(t);
+    }
+    if let Some(d) = digest {
+        s.push('@');
+        s.push_str(d);
+    }
+    Ok(cns_oci::OciRef::parse(&s)?)
+}
+
+/// Look up the digest of every image that has none (each distinct tag once).
+pub(crate) fn resolve_digests(
+    inv: &mut Inventory,
+    registry: &crate::opts::RegistryArgs,
+) -> Result<()> {
+    let reg = registry.registry()?;
+    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+    for img in inv.images.iter_mut().filter(|i| i.digest.is_none()) {
+        if img.unresolved_suffix.is_some() {
+            continue;
+        }
+        let key = img.reference();
+        let digest = match seen.get(&key) {
+            Some(d) => d.clone(),
+            None => {
+                let r = image_ref(&img.repository, img.tag.as_deref(), None)
+                    .with_context(|| format!("image `{key}` of `{}`", img.component))?;
+                let d = cns_oci::mirror::resolve_digest(&reg, &r).with_context(|| {
+                    format!("--resolve-digests: image `{key}` of `{}`", img.component)
+                })?;
+                seen.insert(key, d.clone());
+                d
+            }
+        };
+        img.digest = Some(digest);
+    }
+    crate::ui::status(&format!("resolved {} digests", seen.len()));
+    Ok(())
+}
+
+pub(crate) fn run(
+    args: ImagesArgs,
+    data: &RecipeDataOpts,
+    kube: &crate::location::Kube,
+) -> Result<Outcome> {
+    let Computed {
+        recipe,
+        plan,
+        mut inv,
+    } = compute(&args.selection, args.registry_mirror.as_deref(), data, kube)?;
+    if args.resolve_digests {
+        resolve_digests(&mut inv, &args.registry)?;
     }
     print!("{}", render(args.format, &recipe, &plan, &inv));
     if args.strict && !inv.incomplete.is_empty() {

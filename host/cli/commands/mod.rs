@@ -2,7 +2,8 @@
 
 pub(crate) mod bundle;
 mod diff;
-mod images;
+pub(crate) mod images;
+mod mirror;
 mod oci;
 mod plugin;
 pub(crate) mod recipe;
@@ -60,6 +61,9 @@ pub(crate) enum Command {
     /// List the container images a recipe's bundle will run (its images.lock.yaml), as a
     /// list, JSON, the lock, or a Hauler or Zarf manifest for air-gapped mirroring.
     Images(Box<images::ImagesArgs>),
+    /// Copy every image (all platforms) and OCI chart of a recipe to another registry, for
+    /// air-gapped clusters; blobs already there are skipped, so an interrupted copy resumes.
+    Mirror(Box<mirror::MirrorArgs>),
     /// Resolve a recipe for the given criteria (or list the supported combinations).
     Recipe(recipe::RecipeArgs),
     /// Check a recipe's constraints against a cluster snapshot (exit 1 if any fails), or
@@ -98,6 +102,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
         Command::Diff(args) => diff::run(args, &kube),
         Command::Bundle(args) => bundle::run(*args, &cli.data, &kube),
         Command::Images(args) => images::run(*args, &cli.data, &kube),
+        Command::Mirror(args) => mirror::run(*args, &cli.data, &kube),
         Command::Recipe(args) => recipe::run(args, &cli.data, &kube),
         Command::Validate(args) => validate::run(args, &kube),
         Command::Push(cmd) => oci::push(cmd),

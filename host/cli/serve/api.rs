@@ -579,6 +579,7 @@ const BUNDLE_PARAMS: &[(&str, &str)] = &[
     ("source-secret", "--source-secret"),
     ("cluster-values", "--cluster-values"),
     ("flux-drift", "--flux-drift"),
+    ("registry-mirror", "--registry-mirror"),
 ];
 
 /// Boolean parameters: `true`/`false` (or empty for true) rather than a value.

@@ -3,7 +3,7 @@
 //! streams, and the blob download into a temporary file that refuses more bytes than the descriptor
 //! declares.
 
-use crate::manifest::{self, Descriptor};
+use crate::manifest::Descriptor;
 use crate::registry::{MAX_SMALL_BLOB, credentials};
 use crate::{Error, OciRef, Registry, Result};
 use oci_client::RegistryOperation;
@@ -57,6 +57,9 @@ impl tokio::io::AsyncWrite for Capped {
     }
 }
 
+/// A manifest body with the registry's `Docker-Content-Digest` and `Content-Type` headers.
+pub(crate) type RawManifest = (Vec<u8>, Option<String>, Option<String>);
+
 impl Registry {
     /// GET the manifest at `r` with the credentials `oci-client` negotiated, reading at most
     /// [`RegistryOptions::max_manifest`] bytes; `None` for 404. Returns the body and the
@@ -64,7 +67,8 @@ impl Registry {
     pub(crate) async fn get_manifest(
         &self,
         r: &OciRef,
-    ) -> std::result::Result<Option<(Vec<u8>, Option<String>)>, OciDistributionError> {
+        accept: &str,
+    ) -> std::result::Result<Option<RawManifest>, OciDistributionError> {
         let reference = r.client_ref();
         let auth = credentials(&r.registry);
         let token = self
@@ -82,10 +86,7 @@ impl Registry {
             reference.resolve_registry(),
             reference.repository()
         );
-        let mut req = self
-            .http
-            .get(&url)
-            .header(http::header::ACCEPT, manifest::MANIFEST);
+        let mut req = self.http.get(&url).header(http::header::ACCEPT, accept);
         req = match (token, &auth) {
             (Some(t), _) => req.bearer_auth(t),
             (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
@@ -112,6 +113,11 @@ impl Registry {
             .get("Docker-Content-Digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let content_type = res
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
         let mut body = Vec::new();
         while let Some(chunk) = res.chunk().await? {
             if body.len() + chunk.len() > cap {
@@ -126,7 +132,7 @@ impl Registry {
                 message: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
             });
         }
-        Ok(Some((body, header)))
+        Ok(Some((body, header, content_type)))
     }
 
     /// Stream a blob into an anonymous temporary file, refusing more bytes than `d`

@@ -9,6 +9,7 @@ pub mod attest;
 mod bounded;
 mod error;
 pub mod manifest;
+pub mod mirror;
 pub mod reference;
 pub mod registry;
 pub mod sign;

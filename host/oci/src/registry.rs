@@ -72,6 +72,10 @@ impl Pulled {
     }
 }
 
+/// A manifest as fetched: its bytes, its digest and the media type the registry answered
+/// with (if it said).
+pub type FetchedManifest = (Vec<u8>, String, Option<String>);
+
 /// Progress callback: one line per step.
 pub type Progress = Box<dyn Fn(&str) + Send + Sync>;
 
@@ -271,7 +275,7 @@ impl Registry {
         self.retry_raw(what, op).map_err(|e| self.err(r, what, &e))
     }
 
-    fn authenticate(&self, r: &OciRef, op: RegistryOperation) -> Result<()> {
+    pub(crate) fn authenticate(&self, r: &OciRef, op: RegistryOperation) -> Result<()> {
         let auth = credentials(&r.registry);
         let reference = r.client_ref();
         self.retry(r, "authenticate", || {
@@ -399,9 +403,17 @@ impl Registry {
     /// The manifest bytes and digest at `r`, or `None` if there is none. The digest is
     /// computed from the bytes and checked against `r`'s digest and the registry's header.
     pub fn fetch_manifest(&self, r: &OciRef) -> Result<Option<(Vec<u8>, String)>> {
+        Ok(self
+            .fetch_manifest_of(r, manifest::MANIFEST)?
+            .map(|(bytes, digest, _)| (bytes, digest)))
+    }
+
+    /// [`Self::fetch_manifest`] accepting the media types in `accept` (comma-separated);
+    /// also returns the media type the registry answered with.
+    pub fn fetch_manifest_of(&self, r: &OciRef, accept: &str) -> Result<Option<FetchedManifest>> {
         let what = format!("pull manifest {r}");
-        let res = self.retry_raw(&what, || self.get_manifest(r));
-        let (bytes, header) = match res {
+        let res = self.retry_raw(&what, || self.get_manifest(r, accept));
+        let (bytes, header, content_type) = match res {
             Ok(Some(v)) => v,
             Ok(None) => return Ok(None),
             Err(e) if not_found(&e) => return Ok(None),
@@ -423,7 +435,49 @@ impl Registry {
                 });
             }
         }
-        Ok(Some((bytes, digest)))
+        Ok(Some((bytes, digest, content_type)))
+    }
+
+    /// Whether the repository of `r` has the blob `digest`.
+    pub fn blob_exists(&self, r: &OciRef, digest: &str) -> Result<bool> {
+        self.authenticate(r, RegistryOperation::Pull)?;
+        let reference = r.client_ref();
+        self.retry(r, "check blob", || {
+            self.client.blob_exists(&reference, digest)
+        })
+    }
+
+    /// Push a blob of `size` bytes from `file` (read from its start in 1 MiB chunks, never
+    /// held whole); the registry checks it against `digest`.
+    pub fn push_blob_file(
+        &self,
+        r: &OciRef,
+        file: &std::fs::File,
+        digest: &str,
+        size: u64,
+    ) -> Result<()> {
+        self.authenticate(r, RegistryOperation::Push)?;
+        let reference = r.client_ref();
+        self.retry(r, &format!("push blob {digest}"), || async {
+            use std::io::{Read, Seek};
+            let mut f = file.try_clone()?;
+            f.rewind()?;
+            let stream = futures_util::stream::unfold(f, |mut f| async move {
+                let mut buf = vec![0u8; 1 << 20];
+                match f.read(&mut buf) {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok(bytes::Bytes::from(buf)), f))
+                    }
+                    Err(e) => Some((Err(OciDistributionError::IoError(e)), f)),
+                }
+            });
+            self.client
+                .push_blob_stream(&reference, stream, digest, Some(size))
+                .await
+        })?;
+        Ok(())
     }
 
     /// Push a plain blob (e.g. a signature payload); returns its digest.
