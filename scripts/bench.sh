@@ -87,3 +87,4 @@ for path in sys.argv[1:]:
 PY
 
 bash scripts/serve-load.sh "$bin"
+bash scripts/mirror-bench.sh "$bin"

@@ -327,6 +327,7 @@ fn mirror_copies_a_recipe_between_two_registries_and_a_mirrored_bundle_pulls_onl
         .parse()
         .unwrap();
     assert!(skipped >= 2, "{summary}");
+    eprintln!("resumed mirror: {summary}");
     assert!(
         err.contains("not copied: chart cert-manager"),
         "classic Helm repositories are named: {err}"
