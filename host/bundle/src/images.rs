@@ -312,6 +312,13 @@ fn manifest_images(
     let mut out = Vec::new();
     for (path, text) in manifests {
         use serde::Deserialize;
+        if !data
+            .manifest_operands
+            .iter()
+            .any(|m| text.contains(m.kind.as_str()))
+        {
+            continue;
+        }
         for doc in
             serde_norway::Deserializer::from_str(text).filter_map(|d| Value::deserialize(d).ok())
         {
@@ -362,8 +369,8 @@ pub struct ComponentImages<'a> {
     pub component: &'a str,
     /// Chart version the recipe uses.
     pub chart_version: &'a str,
-    /// The registry entry, if the component has one.
-    pub config: Option<&'a cns_recipe::ComponentConfig>,
+    /// The registry's image data for the component and the chart version it describes.
+    pub data: Option<(&'a ImageData, &'a str)>,
     /// The final values (what the bundle gives the chart).
     pub values: &'a Value,
     /// With `--cluster-values`: the per-cluster values tree, merged over `values`.
@@ -374,17 +381,17 @@ pub struct ComponentImages<'a> {
 
 /// Add one component's images to `inv`.
 pub fn add_component(inv: &mut Inventory, c: &ComponentImages<'_>, node: &NodeFacts) {
-    let Some((cfg, data)) = c.config.and_then(|cfg| Some((cfg, cfg.images.as_ref()?))) else {
+    let Some((data, recorded)) = c.data else {
         inv.incomplete.push(format!(
             "`{}`: the registry records no images for this component",
             c.component
         ));
         return;
     };
-    if cfg.helm.version != c.chart_version {
+    if recorded != c.chart_version {
         inv.incomplete.push(format!(
-            "`{}`: image defaults are recorded for chart version {}, the recipe uses {}",
-            c.component, cfg.helm.version, c.chart_version
+            "`{}`: image defaults are recorded for chart version {recorded}, the recipe uses {}",
+            c.component, c.chart_version
         ));
     }
     let mut merged = data.chart_defaults.clone();

@@ -27,6 +27,14 @@ pub struct ResolvedComponent {
     pub input: ComponentInput,
 }
 
+/// What the image inventory needs of a component besides its final values: the registry's
+/// image data with the chart version it was recorded for, and the `--cluster-values` tree.
+#[derive(Debug, Clone, Default)]
+struct ImageContext {
+    data: Option<(std::sync::Arc<cns_recipe::registry::ImageData>, String)>,
+    cluster: Option<Value>,
+}
+
 /// What [`plan`] decided: the jobs in deployment order and what the user should know.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -42,7 +50,7 @@ pub struct Plan {
     parallel: bool,
     /// Per component: its registry entry and, with `--cluster-values`, its cluster tree
     /// (what the image inventory needs besides the final values).
-    image_context: BTreeMap<String, (Option<cns_recipe::ComponentConfig>, Option<Value>)>,
+    image_context: BTreeMap<String, ImageContext>,
 }
 
 fn scheduling(
@@ -377,10 +385,12 @@ pub fn plan<B: Backend + ?Sized>(
         }
         image_context.insert(
             name.clone(),
-            (
-                registry.get(name).cloned(),
-                cluster_trees.get(name).cloned(),
-            ),
+            ImageContext {
+                data: registry
+                    .get(name)
+                    .and_then(|r| Some((r.images.clone()?, r.helm.version.clone()))),
+                cluster: cluster_trees.get(name).cloned(),
+            },
         );
         let (system, accelerated) = if opts.clusters.is_empty() {
             (opts.system.clone(), opts.accelerated.clone())
@@ -534,11 +544,7 @@ pub fn inventory(
     let mut inv = crate::images::Inventory::default();
     for (c, r) in plan.components.iter().zip(rendered) {
         let values = cns_values::from_json(&r.values_json).unwrap_or_default();
-        let (config, cluster) = plan
-            .image_context
-            .get(&c.input.name)
-            .cloned()
-            .unwrap_or_default();
+        let ctx = plan.image_context.get(&c.input.name);
         let manifests: Vec<(String, String)> = c
             .input
             .manifests
@@ -555,9 +561,11 @@ pub fn inventory(
             &crate::images::ComponentImages {
                 component: &c.input.name,
                 chart_version: &c.input.chart.version,
-                config: config.as_ref(),
+                data: ctx
+                    .and_then(|x| x.data.as_ref())
+                    .map(|(d, v)| (d.as_ref(), v.as_str())),
                 values: &values,
-                cluster_values: cluster.as_ref(),
+                cluster_values: ctx.and_then(|x| x.cluster.as_ref()),
                 manifests: &manifests,
             },
             &node,

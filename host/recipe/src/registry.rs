@@ -74,8 +74,9 @@ pub struct ComponentConfig {
     pub cluster_value_paths: Vec<String>,
     /// The container images the chart (and, for operators, the operands they deploy) runs,
     /// as functions of the values: what `cnsctl images` and `images.lock.yaml` list.
+    /// Shared: every bundle plan refers to it without copying.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub images: Option<ImageData>,
+    pub images: Option<std::sync::Arc<ImageData>>,
 }
 
 /// How a chart's values select its container images, for the chart version in `helm.version`.
