@@ -3,9 +3,9 @@
 //! registries, archives, keys and caches, resource exhaustion, and interrupted runs.
 //! Each test names the case of issue 22 it holds; see SECURITY.md.
 
-use crate::util::{cnsctl, fails, ok, tempdir};
+use crate::util::{cnsctl, fails, ok, registry_client as client, tempdir};
+use cns_oci::OciRef;
 use cns_oci::manifest::{self, Descriptor, Manifest};
-use cns_oci::{OciRef, Registry, RegistryOptions};
 use cns_plugin_sdk::{ChartSource, DeployerInput, RenderedComponent};
 use cns_test_support::registry::TestRegistry;
 use cns_test_support::{describe, list_files, require_tool, run};
@@ -23,18 +23,6 @@ fn cns(t: &Path, args: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn client() -> Registry {
-    Registry::new(
-        RegistryOptions {
-            plain_http: true,
-            retries: 0,
-            ..Default::default()
-        },
-        Box::new(|_| {}),
-    )
-    .unwrap()
 }
 
 const RECIPE: &str = "kind: recipeResult

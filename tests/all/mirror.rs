@@ -4,9 +4,9 @@
 //! pull every image from the mirror at the digests the source holds.
 
 use crate::charts::{cluster_policy_images, helm_template, workload_images};
-use crate::util::{cnsctl, ok, repo_file, tempdir};
+use crate::util::{cnsctl, ok, registry_client as client, repo_file, tempdir};
 use cns_oci::manifest::digest;
-use cns_oci::{OciRef, Registry, RegistryOptions};
+use cns_oci::{OciRef, Registry};
 use cns_test_support::registry::TestRegistry;
 use cns_test_support::{describe, require_tool, run};
 use serde_json::{Value, json};
@@ -17,18 +17,6 @@ use std::path::Path;
 /// The components the mirror test copies: everything of the default recipe except skyhook,
 /// whose chart pins upstream digests no test image can have (the mismatch test uses that).
 const COMPONENTS: &str = "cert-manager,gpu-operator,nvsentinel";
-
-fn client() -> Registry {
-    Registry::new(
-        RegistryOptions {
-            plain_http: true,
-            retries: 0,
-            ..Default::default()
-        },
-        Box::new(|_| {}),
-    )
-    .unwrap()
-}
 
 fn cns(tmp: &Path, args: &[&str]) -> std::process::Output {
     run(cnsctl(&tmp.join("cache")).current_dir(tmp).args(args))

@@ -4,9 +4,9 @@
 //! Python's cryptography/pynacl, every tamper case, a registry that goes away, and a layer
 //! that tries path traversal.
 
-use crate::util::{cnsctl, fails, ok, repo_file, same_tree, tempdir};
+use crate::util::{cnsctl, fails, ok, registry_client as client, repo_file, same_tree, tempdir};
+use cns_oci::OciRef;
 use cns_oci::manifest::{self, Descriptor, Manifest};
-use cns_oci::{OciRef, Registry, RegistryOptions};
 use cns_test_support::registry::TestRegistry;
 use cns_test_support::{describe, require_tool, run};
 use std::path::{Path, PathBuf};
@@ -37,18 +37,6 @@ fn untar(python: &Path, tgz: &Path, into: &Path) {
         .arg(tgz)
         .arg(into));
     assert!(o.status.success(), "{}", describe(&o));
-}
-
-fn client() -> Registry {
-    Registry::new(
-        RegistryOptions {
-            plain_http: true,
-            retries: 0,
-            ..Default::default()
-        },
-        Box::new(|_| {}),
-    )
-    .unwrap()
 }
 
 #[test]

@@ -53,3 +53,16 @@ pub(crate) fn same_tree(a: &Path, b: &Path) {
         assert_eq!(x(&a.join(&f)), x(&b.join(&f)), "{f} mode");
     }
 }
+
+/// A registry client for the loopback test registries: plain HTTP, no retries, silent.
+pub(crate) fn registry_client() -> cns_oci::Registry {
+    cns_oci::Registry::new(
+        cns_oci::RegistryOptions {
+            plain_http: true,
+            retries: 0,
+            ..Default::default()
+        },
+        Box::new(|_| {}),
+    )
+    .unwrap()
+}

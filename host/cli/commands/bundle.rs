@@ -412,16 +412,7 @@ pub(crate) fn run(
             cns_oci::sign::verifying_key_pem(&key)?,
         );
     }
-    let runtime = crate::plugins::runtime(&args.plugins)?;
-    let builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN
-        .iter()
-        .map(|a| a.name)
-        .collect();
-    let catalog = crate::plugins::catalog_for(
-        &args.plugins,
-        &runtime,
-        cns_bundle::builtins_needed(&recipe, &opts.deployer, &builtin),
-    )?;
+    let catalog = crate::plugins::catalog_for_bundle(&args.plugins, &recipe, &opts.deployer)?;
     let plan = cns_bundle::plan(&recipe, &store, &catalog, &opts)
         .context("failed to generate the bundle")?;
     for w in &plan.warnings {

@@ -215,16 +215,7 @@ pub(crate) fn compute(
     if !sel.bundlers.is_empty() {
         super::bundle::only(&recipe, &sel.bundlers, &mut opts)?;
     }
-    let runtime = crate::plugins::runtime(&sel.plugins)?;
-    let builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN
-        .iter()
-        .map(|a| a.name)
-        .collect();
-    let catalog = crate::plugins::catalog_for(
-        &sel.plugins,
-        &runtime,
-        cns_bundle::builtins_needed(&recipe, &opts.deployer, &builtin),
-    )?;
+    let catalog = crate::plugins::catalog_for_bundle(&sel.plugins, &recipe, &opts.deployer)?;
     let plan = cns_bundle::plan(&recipe, &store, &catalog, &opts)
         .context("failed to compute the images")?;
     let rendered = cns_bundle::render(&plan, &catalog).context("failed to compute the images")?;

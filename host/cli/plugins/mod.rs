@@ -133,6 +133,25 @@ pub(crate) fn catalog(opts: &PluginOpts, runtime: &Arc<Runtime>) -> Result<Catal
     catalog_for(opts, runtime, |_| true)
 }
 
+/// A runtime and the catalog a bundle of `recipe` with `deployer` needs: the built-ins its
+/// components and deployer use, plus every external plugin.
+pub(crate) fn catalog_for_bundle(
+    opts: &PluginOpts,
+    recipe: &cns_recipe::RecipeResult,
+    deployer: &str,
+) -> Result<Catalog> {
+    let runtime = runtime(opts)?;
+    let builtin: Vec<&str> = cns_plugin_artifacts::BUILTIN
+        .iter()
+        .map(|a| a.name)
+        .collect();
+    catalog_for(
+        opts,
+        &runtime,
+        cns_bundle::builtins_needed(recipe, deployer, &builtin),
+    )
+}
+
 /// The catalog with only the built-in plugins `wanted` accepts (by name), plus every
 /// external plugin; an external plugin replaces a built-in of its kind and name.
 pub(crate) fn catalog_for(
