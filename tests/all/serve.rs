@@ -21,6 +21,20 @@ struct Server {
 }
 
 impl Server {
+    /// The access log so far, once a line containing `needle` has arrived (the log is read
+    /// from the server's stderr by another thread, and the server writes a request's line
+    /// after answering it), or after 10 s.
+    fn log_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log.lock().unwrap().join("\n");
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Start `cnsctl serve --listen 127.0.0.1:0 ARGS` and wait until it is ready.
     fn start(args: &[&str]) -> Server {
         let tmp = tempdir();
@@ -720,7 +734,7 @@ fn serve_limits_each_client_behind_a_trusted_proxy() {
         200,
         "another client has its own bucket"
     );
-    let log = s.log.lock().unwrap().join("\n");
+    let log = s.log_with("\"client\":\"198.51.100.2\"");
     assert!(log.contains("\"client\":\"198.51.100.2\""), "{log}");
 }
 
@@ -880,7 +894,7 @@ fn serve_finishes_requests_in_flight_on_sigterm() {
     assert!(results.iter().all(|s| *s == 200), "{results:?}");
     let status = s.wait(Duration::from_secs(30));
     assert!(status.success(), "exit status {status}");
-    let log = s.log.lock().unwrap().join("\n");
+    let log = s.log_with("\"msg\":\"stopped\"");
     assert!(
         log.contains("\"msg\":\"draining\"") && log.contains("\"msg\":\"stopped\""),
         "{log}"
