@@ -302,15 +302,19 @@ fn apply_suffix(img: &mut LockedImage, pattern: &str, node: &NodeFacts) {
     }
 }
 
-/// Operand images of the operator custom resources among `manifests` (path, YAML text).
+/// Operand images of the operator custom resources among `manifests` (only files that name
+/// one of the data's kinds are parsed; a file that is not UTF-8 has none).
 fn manifest_images(
     component: &str,
     data: &ImageData,
-    manifests: &[(String, String)],
+    manifests: &[cns_runtime::types::InputFile],
     node: &NodeFacts,
 ) -> Vec<LockedImage> {
     let mut out = Vec::new();
-    for (path, text) in manifests {
+    for file in manifests {
+        let (path, Ok(text)) = (&file.path, std::str::from_utf8(&file.content)) else {
+            continue;
+        };
         use serde::Deserialize;
         if !data
             .manifest_operands
@@ -375,8 +379,8 @@ pub struct ComponentImages<'a> {
     pub values: &'a Value,
     /// With `--cluster-values`: the per-cluster values tree, merged over `values`.
     pub cluster_values: Option<&'a Value>,
-    /// The component's manifests (path, text).
-    pub manifests: &'a [(String, String)],
+    /// The component's manifests.
+    pub manifests: &'a [cns_runtime::types::InputFile],
 }
 
 /// Add one component's images to `inv`.
@@ -449,13 +453,19 @@ pub fn finish(mut inv: Inventory) -> Inventory {
 /// The mirrored form of a repository: the registry host replaced by `mirror`
 /// (`registry/prefix`); a Docker Hub name without a host keeps its path.
 pub fn mirrored(repository: &str, mirror: &str) -> String {
-    let path = match repository.split_once('/') {
-        Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => {
-            rest
-        }
-        _ => repository,
+    let path = match registry_host(repository) {
+        Some(host) => &repository[host.len() + 1..],
+        None => repository,
     };
     format!("{}/{path}", mirror.trim_end_matches('/'))
+}
+
+/// The registry host a repository names (`nvcr.io`, `127.0.0.1:5000`, `localhost`), or none
+/// for a Docker Hub name such as `bitnami/kubectl` (the first component is a host only when
+/// it has a `.` or `:` or is `localhost`, as container runtimes read it).
+pub fn registry_host(repository: &str) -> Option<&str> {
+    let (first, _) = repository.split_once('/')?;
+    (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
 }
 
 /// The `repository` field of every operand in `spec` of the documents of `kinds`, moved under

@@ -454,13 +454,17 @@ pub struct Rendered {
     /// The component's final values: the bundler's `values.yaml`, or its input values when
     /// it writes none.
     pub values_json: String,
+    /// The same values as a tree (the image inventory reads them).
+    pub values: Value,
 }
 
-/// The final values a bundler produced: its `values.yaml` (which must parse), or its input
-/// values when it writes none.
-fn final_values(c: &ResolvedComponent, files: &[OutputFile]) -> Result<String> {
+/// The final values a bundler produced, as JSON and as a tree: its `values.yaml` (which must
+/// parse), or its input values when it writes none.
+fn final_values(c: &ResolvedComponent, files: &[OutputFile]) -> Result<(String, Value)> {
     let Some(f) = files.iter().find(|f| f.path == "values.yaml") else {
-        return Ok(c.input.values_json.clone());
+        // The host wrote this JSON itself, from a values tree.
+        let values = cns_values::from_json(&c.input.values_json).unwrap_or_default();
+        return Ok((c.input.values_json.clone(), values));
     };
     let text = std::str::from_utf8(&f.content).map_err(|_| Error::BadValues {
         component: c.input.name.clone(),
@@ -472,7 +476,7 @@ fn final_values(c: &ResolvedComponent, files: &[OutputFile]) -> Result<String> {
         plugin: c.plugin.clone(),
         reason: e.to_string(),
     })?;
-    Ok(cns_values::to_json(&values))
+    Ok((cns_values::to_json(&values), values))
 }
 
 /// Step 2: run each component's bundler (on threads unless the options say serial).
@@ -482,8 +486,12 @@ pub fn render<B: Backend + ?Sized>(plan: &Plan, backend: &B) -> Result<Vec<Rende
             component: c.input.name.clone(),
             error,
         })?;
-        let values_json = final_values(c, &files)?;
-        Ok(Rendered { files, values_json })
+        let (values_json, values) = final_values(c, &files)?;
+        Ok(Rendered {
+            files,
+            values_json,
+            values,
+        })
     };
     let results: Vec<Result<Rendered>> = if plan.parallel && plan.components.len() > 1 {
         std::thread::scope(|s| {
@@ -543,19 +551,7 @@ pub fn inventory(
     let node = crate::images::NodeFacts::of(recipe);
     let mut inv = crate::images::Inventory::default();
     for (c, r) in plan.components.iter().zip(rendered) {
-        let values = cns_values::from_json(&r.values_json).unwrap_or_default();
         let ctx = plan.image_context.get(&c.input.name);
-        let manifests: Vec<(String, String)> = c
-            .input
-            .manifests
-            .iter()
-            .map(|m| {
-                (
-                    m.path.clone(),
-                    String::from_utf8_lossy(&m.content).into_owned(),
-                )
-            })
-            .collect();
         crate::images::add_component(
             &mut inv,
             &crate::images::ComponentImages {
@@ -564,9 +560,9 @@ pub fn inventory(
                 data: ctx
                     .and_then(|x| x.data.as_ref())
                     .map(|(d, v)| (d.as_ref(), v.as_str())),
-                values: &values,
+                values: &r.values,
                 cluster_values: ctx.and_then(|x| x.cluster.as_ref()),
-                manifests: &manifests,
+                manifests: &c.input.manifests,
             },
             &node,
         );

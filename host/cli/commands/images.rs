@@ -233,9 +233,7 @@ pub(crate) fn image_ref(
     tag: Option<&str>,
     digest: Option<&str>,
 ) -> Result<cns_oci::OciRef> {
-    let first = repository.split('/').next().unwrap_or_default();
-    let hosted = repository.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost");
+    let hosted = cns_bundle::images::registry_host(repository).is_some();
     let full = match (hosted, repository.contains('/')) {
         (true, _) => repository.to_string(),
         (false, true) => format!("docker.io/{repository}"),

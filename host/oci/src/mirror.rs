@@ -57,23 +57,27 @@ fn is_index(media_type: &str) -> bool {
 /// The manifest at `r` (any media type): bytes, digest (checked against `r`'s digest when
 /// it has one) and media type.
 pub fn fetch_any(reg: &Registry, r: &OciRef) -> Result<(Vec<u8>, String, String)> {
-    let (bytes, digest, header_type) =
-        reg.fetch_manifest_of(r, ACCEPT_ANY)?
-            .ok_or_else(|| Error::Registry {
-                registry: r.registry.clone(),
-                operation: format!("pull manifest {r}"),
-                message: "manifest not found".into(),
-            })?;
-    let parsed: AnyManifest = serde_json::from_slice(&bytes).map_err(|e| Error::WrongArtifact {
-        reference: r.to_string(),
-        expected: "image manifest or index".into(),
-        reason: e.to_string(),
-    })?;
+    let (bytes, digest, media_type, _) = fetch_parsed(reg, r)?;
+    Ok((bytes, digest, media_type))
+}
+
+/// [`fetch_any`] with the manifest's descriptors, parsed once.
+fn fetch_parsed(reg: &Registry, r: &OciRef) -> Result<(Vec<u8>, String, String, AnyManifest)> {
+    let (bytes, digest, header_type) = reg
+        .fetch_manifest_of(r, ACCEPT_ANY)?
+        .ok_or_else(|| crate::registry::manifest_not_found(r, &format!("pull manifest {r}")))?;
+    let mut parsed: AnyManifest =
+        serde_json::from_slice(&bytes).map_err(|e| Error::WrongArtifact {
+            reference: r.to_string(),
+            expected: "image manifest or index".into(),
+            reason: e.to_string(),
+        })?;
     let media_type = parsed
         .media_type
+        .take()
         .or(header_type)
         .unwrap_or_else(|| crate::manifest::MANIFEST.to_string());
-    Ok((bytes, digest, media_type))
+    Ok((bytes, digest, media_type, parsed))
 }
 
 /// The digest a tag points at (an index's own digest for a multi-platform image).
@@ -113,7 +117,7 @@ pub fn copy(
     expect: Option<&str>,
     stats: &mut CopyStats,
 ) -> Result<String> {
-    let (bytes, digest, media_type) = fetch_any(src, from)?;
+    let (bytes, digest, media_type, parsed) = fetch_parsed(src, from)?;
     if let Some(e) = expect
         && e != digest
     {
@@ -123,11 +127,6 @@ pub fn copy(
             actual: digest,
         });
     }
-    let parsed: AnyManifest = serde_json::from_slice(&bytes).map_err(|e| Error::WrongArtifact {
-        reference: from.to_string(),
-        expected: "image manifest or index".into(),
-        reason: e.to_string(),
-    })?;
     if is_index(&media_type) {
         for child in &parsed.manifests {
             copy(

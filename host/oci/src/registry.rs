@@ -76,6 +76,15 @@ impl Pulled {
 /// with (if it said).
 pub type FetchedManifest = (Vec<u8>, String, Option<String>);
 
+/// The error for a reference whose manifest the registry does not have.
+pub(crate) fn manifest_not_found(r: &OciRef, operation: &str) -> Error {
+    Error::Registry {
+        registry: r.registry.clone(),
+        operation: operation.to_string(),
+        message: "manifest not found".into(),
+    }
+}
+
 /// Progress callback: one line per step.
 pub type Progress = Box<dyn Fn(&str) + Send + Sync>;
 
@@ -356,11 +365,9 @@ impl Registry {
         max_layer: u64,
     ) -> Result<Pulled> {
         self.authenticate(r, RegistryOperation::Pull)?;
-        let (bytes, digest) = self.fetch_manifest(r)?.ok_or_else(|| Error::Registry {
-            registry: r.registry.clone(),
-            operation: format!("pull {r}"),
-            message: "manifest not found".into(),
-        })?;
+        let (bytes, digest) = self
+            .fetch_manifest(r)?
+            .ok_or_else(|| manifest_not_found(r, &format!("pull {r}")))?;
         let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::WrongArtifact {
             reference: r.to_string(),
             expected: artifact_type.into(),
