@@ -95,6 +95,28 @@ fn main() {
             hs.into_iter().for_each(|h| h.join().unwrap());
         })
     };
+    // `BENCH_PROFILE=<deployer>[:native]` loops one bundle for a profiler (`perf record`)
+    // and prints nothing else.
+    if let Ok(p) = std::env::var("BENCH_PROFILE") {
+        let rt = Arc::new(Runtime::new(Default::default(), None, sink.clone()).unwrap());
+        let catalog = Catalog::builtin(&rt).unwrap();
+        let (d, native) = p
+            .split_once(':')
+            .map_or((p.as_str(), false), |(d, n)| (d, n == "native"));
+        let t = Instant::now();
+        for _ in 0..2000 {
+            if native {
+                generate_with(&example, &store, &Native, &opts(d, false)).unwrap();
+            } else {
+                generate_with(&example, &store, &catalog, &opts(d, false)).unwrap();
+            }
+        }
+        println!(
+            "{p}: {:.3} ms a bundle",
+            t.elapsed().as_secs_f64() * 1e3 / 2000.0
+        );
+        return;
+    }
     let cache_dir = tempfile::tempdir().unwrap();
     let cold = measure(5, || {
         let rt = Arc::new(Runtime::new(Default::default(), None, sink.clone()).unwrap());

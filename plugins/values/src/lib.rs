@@ -14,6 +14,8 @@
 
 use serde_json::{Map, Value};
 
+mod emit;
+
 /// Errors from values operations.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
@@ -199,8 +201,15 @@ pub fn from_yaml(text: &str) -> Result<Value, Error> {
 }
 
 /// Serialise a values tree as YAML with sorted keys. An empty map becomes `{}`.
+///
+/// The output is serde_norway's, byte for byte; a native writer produces it for the trees
+/// it covers (all but floats and strings that need double quotes), which is several times
+/// faster, and serde_norway writes the rest.
 pub fn to_yaml(value: &Value) -> Result<String, Error> {
-    serde_norway::to_string(value).map_err(|e| Error::Yaml(e.to_string()))
+    match emit::emit(value) {
+        Some(text) => Ok(text),
+        None => serde_norway::to_string(value).map_err(|e| Error::Yaml(e.to_string())),
+    }
 }
 
 /// A Kubernetes toleration as charts take it in values (`key`, `operator`, `value`,
