@@ -23,7 +23,7 @@ const INDENT: i32 = 2;
 
 /// Write `value` as one YAML document, exactly as `serde_norway::to_string` would; `None`
 /// when the document holds something this writer leaves to serde_norway.
-pub fn emit(value: &Value) -> Option<String> {
+pub(crate) fn emit(value: &Value) -> Option<String> {
     let mut e = Emitter {
         out: String::with_capacity(256),
         indent: -1,
@@ -443,7 +443,7 @@ fn unsigned_int(s: &str) -> bool {
     if u.starts_with(['+', '-']) || leading_zero_digits(s) {
         return false;
     }
-    u128::from_str_radix(u, 10).is_ok()
+    u.parse::<u128>().is_ok()
 }
 
 fn negative_int(s: &str) -> bool {
@@ -456,7 +456,7 @@ fn negative_int(s: &str) -> bool {
             }
         }
     }
-    !leading_zero_digits(s) && i128::from_str_radix(s, 10).is_ok()
+    !leading_zero_digits(s) && s.parse::<i128>().is_ok()
 }
 
 fn float(s: &str) -> bool {
