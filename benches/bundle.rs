@@ -198,6 +198,29 @@ fn main() {
             }
         }
     });
+    // The same bundles spread over one worker per core, each bundle serial inside: what
+    // a batch (or the server) does with many bundles at once.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs: Vec<(&cns_recipe::RecipeResult, &str)> = recipes
+        .iter()
+        .flat_map(|r| DEPLOYERS.iter().map(move |d| (r, *d)))
+        .collect();
+    let spread = |backend: &(dyn cns_bundle::Backend + Sync)| {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((r, d)) = jobs.get(i) else { break };
+                        generate_with(r, &store, backend, &opts(d, false)).unwrap();
+                    }
+                });
+            }
+        });
+    };
+    let matrix_spread = measure(5, || spread(&catalog));
+    let matrix_spread_native = measure(5, || spread(&Native));
     let matrix_native = measure(5, || {
         for r in &recipes {
             for d in DEPLOYERS {
@@ -219,5 +242,15 @@ fn main() {
         "  native (serial): min {} median {}",
         ms(matrix_native.min),
         ms(matrix_native.median)
+    );
+    println!(
+        "  wasm, bundles over {workers} workers: min {} median {}",
+        ms(matrix_spread.min),
+        ms(matrix_spread.median)
+    );
+    println!(
+        "  native, bundles over {workers} workers: min {} median {}",
+        ms(matrix_spread_native.min),
+        ms(matrix_spread_native.median)
     );
 }

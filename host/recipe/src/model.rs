@@ -351,7 +351,7 @@ impl RecipeResult {
 
     /// Serialise as YAML (fields in schema order, lists already sorted by the resolver).
     pub fn to_yaml(&self) -> String {
-        serde_norway::to_string(self).expect("a recipe always serialises")
+        cns_values::to_yaml_ordered(self).expect("a recipe always serialises")
     }
 
     /// The component named `name`.

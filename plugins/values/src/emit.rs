@@ -18,12 +18,85 @@
 
 use serde_json::Value;
 
+/// A tree the writer walks: serde_json's (sorted maps: values trees) or serde_norway's
+/// (maps in insertion order: structs turned into values, fields in declaration order).
+pub(crate) trait Node: Sized {
+    /// What this node is; `None` for what the writer leaves to serde_norway.
+    fn view(&self) -> Option<View<'_, Self>>;
+    /// A map's entries, keys as strings (`None` for a key that is not a string).
+    fn entries(&self) -> impl Iterator<Item = (Option<&str>, &Self)>;
+}
+
+/// One node, as the writer needs it.
+pub(crate) enum View<'a, N> {
+    Null,
+    Bool(bool),
+    Unsigned(u64),
+    Signed(i64),
+    Str(&'a str),
+    Seq(&'a [N]),
+    /// A map with this many entries (read through [`Node::entries`]).
+    Map(usize),
+}
+
+impl Node for Value {
+    fn view(&self) -> Option<View<'_, Self>> {
+        Some(match self {
+            Value::Null => View::Null,
+            Value::Bool(b) => View::Bool(*b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => View::Unsigned(u),
+                (None, Some(i)) => View::Signed(i),
+                // Floats: serde_norway formats them with ryu; leave them to it.
+                (None, None) => return None,
+            },
+            Value::String(s) => View::Str(s),
+            Value::Array(a) => View::Seq(a),
+            Value::Object(m) => View::Map(m.len()),
+        })
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (Option<&str>, &Self)> {
+        self.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (Some(k.as_str()), v))
+    }
+}
+
+impl Node for serde_norway::Value {
+    fn view(&self) -> Option<View<'_, Self>> {
+        use serde_norway::Value as Y;
+        Some(match self {
+            Y::Null => View::Null,
+            Y::Bool(b) => View::Bool(*b),
+            Y::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => View::Unsigned(u),
+                (None, Some(i)) => View::Signed(i),
+                (None, None) => return None,
+            },
+            Y::String(s) => View::Str(s),
+            Y::Sequence(a) => View::Seq(a),
+            Y::Mapping(m) => View::Map(m.len()),
+            // `!Tag` values (enum variants with data): serde_norway's own business.
+            Y::Tagged(_) => return None,
+        })
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (Option<&str>, &Self)> {
+        self.as_mapping()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v))
+    }
+}
+
 /// libyaml's `best_indent`.
 const INDENT: i32 = 2;
 
 /// Write `value` as one YAML document, exactly as `serde_norway::to_string` would; `None`
 /// when the document holds something this writer leaves to serde_norway.
-pub(crate) fn emit(value: &Value) -> Option<String> {
+pub(crate) fn emit<N: Node>(value: &N) -> Option<String> {
     let mut e = Emitter {
         out: String::with_capacity(256),
         indent: -1,
@@ -32,7 +105,7 @@ pub(crate) fn emit(value: &Value) -> Option<String> {
         whitespace: true,
         indention: true,
     };
-    e.node(value, false, false)?;
+    e.node(value, false)?;
     // Document end (implicit): a line break unless at the start of a line. serde_norway
     // never ends the stream, so a `+`-chomped block scalar gets no `...` after it.
     e.write_indent();
@@ -113,46 +186,38 @@ impl Emitter {
         self.indent = self.indents.pop().unwrap_or(-1);
     }
 
-    /// One node; `mapping`: it is a mapping's value (or key), `simple_key`: it is a key.
-    fn node(&mut self, value: &Value, mapping: bool, simple_key: bool) -> Option<()> {
-        match value {
-            Value::Null => self.scalar("null", Style::Plain, simple_key),
-            Value::Bool(b) => {
-                self.scalar(if *b { "true" } else { "false" }, Style::Plain, simple_key)
-            }
-            Value::Number(n) => {
-                let text = match (n.as_u64(), n.as_i64()) {
-                    (Some(u), _) => u.to_string(),
-                    (None, Some(i)) => i.to_string(),
-                    // Floats: serde_norway formats them with ryu; leave them to it.
-                    (None, None) => return None,
-                };
-                self.scalar(&text, Style::Plain, simple_key)
-            }
-            Value::String(s) => self.string(s, simple_key),
-            Value::Array(items) if items.is_empty() => {
+    /// One node; `mapping`: it is a mapping's value.
+    fn node<N: Node>(&mut self, value: &N, mapping: bool) -> Option<()> {
+        match value.view()? {
+            View::Null => self.scalar("null", Style::Plain, false),
+            View::Bool(b) => self.scalar(if b { "true" } else { "false" }, Style::Plain, false),
+            View::Unsigned(u) => self.scalar(&u.to_string(), Style::Plain, false),
+            View::Signed(i) => self.scalar(&i.to_string(), Style::Plain, false),
+            View::Str(s) => self.string(s, false),
+            View::Seq(items) if items.is_empty() => {
                 self.empty_flow("[", "]");
                 Some(())
             }
-            Value::Object(map) if map.is_empty() => {
-                self.empty_flow("{", "}");
-                Some(())
-            }
-            Value::Array(items) => {
+            View::Seq(items) => {
                 // Indentless when the list is a mapping's value written after `key:`.
                 let indentless = mapping && !self.indention;
                 self.increase_indent(false, indentless);
                 for item in items {
                     self.write_indent();
                     self.write_indicator("-", true, false, true);
-                    self.node(item, false, false)?;
+                    self.node(item, false)?;
                 }
                 self.pop_indent();
                 Some(())
             }
-            Value::Object(map) => {
+            View::Map(len) if len == 0 => {
+                self.empty_flow("{", "}");
+                Some(())
+            }
+            View::Map(_) => {
                 self.increase_indent(false, false);
-                for (key, item) in map {
+                for (key, item) in value.entries() {
+                    let key = key?;
                     self.write_indent();
                     // A simple key: one line, at most 128 bytes (else libyaml writes `? key`).
                     if key.len() > 128 || key.contains('\n') {
@@ -160,7 +225,7 @@ impl Emitter {
                     }
                     self.string(key, true)?;
                     self.write_indicator(":", false, false, false);
-                    self.node(item, true, false)?;
+                    self.node(item, true)?;
                 }
                 self.pop_indent();
                 Some(())
@@ -175,18 +240,30 @@ impl Emitter {
 
     /// A string, in the style serde_norway asks for and libyaml settles on.
     fn string(&mut self, s: &str, simple_key: bool) -> Option<()> {
-        let requested = if s.contains('\n') {
+        let a = analyze(s)?;
+        let requested = if a.multiline {
             Style::Literal
         } else if reads_as_non_string(s) {
             Style::Single
         } else {
             Style::Plain
         };
-        self.scalar(s, requested, simple_key)
+        self.styled(s, &a, requested, simple_key)
     }
 
+    /// A scalar serde_norway writes plain and that needs no quoting (null, booleans,
+    /// integers).
     fn scalar(&mut self, s: &str, requested: Style, simple_key: bool) -> Option<()> {
-        let a = analyze(s)?;
+        const PLAIN: Analysis = Analysis {
+            multiline: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: true,
+        };
+        self.styled(s, &PLAIN, requested, simple_key)
+    }
+
+    fn styled(&mut self, s: &str, a: &Analysis, requested: Style, simple_key: bool) -> Option<()> {
         let mut style = requested;
         if simple_key && a.multiline {
             return None; // double-quoted
@@ -200,7 +277,6 @@ impl Emitter {
         if style == Style::Literal && (!a.block_allowed || simple_key) {
             return None; // double-quoted
         }
-        self.increase_indent(true, false);
         match style {
             Style::Plain => {
                 if !self.whitespace && !s.is_empty() {
@@ -223,9 +299,13 @@ impl Emitter {
                 self.whitespace = false;
                 self.indention = false;
             }
-            Style::Literal => self.literal(s),
+            Style::Literal => {
+                // libyaml indents every scalar; only a block scalar's lines show it.
+                self.increase_indent(true, false);
+                self.literal(s);
+                self.pop_indent();
+            }
         }
-        self.pop_indent();
         Some(())
     }
 
@@ -300,13 +380,75 @@ fn analyze(s: &str) -> Option<Analysis> {
             block_allowed: false,
         });
     }
-    let mut block_indicators = s.starts_with("---") || s.starts_with("...");
-    let (mut line_breaks, mut leading_space, mut leading_break) = (false, false, false);
-    let (mut trailing_space, mut trailing_break) = (false, false);
-    let (mut break_space, mut space_break) = (false, false);
+    let block_indicators = s.starts_with("---") || s.starts_with("...");
+    let flags = if s.is_ascii() {
+        scan(block_indicators, s.bytes().map(char::from))
+    } else {
+        scan(block_indicators, s.chars())
+    }?;
+    let Flags {
+        block_indicators,
+        line_breaks,
+        leading_space,
+        leading_break,
+        trailing_space,
+        trailing_break,
+        break_space,
+        space_break,
+    } = flags;
+    let mut a = Analysis {
+        multiline: line_breaks,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+        a.block_allowed = false;
+    }
+    if line_breaks || block_indicators {
+        a.block_plain_allowed = false;
+    }
+    Some(a)
+}
+
+/// What the character-by-character pass of `analyze_scalar` records.
+struct Flags {
+    block_indicators: bool,
+    line_breaks: bool,
+    leading_space: bool,
+    leading_break: bool,
+    trailing_space: bool,
+    trailing_break: bool,
+    break_space: bool,
+    space_break: bool,
+}
+
+fn scan(block_indicators: bool, chars: impl Iterator<Item = char>) -> Option<Flags> {
+    let mut f = Flags {
+        block_indicators,
+        line_breaks: false,
+        leading_space: false,
+        leading_break: false,
+        trailing_space: false,
+        trailing_break: false,
+        break_space: false,
+        space_break: false,
+    };
     let (mut previous_space, mut previous_break) = (false, false);
     let mut preceded_by_whitespace = true;
-    let mut chars = s.chars().peekable();
+    let mut chars = chars.peekable();
     let mut first = true;
     while let Some(c) = chars.next() {
         if !printable(c) {
@@ -334,27 +476,27 @@ fn analyze(s: &str) -> Option<Analysis> {
                     | '@'
                     | '`'
             ) {
-                block_indicators = true;
+                f.block_indicators = true;
             }
             if matches!(c, '?' | ':' | '-') && followed_by_whitespace {
-                block_indicators = true;
+                f.block_indicators = true;
             }
         } else if (c == ':' && followed_by_whitespace) || (c == '#' && preceded_by_whitespace) {
-            block_indicators = true;
+            f.block_indicators = true;
         }
         match c {
             ' ' => {
-                leading_space |= first;
-                trailing_space |= last;
-                break_space |= previous_break;
+                f.leading_space |= first;
+                f.trailing_space |= last;
+                f.break_space |= previous_break;
                 previous_space = true;
                 previous_break = false;
             }
             '\n' => {
-                line_breaks = true;
-                leading_break |= first;
-                trailing_break |= last;
-                space_break |= previous_space;
+                f.line_breaks = true;
+                f.leading_break |= first;
+                f.trailing_break |= last;
+                f.space_break |= previous_space;
                 previous_space = false;
                 previous_break = true;
             }
@@ -366,31 +508,7 @@ fn analyze(s: &str) -> Option<Analysis> {
         preceded_by_whitespace = matches!(c, ' ' | '\t' | '\n');
         first = false;
     }
-    let mut a = Analysis {
-        multiline: line_breaks,
-        block_plain_allowed: true,
-        single_quoted_allowed: true,
-        block_allowed: true,
-    };
-    if leading_space || leading_break || trailing_space || trailing_break {
-        a.block_plain_allowed = false;
-    }
-    if trailing_space {
-        a.block_allowed = false;
-    }
-    if break_space {
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
-    }
-    if space_break {
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
-        a.block_allowed = false;
-    }
-    if line_breaks || block_indicators {
-        a.block_plain_allowed = false;
-    }
-    Some(a)
+    Some(f)
 }
 
 /// Printable for libyaml, less the line breaks other than `\n` (NEL, LS, PS: left to
@@ -682,6 +800,66 @@ mod tests {
         ] {
             assert!(check(&v), "fast path declined {v}");
         }
+    }
+
+    #[test]
+    fn structs_keep_field_order_and_match_serde_norway() {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        enum Kind {
+            Helm,
+            KustomizeApp,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Inner {
+            zeta: u32,
+            alpha: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            skipped: Option<String>,
+            kind: Kind,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Outer {
+            kind: &'static str,
+            api_version: &'static str,
+            items: Vec<Inner>,
+            empty: Vec<Inner>,
+            notes: String,
+            version: &'static str,
+            negative: i64,
+        }
+        let v = Outer {
+            kind: "RecipeResult",
+            api_version: "cns/v1",
+            items: vec![
+                Inner {
+                    zeta: 1,
+                    alpha: None,
+                    skipped: None,
+                    kind: Kind::Helm,
+                },
+                Inner {
+                    zeta: 2,
+                    alpha: Some("true".into()),
+                    skipped: Some("x: y".into()),
+                    kind: Kind::KustomizeApp,
+                },
+            ],
+            empty: vec![],
+            notes: "line\nline 2\n".into(),
+            version: "1.0",
+            negative: -3,
+        };
+        let want = serde_norway::to_string(&v).unwrap();
+        assert!(
+            want.starts_with("kind: RecipeResult\napiVersion: cns/v1\n"),
+            "{want}"
+        );
+        let tree = serde_norway::to_value(&v).unwrap();
+        assert_eq!(emit(&tree).as_deref(), Some(want.as_str()));
+        assert_eq!(crate::to_yaml_ordered(&v).unwrap(), want);
     }
 
     #[test]

@@ -212,6 +212,17 @@ pub fn to_yaml(value: &Value) -> Result<String, Error> {
     }
 }
 
+/// Serialise any serialisable value (a struct: fields in declaration order) as YAML,
+/// byte for byte as `serde_norway::to_string` does, through the same native writer as
+/// [`to_yaml`] where it covers the document.
+pub fn to_yaml_ordered<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Error> {
+    let tree = serde_norway::to_value(value).map_err(|e| Error::Yaml(e.to_string()))?;
+    match emit::emit(&tree) {
+        Some(text) => Ok(text),
+        None => serde_norway::to_string(value).map_err(|e| Error::Yaml(e.to_string())),
+    }
+}
+
 /// A Kubernetes toleration as charts take it in values (`key`, `operator`, `value`,
 /// `effect`; absent parts left out). One shape for the SDK's scheduling and the host's
 /// `--cluster-values`, so both write the same tree.
