@@ -148,7 +148,7 @@ fn write_gen(out_dir: &Path, built: &[(&str, PathBuf, bool)], skipped: Option<&s
         use sha2::Digest;
         let sha256 = hex::encode(sha2::Sha256::digest(fs::read(path).unwrap()));
         format!(
-            "    Artifact {{ name: {name:?}, bytes: include_bytes!({:?}), sha256: {sha256:?}, precompiled: include_bytes!({:?}) }},\n",
+            "    Artifact {{ name: {name:?}, bytes: include_bytes!({:?}), sha256: {sha256:?}, precompiled: &PageAligned(*include_bytes!({:?})).0 }},\n",
             path.display().to_string(),
             path.with_extension("cwasm").display().to_string()
         )

@@ -435,6 +435,9 @@ pub(crate) fn run(
         push.push_bundle(&oci_entries(&tree), provenance)?;
         return Ok(Outcome::Success);
     }
+    // The process ends next: unmapping every plugin's code and the instance pool one by
+    // one would cost a warm run ~3 % of its time for nothing.
+    std::mem::forget(catalog);
     let report = tree.write_to(&args.output, args.force)?;
     crate::ui::stale_removed(&report);
     crate::ui::status(&format!(

@@ -12,9 +12,14 @@ pub struct Artifact {
     /// sha256 of `bytes` (hex), computed at build time so loading need not hash them.
     pub sha256: &'static str,
     /// The component compiled at build time by `cns-engine`'s configuration (wasmtime's
-    /// `.cwasm` format); empty if that failed.
+    /// `.cwasm` format), page-aligned; empty if that failed.
     pub precompiled: &'static [u8],
 }
+
+/// Page alignment for the embedded compiled code: the runtime runs it in place (its text
+/// section made executable where it lies in the binary) instead of copying it.
+#[repr(C, align(4096))]
+struct PageAligned<T: ?Sized>(T);
 
 include!(concat!(env!("OUT_DIR"), "/gen.rs"));
 
