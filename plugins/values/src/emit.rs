@@ -194,7 +194,7 @@ impl Emitter {
             View::Unsigned(u) => self.scalar(&u.to_string(), Style::Plain, false),
             View::Signed(i) => self.scalar(&i.to_string(), Style::Plain, false),
             View::Str(s) => self.string(s, false),
-            View::Seq(items) if items.is_empty() => {
+            View::Seq([]) => {
                 self.empty_flow("[", "]");
                 Some(())
             }
@@ -210,7 +210,7 @@ impl Emitter {
                 self.pop_indent();
                 Some(())
             }
-            View::Map(len) if len == 0 => {
+            View::Map(0) => {
                 self.empty_flow("{", "}");
                 Some(())
             }
