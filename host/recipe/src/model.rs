@@ -157,6 +157,11 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
     what: &'static str,
     text: &str,
 ) -> Result<T> {
+    if let Some(twin) = crate::store::json_twin(path, text)
+        && let Ok(v) = serde_json::from_str(twin)
+    {
+        return Ok(v);
+    }
     serde_norway::from_str(text).map_err(|e| Error::Parse {
         path: path.to_string(),
         what,
@@ -292,7 +297,11 @@ impl RecipeResult {
     fn check_graph(&self, c: &Checker<'_>, text: &str) -> Result<()> {
         let seg = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         // serde reads `version: 1.50` as the string "1.5": look at the YAML scalar itself.
-        if let Ok(raw) = serde_norway::from_str::<Value>(text) {
+        let raw = match crate::store::json_twin(c.path, text) {
+            Some(json) => serde_json::from_str::<Value>(json).ok(),
+            None => serde_norway::from_str::<Value>(text).ok(),
+        };
+        if let Some(raw) = raw {
             for (i, r) in raw["componentRefs"]
                 .as_array()
                 .into_iter()

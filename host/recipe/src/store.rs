@@ -11,6 +11,17 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../recipes");
 
+include!(concat!(env!("OUT_DIR"), "/twins.rs"));
+
+/// The JSON twin the build script wrote of the embedded YAML document at `path`, if `text`
+/// is exactly that document (the embedded store's text, or a file with the same bytes): the
+/// same tree, parsed several times faster. Anything else gets `None` and is parsed as YAML.
+pub(crate) fn json_twin(path: &str, text: &str) -> Option<&'static str> {
+    let i = JSON_TWINS.binary_search_by(|(p, _)| (*p).cmp(path)).ok()?;
+    let embedded = EMBEDDED.get_file(path)?.contents();
+    (embedded == text.as_bytes()).then_some(JSON_TWINS[i].1)
+}
+
 /// A recipe data tree: `registry.yaml`, `overlays/*.yaml`, `components/<name>/…`.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -202,11 +213,16 @@ impl Store {
         if let Some(v) = cache(&self.values_files) {
             return Ok(v);
         }
-        let v = cns_values::from_yaml(self.text(path, from)?).map_err(|source| Error::Parse {
-            path: path.to_string(),
-            what: "values file",
-            message: source.to_string(),
-        })?;
+        let text = self.text(path, from)?;
+        let twin = json_twin(path, text).and_then(|j| cns_values::from_json(j).ok());
+        let v = match twin {
+            Some(v) => v,
+            None => cns_values::from_yaml(text).map_err(|source| Error::Parse {
+                path: path.to_string(),
+                what: "values file",
+                message: source.to_string(),
+            })?,
+        };
         self.values_files
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -227,5 +243,59 @@ impl Store {
                 Ok((format!("manifests/{name}"), bytes.to_vec()))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RecipeResult;
+
+    /// Each JSON twin gives the very value the YAML gives, typed as the store reads it, and
+    /// is used only for the embedded bytes.
+    #[test]
+    fn json_twins_parse_to_what_the_yaml_parses_to() {
+        assert!(JSON_TWINS.len() >= 30, "{}", JSON_TWINS.len());
+        assert!(JSON_TWINS.is_sorted_by(|a, b| a.0 < b.0));
+        for (path, json) in JSON_TWINS {
+            let yaml = std::str::from_utf8(EMBEDDED.get_file(path).unwrap().contents()).unwrap();
+            assert_eq!(json_twin(path, yaml), Some(*json));
+            let same = |a: String, b: String| assert_eq!(a, b, "{path}");
+            if *path == "registry.yaml" {
+                same(
+                    format!("{:?}", serde_json::from_str::<Registry>(json).unwrap()),
+                    format!("{:?}", serde_norway::from_str::<Registry>(yaml).unwrap()),
+                );
+            } else if path.starts_with("overlays/") {
+                same(
+                    format!(
+                        "{:?}",
+                        serde_json::from_str::<RecipeMetadata>(json).unwrap()
+                    ),
+                    format!(
+                        "{:?}",
+                        serde_norway::from_str::<RecipeMetadata>(yaml).unwrap()
+                    ),
+                );
+            } else if path.starts_with("examples/") {
+                same(
+                    format!("{:?}", serde_json::from_str::<RecipeResult>(json).unwrap()),
+                    format!(
+                        "{:?}",
+                        serde_norway::from_str::<RecipeResult>(yaml).unwrap()
+                    ),
+                );
+            } else {
+                assert_eq!(
+                    cns_values::from_json(json).unwrap(),
+                    cns_values::from_yaml(yaml).unwrap(),
+                    "{path}"
+                );
+            }
+        }
+        // Other bytes under an embedded path are parsed as YAML.
+        let (path, _) = JSON_TWINS[0];
+        assert_eq!(json_twin(path, "kind: other\n"), None);
+        assert_eq!(json_twin("no/such.yaml", "a: 1\n"), None);
     }
 }
