@@ -1,8 +1,9 @@
 //! Rebuild when the embedded recipe data changes (include_dir does not track files itself),
 //! and write a JSON twin of each embedded YAML document (`$OUT_DIR/twins.rs`): a process
-//! then parses the registry, overlays, examples and values files with serde_json, several
-//! times faster than YAML, instead of on every start with serde_norway. The runtime uses a
-//! twin only when the text it was asked to parse is byte-for-byte the embedded file's.
+//! then reads the registry, overlays, examples and values files with serde_json instead of
+//! serde_norway (parsing registry.yaml had been 7 % of a warm `cnsctl bundle` process). The
+//! runtime uses a twin only when the text it was asked to parse is byte-for-byte the
+//! embedded file's.
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -15,7 +15,8 @@ include!(concat!(env!("OUT_DIR"), "/twins.rs"));
 
 /// The JSON twin the build script wrote of the embedded YAML document at `path`, if `text`
 /// is exactly that document (the embedded store's text, or a file with the same bytes): the
-/// same tree, parsed several times faster. Anything else gets `None` and is parsed as YAML.
+/// same tree, read with serde_json rather than serde_norway. Anything else gets `None` and
+/// is parsed as YAML.
 pub(crate) fn json_twin(path: &str, text: &str) -> Option<&'static str> {
     let i = JSON_TWINS.binary_search_by(|(p, _)| (*p).cmp(path)).ok()?;
     let embedded = EMBEDDED.get_file(path)?.contents();
