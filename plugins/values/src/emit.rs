@@ -189,15 +189,14 @@ impl Emitter {
     /// One node; `mapping`: it is a mapping's value.
     fn node<N: Node>(&mut self, value: &N, mapping: bool) -> Option<()> {
         match value.view()? {
-            View::Null => self.scalar("null", Style::Plain, false),
-            View::Bool(b) => self.scalar(if b { "true" } else { "false" }, Style::Plain, false),
-            View::Unsigned(u) => self.scalar(&u.to_string(), Style::Plain, false),
-            View::Signed(i) => self.scalar(&i.to_string(), Style::Plain, false),
-            View::Str(s) => self.string(s, false),
-            View::Seq([]) => {
-                self.empty_flow("[", "]");
-                Some(())
-            }
+            // serde_norway writes these plain, and none of them needs quoting.
+            View::Null => self.plain("null"),
+            View::Bool(b) => self.plain(if b { "true" } else { "false" }),
+            View::Unsigned(u) => self.plain(&u.to_string()),
+            View::Signed(i) => self.plain(&i.to_string()),
+            View::Str(s) => self.string(s, false)?,
+            View::Seq([]) => self.empty_flow("[", "]"),
+            View::Map(0) => self.empty_flow("{", "}"),
             View::Seq(items) => {
                 // Indentless when the list is a mapping's value written after `key:`.
                 let indentless = mapping && !self.indention;
@@ -208,19 +207,15 @@ impl Emitter {
                     self.node(item, false)?;
                 }
                 self.pop_indent();
-                Some(())
-            }
-            View::Map(0) => {
-                self.empty_flow("{", "}");
-                Some(())
             }
             View::Map(_) => {
                 self.increase_indent(false, false);
                 for (key, item) in value.entries() {
                     let key = key?;
                     self.write_indent();
-                    // A simple key: one line, at most 128 bytes (else libyaml writes `? key`).
-                    if key.len() > 128 || key.contains('\n') {
+                    // A simple key is at most 128 bytes (else libyaml writes `? key`); a
+                    // multi-line one is declined by `string`.
+                    if key.len() > 128 {
                         return None;
                     }
                     self.string(key, true)?;
@@ -228,9 +223,19 @@ impl Emitter {
                     self.node(item, true)?;
                 }
                 self.pop_indent();
-                Some(())
             }
         }
+        Some(())
+    }
+
+    /// A plain scalar (libyaml's `write_plain_scalar`, without line folding: no width).
+    fn plain(&mut self, s: &str) {
+        if !self.whitespace && !s.is_empty() {
+            self.put(' ');
+        }
+        self.write(s);
+        self.whitespace = false;
+        self.indention = false;
     }
 
     fn empty_flow(&mut self, open: &str, close: &str) {
@@ -241,30 +246,14 @@ impl Emitter {
     /// A string, in the style serde_norway asks for and libyaml settles on.
     fn string(&mut self, s: &str, simple_key: bool) -> Option<()> {
         let a = analyze(s)?;
-        let requested = if a.multiline {
+        // The style serde_norway asks for; libyaml may then settle on another.
+        let mut style = if a.multiline {
             Style::Literal
         } else if reads_as_non_string(s) {
             Style::Single
         } else {
             Style::Plain
         };
-        self.styled(s, &a, requested, simple_key)
-    }
-
-    /// A scalar serde_norway writes plain and that needs no quoting (null, booleans,
-    /// integers).
-    fn scalar(&mut self, s: &str, requested: Style, simple_key: bool) -> Option<()> {
-        const PLAIN: Analysis = Analysis {
-            multiline: false,
-            block_plain_allowed: true,
-            single_quoted_allowed: true,
-            block_allowed: true,
-        };
-        self.styled(s, &PLAIN, requested, simple_key)
-    }
-
-    fn styled(&mut self, s: &str, a: &Analysis, requested: Style, simple_key: bool) -> Option<()> {
-        let mut style = requested;
         if simple_key && a.multiline {
             return None; // double-quoted
         }
@@ -278,14 +267,7 @@ impl Emitter {
             return None; // double-quoted
         }
         match style {
-            Style::Plain => {
-                if !self.whitespace && !s.is_empty() {
-                    self.put(' ');
-                }
-                self.write(s);
-                self.whitespace = false;
-                self.indention = false;
-            }
+            Style::Plain => self.plain(s),
             Style::Single => {
                 self.write_indicator("'", true, false, false);
                 let mut rest = s;
