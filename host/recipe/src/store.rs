@@ -252,6 +252,15 @@ mod tests {
     use super::*;
     use crate::RecipeResult;
 
+    /// The document typed as `T`, read from its JSON twin and from its YAML, is the same.
+    fn agree<T: serde::de::DeserializeOwned + std::fmt::Debug>(path: &str, json: &str, yaml: &str) {
+        assert_eq!(
+            format!("{:?}", serde_json::from_str::<T>(json).unwrap()),
+            format!("{:?}", serde_norway::from_str::<T>(yaml).unwrap()),
+            "{path}"
+        );
+    }
+
     /// Each JSON twin gives the very value the YAML gives, typed as the store reads it, and
     /// is used only for the embedded bytes.
     #[test]
@@ -261,31 +270,12 @@ mod tests {
         for (path, json) in JSON_TWINS {
             let yaml = std::str::from_utf8(EMBEDDED.get_file(path).unwrap().contents()).unwrap();
             assert_eq!(json_twin(path, yaml), Some(*json));
-            let same = |a: String, b: String| assert_eq!(a, b, "{path}");
             if *path == "registry.yaml" {
-                same(
-                    format!("{:?}", serde_json::from_str::<Registry>(json).unwrap()),
-                    format!("{:?}", serde_norway::from_str::<Registry>(yaml).unwrap()),
-                );
+                agree::<Registry>(path, json, yaml);
             } else if path.starts_with("overlays/") {
-                same(
-                    format!(
-                        "{:?}",
-                        serde_json::from_str::<RecipeMetadata>(json).unwrap()
-                    ),
-                    format!(
-                        "{:?}",
-                        serde_norway::from_str::<RecipeMetadata>(yaml).unwrap()
-                    ),
-                );
+                agree::<RecipeMetadata>(path, json, yaml);
             } else if path.starts_with("examples/") {
-                same(
-                    format!("{:?}", serde_json::from_str::<RecipeResult>(json).unwrap()),
-                    format!(
-                        "{:?}",
-                        serde_norway::from_str::<RecipeResult>(yaml).unwrap()
-                    ),
-                );
+                agree::<RecipeResult>(path, json, yaml);
             } else {
                 assert_eq!(
                     cns_values::from_json(json).unwrap(),
