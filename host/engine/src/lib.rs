@@ -69,6 +69,20 @@ pub fn config(pooled: bool) -> Config {
 /// page-aligned bytes, e.g. code embedded in the binary) instead of being copied first.
 pub const RUNS_IN_PLACE: bool = cfg!(target_os = "linux");
 
+/// Whether `bytes` start on a page boundary of this machine, as code run in place must
+/// (its text section is made executable page by page; pages may be larger than 4 KiB).
+pub fn page_aligned(bytes: &[u8]) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        (bytes.as_ptr() as usize).is_multiple_of(code_memory::page_size())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = bytes;
+        false
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[allow(
     unsafe_code,
@@ -103,11 +117,16 @@ mod code_memory {
         }
     }
 
+    /// This machine's page size.
+    pub(crate) fn page_size() -> usize {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(page).unwrap_or(4096)
+    }
+
     impl wasmtime::CustomCodeMemory for PageProtect {
         fn required_alignment(&self) -> usize {
-            // SAFETY: sysconf has no preconditions.
-            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-            usize::try_from(page).unwrap_or(4096)
+            page_size()
         }
 
         fn publish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {

@@ -216,10 +216,11 @@ fn load_cached(engine: &wasmtime::Engine, code: &[u8]) -> wasmtime::Result<Compo
     reason = "loading compiled code is unsafe by nature; see SAFETY"
 )]
 fn load_embedded(engine: &wasmtime::Engine, bytes: &'static [u8]) -> wasmtime::Result<Component> {
-    if cns_engine::RUNS_IN_PLACE && (bytes.as_ptr() as usize).is_multiple_of(4096) {
+    if cns_engine::RUNS_IN_PLACE && cns_engine::page_aligned(bytes) {
         // SAFETY: as below; in addition the bytes are a `'static` part of this binary that
         // nothing writes to, so they outlive the component and never change under it, and
-        // they are page-aligned (`cns-plugin-artifacts`), so making their text section
+        // they start on a page boundary (`cns-plugin-artifacts` aligns them to 4 KiB; on a
+        // machine with larger pages this path is not taken), so making their text section
         // executable (`cns-engine`'s code memory) touches only their own pages.
         return unsafe { Component::deserialize_raw(engine, std::ptr::NonNull::from(bytes)) };
     }
