@@ -806,6 +806,68 @@ fn a_snapshot_taken_on_a_real_h100_node_gives_h100_ubuntu() {
 }
 
 #[test]
+fn a_snapshot_taken_on_a_real_h200_node_says_its_gpu_has_no_recipe() {
+    // tests/fixtures/node-h200/snapshot.yaml: `cnsctl snapshot` (release build) on a machine
+    // with one H200, driver 580.159.04, Ubuntu 24.04 (scripts/gpu-node-check.sh).
+    let t = tempdir();
+    let fixture = repo_file("tests/fixtures/node-h200/snapshot.yaml");
+    let recipe = t.path().join("recipe.yaml");
+    // Detection alone: the GPU names no accelerator of the recipe data, and that is said.
+    let o = run(cns(t.path())
+        .args(["recipe", "--intent", "training", "--snapshot"])
+        .arg(&fixture)
+        .arg("-o")
+        .arg(&recipe));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("service=any accelerator=any os=ubuntu")
+            && err.contains("the snapshot measured accelerator `NVIDIA H200`")
+            && err.contains("pass --accelerator to choose one"),
+        "{err}"
+    );
+    assert!(
+        !recipe.exists(),
+        "a failed recipe left {}",
+        recipe.display()
+    );
+    // Choosing the accelerator silences that warning; the driver measured there is pinned.
+    let o = run(cns(t.path())
+        .args([
+            "recipe",
+            "--service",
+            "eks",
+            "--accelerator",
+            "h100",
+            "--intent",
+            "training",
+            "--snapshot",
+        ])
+        .arg(&fixture)
+        .arg("-o")
+        .arg(&recipe));
+    ok(&o);
+    let err = stderr(&o);
+    assert!(!err.contains("the snapshot measured"), "{err}");
+    assert!(
+        err.contains("pinned gpu-operator driver.version=580.159.04"),
+        "{err}"
+    );
+    // The node's OS passes the recipe's OS constraints; no cluster was there to measure K8s.
+    let o = run(cns(t.path())
+        .args(["validate", "--recipe"])
+        .arg(&recipe)
+        .arg("--snapshot")
+        .arg(&fixture));
+    ok(&o);
+    assert!(
+        stderr(&o).contains("3 of 4 constraints passed, 0 failed, 1 skipped"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn a_failing_collector_is_reported_and_the_others_still_report() {
     let t = tempdir();
     // A kubeconfig whose server refuses connections: the K8s collector fails, alone.

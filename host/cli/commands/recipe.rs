@@ -125,8 +125,18 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Resul
         Some(loc) => {
             let text = kube.read(loc, Document::Snapshot)?;
             let snap = cns_recipe::snapshot::Snapshot::from_yaml(&loc.to_string(), &text)?;
-            let c = snap.detect_criteria();
+            let d = snap.detect();
+            let c = d.criteria;
             crate::ui::status(&format!("detected from {loc}: {c}"));
+            for u in &d.unmatched {
+                let given = match u.field {
+                    "accelerator" => args.accelerator.is_some(),
+                    _ => args.os.is_some(),
+                };
+                if !given {
+                    crate::ui::warn(&u.to_string());
+                }
+            }
             driver = snap.driver_version();
             Some(c)
         }

@@ -1,7 +1,7 @@
 //! Cluster snapshots in the predecessor's format (`kind: Snapshot`, `measurements` of
 //! `type` → `subtypes` → `data`), value lookup by constraint name, and criteria detection.
 
-use crate::criteria::Criteria;
+use crate::criteria::{ACCELERATORS, Criteria, OSES};
 use crate::model::parse_yaml;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -114,7 +114,16 @@ impl Snapshot {
     /// node's provider id, accelerator from the GPU model, os from `/etc/os-release` `ID`.
     /// Undetectable fields are `any`.
     pub fn detect_criteria(&self) -> Criteria {
+        self.detect().criteria
+    }
+
+    /// [`Snapshot::detect_criteria`], and a note for each criterion the snapshot measured
+    /// but that names none of the values the recipe data has settings for (an H200 node,
+    /// a Debian node): such a field is `any` like an unmeasured one, and a caller should say
+    /// so rather than resolve a recipe for a different machine in silence.
+    pub fn detect(&self) -> Detection {
         let mut c = Criteria::default();
+        let mut unmatched = Vec::new();
         let version = self.lookup("K8s.server.version").unwrap_or_default();
         let provider = self.lookup("K8s.node.provider-id").unwrap_or_default();
         let node_provider = self.lookup("K8s.node.provider").unwrap_or_default();
@@ -142,13 +151,21 @@ impl Snapshot {
             .lookup("GPU.smi.gpu.model")
             .or_else(|| self.lookup("GPU.smi.gpu.name"))
             .or_else(|| self.lookup("GPU.hardware.model"))
-            .unwrap_or_default()
-            .to_ascii_uppercase();
+            .unwrap_or_default();
+        let upper = model.to_ascii_uppercase();
         c.accelerator = ["GB200", "H100", "A100"]
             .iter()
-            .find(|m| model.contains(*m))
+            .find(|m| upper.contains(*m))
             .map_or("any".into(), |m| m.to_ascii_lowercase());
-        c.os = match self.lookup("OS.release.ID").unwrap_or_default().as_str() {
+        if c.accelerator == "any" && !model.is_empty() {
+            unmatched.push(Unmatched {
+                field: "accelerator",
+                measured: model,
+                known: ACCELERATORS,
+            });
+        }
+        let id = self.lookup("OS.release.ID").unwrap_or_default();
+        c.os = match id.as_str() {
             "ubuntu" => "ubuntu",
             "cos" => "cos",
             "amzn" => "amazonlinux",
@@ -157,7 +174,52 @@ impl Snapshot {
             _ => "any",
         }
         .into();
-        c
+        if c.os == "any" && !id.is_empty() {
+            unmatched.push(Unmatched {
+                field: "os",
+                measured: format!("ID={id}"),
+                known: OSES,
+            });
+        }
+        Detection {
+            criteria: c,
+            unmatched,
+        }
+    }
+}
+
+/// What [`Snapshot::detect`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// The detected criteria (`any` where nothing matched).
+    pub criteria: Criteria,
+    /// The criteria the snapshot measured a value for that the recipe data does not know.
+    pub unmatched: Vec<Unmatched>,
+}
+
+/// A measured reading that names no known criterion value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmatched {
+    /// The criterion: `accelerator` or `os`.
+    pub field: &'static str,
+    /// What the snapshot measured, e.g. `NVIDIA H200` or `ID=debian`.
+    pub measured: String,
+    /// The values the recipe data has settings for.
+    pub known: &'static [&'static str],
+}
+
+impl std::fmt::Display for Unmatched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the snapshot measured {} `{}`, which is none of the values the recipe data has \
+             settings for ({}), so {}=any; pass --{} to choose one",
+            self.field,
+            self.measured,
+            self.known.join(", "),
+            self.field,
+            self.field
+        )
     }
 }
 
@@ -221,6 +283,48 @@ measurements:
         )
         .unwrap();
         assert_eq!(s.detect_criteria().accelerator, "h100");
+    }
+
+    /// What the snapshot collector measured on a real H200 node (Ubuntu) and on this Debian
+    /// build machine: neither GPU nor OS is in the recipe data, and detection says so.
+    #[test]
+    fn unknown_gpu_and_os_are_named() {
+        let s = Snapshot::from_yaml(
+            "s.yaml",
+            "kind: Snapshot\napiVersion: cns.nvidia.com/v1alpha1\nmeasurements:\n- type: GPU\n  subtypes:\n  - subtype: hardware\n    data: {present: true, count: 1, model: H200 SXM 141GB}\n  - subtype: smi\n    data: {gpu.model: NVIDIA H200}\n- type: OS\n  subtypes:\n  - subtype: release\n    data: {ID: debian}\n",
+        )
+        .unwrap();
+        let d = s.detect();
+        assert_eq!(
+            d.criteria.to_string(),
+            "service=any accelerator=any os=any intent=any"
+        );
+        let notes: Vec<String> = d.unmatched.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            notes,
+            [
+                "the snapshot measured accelerator `NVIDIA H200`, which is none of the values \
+                 the recipe data has settings for (a100, gb200, h100), so accelerator=any; \
+                 pass --accelerator to choose one",
+                "the snapshot measured os `ID=debian`, which is none of the values the recipe \
+                 data has settings for (amazonlinux, azurelinux, cos, oraclelinux, ubuntu), so \
+                 os=any; pass --os to choose one"
+            ]
+        );
+        // A snapshot that measured neither has nothing to say.
+        let bare = Snapshot::from_yaml(
+            "s.yaml",
+            "kind: Snapshot\napiVersion: cns.nvidia.com/v1alpha1\nmeasurements: []\n",
+        )
+        .unwrap();
+        assert!(bare.detect().unmatched.is_empty());
+        assert!(
+            Snapshot::from_yaml("s.yaml", SNAP)
+                .unwrap()
+                .detect()
+                .unmatched
+                .is_empty()
+        );
     }
 
     #[test]

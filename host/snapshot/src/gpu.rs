@@ -259,19 +259,20 @@ mod tests {
         assert_eq!(d["loaded"], true);
     }
 
-    /// Builds a sysfs tree from the reference's `pci-nvidia.txt` lines
-    /// (`ADDR vendor=… device=… class=… subsys=… numa=…`), plus an NVSwitch and a NIC.
-    #[test]
-    fn pci_scan_of_the_h100_node() {
-        let d = tempfile::tempdir().unwrap();
-        let devices = d.path().join("sys/bus/pci/devices");
-        let mut lines: Vec<String> = reference("pci-nvidia.txt")
-            .lines()
-            .map(String::from)
-            .collect();
-        lines.push("0000:07:00.0 vendor=0x10de device=0x22a3 class=0x068000 numa=0".into());
-        lines.push("0000:08:00.0 vendor=0x15b3 device=0x1021 class=0x020000 numa=0".into());
-        for l in &lines {
+    /// A fixture of the real H200 node captured by `scripts/gpu-node-check.sh`.
+    fn h200(name: &str) -> String {
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/node-h200/"
+        );
+        std::fs::read_to_string(format!("{p}{name}")).unwrap_or_else(|e| panic!("{p}{name}: {e}"))
+    }
+
+    /// Builds a sysfs tree under `root` from `pci-nvidia.txt` lines
+    /// (`ADDR vendor=… device=… class=… subsys=… numa=…`) and returns its devices folder.
+    fn pci_tree(root: &Path, lines: &[String]) -> PathBuf {
+        let devices = root.join("sys/bus/pci/devices");
+        for l in lines {
             let mut words = l.split_whitespace();
             let dir = devices.join(words.next().unwrap());
             std::fs::create_dir_all(&dir).unwrap();
@@ -281,7 +282,20 @@ mod tests {
                 std::fs::write(dir.join(file), format!("{v}\n")).unwrap();
             }
         }
-        let gpus = scan_pci(&devices);
+        devices
+    }
+
+    /// The reference node's PCI functions, plus an NVSwitch and a NIC.
+    #[test]
+    fn pci_scan_of_the_h100_node() {
+        let d = tempfile::tempdir().unwrap();
+        let mut lines: Vec<String> = reference("pci-nvidia.txt")
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.push("0000:07:00.0 vendor=0x10de device=0x22a3 class=0x068000 numa=0".into());
+        lines.push("0000:08:00.0 vendor=0x15b3 device=0x1021 class=0x020000 numa=0".into());
+        let gpus = scan_pci(&pci_tree(d.path(), &lines));
         assert_eq!(
             gpus,
             [PciGpu {
@@ -299,6 +313,44 @@ mod tests {
         let got = collect(&Paths::under(d.path())).unwrap();
         assert_eq!(got[0].subtype, "hardware");
         assert_eq!(got[1].data["loaded"], false);
+    }
+
+    /// What the real H200 node's driver and nvidia-smi said, read as the collector reads it
+    /// there; `snapshot.yaml` beside the fixtures is what the collector wrote on that node.
+    #[test]
+    fn the_h200_node() {
+        let smi = parse_smi_xml(&h200("nvidia-smi-q.xml")).unwrap();
+        assert_eq!(smi["gpu.model"], "NVIDIA H200");
+        assert_eq!(smi["gpu.architecture"], "Hopper");
+        assert_eq!(smi["gpu.memory"], "143771 MiB");
+        assert_eq!(smi["gpu.device-id"], "233510DE");
+        assert_eq!(smi["cuda-version"], "13.0");
+        assert_eq!(smi["driver"], "580.159.04");
+        assert_eq!(smi["mig.mode"], "Disabled");
+        let d = tempfile::tempdir().unwrap();
+        let lines: Vec<String> = h200("pci-nvidia.txt").lines().map(String::from).collect();
+        pci_tree(d.path(), &lines);
+        std::fs::create_dir_all(d.path().join("proc/driver/nvidia")).unwrap();
+        std::fs::write(
+            d.path().join("proc/driver/nvidia/version"),
+            h200("driver-version.txt"),
+        )
+        .unwrap();
+        let got = collect(&Paths::under(d.path())).unwrap();
+        assert_eq!(got[0].data["model"], "H200 SXM 141GB");
+        assert_eq!(got[0].data["device-id"], "0x2335");
+        assert_eq!(got[1].data["version"], "580.159.04");
+        assert_eq!(got[1].data["kernel-module"], "open");
+        // The snapshot taken on the node holds the same readings.
+        let snap = h200("snapshot.yaml");
+        for line in [
+            "model: H200 SXM 141GB",
+            "kernel-module: open",
+            "gpu.model: NVIDIA H200",
+            "gpu.memory: 143771 MiB",
+        ] {
+            assert!(snap.contains(line), "snapshot.yaml lacks `{line}`");
+        }
     }
 
     #[test]
