@@ -479,7 +479,7 @@ fn final_values(c: &ResolvedComponent, files: &[OutputFile]) -> Result<(String, 
     Ok((cns_values::to_json(&values), values))
 }
 
-/// Step 2: run each component's bundler (on threads unless the options say serial).
+/// Step 2: run each component's bundler (on every core unless the options say serial).
 pub fn render<B: Backend + ?Sized>(plan: &Plan, backend: &B) -> Result<Vec<Rendered>> {
     let run = |c: &ResolvedComponent| -> Result<Rendered> {
         let files = backend.render(&c.input).map_err(|error| Error::Component {
@@ -493,18 +493,8 @@ pub fn render<B: Backend + ?Sized>(plan: &Plan, backend: &B) -> Result<Vec<Rende
             values,
         })
     };
-    let results: Vec<Result<Rendered>> = if plan.parallel && plan.components.len() > 1 {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = plan
-                .components
-                .iter()
-                .map(|c| s.spawn(move || run(c)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("render thread panicked"))
-                .collect()
-        })
+    let results: Vec<Result<Rendered>> = if plan.parallel {
+        cns_runtime::par_map(&plan.components, run)
     } else {
         plan.components.iter().map(run).collect()
     };

@@ -11,7 +11,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Load every built-in plugin (compiling them in parallel when not cached).
+    /// Load every built-in plugin (on every core; compiling them when not cached).
     pub fn builtin(runtime: &Arc<Runtime>) -> Result<Self> {
         Self::builtin_named(runtime, |_| true)
     }
@@ -21,26 +21,15 @@ impl Catalog {
     /// caller that knows the components and the deployer can skip compiling the rest.
     pub fn builtin_named(runtime: &Arc<Runtime>, wanted: impl Fn(&str) -> bool) -> Result<Self> {
         let artifacts = cns_plugin_artifacts::require();
-        let loaded: Vec<Result<Plugin>> = std::thread::scope(|s| {
-            let handles: Vec<_> = artifacts
-                .iter()
-                .filter(|a| wanted(a.name))
-                .map(|a| {
-                    s.spawn(move || {
-                        runtime.load_with_code(
-                            a.name,
-                            Origin::Builtin,
-                            a.bytes,
-                            Some(a.sha256),
-                            a.precompiled,
-                        )
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("plugin load thread panicked"))
-                .collect()
+        let wanted: Vec<_> = artifacts.iter().filter(|a| wanted(a.name)).collect();
+        let loaded = crate::par_map(&wanted, |a| {
+            runtime.load_with_code(
+                a.name,
+                Origin::Builtin,
+                a.bytes,
+                Some(a.sha256),
+                a.precompiled,
+            )
         });
         let mut cat = Catalog::default();
         for p in loaded {

@@ -15,6 +15,7 @@ mod host_impl;
 mod limits;
 mod load;
 pub mod output;
+mod par;
 mod plugin;
 mod runtime;
 mod wit_version;
@@ -27,6 +28,7 @@ pub use error::{Error, Refusal, Result};
 pub use host_impl::{LogFilter, LogSink};
 pub use limits::Limits;
 pub use output::OutputFile;
+pub use par::{cores, par_map};
 pub use plugin::{Origin, Plugin, PluginKind, is_plugin_name};
 pub use runtime::Runtime;
 
