@@ -357,6 +357,37 @@ fn scheduling_flags_without_paths_are_named_in_a_warning() {
 }
 
 #[test]
+fn bundle_file_modes_do_not_depend_on_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempdir();
+    let t = tmp.path();
+    for umask in ["077", "022", "000"] {
+        let c = cnsctl(&t.join("cache"));
+        let out = t.join(format!("out-{umask}"));
+        let o = run(Command::new("bash")
+            .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .arg("-c")
+            .arg(format!(
+                "umask {umask} && exec \"$0\" -q bundle --deployer script --output \"$1\""
+            ))
+            .arg(c.get_program())
+            .arg(&out));
+        assert!(o.status.success(), "umask {umask}: {}", describe(&o));
+        let mode = |p: &str| std::fs::metadata(out.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            (
+                mode("deploy.sh"),
+                mode("README.md"),
+                mode("gpu-operator/values.yaml"),
+                mode(".")
+            ),
+            (0o755, 0o644, 0o644, 0o755),
+            "umask {umask}"
+        );
+    }
+}
+
+#[test]
 fn written_files_honour_the_umask() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempdir();

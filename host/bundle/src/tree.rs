@@ -132,19 +132,22 @@ impl FileTree {
             .ok()
             .and_then(|v| v.parse().ok())
             .map(std::time::Duration::from_millis);
+        // Folders already made (the files come sorted, so most share their parent with the
+        // previous one): one `mkdir` per folder, not one or more per file.
+        let mut made = std::collections::BTreeSet::new();
         for (rel, e) in &self.files {
             let path = staged.join(rel);
-            if let Some(p) = path.parent() {
-                std::fs::create_dir_all(p).map_err(werr)?;
-            }
-            std::fs::write(&path, &e.content).map_err(werr)?;
-            #[cfg(unix)]
+            if let Some(p) = path.parent()
+                && !made.contains(p)
             {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = if e.executable { 0o755 } else { 0o644 };
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                    .map_err(werr)?;
+                std::fs::create_dir_all(p).map_err(werr)?;
+                made.extend(
+                    p.ancestors()
+                        .take_while(|a| *a != staged)
+                        .map(Path::to_path_buf),
+                );
             }
+            write_file(&path, &e.content, e.executable).map_err(werr)?;
             if let Some(d) = delay {
                 // Test hook: widen the window in which interruption tests send signals.
                 std::thread::sleep(d);
@@ -176,6 +179,38 @@ impl FileTree {
         })?;
         Ok(report)
     }
+}
+
+/// Create `path` (it must not exist) holding `content`, mode 0755 if `executable` else 0644
+/// whatever the umask: the mode is given at creation, and set again only where the
+/// process umask would have cleared some of its bits (the usual 022 clears none of these).
+fn write_file(path: &Path, content: &[u8], executable: bool) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mode = if executable { 0o755 } else { 0o644 };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    let mut file = options.open(path)?;
+    file.write_all(content)?;
+    #[cfg(unix)]
+    if umask().is_none_or(|m| m & mode != 0) {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+
+/// This process's umask, read once from `/proc/self/status` (reading it with `umask(2)`
+/// would mean setting it, racing other threads); `None` where that is not available.
+#[cfg(unix)]
+fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(line.trim(), 8).ok()
+    })
 }
 
 /// What [`FileTree::write_to`] did besides writing.

@@ -36,7 +36,8 @@ pub fn config(pooled: bool) -> Config {
     cfg.wasm_component_model(true)
         .epoch_interruption(true)
         .max_wasm_stack(1 << 20)
-        .cranelift_opt_level(wasmtime::OptLevel::Speed);
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        .memory_init_cow(false);
     #[cfg(target_os = "linux")]
     cfg.with_custom_code_memory(Some(std::sync::Arc::new(code_memory::PageProtect)));
     if pooled {

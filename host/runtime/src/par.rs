@@ -60,7 +60,11 @@ mod tests {
         });
         assert_eq!(got, items.iter().map(|x| x * 2).collect::<Vec<_>>());
         let used = threads.lock().unwrap().len();
-        assert!((1..=cores()).contains(&used), "{used} threads, {} cores", cores());
+        assert!(
+            (1..=cores()).contains(&used),
+            "{used} threads, {} cores",
+            cores()
+        );
         assert!(par_map(&[] as &[u32], |x| *x).is_empty());
     }
 
