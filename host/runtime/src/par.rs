@@ -30,7 +30,7 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
         done
     };
     let mut all = std::thread::scope(|s| {
-        let others: Vec<_> = (1..workers).map(|_| s.spawn(&work)).collect();
+        let others: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
         let mut all = work();
         for h in others {
             match h.join() {
