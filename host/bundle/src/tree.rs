@@ -87,6 +87,84 @@ impl FileTree {
         self.add("checksums.txt".into(), sums.into_bytes(), false, "cnsctl")
     }
 
+    /// Whether `dir` already holds exactly what [`FileTree::write_to`] would put there: these
+    /// files and no other entry, each a regular file of ours (not a link, not hard-linked
+    /// elsewhere) with the same bytes and mode, in folders of ours with the modes a fresh
+    /// write gives. Anything else, or anything that cannot be checked, is `false`.
+    #[cfg(unix)]
+    fn already_at(&self, dir: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let (Some(uid), Some(umask)) = (effective_uid(), umask()) else {
+            return false;
+        };
+        let ours = |m: &std::fs::Metadata, mode: u32| m.uid() == uid && m.mode() & 0o7777 == mode;
+        // Every folder the files need, relative to `dir` ("" is `dir` itself).
+        let mut folders: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for rel in self.files.keys() {
+            let mut p = rel.as_str();
+            while let Some((parent, _)) = p.rsplit_once('/') {
+                if !folders.insert(parent) {
+                    break;
+                }
+                p = parent;
+            }
+        }
+        let Ok(root) = std::fs::symlink_metadata(dir) else {
+            return false;
+        };
+        if !root.is_dir() || !ours(&root, 0o755) {
+            return false;
+        }
+        let mut seen = 0;
+        let mut pending = vec![(dir.to_path_buf(), String::new())];
+        while let Some((path, rel)) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&path) else {
+                return false;
+            };
+            for entry in entries {
+                let Ok(entry) = entry else { return false };
+                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                    return false;
+                };
+                let child = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
+                // DirEntry metadata does not follow links.
+                let Ok(meta) = entry.metadata() else {
+                    return false;
+                };
+                if meta.is_dir() {
+                    if !folders.contains(child.as_str()) || !ours(&meta, 0o777 & !umask) {
+                        return false;
+                    }
+                    pending.push((entry.path(), child));
+                    continue;
+                }
+                let Some(want) = self.files.get(&child) else {
+                    return false;
+                };
+                let mode = if want.executable { 0o755 } else { 0o644 };
+                if !meta.is_file()
+                    || meta.nlink() != 1
+                    || meta.len() != want.content.len() as u64
+                    || !ours(&meta, mode)
+                    || !same_content(&entry.path(), &meta, &want.content)
+                {
+                    return false;
+                }
+                seen += 1;
+            }
+        }
+        seen == self.files.len()
+    }
+
+    #[cfg(not(unix))]
+    fn already_at(&self, _dir: &Path) -> bool {
+        false
+    }
+
     /// Write the tree to `dir` atomically: build it in a temporary sibling directory, then
     /// rename it into place. `dir` must not exist or be empty, unless `force` replaces it.
     /// On any error nothing is left at `dir` (an existing one is kept as it was); on SIGTERM
@@ -113,9 +191,16 @@ impl FileTree {
             _ => std::path::PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(werr)?;
-        let report = WriteReport {
+        let mut report = WriteReport {
             removed_stale: remove_stale_siblings(&parent),
+            unchanged: false,
         };
+        if existing == Some(true) && self.already_at(dir) {
+            // Replacing the tree with an identical one would change nothing but inode
+            // numbers and times, at the cost of creating and deleting every file.
+            report.unchanged = true;
+            return Ok(report);
+        }
         let pid = std::process::id();
         let staging = tempfile::Builder::new()
             .prefix(&format!("{STAGING_PREFIX}{pid}-"))
@@ -213,11 +298,45 @@ fn umask() -> Option<u32> {
     })
 }
 
+/// Whether the regular file at `path`, whose `lstat` gave `meta`, still is that file and
+/// holds `want`. Opened without following links and without blocking (a FIFO put there
+/// since cannot hang the run), and checked to be the same inode.
+#[cfg(unix)]
+fn same_content(path: &Path, meta: &std::fs::Metadata, want: &[u8]) -> bool {
+    use std::io::Read as _;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return false;
+    };
+    let Ok(now) = file.metadata() else {
+        return false;
+    };
+    if !now.is_file() || now.ino() != meta.ino() || now.dev() != meta.dev() {
+        return false;
+    }
+    let mut got = Vec::with_capacity(want.len() + 1);
+    file.read_to_end(&mut got).is_ok() && got == want
+}
+
+/// The effective uid of this process: the owner of `/proc/self` (read once).
+#[cfg(unix)]
+fn effective_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    static UID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UID.get_or_init(|| std::fs::metadata("/proc/self").ok().map(|m| m.uid()))
+}
+
 /// What [`FileTree::write_to`] did besides writing.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WriteReport {
     /// Staging directories of killed earlier runs that were removed.
     pub removed_stale: Vec<std::path::PathBuf>,
+    /// The directory already held exactly this tree, so nothing was written.
+    pub unchanged: bool,
 }
 
 /// Name prefix of a staging directory: `.cnsctl-bundle-<pid>-<random>`.
@@ -381,6 +500,79 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, [std::ffi::OsString::from("bundle")]);
+    }
+
+    /// A forced write of the same tree leaves the files as they are (same inodes); any
+    /// difference at all (a byte, a mode, an extra or missing entry, a link in place of a
+    /// file) gets the usual atomic replacement.
+    #[cfg(unix)]
+    #[test]
+    fn an_identical_tree_is_left_as_it_is_and_any_difference_replaces_it() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("bundle");
+        let ino = |p: &str| std::fs::symlink_metadata(out.join(p)).unwrap().ino();
+        let first = tree().write_to(&out, false).unwrap();
+        assert!(!first.unchanged);
+        let before = (ino("a.txt"), ino("b/x.sh"));
+        let again = tree().write_to(&out, true).unwrap();
+        assert!(again.unchanged, "an identical tree was rewritten");
+        assert_eq!((ino("a.txt"), ino("b/x.sh")), before);
+        // Without --force an existing output is still refused, identical or not.
+        assert!(tree().write_to(&out, false).is_err());
+        type Spoil = fn(&Path);
+        let spoilers: [(&str, Spoil); 8] = [
+            ("a byte", |d| {
+                std::fs::write(d.join("a.txt"), b"b\n").unwrap()
+            }),
+            ("a mode", |d| {
+                std::fs::set_permissions(d.join("b/x.sh"), std::fs::Permissions::from_mode(0o644))
+                    .unwrap()
+            }),
+            ("an extra file", |d| {
+                std::fs::write(d.join("b/extra"), b"").unwrap()
+            }),
+            ("an extra folder", |d| {
+                std::fs::create_dir(d.join("c")).unwrap()
+            }),
+            ("a missing file", |d| {
+                std::fs::remove_file(d.join("a.txt")).unwrap()
+            }),
+            ("a link for a file", |d| {
+                std::fs::write(d.with_file_name("elsewhere"), b"a\n").unwrap();
+                std::fs::remove_file(d.join("a.txt")).unwrap();
+                std::os::unix::fs::symlink(d.with_file_name("elsewhere"), d.join("a.txt")).unwrap();
+            }),
+            ("a hard link shared elsewhere", |d| {
+                let _ = std::fs::remove_file(d.with_file_name("twin"));
+                std::fs::hard_link(d.join("a.txt"), d.with_file_name("twin")).unwrap();
+            }),
+            ("the folder's mode", |d| {
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap()
+            }),
+        ];
+        for (what, spoil) in spoilers {
+            spoil(&out);
+            let r = tree().write_to(&out, true).unwrap();
+            assert!(!r.unchanged, "{what}: not rewritten");
+            assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"a\n", "{what}");
+            assert!(
+                !out.join("b/extra").exists() && !out.join("c").exists(),
+                "{what}"
+            );
+            let m = std::fs::symlink_metadata(out.join("a.txt")).unwrap();
+            assert!(m.is_file() && m.nlink() == 1, "{what}");
+            assert_eq!(m.mode() & 0o777, 0o644, "{what}");
+            assert_eq!(
+                std::fs::metadata(&out).unwrap().mode() & 0o777,
+                0o755,
+                "{what}"
+            );
+            assert!(
+                tree().write_to(&out, true).unwrap().unchanged,
+                "{what}: then identical"
+            );
+        }
     }
 
     #[test]

@@ -441,9 +441,15 @@ pub(crate) fn run(
     let report = tree.write_to(&args.output, args.force)?;
     crate::ui::stale_removed(&report);
     crate::ui::status(&format!(
-        "wrote {} files ({} bytes) to {} with deployer `{}` in {:.0?}",
+        "{} {} files ({} bytes) {} {} with deployer `{}` in {:.0?}",
+        if report.unchanged { "kept" } else { "wrote" },
         tree.files().len(),
         tree.size(),
+        if report.unchanged {
+            "already identical at"
+        } else {
+            "to"
+        },
         args.output.display(),
         opts.deployer,
         start.elapsed()

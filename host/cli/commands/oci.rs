@@ -328,11 +328,16 @@ pub(crate) fn pull(cmd: PullCmd) -> Result<Outcome> {
     let report = tree.write_to(&cmd.output, cmd.force)?;
     crate::ui::stale_removed(&report);
     crate::ui::status(&format!(
-        "pulled {} ({} files, {} bytes) into {} in {:.0?}",
+        "pulled {} ({} files, {} bytes) into {}{} in {:.0?}",
         pulled.digest,
         tree.files().len(),
         tree.size(),
         cmd.output.display(),
+        if report.unchanged {
+            " (already identical there: left as it was)"
+        } else {
+            ""
+        },
         start.elapsed()
     ));
     println!("{}", pulled.digest);
