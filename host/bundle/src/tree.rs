@@ -145,13 +145,7 @@ impl FileTree {
                 let Some(want) = self.files.get(&child) else {
                     return false;
                 };
-                let mode = if want.executable { 0o755 } else { 0o644 };
-                if !meta.is_file()
-                    || meta.nlink() != 1
-                    || meta.len() != want.content.len() as u64
-                    || !ours(&meta, mode)
-                    || !same_content(&entry.path(), &meta, &want.content)
-                {
+                if !holds(&entry.path(), &meta, want, uid) {
                     return false;
                 }
                 seen += 1;
@@ -220,6 +214,7 @@ impl FileTree {
         // Folders already made (the files come sorted, so most share their parent with the
         // previous one): one `mkdir` per folder, not one or more per file.
         let mut made = std::collections::BTreeSet::new();
+        let mut reuse = Reuse::new((existing == Some(true)).then_some(dir));
         for (rel, e) in &self.files {
             let path = staged.join(rel);
             if let Some(p) = path.parent()
@@ -232,7 +227,9 @@ impl FileTree {
                         .map(Path::to_path_buf),
                 );
             }
-            write_file(&path, &e.content, e.executable).map_err(werr)?;
+            if !reuse.link_if_same(rel, e, &path) {
+                write_file(&path, &e.content, e.executable).map_err(werr)?;
+            }
             if let Some(d) = delay {
                 // Test hook: widen the window in which interruption tests send signals.
                 std::thread::sleep(d);
@@ -296,6 +293,86 @@ fn umask() -> Option<u32> {
         let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
         u32::from_str_radix(line.trim(), 8).ok()
     })
+}
+
+/// Whether the file at `path` (`meta`: its `lstat`) is what writing `want` would give:
+/// a regular file of `uid`'s with `want`'s mode and bytes, linked nowhere else.
+#[cfg(unix)]
+fn holds(path: &Path, meta: &std::fs::Metadata, want: &Entry, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mode = if want.executable { 0o755 } else { 0o644 };
+    meta.is_file()
+        && meta.nlink() == 1
+        && meta.uid() == uid
+        && meta.mode() & 0o7777 == mode
+        && meta.len() == want.content.len() as u64
+        && same_content(path, meta, &want.content)
+}
+
+/// Files of the output being replaced that the new tree can take over unchanged: a
+/// hard link into the staging folder instead of a new file, so a re-run that changes a
+/// few files does not create (and, removing the old tree, delete) all the others. Only
+/// files that [`holds`] accepts, under folders of the old tree checked to be real folders
+/// (not links out of it), are taken.
+struct Reuse<'a> {
+    old: Option<&'a Path>,
+    uid: u32,
+    /// Folders of the old tree (relative) and whether each is a real folder.
+    folders: BTreeMap<String, bool>,
+}
+
+impl<'a> Reuse<'a> {
+    fn new(old: Option<&'a Path>) -> Self {
+        #[cfg(unix)]
+        let uid = effective_uid();
+        #[cfg(not(unix))]
+        let uid = None;
+        Reuse {
+            // The output itself must be a real folder: a link's target is not removed with
+            // the old tree, so files taken from it would stay linked there.
+            old: old.filter(|d| {
+                uid.is_some() && std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir())
+            }),
+            uid: uid.unwrap_or(0),
+            folders: BTreeMap::new(),
+        }
+    }
+
+    /// Link the old tree's `rel` to `to` if it holds exactly `want`; whether it did.
+    fn link_if_same(&mut self, rel: &str, want: &Entry, to: &Path) -> bool {
+        let Some(old) = self.old else { return false };
+        let mut folder = String::new();
+        for part in rel
+            .split('/')
+            .rev()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            if !folder.is_empty() {
+                folder.push('/');
+            }
+            folder.push_str(part);
+            let real = *self.folders.entry(folder.clone()).or_insert_with(|| {
+                std::fs::symlink_metadata(old.join(&folder)).is_ok_and(|m| m.is_dir())
+            });
+            if !real {
+                return false;
+            }
+        }
+        let from = old.join(rel);
+        #[cfg(unix)]
+        {
+            std::fs::symlink_metadata(&from).is_ok_and(|m| holds(&from, &m, want, self.uid))
+                && std::fs::hard_link(&from, to).is_ok()
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (want, to, from);
+            false
+        }
+    }
 }
 
 /// Whether the regular file at `path`, whose `lstat` gave `meta`, still is that file and
@@ -573,6 +650,45 @@ mod tests {
                 "{what}: then identical"
             );
         }
+    }
+
+    /// Replacing the output with a tree that differs in one file keeps the other files'
+    /// inodes (linked over, no new file), never takes a file through a link out of the
+    /// output, and leaves every file linked once.
+    #[cfg(unix)]
+    #[test]
+    fn a_changed_tree_takes_over_the_unchanged_files() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("bundle");
+        let meta = |p: &str| std::fs::symlink_metadata(out.join(p)).unwrap();
+        tree().write_to(&out, false).unwrap();
+        let (a, x) = (meta("a.txt").ino(), meta("b/x.sh").ino());
+        let mut t2 = tree();
+        t2.files.get_mut("a.txt").unwrap().content = b"changed\n".to_vec();
+        let r = t2.write_to(&out, true).unwrap();
+        assert!(!r.unchanged);
+        assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"changed\n");
+        assert_ne!(meta("a.txt").ino(), a);
+        assert_eq!(
+            meta("b/x.sh").ino(),
+            x,
+            "the unchanged file was not taken over"
+        );
+        assert_eq!((meta("a.txt").nlink(), meta("b/x.sh").nlink()), (1, 1));
+        // `b` replaced by a link to a folder outside holding the same x.sh: not taken.
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::rename(out.join("b"), outside.join("b")).unwrap();
+        std::os::unix::fs::symlink(outside.join("b"), out.join("b")).unwrap();
+        let inside_ino = std::fs::metadata(outside.join("b/x.sh")).unwrap().ino();
+        tree().write_to(&out, true).unwrap();
+        assert!(meta("b").is_dir());
+        assert_ne!(meta("b/x.sh").ino(), inside_ino);
+        assert_eq!(
+            std::fs::metadata(outside.join("b/x.sh")).unwrap().nlink(),
+            1
+        );
     }
 
     #[test]
