@@ -341,21 +341,11 @@ impl<'a> Reuse<'a> {
     /// Link the old tree's `rel` to `to` if it holds exactly `want`; whether it did.
     fn link_if_same(&mut self, rel: &str, want: &Entry, to: &Path) -> bool {
         let Some(old) = self.old else { return false };
-        let mut folder = String::new();
-        for part in rel
-            .split('/')
-            .rev()
-            .skip(1)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-        {
-            if !folder.is_empty() {
-                folder.push('/');
-            }
-            folder.push_str(part);
-            let real = *self.folders.entry(folder.clone()).or_insert_with(|| {
-                std::fs::symlink_metadata(old.join(&folder)).is_ok_and(|m| m.is_dir())
+        // Each folder on the way, shortest first: `a`, then `a/b` for `a/b/c.yaml`.
+        for (end, _) in rel.match_indices('/') {
+            let folder = &rel[..end];
+            let real = *self.folders.entry(folder.to_string()).or_insert_with(|| {
+                std::fs::symlink_metadata(old.join(folder)).is_ok_and(|m| m.is_dir())
             });
             if !real {
                 return false;
