@@ -357,6 +357,45 @@ fn scheduling_flags_without_paths_are_named_in_a_warning() {
 }
 
 #[test]
+fn a_forced_rerun_keeps_what_did_not_change() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempdir();
+    let t = tmp.path();
+    let out = t.join("out");
+    let ino = |p: &str| std::fs::metadata(out.join(p)).unwrap().ino();
+    let bundle = |extra: &[&str]| {
+        let o = run(cnsctl(&t.join("cache"))
+            .args(["bundle", "--deployer", "argocd", "--force", "--output"])
+            .arg(&out)
+            .args(extra));
+        assert!(o.status.success(), "{}", describe(&o));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(bundle(&[]).contains("wrote "));
+    let (values, skyhook) = (ino("gpu-operator/values.yaml"), ino("skyhook/values.yaml"));
+    // The same bundle again: nothing is written.
+    let err = bundle(&[]);
+    assert!(
+        err.contains("already held these") && err.contains("left as it was"),
+        "{err}"
+    );
+    assert_eq!(ino("gpu-operator/values.yaml"), values);
+    // One value changed: that file (and what lists it) is new, the others are taken over.
+    let err = bundle(&["--set", "gpuoperator:driver.version=580.1.2"]);
+    assert!(err.contains("wrote "), "{err}");
+    assert_ne!(ino("gpu-operator/values.yaml"), values);
+    assert_eq!(ino("skyhook/values.yaml"), skyhook);
+    let text = std::fs::read_to_string(out.join("gpu-operator/values.yaml")).unwrap();
+    assert!(text.contains("580.1.2"), "{text}");
+    let sums = std::fs::read_to_string(out.join("checksums.txt")).unwrap();
+    let o = run(Command::new("sha256sum")
+        .args(["--check", "--quiet", "-"])
+        .current_dir(&out)
+        .stdin(std::fs::File::open(out.join("checksums.txt")).unwrap()));
+    assert!(o.status.success(), "{sums}\n{}", describe(&o));
+}
+
+#[test]
 fn bundle_file_modes_do_not_depend_on_the_umask() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempdir();

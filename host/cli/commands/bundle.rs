@@ -440,19 +440,24 @@ pub(crate) fn run(
     std::mem::forget(catalog);
     let report = tree.write_to(&args.output, args.force)?;
     crate::ui::stale_removed(&report);
-    crate::ui::status(&format!(
-        "{} {} files ({} bytes) {} {} with deployer `{}` in {:.0?}",
-        if report.unchanged { "kept" } else { "wrote" },
-        tree.files().len(),
-        tree.size(),
-        if report.unchanged {
-            "already identical at"
-        } else {
-            "to"
-        },
-        args.output.display(),
-        opts.deployer,
-        start.elapsed()
-    ));
+    crate::ui::status(&if report.unchanged {
+        format!(
+            "{} already held these {} files ({} bytes) with deployer `{}`: left as it was ({:.0?})",
+            args.output.display(),
+            tree.files().len(),
+            tree.size(),
+            opts.deployer,
+            start.elapsed()
+        )
+    } else {
+        format!(
+            "wrote {} files ({} bytes) to {} with deployer `{}` in {:.0?}",
+            tree.files().len(),
+            tree.size(),
+            args.output.display(),
+            opts.deployer,
+            start.elapsed()
+        )
+    });
     Ok(Outcome::Success)
 }
