@@ -16,6 +16,13 @@ pub struct Entry {
     pub producer: String,
 }
 
+impl Entry {
+    /// The file's mode on disk: 0755 if executable, else 0644.
+    pub fn mode(&self) -> u32 {
+        if self.executable { 0o755 } else { 0o644 }
+    }
+}
+
 /// Files by relative `/`-separated path, always sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileTree {
@@ -87,18 +94,23 @@ impl FileTree {
         self.add("checksums.txt".into(), sums.into_bytes(), false, "cnsctl")
     }
 
-    /// Whether `dir` already holds exactly what [`FileTree::write_to`] would put there: these
-    /// files and no other entry, each a regular file of ours (not a link, not hard-linked
-    /// elsewhere) with the same bytes and mode, in folders of ours with the modes a fresh
-    /// write gives. Anything else, or anything that cannot be checked, is `false`.
+    /// What the existing output `dir` holds of this tree, read in one walk: the files that
+    /// are already exactly what writing them would give ([`holds`]: regular files of ours,
+    /// linked nowhere else, same mode and bytes), found through real folders only (a link
+    /// is never followed), and whether `dir` is exactly the tree: those files and no other
+    /// entry, in folders of ours with the modes a fresh write gives. `None` when `dir` is
+    /// not a real folder or this process's uid is unknown: nothing of it is taken.
     #[cfg(unix)]
-    fn already_at(&self, dir: &Path) -> bool {
+    fn survey(&self, dir: &Path) -> Option<Survey> {
         use std::os::unix::fs::MetadataExt;
-        let (Some(uid), Some(umask)) = (effective_uid(), umask()) else {
-            return false;
-        };
+        let uid = effective_uid()?;
+        let root = std::fs::symlink_metadata(dir).ok()?;
+        if !root.is_dir() {
+            return None;
+        }
+        let umask = umask();
         let ours = |m: &std::fs::Metadata, mode: u32| m.uid() == uid && m.mode() & 0o7777 == mode;
-        // Every folder the files need, relative to `dir` ("" is `dir` itself).
+        // Every folder the files need, relative to `dir`.
         let mut folders: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
         for rel in self.files.keys() {
             let mut p = rel.as_str();
@@ -109,54 +121,52 @@ impl FileTree {
                 p = parent;
             }
         }
-        let Ok(root) = std::fs::symlink_metadata(dir) else {
-            return false;
+        let mut found = Survey {
+            same: std::collections::BTreeSet::new(),
+            exact: umask.is_some() && ours(&root, 0o755),
         };
-        if !root.is_dir() || !ours(&root, 0o755) {
-            return false;
-        }
-        let mut seen = 0;
         let mut pending = vec![(dir.to_path_buf(), String::new())];
         while let Some((path, rel)) = pending.pop() {
             let Ok(entries) = std::fs::read_dir(&path) else {
-                return false;
+                found.exact = false;
+                continue;
             };
             for entry in entries {
-                let Ok(entry) = entry else { return false };
-                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                    return false;
+                // DirEntry metadata does not follow links.
+                let Some((entry, meta, name)) = entry.ok().and_then(|e| {
+                    let meta = e.metadata().ok()?;
+                    let name = e.file_name().to_str()?.to_string();
+                    Some((e, meta, name))
+                }) else {
+                    found.exact = false;
+                    continue;
                 };
                 let child = if rel.is_empty() {
                     name
                 } else {
                     format!("{rel}/{name}")
                 };
-                // DirEntry metadata does not follow links.
-                let Ok(meta) = entry.metadata() else {
-                    return false;
-                };
-                if meta.is_dir() {
-                    if !folders.contains(child.as_str()) || !ours(&meta, 0o777 & !umask) {
-                        return false;
-                    }
+                if meta.is_dir() && folders.contains(child.as_str()) {
+                    found.exact &= umask.is_some_and(|m| ours(&meta, 0o777 & !m));
                     pending.push((entry.path(), child));
-                    continue;
+                } else if self
+                    .files
+                    .get(&child)
+                    .is_some_and(|want| holds(&entry.path(), &meta, want, uid))
+                {
+                    found.same.insert(child);
+                } else {
+                    found.exact = false;
                 }
-                let Some(want) = self.files.get(&child) else {
-                    return false;
-                };
-                if !holds(&entry.path(), &meta, want, uid) {
-                    return false;
-                }
-                seen += 1;
             }
         }
-        seen == self.files.len()
+        found.exact &= found.same.len() == self.files.len();
+        Some(found)
     }
 
     #[cfg(not(unix))]
-    fn already_at(&self, _dir: &Path) -> bool {
-        false
+    fn survey(&self, _dir: &Path) -> Option<Survey> {
+        None
     }
 
     /// Write the tree to `dir` atomically: build it in a temporary sibling directory, then
@@ -189,7 +199,8 @@ impl FileTree {
             removed_stale: remove_stale_siblings(&parent),
             unchanged: false,
         };
-        if existing == Some(true) && self.already_at(dir) {
+        let prior = (existing == Some(true)).then(|| self.survey(dir)).flatten();
+        if prior.as_ref().is_some_and(|p| p.exact) {
             // Replacing the tree with an identical one would change nothing but inode
             // numbers and times, at the cost of creating and deleting every file.
             report.unchanged = true;
@@ -214,7 +225,6 @@ impl FileTree {
         // Folders already made (the files come sorted, so most share their parent with the
         // previous one): one `mkdir` per folder, not one or more per file.
         let mut made = std::collections::BTreeSet::new();
-        let mut reuse = Reuse::new((existing == Some(true)).then_some(dir));
         for (rel, e) in &self.files {
             let path = staged.join(rel);
             if let Some(p) = path.parent()
@@ -227,8 +237,13 @@ impl FileTree {
                         .map(Path::to_path_buf),
                 );
             }
-            if !reuse.link_if_same(rel, e, &path) {
-                write_file(&path, &e.content, e.executable).map_err(werr)?;
+            // A file the old output already holds unchanged is linked over, not written
+            // again: a re-run then creates (and, removing the old tree, deletes) only what
+            // changed.
+            let taken = prior.as_ref().is_some_and(|p| p.same.contains(rel))
+                && std::fs::hard_link(dir.join(rel), &path).is_ok();
+            if !taken {
+                write_file(&path, e).map_err(werr)?;
             }
             if let Some(d) = delay {
                 // Test hook: widen the window in which interruption tests send signals.
@@ -263,18 +278,18 @@ impl FileTree {
     }
 }
 
-/// Create `path` (it must not exist) holding `content`, mode 0755 if `executable` else 0644
-/// whatever the umask: the mode is given at creation, and set again only where the
-/// process umask would have cleared some of its bits (the usual 022 clears none of these).
-fn write_file(path: &Path, content: &[u8], executable: bool) -> std::io::Result<()> {
+/// Create `path` (it must not exist) holding `entry`, with [`Entry::mode`] whatever the
+/// umask: the mode is given at creation, and set again only where the process umask would
+/// have cleared some of its bits (the usual 022 clears none of these).
+fn write_file(path: &Path, entry: &Entry) -> std::io::Result<()> {
     use std::io::Write as _;
-    let mode = if executable { 0o755 } else { 0o644 };
+    let mode = entry.mode();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
     let mut file = options.open(path)?;
-    file.write_all(content)?;
+    file.write_all(&entry.content)?;
     #[cfg(unix)]
     if umask().is_none_or(|m| m & mode != 0) {
         use std::os::unix::fs::PermissionsExt;
@@ -300,69 +315,20 @@ fn umask() -> Option<u32> {
 #[cfg(unix)]
 fn holds(path: &Path, meta: &std::fs::Metadata, want: &Entry, uid: u32) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let mode = if want.executable { 0o755 } else { 0o644 };
     meta.is_file()
         && meta.nlink() == 1
         && meta.uid() == uid
-        && meta.mode() & 0o7777 == mode
+        && meta.mode() & 0o7777 == want.mode()
         && meta.len() == want.content.len() as u64
         && same_content(path, meta, &want.content)
 }
 
-/// Files of the output being replaced that the new tree can take over unchanged: a
-/// hard link into the staging folder instead of a new file, so a re-run that changes a
-/// few files does not create (and, removing the old tree, delete) all the others. Only
-/// files that [`holds`] accepts, under folders of the old tree checked to be real folders
-/// (not links out of it), are taken.
-struct Reuse<'a> {
-    old: Option<&'a Path>,
-    uid: u32,
-    /// Folders of the old tree (relative) and whether each is a real folder.
-    folders: BTreeMap<String, bool>,
-}
-
-impl<'a> Reuse<'a> {
-    fn new(old: Option<&'a Path>) -> Self {
-        #[cfg(unix)]
-        let uid = effective_uid();
-        #[cfg(not(unix))]
-        let uid = None;
-        Reuse {
-            // The output itself must be a real folder: a link's target is not removed with
-            // the old tree, so files taken from it would stay linked there.
-            old: old.filter(|d| {
-                uid.is_some() && std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir())
-            }),
-            uid: uid.unwrap_or(0),
-            folders: BTreeMap::new(),
-        }
-    }
-
-    /// Link the old tree's `rel` to `to` if it holds exactly `want`; whether it did.
-    fn link_if_same(&mut self, rel: &str, want: &Entry, to: &Path) -> bool {
-        let Some(old) = self.old else { return false };
-        // Each folder on the way, shortest first: `a`, then `a/b` for `a/b/c.yaml`.
-        for (end, _) in rel.match_indices('/') {
-            let folder = &rel[..end];
-            let real = *self.folders.entry(folder.to_string()).or_insert_with(|| {
-                std::fs::symlink_metadata(old.join(folder)).is_ok_and(|m| m.is_dir())
-            });
-            if !real {
-                return false;
-            }
-        }
-        let from = old.join(rel);
-        #[cfg(unix)]
-        {
-            std::fs::symlink_metadata(&from).is_ok_and(|m| holds(&from, &m, want, self.uid))
-                && std::fs::hard_link(&from, to).is_ok()
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = (want, to, from);
-            false
-        }
-    }
+/// What [`FileTree::survey`] found in an existing output.
+struct Survey {
+    /// Files (relative paths) the output already holds exactly as the tree has them.
+    same: std::collections::BTreeSet<String>,
+    /// Whether the output is exactly the tree, nothing more or less.
+    exact: bool,
 }
 
 /// Whether the regular file at `path`, whose `lstat` gave `meta`, still is that file and

@@ -15,8 +15,7 @@ pub(crate) fn zip(tree: &FileTree) -> std::io::Result<Vec<u8>> {
         .compression_level(Some(1))
         .last_modified_time(zip::DateTime::default());
     for (path, e) in tree.files() {
-        let mode = if e.executable { 0o755 } else { 0o644 };
-        w.start_file(path.as_str(), base.unix_permissions(mode))
+        w.start_file(path.as_str(), base.unix_permissions(e.mode()))
             .map_err(std::io::Error::other)?;
         w.write_all(&e.content)?;
     }
