@@ -344,6 +344,7 @@ fn width(s: &str) -> i32 {
 }
 
 /// What libyaml's `analyze_scalar` finds out about a scalar, for block context.
+#[derive(Debug, PartialEq, Eq)]
 struct Analysis {
     multiline: bool,
     block_plain_allowed: bool,
@@ -363,6 +364,11 @@ fn analyze(s: &str) -> Option<Analysis> {
         });
     }
     let block_indicators = s.starts_with("---") || s.starts_with("...");
+    analyze_word(s.as_bytes(), block_indicators).or_else(|| analyze_chars(s, block_indicators))
+}
+
+/// [`analyze`] of a non-empty string, character by character, as libyaml does.
+fn analyze_chars(s: &str, block_indicators: bool) -> Option<Analysis> {
     let flags = if s.is_ascii() {
         scan(block_indicators, s.bytes().map(char::from))
     } else {
@@ -403,6 +409,45 @@ fn analyze(s: &str) -> Option<Analysis> {
         a.block_plain_allowed = false;
     }
     Some(a)
+}
+
+/// [`analyze`] of a non-empty string of visible ASCII characters (no space, tab, break or
+/// control character: names, versions, image references, paths), in one pass over its bytes;
+/// `None` for any other string. Without whitespace only the indicators at either end matter:
+/// one of `#,[]{}&*!|>'"%@\`` first; `?`, `:` or `-` alone (the only place followed by
+/// whitespace); `:` last (a `#` after the first byte follows no whitespace).
+fn analyze_word(b: &[u8], block_indicators: bool) -> Option<Analysis> {
+    let (&first, &last) = (b.first()?, b.last()?);
+    if !b.iter().all(|c| (0x21..=0x7E).contains(c)) {
+        return None;
+    }
+    let indicator = block_indicators
+        || matches!(
+            first,
+            b'#' | b','
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'&'
+                | b'*'
+                | b'!'
+                | b'|'
+                | b'>'
+                | b'\''
+                | b'"'
+                | b'%'
+                | b'@'
+                | b'`'
+        )
+        || (b.len() == 1 && matches!(first, b'?' | b':' | b'-'))
+        || (b.len() > 1 && last == b':');
+    Some(Analysis {
+        multiline: false,
+        block_plain_allowed: !indicator,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    })
 }
 
 /// What the character-by-character pass of `analyze_scalar` records.
@@ -844,6 +889,21 @@ mod tests {
         assert_eq!(crate::to_yaml_ordered(&v).unwrap(), want);
     }
 
+    /// The one-pass analysis of visible ASCII words agrees with the character-by-character one
+    /// on every string it takes.
+    #[test]
+    fn the_word_analysis_agrees_with_the_full_one() {
+        let mut taken = 0;
+        for s in generated_strings() {
+            let indicators = s.starts_with("---") || s.starts_with("...");
+            if let Some(a) = super::analyze_word(s.as_bytes(), indicators) {
+                assert_eq!(Some(a), super::analyze_chars(&s, indicators), "{s:?}");
+                taken += 1;
+            }
+        }
+        assert!(taken > 3000, "{taken}");
+    }
+
     #[test]
     fn declines_what_it_does_not_reproduce() {
         for v in [
@@ -859,13 +919,12 @@ mod tests {
         assert!(check(&json!({"x".repeat(128): 1})));
     }
 
-    #[test]
-    fn generated_strings_match_serde_norway() {
-        // Every string of up to 3 characters over an alphabet of the characters the rules
-        // look at, plus longer mixes from a fixed generator (no randomness in tests).
+    /// Every string of up to 3 characters over an alphabet of the characters the rules look
+    /// at, plus longer mixes from a fixed generator (no randomness in tests).
+    fn generated_strings() -> Vec<String> {
         const ALPHABET: &[char] = &[
             'a', '0', '1', ' ', '\n', ':', '-', '#', '\'', '"', '.', '?', '[', ',', '+', 'x', 'e',
-            '~', '!', '|', '_', 'é',
+            '~', '!', '|', '_', 'é', '{', '&', '*', '>', '%', '@', '`', ']', '}', '/',
         ];
         let mut strings = vec![String::new()];
         let mut frontier = vec![String::new()];
@@ -893,6 +952,12 @@ mod tests {
             }
             strings.push(t);
         }
+        strings
+    }
+
+    #[test]
+    fn generated_strings_match_serde_norway() {
+        let strings = generated_strings();
         let mut fast = 0;
         for s in &strings {
             fast += usize::from(check(&json!({ "k": s, "l": [s] })));
