@@ -38,6 +38,11 @@ pub fn config(pooled: bool) -> Config {
         .max_wasm_stack(1 << 20)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .memory_init_cow(false);
+    // For `perf`: name the plugins' compiled functions in /tmp/perf-<pid>.map (a profiling
+    // aid only; it does not change the compiled code, so embedded code still loads).
+    if std::env::var_os("CNSCTL_PERF_MAP").is_some() {
+        cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     #[cfg(target_os = "linux")]
     cfg.with_custom_code_memory(Some(std::sync::Arc::new(code_memory::PageProtect)));
     if pooled {
