@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Load test of `cnsctl serve` on 127.0.0.1 (part 5 of scripts/bench.sh; see BENCHMARKS.md):
-# recipe GET and bundle POST (the embedded example recipe, 5 components, argocd) at
-# concurrency 1, 8 and 64 with wrk (throughput, p50, p99), then the server's RSS before and
-# after a bundle soak. The load generator runs on the same cores as the server.
+# recipe GET and bundle POST (the embedded example recipe: 4 components, argocd) at
+# concurrency 1, 8 and 64 with wrk (throughput, p50, p99, the server's CPU), then its RSS
+# before and after a bundle soak. The load generator runs on the same cores as the server.
 # Usage: scripts/serve-load.sh [CNSCTL] [SECONDS_PER_RUN] [SOAK_SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,8 @@ body = open(sys.argv[1]).read()
 open(sys.argv[2], "w").write(
     'wrk.method = "POST"\n'
     'wrk.headers["Content-Type"] = "application/json"\n'
+    # As most HTTP clients do: the zip then comes gzip-encoded (the costlier answer).
+    'wrk.headers["Accept-Encoding"] = "gzip"\n'
     f'wrk.body = {json.dumps(body)}\n'
 )
 PY
@@ -40,6 +42,9 @@ bundle_url="$base/v1/bundle?deployer=argocd"
 curl -fs -X POST -H 'Content-Type: application/json' --data-binary @"$work/recipe.json" \
   "$bundle_url" -o "$work/b.zip"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+# The server's CPU time so far (user + system, clock ticks; its name has no spaces).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+tick=$(getconf CLK_TCK)
 
 # wrk: threads = min(connections, cores); summary line per run.
 load() { # name connections url [script]
@@ -47,10 +52,15 @@ load() { # name connections url [script]
   local t=$(( c < $(nproc) ? c : $(nproc) ))
   local args=(-t "$t" -c "$c" -d "${secs}s" --latency)
   [ -n "$script" ] && args+=(-s "$script")
+  local c0 c1 t0 t1
+  c0=$(cpu_ticks); t0=$(date +%s.%N)
   wrk "${args[@]}" "$url" >"$work/wrk.txt"
-  python3 - "$name" "$c" "$work/wrk.txt" <<'PY'
+  c1=$(cpu_ticks); t1=$(date +%s.%N)
+  python3 - "$name" "$c" "$work/wrk.txt" "$(( c1 - c0 ))" "$tick" "$t0" "$t1" <<'PY'
 import re, sys
 name, c, path = sys.argv[1], sys.argv[2], sys.argv[3]
+cpu_s = int(sys.argv[4]) / int(sys.argv[5])
+wall = float(sys.argv[7]) - float(sys.argv[6])
 t = open(path).read()
 def ms(v):
     n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
@@ -61,7 +71,11 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 sock = re.search(r"Socket errors: (.*)", t)
 extra = (f"  non-2xx {errs.group(1)}" if errs else "") + (f"  socket errors: {sock.group(1)}" if sock else "")
-print(f"{name:<8} c={c:<3} {rps:10.0f} req/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms{extra}")
+# The server's CPU: how many cores it kept busy, and requests per CPU-second it spent
+# (equal at every concurrency when nothing serialises the requests).
+busy = cpu_s / wall
+print(f"{name:<8} c={c:<3} {rps:10.0f} req/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms"
+      f"   server CPU {busy:4.2f} cores, {rps / busy if busy else 0:6.0f} req per CPU-s{extra}")
 PY
 }
 

@@ -414,9 +414,37 @@ fn serve_answers_like_the_cli() {
     });
     let got = s.post("/v1/bundle", "application/json", wrapped.to_string());
     assert_eq!(got.0, 200, "{}", String::from_utf8_lossy(&got.2));
+    assert!(got.1.get("content-encoding").is_none(), "{:?}", got.1);
+    assert_eq!(header(&got.1, "vary"), "accept, accept-encoding");
     let unpacked = tmp.path().join("api-b");
     unzip(&got.2, &unpacked);
     crate::util::same_tree(&out, &unpacked);
+
+    // A client that takes gzip gets the same zip gzip-encoded, smaller, and the same bytes
+    // on every request.
+    let gzipped = || {
+        send(
+            client()
+                .post(s.url("/v1/bundle"))
+                .header("content-type", "application/json")
+                .header("accept-encoding", "br;q=1.0, gzip;q=0.5")
+                .body(wrapped.to_string()),
+        )
+    };
+    let (first, again) = (gzipped(), gzipped());
+    assert_eq!(first.0, 200, "{}", String::from_utf8_lossy(&first.2));
+    assert_eq!(header(&first.1, "content-encoding"), "gzip");
+    assert_eq!(header(&first.1, "content-type"), "application/zip");
+    assert_eq!(first.2, again.2);
+    assert!(
+        first.2.len() * 2 < got.2.len(),
+        "{} vs {}",
+        first.2.len(),
+        got.2.len()
+    );
+    let mut zip = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&first.2[..]), &mut zip).unwrap();
+    assert_eq!(zip, got.2);
 
     // A YAML recipe body, and a .tar.gz when asked for one: the same files.
     let yaml = std::fs::read_to_string(repo_file("recipes/examples/eks-h100-ubuntu-training.yaml"))

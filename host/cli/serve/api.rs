@@ -706,6 +706,33 @@ fn wants_tar_gz(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v != "application/zip")
 }
 
+/// Whether the client accepts a gzip-encoded body (`Accept-Encoding`, RFC 9110 §12.5.3):
+/// `gzip` (or `x-gzip`) with a weight above 0, or `*` above 0 when gzip is not named.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let mut named = None;
+    let mut any = false;
+    for item in headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let weight = parts
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1.0), |(_, v)| v.trim().parse::<f32>().ok());
+        let accepted = weight.is_some_and(|q| q > 0.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => named = Some(named.unwrap_or(false) || accepted),
+            "*" => any |= accepted,
+            _ => {}
+        }
+    }
+    named.unwrap_or(any)
+}
+
 /// A render slot, waiting in the queue if all are busy (503 if the queue is full or the
 /// wait too long).
 async fn render_slot(s: &Shared) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
@@ -766,6 +793,8 @@ async fn bundle(
             .map_err(|e| ApiError::field("bundlers", error::chain(&e)))?;
     }
     let tar_gz = wants_tar_gz(&headers);
+    // A zip is sent gzip-encoded to clients that take it (a .tar.gz is compressed already).
+    let gzip = !tar_gz && accepts_gzip(&headers);
 
     let permit = render_slot(&s).await?;
     // Alone on the machine, a bundle renders its components on threads; with others
@@ -780,6 +809,8 @@ async fn bundle(
         let tree = tree.map_err(anyhow::Error::from)?;
         let bytes = if tar_gz {
             archive::tar_gz(&tree)?
+        } else if gzip {
+            archive::gzip(&archive::zip(&tree)?)?
         } else {
             archive::zip(&tree)?
         };
@@ -811,6 +842,13 @@ async fn bundle(
     let mut r = Response::new(Body::from(bytes));
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("accept, accept-encoding"),
+    );
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -928,5 +966,33 @@ mod tests {
             HeaderValue::from_static("application/zip, application/gzip;q=0.5"),
         );
         assert!(!wants_tar_gz(&h));
+    }
+
+    #[test]
+    fn accept_encoding_decides_gzip() {
+        let with = |values: &[&'static str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(header::ACCEPT_ENCODING, HeaderValue::from_static(v));
+            }
+            accepts_gzip(&h)
+        };
+        assert!(!with(&[]));
+        assert!(with(&["gzip"]));
+        assert!(with(&["GZIP"]));
+        assert!(with(&["x-gzip"]));
+        assert!(with(&["gzip, deflate, br"]));
+        assert!(with(&["br;q=1.0, gzip;q=0.8"]));
+        assert!(with(&["br", "gzip"]));
+        assert!(with(&["*"]));
+        assert!(with(&["identity, *;q=0.1"]));
+        assert!(!with(&["gzip;q=0"]));
+        assert!(!with(&["gzip; q=0.000"]));
+        assert!(!with(&["identity"]));
+        assert!(!with(&["br, deflate"]));
+        assert!(!with(&["*, gzip;q=0"]));
+        assert!(!with(&["*;q=0"]));
+        assert!(!with(&["gzip;q=abc"]));
+        assert!(with(&["gzip;q=0, x-gzip"]));
     }
 }
