@@ -35,7 +35,8 @@ fn main() {
         .unwrap()
         .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    for p in ["plugins", "wit", "Cargo.lock"] {
+    // The root manifest too: its [profile.plugin] and workspace dependencies shape the build.
+    for p in ["plugins", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());
     }
     for v in [
