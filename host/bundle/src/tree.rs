@@ -103,7 +103,7 @@ impl FileTree {
     #[cfg(unix)]
     fn survey(&self, dir: &Path) -> Option<Survey> {
         use std::os::unix::fs::MetadataExt;
-        let uid = effective_uid()?;
+        let uid = cns_runtime::current_uid()?;
         let root = std::fs::symlink_metadata(dir).ok()?;
         if !root.is_dir() {
             return None;
@@ -353,14 +353,6 @@ fn same_content(path: &Path, meta: &std::fs::Metadata, want: &[u8]) -> bool {
     }
     let mut got = Vec::with_capacity(want.len() + 1);
     file.read_to_end(&mut got).is_ok() && got == want
-}
-
-/// The effective uid of this process: the owner of `/proc/self` (read once).
-#[cfg(unix)]
-fn effective_uid() -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    static UID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
-    *UID.get_or_init(|| std::fs::metadata("/proc/self").ok().map(|m| m.uid()))
 }
 
 /// What [`FileTree::write_to`] did besides writing.

@@ -22,6 +22,8 @@ mod wit_version;
 
 pub use bindings::types;
 pub use cache::Cache;
+#[cfg(unix)]
+pub use cache::current_uid;
 pub use catalog::Catalog;
 pub use cns_engine::POOL_SLOTS;
 pub use error::{Error, Refusal, Result};
