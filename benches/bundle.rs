@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo bench --bench bundle` (release profile). Prints min and median per figure.
 
-use cns_bundle::{BundleOptions, Placement, generate_with};
+use cns_bundle::{BundleOptions, Placement, generate};
 use cns_runtime::{Cache, Catalog, Runtime};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,7 +111,7 @@ fn main() {
         for _ in 0..40 {
             let b = Instant::now();
             for _ in 0..50 {
-                generate_with(&example, &store, backend, &opts(d, false)).unwrap();
+                generate(&example, &store, backend, &opts(d, false)).unwrap();
             }
             best = best.min(b.elapsed());
         }
@@ -169,18 +169,18 @@ fn main() {
     );
     for d in DEPLOYERS {
         let wasm_par = measure(50, || {
-            generate_with(&example, &store, &catalog, &opts(d, true)).unwrap();
+            generate(&example, &store, &catalog, &opts(d, true)).unwrap();
         });
         let wasm_ser = measure(50, || {
-            generate_with(&example, &store, &catalog, &opts(d, false)).unwrap();
+            generate(&example, &store, &catalog, &opts(d, false)).unwrap();
         });
         let native = measure(50, || {
-            generate_with(&example, &store, &Native, &opts(d, false)).unwrap();
+            generate(&example, &store, &Native, &opts(d, false)).unwrap();
         });
         // Same bytes either way.
         assert_eq!(
-            generate_with(&example, &store, &catalog, &opts(d, false)).unwrap(),
-            generate_with(&example, &store, &Native, &opts(d, false)).unwrap()
+            generate(&example, &store, &catalog, &opts(d, false)).unwrap(),
+            generate(&example, &store, &Native, &opts(d, false)).unwrap()
         );
         println!(
             "  {:<8} {:>22} {:>22} {:>22} {:>7.2}x/{:.2}x",
@@ -223,7 +223,7 @@ fn main() {
     let matrix = measure(5, || {
         for r in &recipes {
             for d in DEPLOYERS {
-                generate_with(r, &store, &catalog, &opts(d, true)).unwrap();
+                generate(r, &store, &catalog, &opts(d, true)).unwrap();
             }
         }
     });
@@ -242,7 +242,7 @@ fn main() {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some((r, d)) = jobs.get(i) else { break };
-                        generate_with(r, &store, backend, &opts(d, false)).unwrap();
+                        generate(r, &store, backend, &opts(d, false)).unwrap();
                     }
                 });
             }
@@ -253,7 +253,7 @@ fn main() {
     let matrix_native = measure(5, || {
         for r in &recipes {
             for d in DEPLOYERS {
-                generate_with(r, &store, &Native, &opts(d, false)).unwrap();
+                generate(r, &store, &Native, &opts(d, false)).unwrap();
             }
         }
     });

@@ -83,6 +83,20 @@ impl Kube {
         }
     }
 
+    /// The recipe of `--recipe` (a file or cm://), or the embedded default.
+    pub(crate) fn read_recipe(
+        &self,
+        recipe: Option<&Location>,
+    ) -> Result<cns_recipe::RecipeResult> {
+        Ok(match recipe {
+            Some(loc) => {
+                let text = self.read(loc, Document::Recipe)?;
+                cns_recipe::RecipeResult::from_yaml(&loc.to_string(), &text)?
+            }
+            None => cns_recipe::Store::default_recipe()?,
+        })
+    }
+
     /// Write `text` (in `format`, yaml or json) to `loc`: atomically for a file, as a created
     /// or replaced ConfigMap otherwise.
     pub(crate) fn write(

@@ -16,8 +16,6 @@ mod location;
 mod opts;
 mod outcome;
 mod plugins;
-mod provenance;
-mod serve;
 mod ui;
 
 use clap::Parser;

@@ -13,6 +13,14 @@ pub enum Error {
         /// What is expected.
         reason: String,
     },
+    /// A request's value is refused; the message names the flag as the CLI spells it.
+    #[error("{message}")]
+    Request {
+        /// The field: the flag's name without `--` (the server's parameter name).
+        field: &'static str,
+        /// What is wrong, naming the flag and the value.
+        message: String,
+    },
     /// `--set` names a component the recipe does not have.
     #[error("--set names unknown component `{component}`; the recipe has: {known}")]
     UnknownSetComponent {
@@ -133,6 +141,18 @@ fn naming_once(what: &str, name: &str, error: &cns_runtime::Error) -> String {
 }
 
 impl Error {
+    /// The request field at fault (a flag's name without `--`, as the server's parameters
+    /// are named), for errors about the request rather than the recipe or a plugin.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Error::InvalidFlag { flag, .. } => Some(flag.trim_start_matches('-')),
+            Error::Request { field, .. } => Some(field),
+            Error::UnknownSetComponent { .. } | Error::Values { .. } => Some("set"),
+            Error::UnknownDeployer { .. } => Some("deployer"),
+            _ => None,
+        }
+    }
+
     /// Whether a plugin refused the user's input: a failed check (exit 1), not an error.
     pub fn is_refusal(&self) -> bool {
         match self {

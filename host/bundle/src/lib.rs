@@ -10,6 +10,8 @@ mod error;
 pub mod images;
 pub mod options;
 mod pipeline;
+pub mod provenance;
+pub mod request;
 pub mod tree;
 
 pub use backend::{Backend, builtins_needed};
@@ -17,6 +19,7 @@ pub use error::{Error, Result};
 pub use options::{BundleOptions, Placement, SetOverride};
 pub use pipeline::{
     CLUSTER_VALUES_OPTION, CLUSTERS_OPTION, POD_SECURITY_OPTION, Plan, Rendered, ResolvedComponent,
-    assemble, assemble_with, generate, generate_with, inventory, plan, render,
+    assemble, generate, inventory, plan, render,
 };
+pub use request::BundleRequest;
 pub use tree::FileTree;

@@ -227,6 +227,41 @@ fn shorten(raw: &str) -> String {
     s
 }
 
+/// `--registry-mirror oci://REGISTRY/PREFIX` (and `mirror --to/--from`) → `REGISTRY/PREFIX`,
+/// checked: a host (with an optional port) and a lowercase repository prefix, no tag.
+pub fn parse_mirror(flag: &'static str, raw: &str) -> Result<String> {
+    check_location(flag, raw)?;
+    let refuse = |message: String| Error::Request {
+        field: flag.trim_start_matches('-'),
+        message,
+    };
+    let Some(rest) = raw.strip_prefix("oci://") else {
+        return Err(refuse(format!(
+            "{flag} `{raw}`: expected oci://REGISTRY/PREFIX"
+        )));
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    let path_ok = path.split('/').all(|seg| {
+        seg.is_empty() && path.is_empty()
+            || (!seg.is_empty()
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                && seg.starts_with(|c: char| c.is_ascii_alphanumeric()))
+    });
+    if !host_ok || !path_ok || path.contains(':') || path.contains('@') {
+        return Err(refuse(format!(
+            "{flag} `{raw}`: expected oci://REGISTRY[:PORT]/PREFIX with a lowercase repository prefix and no tag"
+        )));
+    }
+    Ok(rest.to_string())
+}
+
 /// Largest value one `--set` may carry, in bytes.
 pub const MAX_SET_VALUE: usize = 1 << 20;
 

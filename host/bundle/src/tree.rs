@@ -30,6 +30,18 @@ pub struct FileTree {
 }
 
 impl FileTree {
+    /// The files as [`cns_files::File`]s, sorted by path (an OCI archive's entries).
+    pub fn to_files(&self) -> Vec<cns_files::File> {
+        self.files
+            .iter()
+            .map(|(path, e)| cns_files::File {
+                path: path.clone(),
+                content: e.content.clone(),
+                executable: e.executable,
+            })
+            .collect()
+    }
+
     /// Add a file; a path already present is a [`Error::Conflict`], one that breaks the
     /// path rule ([`cns_files::check_path`]) an [`Error::BadPath`].
     pub fn add(

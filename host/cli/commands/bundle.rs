@@ -4,16 +4,9 @@ use crate::opts::{PluginOpts, RecipeDataOpts};
 use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::Args;
-use cns_bundle::options::{
-    check_location, check_name, parse_selectors, parse_set, parse_tolerations,
-};
-use cns_bundle::{BundleOptions, Placement};
-use cns_recipe::RecipeResult;
+use cns_bundle::BundleRequest;
 use std::path::PathBuf;
 use std::time::Instant;
-
-/// The recipe used when `--recipe` is not given (embedded in cnsctl).
-pub(crate) const DEFAULT_RECIPE: &str = "examples/eks-h100-ubuntu-training.yaml";
 
 /// Arguments of `bundle`.
 #[derive(Debug, Args)]
@@ -153,218 +146,33 @@ pub(crate) struct BundleArgs {
     pub(crate) push: crate::opts::PushArgs,
 }
 
-/// `--registry-mirror oci://REGISTRY/PREFIX` → `REGISTRY/PREFIX`, checked.
-pub(crate) fn parse_mirror(flag: &'static str, raw: &str) -> Result<String> {
-    check_location(flag, raw)?;
-    let Some(rest) = raw.strip_prefix("oci://") else {
-        anyhow::bail!("{flag} `{raw}`: expected oci://REGISTRY/PREFIX");
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let host_ok = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
-    let path_ok = path.split('/').all(|seg| {
-        seg.is_empty() && path.is_empty()
-            || (!seg.is_empty()
-                && seg
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-                && seg.starts_with(|c: char| c.is_ascii_alphanumeric()))
-    });
-    if !host_ok || !path_ok || path.contains(':') || path.contains('@') {
-        anyhow::bail!(
-            "{flag} `{raw}`: expected oci://REGISTRY[:PORT]/PREFIX with a lowercase repository prefix and no tag"
-        );
-    }
-    Ok(rest.to_string())
-}
-
-/// The recipe of `--recipe` (a file or cm://), or the embedded default.
-pub(crate) fn read_recipe(
-    recipe: &Option<crate::location::Location>,
-    kube: &crate::location::Kube,
-) -> Result<RecipeResult> {
-    Ok(match recipe {
-        Some(loc) => {
-            let text = kube.read(loc, cns_kube::cm::Document::Recipe)?;
-            RecipeResult::from_yaml(&loc.to_string(), &text)?
-        }
-        None => {
-            let embedded = cns_recipe::Store::embedded();
-            let text = embedded.text(DEFAULT_RECIPE, "cnsctl")?;
-            RecipeResult::from_yaml(DEFAULT_RECIPE, text)?
-        }
-    })
-}
-
 impl BundleArgs {
-    /// Validate the raw flags into options before any work.
-    pub(crate) fn options(&self) -> Result<BundleOptions> {
-        let mut deployer_options = std::collections::BTreeMap::new();
-        if let Some(r) = &self.repo {
-            check_location("--repo", r)?;
-            deployer_options.insert("repo".to_string(), r.clone());
-        }
-        if let Some(r) = &self.revision {
-            check_location("--revision", r)?;
-            deployer_options.insert("revision".to_string(), r.clone());
-        }
-        if self.serial {
-            deployer_options.insert("serial".to_string(), "true".to_string());
-        }
-        for (flag, key, value) in [
-            (
-                "--argocd-namespace",
-                "argocd-namespace",
-                &self.argocd_namespace,
-            ),
-            ("--argocd-project", "argocd-project", &self.argocd_project),
-            (
-                "--destination-name",
-                "destination-name",
-                &self.destination_name,
-            ),
-            ("--app-name", "app-name", &self.app_name),
-            ("--source-secret", "source-secret", &self.source_secret),
-        ] {
-            if let Some(v) = value {
-                check_name(flag, v)?;
-                deployer_options.insert(key.to_string(), v.clone());
-            }
-        }
-        if let Some(url) = &self.destination_server {
-            check_location("--destination-server", url)?;
-            if !url.starts_with("https://") {
-                anyhow::bail!("--destination-server `{url}`: expected an https:// API server URL");
-            }
-            deployer_options.insert("destination-server".to_string(), url.clone());
-        }
-        if self.argocd_create_project {
-            if self.argocd_project.as_deref() == Some("default") {
-                anyhow::bail!(
-                    "--argocd-create-project needs --argocd-project NAME other than `default`: the `default` project exists in every Argo CD and is not replaced"
-                );
-            }
-            deployer_options.insert("argocd-create-project".to_string(), "true".to_string());
-        }
-        deployer_options.insert("flux-drift".to_string(), self.flux_drift.clone());
-        if self.verify_key.is_some()
-            && (self.deployer != "flux"
-                || !self
-                    .repo
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with("oci://")))
-        {
-            anyhow::bail!(
-                "--verify-key is for --deployer flux with --repo oci://…: Flux's OCIRepository verifies cosign signatures (a Git source or another deployer has nothing to verify them)"
-            );
-        }
-        let mut clusters: Vec<String> = Vec::new();
-        for c in &self.cluster_values {
-            check_name("--cluster-values", c)?;
-            if clusters.contains(c) {
-                anyhow::bail!("--cluster-values `{c}` is given twice");
-            }
-            clusters.push(c.clone());
-        }
-        if !clusters.is_empty() {
-            if !["argocd", "flux"].contains(&self.deployer.as_str()) {
-                anyhow::bail!(
-                    "--cluster-values works with --deployer argocd or flux (the script deployer installs one cluster)"
-                );
-            }
-            if self.destination_server.is_some() || self.destination_name.is_some() {
-                anyhow::bail!(
-                    "--cluster-values deploys each cluster's Applications to the cluster of that name in Argo CD; drop --destination-server/--destination-name"
-                );
-            }
-        }
-        Ok(BundleOptions {
+    /// The flags as a bundle request (validated by `cns_bundle`, as the server's are).
+    pub(crate) fn request(&self) -> BundleRequest {
+        BundleRequest {
             deployer: self.deployer.clone(),
-            system: Placement {
-                selector: parse_selectors("--system-node-selector", &self.system_node_selector)?,
-                tolerations: parse_tolerations(
-                    "--system-node-toleration",
-                    &self.system_node_toleration,
-                )?,
-            },
-            accelerated: Placement {
-                selector: parse_selectors(
-                    "--accelerated-node-selector",
-                    &self.accelerated_node_selector,
-                )?,
-                tolerations: parse_tolerations(
-                    "--accelerated-node-toleration",
-                    &self.accelerated_node_toleration,
-                )?,
-            },
-            sets: self
-                .sets
-                .iter()
-                .map(|s| parse_set(s))
-                .collect::<Result<_, _>>()?,
-            deployer_options,
-            parallel: !self.serial,
-            clusters,
-            registry_mirror: self
-                .registry_mirror
-                .as_deref()
-                .map(|m| parse_mirror("--registry-mirror", m))
-                .transpose()?,
-        })
-    }
-}
-
-/// A bundle's files as the entries of an OCI artifact's archive.
-pub(crate) fn oci_entries(tree: &cns_bundle::FileTree) -> Vec<cns_oci::Entry> {
-    tree.files()
-        .iter()
-        .map(|(path, e)| cns_oci::Entry {
-            path: path.clone(),
-            content: e.content.clone(),
-            executable: e.executable,
-        })
-        .collect()
-}
-
-/// Limit `opts` to the components `named` (`-b/--bundlers`) and, transitively, what they
-/// depend on: the others are dropped as with COMPONENT:enabled=false. Returns the
-/// dependencies added beyond `named`. An unknown name is an error listing the recipe's
-/// components.
-pub(crate) fn only(
-    recipe: &RecipeResult,
-    named: &[String],
-    opts: &mut BundleOptions,
-) -> Result<Vec<String>> {
-    let all: Vec<&str> = recipe
-        .component_refs
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    let named: Vec<String> = named.iter().map(|n| n.trim().to_string()).collect();
-    let mut keep: Vec<String> = Vec::new();
-    let mut todo = named.clone();
-    while let Some(n) = todo.pop() {
-        if keep.contains(&n) {
-            continue;
+            bundlers: self.bundlers.clone(),
+            sets: self.sets.clone(),
+            system_node_selector: self.system_node_selector.clone(),
+            system_node_toleration: self.system_node_toleration.clone(),
+            accelerated_node_selector: self.accelerated_node_selector.clone(),
+            accelerated_node_toleration: self.accelerated_node_toleration.clone(),
+            repo: self.repo.clone(),
+            revision: self.revision.clone(),
+            argocd_namespace: self.argocd_namespace.clone(),
+            argocd_project: self.argocd_project.clone(),
+            argocd_create_project: self.argocd_create_project,
+            destination_server: self.destination_server.clone(),
+            destination_name: self.destination_name.clone(),
+            app_name: self.app_name.clone(),
+            source_secret: self.source_secret.clone(),
+            cluster_values: self.cluster_values.clone(),
+            verify_key: self.verify_key.is_some(),
+            flux_drift: self.flux_drift.clone(),
+            serial: self.serial,
+            registry_mirror: self.registry_mirror.clone(),
         }
-        let Some(c) = recipe.component(&n) else {
-            anyhow::bail!(
-                "-b/--bundlers `{n}`: not a component of this recipe (components: {})",
-                all.join(", ")
-            );
-        };
-        todo.extend(c.dependency_refs.iter().cloned());
-        keep.push(n);
     }
-    for name in all.iter().filter(|a| !keep.iter().any(|k| k == *a)) {
-        opts.sets.push(parse_set(&format!("{name}:enabled=false"))?);
-    }
-    let mut added: Vec<String> = keep.into_iter().filter(|k| !named.contains(k)).collect();
-    added.sort();
-    Ok(added)
 }
 
 pub(crate) fn run(
@@ -373,11 +181,12 @@ pub(crate) fn run(
     kube: &crate::location::Kube,
 ) -> Result<Outcome> {
     let start = Instant::now();
-    let mut opts = args.options()?;
+    let request = args.request();
+    let mut opts = request.options()?;
     let store = data.store()?;
-    let recipe = read_recipe(&args.recipe, kube)?;
+    let recipe = kube.read_recipe(args.recipe.as_ref())?;
     if !args.bundlers.is_empty() {
-        let added = only(&recipe, &args.bundlers, &mut opts)?;
+        let added = cns_bundle::request::select(&recipe, &args.bundlers, &mut opts)?;
         if !added.is_empty() {
             crate::ui::status(&format!(
                 "-b/--bundlers: also bundling what they depend on: {}",
@@ -428,11 +237,18 @@ pub(crate) fn run(
     if args.resolve_digests {
         super::images::resolve_digests(&mut inv, &args.push.registry)?;
     }
-    let tree = cns_bundle::assemble_with(&recipe, &plan, rendered, &catalog, &inv)
+    let tree = cns_bundle::assemble(&recipe, &plan, rendered, &catalog, &inv)
         .context("failed to generate the bundle")?;
     if let Some(push) = push {
-        let provenance = crate::provenance::for_bundle(&plan, &catalog, &opts, &args, &tree);
-        push.push_bundle(&oci_entries(&tree), provenance)?;
+        let provenance = cns_bundle::provenance::for_bundle(
+            &plan,
+            &catalog,
+            &opts,
+            &request,
+            args.resolve_digests,
+            &tree,
+        );
+        push.push_bundle(&tree.to_files(), provenance)?;
         return Ok(Outcome::Success);
     }
     // The process ends next: unmapping every plugin's code and the instance pool one by

@@ -198,7 +198,7 @@ pub(crate) fn compute(
     kube: &crate::location::Kube,
 ) -> Result<Computed> {
     let store = data.store()?;
-    let recipe = super::bundle::read_recipe(&sel.recipe, kube)?;
+    let recipe = kube.read_recipe(sel.recipe.as_ref())?;
     let mut opts = BundleOptions {
         deployer: "script".into(),
         sets: sel
@@ -207,13 +207,13 @@ pub(crate) fn compute(
             .map(|s| parse_set(s))
             .collect::<Result<_, _>>()?,
         registry_mirror: mirror
-            .map(|m| super::bundle::parse_mirror("--registry-mirror", m))
+            .map(|m| cns_bundle::options::parse_mirror("--registry-mirror", m))
             .transpose()?,
         parallel: true,
         ..Default::default()
     };
     if !sel.bundlers.is_empty() {
-        super::bundle::only(&recipe, &sel.bundlers, &mut opts)?;
+        cns_bundle::request::select(&recipe, &sel.bundlers, &mut opts)?;
     }
     let catalog = crate::plugins::catalog_for_bundle(&sel.plugins, &recipe, &opts.deployer)?;
     let plan = cns_bundle::plan(&recipe, &store, &catalog, &opts)

@@ -56,11 +56,11 @@ pub(crate) fn run(
     kube: &crate::location::Kube,
 ) -> Result<Outcome> {
     let start = Instant::now();
-    let to = super::bundle::parse_mirror("--to", &args.to)?;
+    let to = cns_bundle::options::parse_mirror("--to", &args.to)?;
     let from = args
         .from
         .as_deref()
-        .map(|f| super::bundle::parse_mirror("--from", f))
+        .map(|f| cns_bundle::options::parse_mirror("--from", f))
         .transpose()?;
     let computed = compute(&args.selection, None, data, kube)?;
     let mut jobs = Vec::new();

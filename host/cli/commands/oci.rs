@@ -284,7 +284,7 @@ impl PushPlan {
 pub(crate) fn push(cmd: PushCmd) -> Result<Outcome> {
     let plan = PushPlan::prepare(&cmd.reference, &cmd.push)?;
     let files = artifact::bundle::read_dir(&cmd.dir)?;
-    let provenance = crate::provenance::for_directory(&files);
+    let provenance = cns_bundle::provenance::for_directory(&files);
     plan.push_bundle(&files, provenance)?;
     Ok(Outcome::Success)
 }

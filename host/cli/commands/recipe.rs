@@ -103,11 +103,6 @@ fn pin_driver(
     Ok(())
 }
 
-/// The recipe as `--format json` writes it (and `cnsctl serve` answers it).
-pub(crate) fn to_json(recipe: &cns_recipe::RecipeResult) -> serde_json::Result<String> {
-    Ok(serde_json::to_string_pretty(recipe)? + "\n")
-}
-
 pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Result<Outcome> {
     let store = data.store()?;
     if args.list {
@@ -163,7 +158,7 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Resul
     }
     let (text, fmt) = match args.format {
         Format::Yaml => (recipe.to_yaml(), "yaml"),
-        Format::Json => (to_json(&recipe)?, "json"),
+        Format::Json => (recipe.to_json(), "json"),
     };
     match args.output {
         Some(loc) => {

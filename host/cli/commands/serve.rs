@@ -1,9 +1,10 @@
-//! `cnsctl serve`: the flags of the recipe and bundle HTTP API; the server is `crate::serve`.
+//! `cnsctl serve`: the flags of the recipe and bundle HTTP API, mapped to `cns_server`.
 
 use crate::opts::{PluginOpts, RecipeDataOpts};
 use crate::outcome::Outcome;
 use anyhow::Result;
 use clap::Args;
+use std::time::Duration;
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -83,6 +84,30 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
-    crate::serve::run(args, data)?;
+    let store = data.store()?;
+    let config = cns_server::ServeConfig {
+        listen: cns_server::listen_address(args.listen.as_deref())?,
+        rate_limit: args.rate_limit,
+        rate_burst: args.rate_burst,
+        max_renders: args.max_renders.map(|n| n as usize),
+        max_queued: args.max_queued,
+        queue_timeout: Duration::from_secs(args.queue_timeout),
+        max_body: (args.max_body_kib as usize) << 10,
+        request_timeout: Duration::from_secs(args.request_timeout),
+        drain_delay: Duration::from_secs(args.drain_delay),
+        header_timeout: Duration::from_secs(args.header_timeout),
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+        trusted_proxies: args.trusted_proxy,
+        access_log: !args.no_access_log,
+    };
+    let plugins = args.plugins;
+    cns_server::run(
+        config,
+        store,
+        Box::new(move || {
+            let rt = crate::plugins::runtime(&plugins)?;
+            crate::plugins::catalog(&plugins, &rt)
+        }),
+    )?;
     Ok(Outcome::Success)
 }

@@ -7,7 +7,7 @@
 //! This is the first of two defences: generators also quote by construction, so a value
 //! that passes here still cannot break out of a script or a YAML document.
 
-use crate::model::{ComponentRef, Constraint};
+use crate::component::{ComponentRef, Constraint};
 use crate::{Error, Result};
 use serde_json::Value;
 

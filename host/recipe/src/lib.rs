@@ -5,8 +5,10 @@
 //! [`Registry`]; the `recipe` and `validate` commands are built on [`resolve()`] and
 //! [`constraints`].
 
+pub mod component;
 pub mod constraints;
 pub mod criteria;
+mod embedded;
 mod error;
 pub mod fields;
 pub mod model;

@@ -1,71 +1,13 @@
 //! Serde types of the recipe documents: overlays (`recipeMetadata`) and resolved recipes
 //! (`recipeResult`). Unknown fields are errors, so typos never pass silently.
 
+pub use crate::component::{ComponentRef, Constraint};
 use crate::criteria::Criteria;
 use crate::fields::Checker;
 use crate::{API_VERSION, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// A named constraint on the cluster, e.g. `K8s.server.version >= 1.30`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Constraint {
-    /// Measurement path `{Type}.{subtype}.{key}`, e.g. `OS.release.ID`.
-    pub name: String,
-    /// Expected value: `>= 1.30`, `== 24.04`, or a bare value for equality.
-    pub value: String,
-    /// Hint shown when the constraint fails.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remediation: Option<String>,
-}
-
-/// One component in a recipe.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ComponentRef {
-    /// Component name, e.g. `gpu-operator`.
-    pub name: String,
-    /// Deployment type; only `Helm` is supported.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Chart repository (`https://…` or `oci://…`); defaults from the registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// Chart name; defaults from the registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chart: Option<String>,
-    /// Chart version; defaults from the registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// Namespace; defaults from the registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Values file in the recipe data, deep-merged over `components/<name>/values.yaml`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub values_file: Option<String>,
-    /// Values with the highest recipe precedence; `enabled: false` disables the component.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub overrides: Option<Value>,
-    /// Components that must be deployed first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dependency_refs: Vec<String>,
-    /// Manifests in the recipe data to ship with the component.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub manifest_files: Vec<String>,
-}
-
-impl ComponentRef {
-    /// False when `overrides.enabled` is `false`.
-    pub fn enabled(&self) -> bool {
-        self.overrides
-            .as_ref()
-            .and_then(|o| o.get("enabled"))
-            .and_then(Value::as_bool)
-            .unwrap_or(true)
-    }
-}
 
 /// `metadata` of an overlay.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,7 +99,7 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
     what: &'static str,
     text: &str,
 ) -> Result<T> {
-    if let Some(twin) = crate::store::json_twin(path, text)
+    if let Some(twin) = crate::embedded::json_twin(path, text)
         && let Ok(v) = serde_json::from_str(twin)
     {
         return Ok(v);
@@ -297,7 +239,7 @@ impl RecipeResult {
     fn check_graph(&self, c: &Checker<'_>, text: &str) -> Result<()> {
         let seg = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         // serde reads `version: 1.50` as the string "1.5": look at the YAML scalar itself.
-        let raw = match crate::store::json_twin(c.path, text) {
+        let raw = match crate::embedded::json_twin(c.path, text) {
             Some(json) => serde_json::from_str::<Value>(json).ok(),
             None => serde_norway::from_str::<Value>(text).ok(),
         };
@@ -361,6 +303,12 @@ impl RecipeResult {
     /// Serialise as YAML (fields in schema order, lists already sorted by the resolver).
     pub fn to_yaml(&self) -> String {
         cns_values::to_yaml_ordered(self).expect("a recipe always serialises")
+    }
+
+    /// Serialise as pretty JSON with a final newline (`recipe --format json`, the server's
+    /// answer).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a recipe always serialises") + "\n"
     }
 
     /// The component named `name`.

@@ -1,27 +1,18 @@
 //! The recipe data: embedded in the binary, or read from a directory (`--recipes-dir`).
 //! Holds files by relative path; parses overlays and the registry on demand.
 
+use crate::embedded::{EMBEDDED, json_twin};
 use crate::model::RecipeMetadata;
 use crate::{ComponentRef, Error, Registry, Result};
-use include_dir::{Dir, include_dir};
+use include_dir::Dir;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../recipes");
-
-include!(concat!(env!("OUT_DIR"), "/twins.rs"));
-
-/// The JSON twin the build script wrote of the embedded YAML document at `path`, if `text`
-/// is exactly that document (the embedded store's text, or a file with the same bytes): the
-/// same tree, read with serde_json rather than serde_norway. Anything else gets `None` and
-/// is parsed as YAML.
-pub(crate) fn json_twin(path: &str, text: &str) -> Option<&'static str> {
-    let i = JSON_TWINS.binary_search_by(|(p, _)| (*p).cmp(path)).ok()?;
-    let embedded = EMBEDDED.get_file(path)?.contents();
-    (embedded == text.as_bytes()).then_some(JSON_TWINS[i].1)
-}
+/// The recipe `cnsctl bundle` and `images` use when none is given: the embedded example for
+/// EKS, H100, Ubuntu, training.
+pub const DEFAULT_RECIPE: &str = "examples/eks-h100-ubuntu-training.yaml";
 
 /// A recipe data tree: `registry.yaml`, `overlays/*.yaml`, `components/<name>/…`.
 #[derive(Debug, Clone)]
@@ -70,6 +61,13 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<
 }
 
 impl Store {
+    /// The embedded [`DEFAULT_RECIPE`], read.
+    pub fn default_recipe() -> Result<crate::RecipeResult> {
+        let embedded = Store::embedded();
+        let text = embedded.text(DEFAULT_RECIPE, "cnsctl")?;
+        crate::RecipeResult::from_yaml(DEFAULT_RECIPE, text)
+    }
+
     /// The recipe data compiled into the binary.
     pub fn embedded() -> Self {
         let mut files = BTreeMap::new();
@@ -251,6 +249,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::RecipeResult;
+    use crate::embedded::JSON_TWINS;
 
     /// The document typed as `T`, read from its JSON twin and from its YAML, is the same.
     fn agree<T: serde::de::DeserializeOwned + std::fmt::Debug>(path: &str, json: &str, yaml: &str) {

@@ -2,6 +2,7 @@
 //! running commands and reading outputs. A dev-dependency only.
 
 pub mod kube;
+pub mod modcycles;
 pub mod registry;
 
 use std::path::{Path, PathBuf};

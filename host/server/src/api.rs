@@ -3,14 +3,13 @@
 
 use super::error::{self, ApiError};
 use super::{Shared, archive};
-use crate::commands::bundle::{BundleArgs, only};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use clap::Parser;
+use cns_bundle::BundleRequest;
 use cns_recipe::{Criteria, RecipeResult};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -383,8 +382,7 @@ async fn resolved(s: &Arc<Shared>, c: Criteria) -> Result<Arc<Resolved>, ApiErro
     let key = c.clone();
     let work = tokio::task::spawn_blocking(move || -> Result<Arc<Resolved>, ApiError> {
         let recipe = cns_recipe::resolve(&shared.store, &c).map_err(recipe_error)?;
-        let json = crate::commands::recipe::to_json(&recipe)
-            .map_err(|e| ApiError::internal(format!("cannot write the recipe as JSON: {e}")))?;
+        let json = recipe.to_json();
         Ok(Arc::new(Resolved {
             recipe,
             json: Bytes::from(json),
@@ -555,79 +553,110 @@ async fn query_post(
 // ---------------------------------------------------------------------------------------
 // Bundles
 
-/// Query parameters of `/v1/bundle` and the `cnsctl bundle` flag each one is. Flags that
-/// name files on the server (keys, plugins, output) are not reachable from a request.
-const BUNDLE_PARAMS: &[(&str, &str)] = &[
-    ("deployer", "--deployer"),
-    ("repo", "--repo"),
-    ("revision", "--revision"),
-    ("set", "--set"),
-    ("system-node-selector", "--system-node-selector"),
-    ("system-node-toleration", "--system-node-toleration"),
-    ("accelerated-node-selector", "--accelerated-node-selector"),
-    (
-        "accelerated-node-toleration",
-        "--accelerated-node-toleration",
-    ),
-    ("bundlers", "--bundlers"),
-    ("argocd-namespace", "--argocd-namespace"),
-    ("argocd-project", "--argocd-project"),
-    ("argocd-create-project", "--argocd-create-project"),
-    ("destination-server", "--destination-server"),
-    ("destination-name", "--destination-name"),
-    ("app-name", "--app-name"),
-    ("source-secret", "--source-secret"),
-    ("cluster-values", "--cluster-values"),
-    ("flux-drift", "--flux-drift"),
-    ("registry-mirror", "--registry-mirror"),
+/// The bundle parameters: each is the `cnsctl bundle` flag of the same name. Only the
+/// GitOps and scheduling flags are here; nothing that names a file on the server.
+const BUNDLE_PARAMS: &[&str] = &[
+    "deployer",
+    "repo",
+    "revision",
+    "set",
+    "system-node-selector",
+    "system-node-toleration",
+    "accelerated-node-selector",
+    "accelerated-node-toleration",
+    "bundlers",
+    "argocd-namespace",
+    "argocd-project",
+    "argocd-create-project",
+    "destination-server",
+    "destination-name",
+    "app-name",
+    "source-secret",
+    "cluster-values",
+    "flux-drift",
+    "registry-mirror",
 ];
 
-/// Boolean parameters: `true`/`false` (or empty for true) rather than a value.
-const BUNDLE_SWITCHES: &[&str] = &["argocd-create-project"];
-
-/// `cnsctl bundle`'s flags, parsed from a request's parameters exactly as from a command
-/// line, so the server and the CLI accept and refuse the same things.
-#[derive(Debug, Parser)]
-#[command(no_binary_name = true, disable_help_flag = true)]
-struct BundleRequest {
-    #[command(flatten)]
-    args: BundleArgs,
-}
-
-/// The command line for a request's parameters (and the body's `bundlers`).
-fn bundle_argv(pairs: &[(String, String)], bundlers: &[String]) -> Result<Vec<String>, ApiError> {
-    let mut argv = Vec::new();
+/// A request's parameters (and the body's `bundlers`) as the bundle request `cnsctl bundle`
+/// builds from the same flags; `cns_bundle` validates both alike.
+fn bundle_request(
+    pairs: &[(String, String)],
+    bundlers: &[String],
+) -> Result<BundleRequest, ApiError> {
+    let mut r = BundleRequest::default();
+    let mut seen: Vec<&str> = Vec::new();
     for (k, v) in pairs {
-        let Some((_, flag)) = BUNDLE_PARAMS.iter().find(|(p, _)| p == k) else {
-            let known: Vec<&str> = BUNDLE_PARAMS.iter().map(|(p, _)| *p).collect();
+        let Some(name) = BUNDLE_PARAMS.iter().copied().find(|p| p == k) else {
             return Err(ApiError::field(
                 k,
                 format!(
                     "unknown query parameter `{}`; known: {}",
                     k.escape_debug(),
-                    known.join(", ")
+                    BUNDLE_PARAMS.join(", ")
                 ),
             ));
         };
-        if BUNDLE_SWITCHES.contains(&k.as_str()) {
-            match v.as_str() {
-                "" | "true" => argv.push(flag.to_string()),
-                "false" => {}
-                _ => {
-                    return Err(ApiError::field(
-                        k,
-                        format!("`{k}` is true or false, not `{}`", v.escape_debug()),
-                    ));
+        let value = || Some(v.clone());
+        let once = |seen: &mut Vec<&'static str>| {
+            if seen.contains(&name) {
+                return Err(ApiError::field(
+                    name,
+                    format!("`{name}` is given twice; it takes one value"),
+                ));
+            }
+            seen.push(name);
+            Ok(())
+        };
+        match name {
+            "set" => r.sets.push(v.clone()),
+            "system-node-selector" => r.system_node_selector.push(v.clone()),
+            "system-node-toleration" => r.system_node_toleration.push(v.clone()),
+            "accelerated-node-selector" => r.accelerated_node_selector.push(v.clone()),
+            "accelerated-node-toleration" => r.accelerated_node_toleration.push(v.clone()),
+            "cluster-values" => r.cluster_values.push(v.clone()),
+            "bundlers" => r.bundlers.extend(v.split(',').map(str::to_string)),
+            "argocd-create-project" => {
+                once(&mut seen)?;
+                r.argocd_create_project = match v.as_str() {
+                    "" | "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(ApiError::field(
+                            name,
+                            format!("`{name}` is true or false, not `{}`", v.escape_debug()),
+                        ));
+                    }
+                };
+            }
+            _ => {
+                once(&mut seen)?;
+                match name {
+                    "deployer" => r.deployer = v.clone(),
+                    "repo" => r.repo = value(),
+                    "revision" => r.revision = value(),
+                    "argocd-namespace" => r.argocd_namespace = value(),
+                    "argocd-project" => r.argocd_project = value(),
+                    "destination-server" => r.destination_server = value(),
+                    "destination-name" => r.destination_name = value(),
+                    "app-name" => r.app_name = value(),
+                    "source-secret" => r.source_secret = value(),
+                    "flux-drift" => r.flux_drift = v.clone(),
+                    "registry-mirror" => r.registry_mirror = value(),
+                    _ => unreachable!("every parameter of BUNDLE_PARAMS is mapped"),
                 }
             }
-        } else {
-            argv.push(format!("{flag}={v}"));
         }
     }
-    if !bundlers.is_empty() {
-        argv.push(format!("--bundlers={}", bundlers.join(",")));
+    r.bundlers.extend(bundlers.iter().cloned());
+    Ok(r)
+}
+
+/// A refused bundle request: 400 naming the field when the error is about one.
+fn request_error(e: &cns_bundle::Error) -> ApiError {
+    match e.field() {
+        Some(field) => ApiError::field(field, e.to_string()),
+        None => ApiError::invalid(e.to_string()),
     }
-    Ok(argv)
 }
 
 /// The recipe in a bundle request's body: the recipe itself, or `{recipe, bundlers}` as
@@ -777,21 +806,8 @@ async fn bundle(
     let pairs = params(&uri);
     let body = read_body(&headers, body, s.cfg.max_body).await?;
     let (recipe, bundlers) = bundle_body(&body)?;
-    let argv = bundle_argv(&pairs, &bundlers)?;
-    let args = BundleRequest::try_parse_from(&argv)
-        .map_err(|e| {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or_default();
-            ApiError::invalid(first.trim_start_matches("error: ").to_string())
-        })?
-        .args;
-    let mut opts = args
-        .options()
-        .map_err(|e| ApiError::invalid(error::chain(&e)))?;
-    if !args.bundlers.is_empty() {
-        only(&recipe, &args.bundlers, &mut opts)
-            .map_err(|e| ApiError::field("bundlers", error::chain(&e)))?;
-    }
+    let request = bundle_request(&pairs, &bundlers)?;
+    let (mut opts, _) = request.validate(&recipe).map_err(|e| request_error(&e))?;
     let tar_gz = wants_tar_gz(&headers);
     // A zip is sent gzip-encoded to clients that take it (a .tar.gz is compressed already).
     let gzip = !tar_gz && accepts_gzip(&headers);
@@ -804,7 +820,7 @@ async fn bundle(
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         shared.metrics.renders_in_flight.inc();
-        let tree = cns_bundle::generate_with(&recipe, &shared.store, catalog.as_ref(), &opts);
+        let tree = cns_bundle::generate(&recipe, &shared.store, catalog.as_ref(), &opts);
         shared.metrics.renders_in_flight.dec();
         let tree = tree.map_err(anyhow::Error::from)?;
         let bytes = if tar_gz {
@@ -893,22 +909,26 @@ mod tests {
     }
 
     #[test]
-    fn bundle_parameters_become_flags() {
-        let argv = bundle_argv(
-            &pairs("deployer=argocd&set=gpu-operator:driver.version=1&set=a:b=c&argocd-create-project=true"),
+    fn bundle_parameters_are_the_bundle_flags() {
+        let r = bundle_request(
+            &pairs("deployer=argocd&set=gpu-operator:driver.version=1&set=a:b=c&argocd-create-project=true&bundlers=a,b"),
             &["cert-manager".into()],
         )
         .unwrap();
         assert_eq!(
-            argv,
-            [
-                "--deployer=argocd",
-                "--set=gpu-operator:driver.version=1",
-                "--set=a:b=c",
-                "--argocd-create-project",
-                "--bundlers=cert-manager"
-            ]
+            r,
+            BundleRequest {
+                deployer: "argocd".into(),
+                sets: vec!["gpu-operator:driver.version=1".into(), "a:b=c".into()],
+                argocd_create_project: true,
+                bundlers: vec!["a".into(), "b".into(), "cert-manager".into()],
+                ..Default::default()
+            }
         );
+        let e = bundle_request(&pairs("repo=a&repo=b"), &[]).unwrap_err();
+        assert_eq!(e.details.unwrap()["field"], "repo");
+        let e = bundle_request(&pairs("argocd-create-project=yes"), &[]).unwrap_err();
+        assert_eq!(e.details.unwrap()["field"], "argocd-create-project");
         // Flags that name server files are not parameters.
         for p in [
             "output",
@@ -918,14 +938,18 @@ mod tests {
             "recipes-dir",
             "force",
         ] {
-            let e = bundle_argv(&pairs(&format!("{p}=/etc/passwd")), &[]).unwrap_err();
+            let e = bundle_request(&pairs(&format!("{p}=/etc/passwd")), &[]).unwrap_err();
             assert_eq!(e.details.unwrap()["field"], p);
         }
-        // A value that looks like a flag stays a value.
-        let argv = bundle_argv(&pairs("repo=--output=/tmp/x"), &[]).unwrap();
-        let parsed = BundleRequest::try_parse_from(&argv).unwrap();
-        assert_eq!(parsed.args.repo.as_deref(), Some("--output=/tmp/x"));
-        assert_eq!(parsed.args.output, std::path::PathBuf::from("bundle"));
+        // A value that looks like a flag stays a value: the repo, never an output path.
+        let r = bundle_request(&pairs("repo=--output=/tmp/x"), &[]).unwrap();
+        assert_eq!(r.repo.as_deref(), Some("--output=/tmp/x"));
+        let opts = r.options().unwrap();
+        assert_eq!(opts.deployer_options["repo"], "--output=/tmp/x");
+        // Errors from validation name their field.
+        let r = bundle_request(&pairs("destination-server=http://x"), &[]).unwrap();
+        let e = request_error(&r.options().unwrap_err());
+        assert_eq!(e.details.unwrap()["field"], "destination-server");
     }
 
     #[test]

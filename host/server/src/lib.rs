@@ -1,5 +1,5 @@
-//! `cnsctl serve`: the recipe and bundle HTTP API (the predecessor's `cnsd`) on axum, hyper
-//! and tokio. One process shares the recipe data and one plugin runtime across requests
+//! The recipe and bundle HTTP API behind `cnsctl serve` (the predecessor's `cnsd`) on axum,
+//! hyper and tokio. One process shares the recipe data and one plugin runtime across requests
 //! (each plugin call still gets a fresh sandboxed instance); it keeps no state between
 //! requests, so it scales as replicas behind a Kubernetes Service.
 
@@ -9,8 +9,6 @@ mod error;
 mod limit;
 mod metrics;
 
-use crate::commands::serve::ServeArgs;
-use crate::opts::RecipeDataOpts;
 use anyhow::{Context, Result};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -25,7 +23,42 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Limits and timeouts, from the flags.
+/// How the server runs (`cnsctl serve`'s flags, mapped by the CLI).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The address to listen on (see [`listen_address`]).
+    pub listen: SocketAddr,
+    /// Requests per second one client may send to `/v1/` routes; 0: no limit.
+    pub rate_limit: u32,
+    /// Each client's token bucket: requests it may send at once.
+    pub rate_burst: u32,
+    /// Bundles rendered at once; `None`: the number of CPUs.
+    pub max_renders: Option<usize>,
+    /// Bundle requests that may wait for a render slot (503 beyond).
+    pub max_queued: usize,
+    /// How long a bundle request may wait for a render slot.
+    pub queue_timeout: Duration,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_body: usize,
+    /// Deadline of a bundle request (recipe and query requests: 30 s at most).
+    pub request_timeout: Duration,
+    /// After SIGTERM or SIGINT, serve this long with `/ready` answering 503.
+    pub drain_delay: Duration,
+    /// Time a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// Then wait at most this long for requests in flight.
+    pub shutdown_timeout: Duration,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
+    /// One JSON access-log line per request on stderr.
+    pub access_log: bool,
+}
+
+/// Loads the plugin catalog, once, in the background after the socket is bound (the
+/// server is ready when it returns; an error stops the server).
+pub type PluginLoader = Box<dyn FnOnce() -> Result<Catalog> + Send>;
+
+/// Limits and timeouts, from the configuration.
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) max_renders: usize,
@@ -55,7 +88,7 @@ pub(crate) struct Shared {
 }
 
 /// The address from `--listen`, else `0.0.0.0:$PORT`, else `0.0.0.0:8080`.
-fn listen_address(flag: Option<&str>) -> Result<SocketAddr> {
+pub fn listen_address(flag: Option<&str>) -> Result<SocketAddr> {
     use std::net::ToSocketAddrs;
     let (what, text) = match flag {
         Some(l) => ("--listen", l.to_string()),
@@ -103,15 +136,14 @@ pub(crate) fn log(level: &str, msg: &str, fields: Value) {
     eprintln!("{line}");
 }
 
-/// Run the server until SIGTERM or SIGINT, then drain and exit.
-pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<()> {
-    let store = data.store()?;
+/// Run the server on `store`'s recipe data until SIGTERM or SIGINT, then drain and exit.
+pub fn run(args: ServeConfig, store: cns_recipe::Store, load_plugins: PluginLoader) -> Result<()> {
     // Parse the recipe data now: broken data fails at start, not per request.
     store.registry()?;
     store.overlays()?;
-    let addr = listen_address(args.listen.as_deref())?;
+    let addr = args.listen;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let max_renders = args.max_renders.map_or(cores, |n| n as usize);
+    let max_renders = args.max_renders.unwrap_or(cores);
     let random = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
@@ -127,14 +159,14 @@ pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<()> {
         cfg: Config {
             max_renders,
             max_queued: args.max_queued,
-            queue_timeout: Duration::from_secs(args.queue_timeout),
-            max_body: (args.max_body_kib as usize) << 10,
-            request_timeout: Duration::from_secs(args.request_timeout),
-            access_log: !args.no_access_log,
+            queue_timeout: args.queue_timeout,
+            max_body: args.max_body,
+            request_timeout: args.request_timeout,
+            access_log: args.access_log,
         },
         recipes: Default::default(),
         trusted: args
-            .trusted_proxy
+            .trusted_proxies
             .iter()
             .map(|t| {
                 limit::Network::parse(t).map_err(|e| anyhow::anyhow!("--trusted-proxy `{t}`: {e}"))
@@ -149,10 +181,15 @@ pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the server's runtime")?;
-    runtime.block_on(serve(shared, addr, args))
+    runtime.block_on(serve(shared, addr, args, load_plugins))
 }
 
-async fn serve(shared: Arc<Shared>, addr: SocketAddr, args: ServeArgs) -> Result<()> {
+async fn serve(
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    args: ServeConfig,
+    load_plugins: PluginLoader,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -167,12 +204,9 @@ async fn serve(shared: Arc<Shared>, addr: SocketAddr, args: ServeArgs) -> Result
     // Plugins load in the background; /ready answers 503 until they are in.
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<anyhow::Error>(1);
     let loader = shared.clone();
-    let plugin_opts = args.plugins;
     tokio::task::spawn_blocking(move || {
         let start = Instant::now();
-        let loaded = crate::plugins::runtime(&plugin_opts)
-            .and_then(|rt| crate::plugins::catalog(&plugin_opts, &rt));
-        match loaded {
+        match load_plugins() {
             Ok(catalog) => {
                 let n = catalog.plugins().len();
                 let _ = loader.catalog.set(Arc::new(catalog));
@@ -188,7 +222,7 @@ async fn serve(shared: Arc<Shared>, addr: SocketAddr, args: ServeArgs) -> Result
         }
     });
 
-    let drain_delay = Duration::from_secs(args.drain_delay);
+    let drain_delay = args.drain_delay;
     let draining = shared.clone();
     let fatal: Arc<std::sync::Mutex<Option<anyhow::Error>>> = Arc::default();
     let fatal_in = fatal.clone();
@@ -220,7 +254,7 @@ async fn serve(shared: Arc<Shared>, addr: SocketAddr, args: ServeArgs) -> Result
     // hyper's HTTP/1 connections, each watched for graceful shutdown; a client that does not
     // finish sending its request headers within --header-timeout is disconnected.
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let header_timeout = Duration::from_secs(args.header_timeout);
+    let header_timeout = args.header_timeout;
     let mut signal = std::pin::pin!(signal);
     loop {
         tokio::select! {
@@ -261,7 +295,7 @@ async fn serve(shared: Arc<Shared>, addr: SocketAddr, args: ServeArgs) -> Result
     drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(Duration::from_secs(args.shutdown_timeout)) => {
+        _ = tokio::time::sleep(args.shutdown_timeout) => {
             log("warn", "shutdown timeout: requests still in flight were abandoned",
                 json!({ "inFlight": shared.metrics.in_flight.get() }));
         }

@@ -4,15 +4,15 @@
 //! `checksums.txt`, which covers every file). No timestamps: the same inputs give the same
 //! statement.
 
-use cns_bundle::{BundleOptions, FileTree, Plan};
+use crate::{BundleOptions, BundleRequest, FileTree, Plan};
 use cns_runtime::{Catalog, Origin, PluginKind};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// `buildType` of a bundle made by `cnsctl bundle`.
-pub(crate) const BUILD_TYPE_BUNDLE: &str = "urn:cnsctl:build-type:bundle:v1";
+pub const BUILD_TYPE_BUNDLE: &str = "urn:cnsctl:build-type:bundle:v1";
 /// `buildType` of a directory pushed by `cnsctl push` (made earlier, by whatever made it).
-pub(crate) const BUILD_TYPE_PUSH: &str = "urn:cnsctl:build-type:push-directory:v1";
+pub const BUILD_TYPE_PUSH: &str = "urn:cnsctl:build-type:push-directory:v1";
 
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -38,7 +38,7 @@ fn outputs(get: impl Fn(&str) -> Option<Vec<u8>>) -> (Value, Value) {
     if let Some(c) = get("checksums.txt") {
         byproducts.push(json!({ "name": "checksums.txt", "digest": { "sha256": sha256(&c) } }));
     }
-    if let Some(lock) = get(cns_bundle::images::LOCK_FILE) {
+    if let Some(lock) = get(crate::images::LOCK_FILE) {
         let images: Vec<Value> = serde_norway::from_slice::<Value>(&lock)
             .ok()
             .and_then(|v| v.get("images").and_then(Value::as_array).cloned())
@@ -47,7 +47,7 @@ fn outputs(get: impl Fn(&str) -> Option<Vec<u8>>) -> (Value, Value) {
             .filter_map(|i| i.get("image").cloned())
             .collect();
         byproducts.push(json!({
-            "name": cns_bundle::images::LOCK_FILE,
+            "name": crate::images::LOCK_FILE,
             "digest": { "sha256": sha256(&lock) },
             "annotations": { "images": images },
         }));
@@ -70,12 +70,14 @@ fn dependency(p: &cns_runtime::Plugin) -> Value {
     })
 }
 
-/// The provenance predicate of a bundle made by `cnsctl bundle` from `plan`.
-pub(crate) fn for_bundle(
+/// The provenance predicate of a bundle made by `cnsctl bundle` from `plan` (`request` as
+/// given, `opts` as validated; `resolve_digests`: whether image digests were looked up).
+pub fn for_bundle(
     plan: &Plan,
     catalog: &Catalog,
     opts: &BundleOptions,
-    args: &crate::commands::bundle::BundleArgs,
+    request: &BundleRequest,
+    resolve_digests: bool,
     tree: &FileTree,
 ) -> Value {
     let mut deps: Vec<Value> = Vec::new();
@@ -122,16 +124,16 @@ pub(crate) fn for_bundle(
             "externalParameters": {
                 "recipe": { "digest": recipe },
                 "deployer": opts.deployer,
-                "bundlers": args.bundlers,
-                "set": args.sets,
-                "systemNodeSelector": args.system_node_selector,
-                "systemNodeToleration": args.system_node_toleration,
-                "acceleratedNodeSelector": args.accelerated_node_selector,
-                "acceleratedNodeToleration": args.accelerated_node_toleration,
+                "bundlers": request.bundlers,
+                "set": request.sets,
+                "systemNodeSelector": request.system_node_selector,
+                "systemNodeToleration": request.system_node_toleration,
+                "acceleratedNodeSelector": request.accelerated_node_selector,
+                "acceleratedNodeToleration": request.accelerated_node_toleration,
                 "deployerOptions": opts.deployer_options,
                 "clusterValues": opts.clusters,
                 "registryMirror": opts.registry_mirror,
-                "resolveDigests": args.resolve_digests,
+                "resolveDigests": resolve_digests,
             },
             "internalParameters": { "components": components },
             "resolvedDependencies": deps,
@@ -146,7 +148,7 @@ pub(crate) fn for_bundle(
 /// The provenance predicate of a bundle directory pushed by `cnsctl push`: what the
 /// directory itself shows (its recipe and checksums); the plugins that made it are not known
 /// to the push.
-pub(crate) fn for_directory(files: &[cns_oci::Entry]) -> Value {
+pub fn for_directory(files: &[cns_files::File]) -> Value {
     let get = |p: &str| {
         files
             .iter()

@@ -39,5 +39,5 @@ pub(crate) fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// The bundle as the `.tar.gz` `cnsctl push` stores in a registry.
 pub(crate) fn tar_gz(tree: &FileTree) -> Result<Vec<u8>, cns_oci::Error> {
-    cns_oci::archive::pack(&crate::commands::bundle::oci_entries(tree))
+    cns_oci::archive::pack(&tree.to_files())
 }

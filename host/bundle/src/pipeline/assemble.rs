@@ -1,0 +1,142 @@
+//! Step 3 of the pipeline: the rendered components and the deployer plugin's output into
+//! one sealed, checksummed file tree.
+
+use super::plan::Plan;
+use super::render::Rendered;
+use crate::{Backend, Error, FileTree, Result};
+use cns_recipe::RecipeResult;
+use cns_runtime::types::{DeployerInput, RenderedComponent};
+
+/// Step 3 of the pipeline: the component files under their folders, the deployer's files,
+/// `images.lock.yaml` from `inv` (taken with [`inventory`](super::inventory()) and perhaps
+/// completed with digests by the caller), `recipe.yaml` and `checksums.txt`.
+pub fn assemble<B: Backend + ?Sized>(
+    recipe: &RecipeResult,
+    plan: &Plan,
+    rendered: Vec<Rendered>,
+    backend: &B,
+    inv: &crate::images::Inventory,
+) -> Result<FileTree> {
+    let lock = inv.to_yaml();
+    let mut tree = FileTree::default();
+    let mut components = Vec::new();
+    for (c, r) in plan.components.iter().zip(rendered) {
+        let producer = format!("bundler `{}` for `{}`", c.plugin, c.input.name);
+        let mut paths = Vec::new();
+        for f in r.files {
+            paths.push(f.path.clone());
+            tree.add(
+                format!("{}/{}", c.input.name, f.path),
+                f.content,
+                f.executable,
+                &producer,
+            )?;
+        }
+        components.push(RenderedComponent {
+            name: c.input.name.clone(),
+            namespace: c.input.namespace.clone(),
+            chart: c.input.chart.clone(),
+            order: c.order,
+            dependencies: c.input.dependencies.clone(),
+            values_json: r.values_json,
+            files: paths,
+        });
+    }
+    let input = DeployerInput {
+        components,
+        criteria: plan.criteria.clone(),
+        recipe_version: plan.recipe_version.clone(),
+        options: plan.deployer_options.clone(),
+    };
+    let files = backend
+        .generate(&plan.deployer, &input)
+        .map_err(|error| Error::Deployer {
+            deployer: plan.deployer.clone(),
+            error,
+        })?;
+    let producer = format!("deployer `{}`", plan.deployer);
+    for f in files {
+        tree.add(f.path, f.content, f.executable, &producer)?;
+    }
+    tree.add(
+        crate::images::LOCK_FILE.into(),
+        lock.into_bytes(),
+        false,
+        "cnsctl",
+    )?;
+    tree.add(
+        "recipe.yaml".into(),
+        recipe.to_yaml().into_bytes(),
+        false,
+        "cnsctl",
+    )?;
+    tree.seal()?;
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::inventory::inventory;
+    use super::super::plan::plan;
+    use super::super::render::render;
+    use super::super::stub::{Stub, example, file};
+    use super::*;
+    use crate::BundleOptions;
+
+    fn bundle(stub: &Stub) -> Result<FileTree> {
+        let (recipe, store) = example();
+        let opts = BundleOptions {
+            deployer: "script".into(),
+            ..Default::default()
+        };
+        let p = plan(&recipe, &store, stub, &opts)?;
+        let r = render(&p, stub)?;
+        let inv = inventory(&recipe, &p, &r);
+        assemble(&recipe, &p, r, stub, &inv)
+    }
+
+    #[test]
+    fn components_deployer_lock_recipe_and_checksums() {
+        let stub = Stub::default();
+        let tree = bundle(&stub).unwrap();
+        let paths: Vec<&str> = tree.files().keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "cert-manager/values.yaml",
+                "checksums.txt",
+                "deploy.sh",
+                "gpu-operator/values.yaml",
+                "images.lock.yaml",
+                "nvsentinel/values.yaml",
+                "recipe.yaml",
+                "skyhook/values.yaml",
+            ]
+        );
+        assert!(tree.files()["deploy.sh"].executable);
+        assert_eq!(
+            tree.get("deploy.sh").unwrap(),
+            b"0 cert-manager\n1 gpu-operator\n2 nvsentinel\n3 skyhook\n"
+        );
+        let input = stub.deployed.lock().unwrap().clone().unwrap();
+        assert_eq!(input.components[1].files, ["values.yaml"]);
+        assert_eq!(input.components[1].dependencies, ["cert-manager"]);
+        let checksums = String::from_utf8(tree.get("checksums.txt").unwrap().to_vec()).unwrap();
+        assert_eq!(checksums.lines().count(), paths.len() - 1);
+        assert!(!checksums.contains("checksums.txt"));
+    }
+
+    #[test]
+    fn a_path_written_twice_is_a_conflict() {
+        let stub = Stub {
+            deployer_files: vec![file("gpu-operator/values.yaml", "x: 1\n")],
+            ..Default::default()
+        };
+        let e = bundle(&stub).unwrap_err();
+        assert!(
+            matches!(&e, Error::Conflict { path, .. } if path == "gpu-operator/values.yaml"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("deployer `script`"), "{e}");
+    }
+}

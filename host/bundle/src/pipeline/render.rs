@@ -1,0 +1,134 @@
+//! Step 2 of the pipeline: each component's bundler plugin, on every core unless the
+//! options say serial, and the final values it produced.
+
+use super::plan::{Plan, ResolvedComponent};
+use crate::{Backend, Error, Result};
+use cns_runtime::OutputFile;
+use serde_json::Value;
+
+/// What a bundler produced for one component.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Files, paths relative to the component folder.
+    pub files: Vec<OutputFile>,
+    /// The component's final values: the bundler's `values.yaml`, or its input values when
+    /// it writes none.
+    pub values_json: String,
+    /// The same values as a tree (the image inventory reads them).
+    pub values: Value,
+}
+
+/// The final values a bundler produced, as JSON and as a tree: its `values.yaml` (which must
+/// parse), or its input values when it writes none.
+fn final_values(c: &ResolvedComponent, files: &[OutputFile]) -> Result<(String, Value)> {
+    let Some(f) = files.iter().find(|f| f.path == "values.yaml") else {
+        // The host wrote this JSON itself, from a values tree.
+        let values = cns_values::from_json(&c.input.values_json).unwrap_or_default();
+        return Ok((c.input.values_json.clone(), values));
+    };
+    let text = std::str::from_utf8(&f.content).map_err(|_| Error::BadValues {
+        component: c.input.name.clone(),
+        plugin: c.plugin.clone(),
+        reason: "values.yaml is not UTF-8".into(),
+    })?;
+    let values = cns_values::from_yaml(text).map_err(|e| Error::BadValues {
+        component: c.input.name.clone(),
+        plugin: c.plugin.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok((cns_values::to_json(&values), values))
+}
+
+/// Run each component's bundler (on every core unless the options say serial).
+pub fn render<B: Backend + ?Sized>(plan: &Plan, backend: &B) -> Result<Vec<Rendered>> {
+    let run = |c: &ResolvedComponent| -> Result<Rendered> {
+        let files = backend.render(&c.input).map_err(|error| Error::Component {
+            component: c.input.name.clone(),
+            error,
+        })?;
+        let (values_json, values) = final_values(c, &files)?;
+        Ok(Rendered {
+            files,
+            values_json,
+            values,
+        })
+    };
+    let results: Vec<Result<Rendered>> = if plan.parallel {
+        cns_runtime::par_map(&plan.components, run)
+    } else {
+        plan.components.iter().map(run).collect()
+    };
+    results.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan::plan;
+    use super::super::stub::{Stub, example, file};
+    use super::*;
+    use crate::BundleOptions;
+
+    fn planned(stub: &Stub, serial: bool) -> Plan {
+        let (recipe, store) = example();
+        let opts = BundleOptions {
+            deployer: "script".into(),
+            parallel: !serial,
+            ..Default::default()
+        };
+        plan(&recipe, &store, stub, &opts).unwrap()
+    }
+
+    #[test]
+    fn final_values_are_the_bundlers_values_yaml_or_its_input() {
+        let stub = Stub {
+            files: [
+                ("cert-manager", vec![file("values.yaml", "a: 1\nb: [x]\n")]),
+                ("skyhook", vec![file("manifests/x.yaml", "kind: X\n")]),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let p = planned(&stub, true);
+        let r = render(&p, &stub).unwrap();
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].values_json, r#"{"a":1,"b":["x"]}"#);
+        assert_eq!(r[0].values["b"][0], "x");
+        // No values.yaml: the input values pass through unchanged.
+        assert_eq!(r[3].values_json, p.components[3].input.values_json);
+        assert_eq!(
+            *stub.rendered.lock().unwrap(),
+            ["cert-manager", "gpu-operator", "nvsentinel", "skyhook"],
+            "serial renders in deployment order"
+        );
+    }
+
+    #[test]
+    fn parallel_gives_the_serial_result() {
+        let stub = Stub::default();
+        let serial = render(&planned(&stub, true), &stub).unwrap();
+        let parallel = render(&planned(&stub, false), &stub).unwrap();
+        let key = |r: &[Rendered]| r.iter().map(|x| x.values_json.clone()).collect::<Vec<_>>();
+        assert_eq!(key(&serial), key(&parallel));
+    }
+
+    #[test]
+    fn a_refusal_or_unreadable_values_name_the_component() {
+        let stub = Stub {
+            refuse: Some("nvsentinel"),
+            ..Default::default()
+        };
+        let e = render(&planned(&stub, true), &stub).unwrap_err();
+        assert!(e.is_refusal());
+        assert!(matches!(&e, Error::Component { component, .. } if component == "nvsentinel"));
+        let stub = Stub {
+            files: [("gpu-operator", vec![file("values.yaml", "a: [\n")])].into(),
+            ..Default::default()
+        };
+        let e = render(&planned(&stub, true), &stub).unwrap_err();
+        assert!(
+            matches!(&e, Error::BadValues { component, plugin, .. }
+                if component == "gpu-operator" && plugin == "stub-gpu-operator"),
+            "{e}"
+        );
+    }
+}
