@@ -99,7 +99,7 @@ fn main() {
     // and prints nothing else.
     if let Ok(p) = std::env::var("BENCH_PROFILE") {
         let rt = Arc::new(Runtime::new(Default::default(), None, sink.clone()).unwrap());
-        let catalog = Catalog::builtin(&rt).unwrap();
+        let catalog = Catalog::builtin(&rt, cns_plugin_artifacts::require()).unwrap();
         let (d, native) = p
             .split_once(':')
             .map_or((p.as_str(), false), |(d, n)| (d, n == "native"));
@@ -141,7 +141,7 @@ fn main() {
         let rt = Arc::new(Runtime::new(Default::default(), None, sink.clone()).unwrap());
         load_all(&rt, true);
     });
-    let catalog = Catalog::builtin(&rt).unwrap();
+    let catalog = Catalog::builtin(&rt, cns_plugin_artifacts::require()).unwrap();
     println!("load {} built-in plugins", catalog.plugins().len());
     println!(
         "  compile every component: min {} median {}",

@@ -36,7 +36,7 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     // The root manifest too: its [profile.plugin] and workspace dependencies shape the build.
-    for p in ["plugins", "wit", "Cargo.toml", "Cargo.lock"] {
+    for p in ["plugins", "host/values", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());
     }
     for v in [

@@ -5,7 +5,7 @@ use crate::outcome::Outcome;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use cns_kube::cm::Document;
-use cns_recipe::snapshot::Snapshot;
+use cns_snapshot::document::Snapshot;
 use serde::Serialize;
 
 /// Output format of a diff.

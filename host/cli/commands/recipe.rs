@@ -119,8 +119,8 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Resul
     let detected = match &args.snapshot {
         Some(loc) => {
             let text = kube.read(loc, Document::Snapshot)?;
-            let snap = cns_recipe::snapshot::Snapshot::from_yaml(&loc.to_string(), &text)?;
-            let d = snap.detect();
+            let snap = cns_snapshot::document::Snapshot::from_yaml(&loc.to_string(), &text)?;
+            let d = cns_recipe::detect::detect(&snap);
             let c = d.criteria;
             crate::ui::status(&format!("detected from {loc}: {c}"));
             for u in &d.unmatched {

@@ -184,7 +184,7 @@ pub(crate) fn run(args: SnapshotArgs, kube: &Kube) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn render(s: &cns_recipe::snapshot::Snapshot, format: Format) -> Result<(String, &'static str)> {
+fn render(s: &cns_snapshot::document::Snapshot, format: Format) -> Result<(String, &'static str)> {
     Ok(match format {
         Format::Yaml => (serde_norway::to_string(s)?, "yaml"),
         Format::Json => (serde_json::to_string_pretty(s)? + "\n", "json"),
@@ -260,7 +260,7 @@ fn agent(args: SnapshotArgs, kube: &Kube) -> Result<Outcome> {
     progress(&format!("snapshot saved to ConfigMap: uri={cm}"));
     if let Some(Location::File(p)) = &args.output {
         let text = cluster.read_document(&cm, Document::Snapshot)?;
-        let snap = cns_recipe::snapshot::Snapshot::from_yaml(&cm.to_string(), &text)?;
+        let snap = cns_snapshot::document::Snapshot::from_yaml(&cm.to_string(), &text)?;
         let (text, fmt) = render(&snap, args.format)?;
         kube.write(&Location::File(p.clone()), Document::Snapshot, &text, fmt)?;
         progress(&format!("snapshot written to {}", p.display()));

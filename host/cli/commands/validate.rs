@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use cns_kube::cm::Document;
 use cns_recipe::constraints::{self, Status};
-use cns_recipe::snapshot::Snapshot;
 use cns_recipe::{API_VERSION, RecipeResult};
+use cns_snapshot::document::Snapshot;
 use serde::Serialize;
 use std::path::PathBuf;
 

@@ -159,8 +159,8 @@ pub(crate) fn catalog_for(
     runtime: &Arc<Runtime>,
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Catalog> {
-    let mut catalog =
-        Catalog::builtin_named(runtime, wanted).context("failed to load the built-in plugins")?;
+    let mut catalog = Catalog::builtin_named(runtime, cns_plugin_artifacts::require(), wanted)
+        .context("failed to load the built-in plugins")?;
     let mut sources: Vec<String> = Vec::new();
     let dir = opts
         .plugin_dir

@@ -3,7 +3,7 @@
 //! the GPU Operator's ClusterPolicy flattened (`policy`).
 
 use crate::{Cluster, Error, Result};
-use cns_recipe::snapshot::Subtype;
+use cns_snapshot::document::Subtype;
 use cns_snapshot::subtype;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};

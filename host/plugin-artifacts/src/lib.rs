@@ -1,20 +1,10 @@
 //! The built-in cnsctl plugins as WebAssembly component bytes, compiled by `build.rs`.
 //!
-//! Knows nothing about loading or running them; that is `cns-runtime`'s job.
+//! Knows nothing about loading or running them; that is `cns-runtime`'s job, which gets
+//! this list from the binary (`Catalog::builtin(runtime, cns_plugin_artifacts::require())`).
 
-/// One compiled plugin component.
-#[derive(Debug, Clone, Copy)]
-pub struct Artifact {
-    /// Plugin name (e.g. `cert-manager`).
-    pub name: &'static str,
-    /// The component bytes.
-    pub bytes: &'static [u8],
-    /// sha256 of `bytes` (hex), computed at build time so loading need not hash them.
-    pub sha256: &'static str,
-    /// The component compiled at build time by `cns-engine`'s configuration (wasmtime's
-    /// `.cwasm` format), page-aligned; empty if that failed.
-    pub precompiled: &'static [u8],
-}
+/// One compiled plugin component (the runtime's type for plugins shipped in a binary).
+pub use cns_runtime::Embedded as Artifact;
 
 /// Page alignment for the embedded compiled code: the runtime runs it in place (its text
 /// section made executable where it lies in the binary) instead of copying it.

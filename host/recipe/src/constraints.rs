@@ -2,7 +2,7 @@
 //! a bare value (equality), with version semantics (`v1.34.1-eks-3025e55` ≥ `1.30`).
 
 use crate::model::Constraint;
-use crate::snapshot::Snapshot;
+use cns_snapshot::document::Snapshot;
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn evaluate_reports_each_status() {
-        let snap = Snapshot::from_yaml("s", crate::snapshot::tests::SNAP).unwrap();
+        let snap = Snapshot::from_yaml("s", crate::detect::tests::SNAP).unwrap();
         let c = |n: &str, v: &str| Constraint {
             name: n.into(),
             value: v.into(),

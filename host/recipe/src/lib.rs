@@ -8,6 +8,7 @@
 pub mod component;
 pub mod constraints;
 pub mod criteria;
+pub mod detect;
 mod embedded;
 mod error;
 pub mod fields;
@@ -15,7 +16,6 @@ pub mod model;
 pub mod registry;
 pub mod resolve;
 pub mod schema;
-pub mod snapshot;
 pub mod store;
 
 pub use criteria::Criteria;

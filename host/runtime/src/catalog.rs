@@ -3,6 +3,24 @@
 use crate::{Error, Origin, Plugin, PluginKind, Result, Runtime};
 use std::sync::Arc;
 
+/// A plugin shipped inside the binary (what `cns-plugin-artifacts` holds for cnsctl): the
+/// component's bytes, their sha256, and its code compiled at build time under
+/// `cns-engine`'s configuration. The runtime builds and embeds no plugin itself; the
+/// binary that links one passes the list in.
+#[derive(Debug, Clone, Copy)]
+pub struct Embedded {
+    /// Plugin name (e.g. `cert-manager`).
+    pub name: &'static str,
+    /// The component bytes.
+    pub bytes: &'static [u8],
+    /// sha256 of `bytes` (hex), computed at build time so loading need not hash them.
+    pub sha256: &'static str,
+    /// The component compiled at build time by `cns-engine`'s configuration (wasmtime's
+    /// `.cwasm` format), page-aligned; empty if that failed. Only a build script of this
+    /// workspace may produce it: see [`Runtime::load_with_code`].
+    pub precompiled: &'static [u8],
+}
+
 /// Loaded plugins, sorted by (kind, name). Later additions replace earlier ones of the same
 /// name only through [`Catalog::replace`]; [`Catalog::add`] refuses a clash.
 #[derive(Debug, Default)]
@@ -11,17 +29,20 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Load every built-in plugin (on every core; compiling them when not cached).
-    pub fn builtin(runtime: &Arc<Runtime>) -> Result<Self> {
-        Self::builtin_named(runtime, |_| true)
+    /// Load every plugin of `embedded` (on every core; compiling them when not cached).
+    pub fn builtin(runtime: &Arc<Runtime>, embedded: &[Embedded]) -> Result<Self> {
+        Self::builtin_named(runtime, embedded, |_| true)
     }
 
-    /// Load the built-in plugins whose name `wanted` accepts. A built-in plugin serves
+    /// Load the plugins of `embedded` whose name `wanted` accepts. A built-in plugin serves
     /// exactly its own name (`helm`: any component without a bundler of its own), so a
     /// caller that knows the components and the deployer can skip compiling the rest.
-    pub fn builtin_named(runtime: &Arc<Runtime>, wanted: impl Fn(&str) -> bool) -> Result<Self> {
-        let artifacts = cns_plugin_artifacts::require();
-        let wanted: Vec<_> = artifacts.iter().filter(|a| wanted(a.name)).collect();
+    pub fn builtin_named(
+        runtime: &Arc<Runtime>,
+        embedded: &[Embedded],
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Self> {
+        let wanted: Vec<_> = embedded.iter().filter(|a| wanted(a.name)).collect();
         let loaded = crate::par_map(&wanted, |a| {
             runtime.load_with_code(
                 a.name,

@@ -24,7 +24,7 @@ pub use bindings::types;
 pub use cache::Cache;
 #[cfg(unix)]
 pub use cache::current_uid;
-pub use catalog::Catalog;
+pub use catalog::{Catalog, Embedded};
 pub use cns_engine::POOL_SLOTS;
 pub use error::{Error, Refusal, Result};
 pub use host_impl::{LogFilter, LogSink};

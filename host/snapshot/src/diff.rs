@@ -1,7 +1,7 @@
 //! Drift between two snapshots: every reading (`{Type}.{subtype}.{key}`) added, removed or
 //! modified, sorted by path. Metadata (timestamps, source node) is not a reading.
 
-use cns_recipe::snapshot::Snapshot;
+use crate::document::Snapshot;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 use serde_json::Value;

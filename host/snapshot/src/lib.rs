@@ -8,11 +8,12 @@
 //! order per collector, keys sorted — the same machine gives the same document.
 
 pub mod diff;
+pub mod document;
 pub mod gpu;
 pub mod os;
 pub mod systemd;
 
-use cns_recipe::snapshot::{Measurement, Snapshot, Subtype};
+use document::{Measurement, Snapshot, Subtype};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

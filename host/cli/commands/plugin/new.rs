@@ -96,7 +96,7 @@ static SDK: include_dir::Dir<'static> =
     include_dir::include_dir!("$CARGO_MANIFEST_DIR/plugins/sdk");
 /// The values crate the SDK depends on.
 static VALUES: include_dir::Dir<'static> =
-    include_dir::include_dir!("$CARGO_MANIFEST_DIR/plugins/values");
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/host/values");
 /// cnsctl's workspace manifest: the dependency versions the vendored crates are pinned to.
 const WORKSPACE_MANIFEST: &str = include_str!("../../../../Cargo.toml");
 
@@ -128,13 +128,11 @@ fn standalone_manifest(member: &str) -> String {
             Some(("edition", _)) => "edition = \"2024\"".to_string(),
             Some(("rust-version", _)) => "rust-version = \"1.95\"".to_string(),
             Some(("license", _)) => "license = \"Apache-2.0\"".to_string(),
+            Some(("cns-values", _)) => "cns-values = { path = \"../cns-values\" }".to_string(),
             Some((dep, _)) => match deps.iter().find(|(k, _)| *k == dep) {
                 Some((k, v)) => format!("{k} = {v}"),
                 None => line.to_string(),
             },
-            None if line.starts_with("cns-values = ") => {
-                "cns-values = { path = \"../cns-values\" }".to_string()
-            }
             None => line.to_string(),
         };
         out.push_str(&replaced);
