@@ -40,7 +40,7 @@ fn clean_up_on_signals() {
         .name("cnsctl-signals".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
-                cns_bundle::tree::abort_in_progress();
+                cns_files::abort_in_progress();
                 eprintln!("error: interrupted (signal {sig}); nothing was left half-written");
                 std::process::exit(128 + sig);
             }

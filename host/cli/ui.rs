@@ -63,7 +63,7 @@ pub(crate) fn plugin_log_filter() -> LogFilter {
 }
 
 /// Say which staging directories of interrupted earlier runs were removed.
-pub(crate) fn stale_removed(report: &cns_bundle::tree::WriteReport) {
+pub(crate) fn stale_removed(report: &cns_files::WriteReport) {
     for p in &report.removed_stale {
         status(&format!(
             "removed `{}`, left behind by an interrupted earlier run",

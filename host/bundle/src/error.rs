@@ -85,26 +85,10 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// A path breaks the bundle's path rule.
-    #[error("`{path}` from {producer} is not a valid bundle path: {reason}")]
-    BadPath {
-        /// The path, escaped.
-        path: String,
-        /// Who produced it.
-        producer: String,
-        /// Why.
-        reason: String,
-    },
-    /// Two producers wrote the same path.
-    #[error("`{path}` is produced twice: by {first} and by {second}")]
-    Conflict {
-        /// The path.
-        path: String,
-        /// First producer.
-        first: String,
-        /// Second producer.
-        second: String,
-    },
+    /// The bundle tree refused a file (a bad path, a path written twice) or could not be
+    /// written.
+    #[error(transparent)]
+    Files(#[from] cns_files::Error),
     /// Applying a values override failed.
     #[error("--set for component `{component}`")]
     Values {
@@ -113,21 +97,6 @@ pub enum Error {
         /// Why.
         #[source]
         source: cns_values::Error,
-    },
-    /// The output path is in the way.
-    #[error("output `{path}` exists and is not empty (use --force to replace it)")]
-    OutputExists {
-        /// The output directory.
-        path: String,
-    },
-    /// Writing the bundle failed; nothing was left at the output path.
-    #[error("cannot write the bundle to `{path}`")]
-    Write {
-        /// The output directory.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
     },
 }
 

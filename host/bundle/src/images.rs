@@ -468,6 +468,28 @@ pub fn registry_host(repository: &str) -> Option<&str> {
     (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
 }
 
+/// `repository[:tag][@digest]` with the registry host a container runtime would use: a name
+/// without one is Docker Hub's (`docker.io/`, and `library/` for a single path component).
+pub fn normalized_reference(repository: &str, tag: Option<&str>, digest: Option<&str>) -> String {
+    let mut s = match (
+        registry_host(repository).is_some(),
+        repository.contains('/'),
+    ) {
+        (true, _) => repository.to_string(),
+        (false, true) => format!("docker.io/{repository}"),
+        (false, false) => format!("docker.io/library/{repository}"),
+    };
+    if let Some(t) = tag {
+        s.push(':');
+        s.push_str(t);
+    }
+    if let Some(d) = digest {
+        s.push('@');
+        s.push_str(d);
+    }
+    s
+}
+
 /// The `repository` field of every operand in `spec` of the documents of `kinds`, moved under
 /// `mirror`; the manifest re-serialised (sorted keys, comments dropped), or none when it has
 /// no such document.
@@ -529,6 +551,34 @@ pub fn mirror_overrides(data: &ImageData, values: &Value, mirror: &str) -> BTree
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn docker_hub_names_are_normalized() {
+        for (repo, tag, digest, want) in [
+            ("nginx", Some("1.27"), None, "docker.io/library/nginx:1.27"),
+            (
+                "bitnami/kubectl",
+                Some("1"),
+                None,
+                "docker.io/bitnami/kubectl:1",
+            ),
+            (
+                "nvcr.io/nvidia/driver",
+                None,
+                Some("sha256:ab"),
+                "nvcr.io/nvidia/driver@sha256:ab",
+            ),
+            (
+                "localhost/x",
+                Some("t"),
+                Some("sha256:cd"),
+                "localhost/x:t@sha256:cd",
+            ),
+            ("127.0.0.1:5000/a/b", None, None, "127.0.0.1:5000/a/b"),
+        ] {
+            assert_eq!(normalized_reference(repo, tag, digest), want);
+        }
+    }
 
     #[test]
     fn fill_takes_every_placeholder_or_nothing() {

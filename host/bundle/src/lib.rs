@@ -1,6 +1,6 @@
 //! cnsctl bundle orchestration: a resolved recipe goes through the bundler plugins (one per
 //! component) and a deployer plugin into an in-memory, sorted, checksummed file tree, which
-//! is then written atomically to a directory.
+//! is then written atomically to a directory (`cns_files`).
 //!
 //! Knows nothing about wasmtime (that is `cns-runtime`) or recipe resolution
 //! (`cns-recipe`); it wires them together.
@@ -9,12 +9,15 @@ mod backend;
 mod error;
 pub mod images;
 pub mod options;
+pub mod packages;
 mod pipeline;
 pub mod provenance;
 pub mod request;
-pub mod tree;
+#[cfg(test)]
+mod stub;
 
 pub use backend::{Backend, builtins_needed};
+pub use cns_files::FileTree;
 pub use error::{Error, Result};
 pub use options::{BundleOptions, Placement, SetOverride};
 pub use pipeline::{
@@ -22,4 +25,3 @@ pub use pipeline::{
     assemble, generate, inventory, plan, render,
 };
 pub use request::BundleRequest;
-pub use tree::FileTree;

@@ -9,7 +9,6 @@ use cns_bundle::BundleOptions;
 use cns_bundle::images::Inventory;
 use cns_bundle::options::parse_set;
 use cns_recipe::RecipeResult;
-use serde_json::{Value, json};
 
 /// Output formats of `images`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,30 +78,6 @@ pub(crate) struct ImagesArgs {
     pub(crate) strict: bool,
 }
 
-/// The charts of a recipe's enabled components: (component, repository, chart, version, namespace).
-fn charts(plan: &cns_bundle::Plan) -> Vec<(String, String, String, String, String)> {
-    plan.components
-        .iter()
-        .map(|c| {
-            (
-                c.input.name.clone(),
-                c.input.chart.repository.clone(),
-                c.input.chart.chart.clone(),
-                c.input.chart.version.clone(),
-                c.input.namespace.clone(),
-            )
-        })
-        .collect()
-}
-
-fn package_name(recipe: &RecipeResult) -> String {
-    let c = &recipe.criteria;
-    format!(
-        "cnsctl-{}-{}-{}-{}",
-        c.service, c.accelerator, c.os, c.intent
-    )
-}
-
 /// Render the inventory in `format`.
 pub(crate) fn render(
     format: ImagesFormat,
@@ -118,67 +93,8 @@ pub(crate) fn render(
             s
         }
         ImagesFormat::Lock => inv.to_yaml(),
-        ImagesFormat::Hauler => {
-            let name = package_name(recipe);
-            let images: Vec<Value> = inv
-                .references()
-                .into_iter()
-                .map(|r| json!({"name": r}))
-                .collect();
-            let charts: Vec<Value> = charts(plan)
-                .into_iter()
-                .map(|(_, repo, chart, version, _)| {
-                    json!({"name": chart, "repoURL": repo, "version": version})
-                })
-                .collect();
-            let docs = [
-                json!({"apiVersion": "content.hauler.cattle.io/v1", "kind": "Images",
-                       "metadata": {"name": format!("{name}-images")}, "spec": {"images": images}}),
-                json!({"apiVersion": "content.hauler.cattle.io/v1", "kind": "Charts",
-                       "metadata": {"name": format!("{name}-charts")}, "spec": {"charts": charts}}),
-            ];
-            docs.iter()
-                .map(|d| serde_norway::to_string(d).expect("yaml"))
-                .collect::<Vec<_>>()
-                .join("---\n")
-        }
-        ImagesFormat::Zarf => {
-            let components: Vec<Value> = charts(plan)
-                .into_iter()
-                .map(|(component, repo, chart, version, namespace)| {
-                    let images: std::collections::BTreeSet<String> = inv
-                        .images
-                        .iter()
-                        .filter(|i| i.component == component)
-                        .map(|i| i.reference())
-                        .collect();
-                    let url = match repo.strip_prefix("oci://") {
-                        Some(_) => format!("{}/{chart}", repo.trim_end_matches('/')),
-                        None => repo.clone(),
-                    };
-                    let mut chart_entry = json!({
-                        "name": component, "url": url, "version": version,
-                        "namespace": namespace,
-                        "valuesFiles": [format!("{component}/values.yaml")],
-                    });
-                    if !repo.starts_with("oci://") && chart != component {
-                        chart_entry["repoName"] = json!(chart);
-                    }
-                    json!({"name": component, "required": true, "charts": [chart_entry],
-                           "images": images.into_iter().collect::<Vec<_>>()})
-                })
-                .collect();
-            let doc = json!({
-                "kind": "ZarfPackageConfig",
-                "metadata": {
-                    "name": package_name(recipe),
-                    "description": "Images and charts of a cnsctl bundle; valuesFiles are relative to the bundle directory.",
-                    "version": recipe.metadata.version.clone().unwrap_or_else(|| "0.0.0".into()),
-                },
-                "components": components,
-            });
-            serde_norway::to_string(&doc).expect("yaml")
-        }
+        ImagesFormat::Hauler => cns_bundle::packages::hauler(recipe, plan, inv),
+        ImagesFormat::Zarf => cns_bundle::packages::zarf(recipe, plan, inv),
     }
 }
 
@@ -226,29 +142,14 @@ pub(crate) fn compute(
     Ok(Computed { recipe, plan, inv })
 }
 
-/// An image reference as an [`cns_oci::OciRef`]: a name without a registry host is Docker
-/// Hub's (`library/` for a single path component).
+/// An image reference as an [`cns_oci::OciRef`] (a Docker Hub name normalised).
 pub(crate) fn image_ref(
     repository: &str,
     tag: Option<&str>,
     digest: Option<&str>,
 ) -> Result<cns_oci::OciRef> {
-    let hosted = cns_bundle::images::registry_host(repository).is_some();
-    let full = match (hosted, repository.contains('/')) {
-        (true, _) => repository.to_string(),
-        (false, true) => format!("docker.io/{repository}"),
-        (false, false) => format!("docker.io/library/{repository}"),
-    };
-    let mut s = format!("oci://{full}");
-    if let Some(t) = tag {
-        s.push(':');
-        s.push_str(t);
-    }
-    if let Some(d) = digest {
-        s.push('@');
-        s.push_str(d);
-    }
-    Ok(cns_oci::OciRef::parse(&s)?)
+    let full = cns_bundle::images::normalized_reference(repository, tag, digest);
+    Ok(cns_oci::OciRef::parse(&format!("oci://{full}"))?)
 }
 
 /// Look up the digest of every image that has none (each distinct tag once).

@@ -5,7 +5,7 @@ use crate::opts::{PushArgs, RegistryArgs};
 use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use cns_bundle::FileTree;
+use cns_files::FileTree;
 use cns_oci::archive::UnpackLimits;
 use cns_oci::artifact::{self, Pushed};
 use cns_oci::{Entry, OciRef, Registry, attest, sign};
@@ -321,10 +321,7 @@ pub(crate) fn pull(cmd: PullCmd) -> Result<Outcome> {
             crate::ui::status(&format!("verified SLSA provenance of {}", pulled.digest));
         }
     }
-    let mut tree = FileTree::default();
-    for f in pulled.files {
-        tree.add(f.path, f.content, f.executable, "pulled layer")?;
-    }
+    let tree = FileTree::from_files(pulled.files, "pulled layer")?;
     let report = tree.write_to(&cmd.output, cmd.force)?;
     crate::ui::stale_removed(&report);
     crate::ui::status(&format!(

@@ -1,6 +1,7 @@
-//! A file of a bundle, the one rule for its path, and `checksums.txt`: shared by the plugin
-//! host (what plugins return), the bundle tree and OCI archives, so a path that one of them
-//! accepts is a path all of them accept. Knows nothing about plugins, trees or registries.
+//! A file of a bundle, the one rule for its path, `checksums.txt`, the bundle as a tree of
+//! files ([`FileTree`]) and its atomic writer: shared by the plugin host (what plugins
+//! return), the bundle pipeline, the server and OCI archives, so a path that one of them
+//! accepts is a path all of them accept. Knows nothing about plugins or registries.
 //!
 //! ```
 //! use cns_files::check_path;
@@ -8,8 +9,76 @@
 //! assert!(check_path("../etc/passwd").is_err());
 //! ```
 
+pub mod tree;
+pub mod write;
+
+pub use tree::FileTree;
+pub use write::{WriteReport, abort_in_progress};
+
 use sha2::{Digest, Sha256};
 use std::fmt;
+
+/// Why a tree refuses a file or cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A path breaks the bundle's path rule.
+    #[error("`{path}` from {producer} is not a valid bundle path: {reason}")]
+    BadPath {
+        /// The path, escaped.
+        path: String,
+        /// Who produced it.
+        producer: String,
+        /// Why.
+        reason: String,
+    },
+    /// Two producers wrote the same path.
+    #[error("`{path}` is produced twice: by {first} and by {second}")]
+    Conflict {
+        /// The path.
+        path: String,
+        /// First producer.
+        first: String,
+        /// Second producer.
+        second: String,
+    },
+    /// The output path is in the way.
+    #[error("output `{path}` exists and is not empty (use --force to replace it)")]
+    OutputExists {
+        /// The output directory.
+        path: String,
+    },
+    /// Writing the tree failed; nothing was left at the output path.
+    #[error("cannot write the bundle to `{path}`")]
+    Write {
+        /// The output directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The uid this process runs as: the owner of `/proc/self` (Linux), else of a new temp file
+/// (read once). What the writer checks a replaced output's files against, and the plugin
+/// cache its directory.
+#[cfg(unix)]
+pub fn current_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    static UID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UID.get_or_init(|| {
+        std::fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .or_else(|_| {
+                tempfile::tempfile()
+                    .and_then(|f| f.metadata())
+                    .map(|m| m.uid())
+            })
+            .ok()
+    })
+}
 
 /// Longest path accepted, in bytes.
 pub const MAX_PATH: usize = 1024;

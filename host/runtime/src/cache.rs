@@ -25,23 +25,7 @@ pub struct Cache {
     dir: PathBuf,
 }
 
-/// The uid this process runs as: the owner of `/proc/self` (Linux), else of a new temp file
-/// (read once). Also what the bundle writer checks a replaced output's files against.
-#[cfg(unix)]
-pub fn current_uid() -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    static UID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
-    *UID.get_or_init(|| {
-        std::fs::metadata("/proc/self")
-            .map(|m| m.uid())
-            .or_else(|_| {
-                tempfile::tempfile()
-                    .and_then(|f| f.metadata())
-                    .map(|m| m.uid())
-            })
-            .ok()
-    })
-}
+pub use cns_files::current_uid;
 
 /// Refuse `path` unless it belongs to this user and nobody else may write it (nor, for
 /// `private`, read it).

@@ -1,7 +1,7 @@
 //! A bundle as one HTTP body: a zip (the predecessor's format) or a reproducible `.tar.gz`,
 //! both with the bundle's files, bytes and executable bits, and no timestamps.
 
-use cns_bundle::FileTree;
+use cns_files::FileTree;
 use std::io::Write;
 
 /// The bundle as a zip: entries in path order, stored (not deflated), dated 1980-01-01

@@ -126,11 +126,14 @@ pub(crate) fn classify(err: &anyhow::Error) -> ApiError {
     for e in err.chain() {
         if let Some(b) = e.downcast_ref::<cns_bundle::Error>() {
             use cns_bundle::Error as B;
+            use cns_files::Error as F;
             match b {
-                B::BadPath { .. } | B::Conflict { .. } | B::BadValues { .. } => {
+                B::Files(F::BadPath { .. } | F::Conflict { .. }) | B::BadValues { .. } => {
                     return ApiError::new(StatusCode::BAD_GATEWAY, PLUGIN_FAILED, message);
                 }
-                B::Write { .. } | B::OutputExists { .. } => return ApiError::internal(message),
+                B::Files(F::Write { .. } | F::OutputExists { .. }) => {
+                    return ApiError::internal(message);
+                }
                 _ => return ApiError::invalid(message),
             }
         }

@@ -79,9 +79,9 @@ mod tests {
     use super::super::inventory::inventory;
     use super::super::plan::plan;
     use super::super::render::render;
-    use super::super::stub::{Stub, example, file};
     use super::*;
     use crate::BundleOptions;
+    use crate::stub::{Stub, example, file};
 
     fn bundle(stub: &Stub) -> Result<FileTree> {
         let (recipe, store) = example();
@@ -134,7 +134,7 @@ mod tests {
         };
         let e = bundle(&stub).unwrap_err();
         assert!(
-            matches!(&e, Error::Conflict { path, .. } if path == "gpu-operator/values.yaml"),
+            matches!(&e, Error::Files(cns_files::Error::Conflict { path, .. }) if path == "gpu-operator/values.yaml"),
             "{e}"
         );
         assert!(e.to_string().contains("deployer `script`"), "{e}");

@@ -37,9 +37,9 @@ pub fn inventory(
 mod tests {
     use super::super::plan::plan;
     use super::super::render::render;
-    use super::super::stub::{Stub, example};
     use super::*;
     use crate::BundleOptions;
+    use crate::stub::{Stub, example};
 
     #[test]
     fn images_come_from_the_final_values_and_follow_the_mirror() {

@@ -10,8 +10,6 @@ mod mirror;
 mod placement;
 mod plan;
 mod render;
-#[cfg(test)]
-mod stub;
 
 pub use assemble::assemble;
 pub use inventory::inventory;

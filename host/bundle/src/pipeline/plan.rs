@@ -301,10 +301,10 @@ pub fn plan<B: Backend + ?Sized>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::stub::{Stub, example};
     use super::*;
     use crate::options::parse_set;
     use crate::request::BundleRequest;
+    use crate::stub::{Stub, example};
 
     fn opts(f: impl FnOnce(&mut BundleRequest)) -> BundleOptions {
         let mut r = BundleRequest::default();

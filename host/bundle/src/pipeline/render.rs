@@ -64,9 +64,9 @@ pub fn render<B: Backend + ?Sized>(plan: &Plan, backend: &B) -> Result<Vec<Rende
 #[cfg(test)]
 mod tests {
     use super::super::plan::plan;
-    use super::super::stub::{Stub, example, file};
     use super::*;
     use crate::BundleOptions;
+    use crate::stub::{Stub, example, file};
 
     fn planned(stub: &Stub, serial: bool) -> Plan {
         let (recipe, store) = example();

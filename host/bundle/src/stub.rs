@@ -9,21 +9,21 @@ use cns_runtime::{OutputFile, Refusal};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-pub(super) struct Stub {
+pub(crate) struct Stub {
     /// Components that have a bundler (`*`: every one).
-    pub(super) bundlers: Vec<&'static str>,
+    pub(crate) bundlers: Vec<&'static str>,
     /// Deployer names.
-    pub(super) deployers: Vec<&'static str>,
+    pub(crate) deployers: Vec<&'static str>,
     /// What a bundler returns for a component, instead of its values echoed back.
-    pub(super) files: BTreeMap<&'static str, Vec<OutputFile>>,
+    pub(crate) files: BTreeMap<&'static str, Vec<OutputFile>>,
     /// A component whose bundler refuses its input.
-    pub(super) refuse: Option<&'static str>,
+    pub(crate) refuse: Option<&'static str>,
     /// Extra files the deployer writes.
-    pub(super) deployer_files: Vec<OutputFile>,
+    pub(crate) deployer_files: Vec<OutputFile>,
     /// Components rendered, in call order.
-    pub(super) rendered: Mutex<Vec<String>>,
+    pub(crate) rendered: Mutex<Vec<String>>,
     /// The deployer's input, once generated.
-    pub(super) deployed: Mutex<Option<DeployerInput>>,
+    pub(crate) deployed: Mutex<Option<DeployerInput>>,
 }
 
 impl Default for Stub {
@@ -40,7 +40,7 @@ impl Default for Stub {
     }
 }
 
-pub(super) fn file(path: &str, content: &str) -> OutputFile {
+pub(crate) fn file(path: &str, content: &str) -> OutputFile {
     OutputFile {
         path: path.into(),
         content: content.into(),
@@ -95,6 +95,6 @@ impl Backend for Stub {
 }
 
 /// The embedded example recipe and recipe data.
-pub(super) fn example() -> (RecipeResult, Store) {
+pub(crate) fn example() -> (RecipeResult, Store) {
     (Store::default_recipe().unwrap(), Store::embedded())
 }

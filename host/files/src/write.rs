@@ -1,111 +1,12 @@
-//! The bundle as an in-memory tree of files, sorted by path, with `checksums.txt` and an
-//! atomic write to disk (a sibling temp dir renamed into place; nothing half-written).
+//! The bundle tree written to disk atomically: staged in a sibling folder and renamed into
+//! place, an identical output left as it is, unchanged files of a replaced output linked
+//! over, and the staging undone on a signal ([`abort_in_progress`]).
 
+use crate::tree::{Entry, FileTree};
 use crate::{Error, Result};
-use std::collections::BTreeMap;
 use std::path::Path;
 
-/// One file of the bundle.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Content.
-    pub content: Vec<u8>,
-    /// Mode 0755 instead of 0644.
-    pub executable: bool,
-    /// Who produced it (for conflict messages).
-    pub producer: String,
-}
-
-impl Entry {
-    /// The file's mode on disk: 0755 if executable, else 0644.
-    pub fn mode(&self) -> u32 {
-        if self.executable { 0o755 } else { 0o644 }
-    }
-}
-
-/// Files by relative `/`-separated path, always sorted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileTree {
-    files: BTreeMap<String, Entry>,
-}
-
 impl FileTree {
-    /// The files as [`cns_files::File`]s, sorted by path (an OCI archive's entries).
-    pub fn to_files(&self) -> Vec<cns_files::File> {
-        self.files
-            .iter()
-            .map(|(path, e)| cns_files::File {
-                path: path.clone(),
-                content: e.content.clone(),
-                executable: e.executable,
-            })
-            .collect()
-    }
-
-    /// Add a file; a path already present is a [`Error::Conflict`], one that breaks the
-    /// path rule ([`cns_files::check_path`]) an [`Error::BadPath`].
-    pub fn add(
-        &mut self,
-        path: String,
-        content: Vec<u8>,
-        executable: bool,
-        producer: &str,
-    ) -> Result<()> {
-        if let Err(e) = cns_files::check_path(&path) {
-            return Err(Error::BadPath {
-                path: path.escape_debug().to_string(),
-                producer: producer.to_string(),
-                reason: e.to_string(),
-            });
-        }
-        if let Some(e) = self.files.get(&path) {
-            return Err(Error::Conflict {
-                path,
-                first: e.producer.clone(),
-                second: producer.to_string(),
-            });
-        }
-        self.files.insert(
-            path,
-            Entry {
-                content,
-                executable,
-                producer: producer.to_string(),
-            },
-        );
-        Ok(())
-    }
-
-    /// All files, sorted by path.
-    pub fn files(&self) -> &BTreeMap<String, Entry> {
-        &self.files
-    }
-
-    /// A file's content.
-    pub fn get(&self, path: &str) -> Option<&[u8]> {
-        self.files.get(path).map(|e| e.content.as_slice())
-    }
-
-    /// Total content size in bytes.
-    pub fn size(&self) -> usize {
-        self.files.values().map(|e| e.content.len()).sum()
-    }
-
-    /// `checksums.txt` in GNU `sha256sum -c` format over every file, sorted by path.
-    pub fn checksums(&self) -> String {
-        cns_files::checksums(
-            self.files
-                .iter()
-                .map(|(p, e)| (p.as_str(), e.content.as_slice())),
-        )
-    }
-
-    /// Add `checksums.txt` covering every other file.
-    pub fn seal(&mut self) -> Result<()> {
-        let sums = self.checksums();
-        self.add("checksums.txt".into(), sums.into_bytes(), false, "cnsctl")
-    }
-
     /// What the existing output `dir` holds of this tree, read in one walk: the files that
     /// are already exactly what writing them would give ([`holds`]: regular files of ours,
     /// linked nowhere else, same mode and bytes), found through real folders only (a link
@@ -115,7 +16,7 @@ impl FileTree {
     #[cfg(unix)]
     fn survey(&self, dir: &Path) -> Option<Survey> {
         use std::os::unix::fs::MetadataExt;
-        let uid = cns_runtime::current_uid()?;
+        let uid = crate::current_uid()?;
         let root = std::fs::symlink_metadata(dir).ok()?;
         if !root.is_dir() {
             return None;
@@ -481,23 +382,6 @@ mod tests {
             .unwrap();
         t.add("a.txt".into(), b"a\n".to_vec(), false, "p1").unwrap();
         t
-    }
-
-    #[test]
-    fn sorted_checksums_and_conflicts() {
-        let mut t = tree();
-        let sums = t.checksums();
-        assert!(
-            sums.starts_with(
-                "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7  a.txt\n"
-            ),
-            "{sums}"
-        );
-        let e = t
-            .add("a.txt".into(), vec![], false, "p2")
-            .unwrap_err()
-            .to_string();
-        assert_eq!(e, "`a.txt` is produced twice: by p1 and by p2");
     }
 
     #[test]
