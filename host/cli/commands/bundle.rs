@@ -248,7 +248,7 @@ pub(crate) fn run(
             args.resolve_digests,
             &tree,
         );
-        push.push_bundle(&tree.to_files(), provenance)?;
+        push.push_bundle(&tree.to_files(), &provenance)?;
         return Ok(Outcome::Success);
     }
     // The process ends next: unmapping every plugin's code and the instance pool one by

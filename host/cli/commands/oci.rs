@@ -239,7 +239,11 @@ impl PushPlan {
 
     /// Pack, push and optionally sign a bundle's `files`; a signed bundle also gets its
     /// `provenance` (an SLSA v1 predicate) as a signed attestation.
-    pub(crate) fn push_bundle(self, files: &[Entry], provenance: serde_json::Value) -> Result<()> {
+    pub(crate) fn push_bundle(
+        self,
+        files: &[Entry],
+        provenance: &cns_bundle::provenance::Provenance,
+    ) -> Result<()> {
         let start = Instant::now();
         let r = self.target.clone();
         let pushed = self.run(|reg, r, key| {
@@ -249,7 +253,7 @@ impl PushPlan {
                     &r.repository_ref(),
                     &pushed.digest,
                     attest::SLSA_PROVENANCE_V1,
-                    provenance,
+                    provenance.to_value(),
                 );
                 let (tag, size) = attest::attach(reg, r, &pushed.digest, &statement, k)?;
                 crate::ui::status(&format!(
@@ -285,7 +289,7 @@ pub(crate) fn push(cmd: PushCmd) -> Result<Outcome> {
     let plan = PushPlan::prepare(&cmd.reference, &cmd.push)?;
     let files = artifact::bundle::read_dir(&cmd.dir)?;
     let provenance = cns_bundle::provenance::for_directory(&files);
-    plan.push_bundle(&files, provenance)?;
+    plan.push_bundle(&files, &provenance)?;
     Ok(Outcome::Success)
 }
 
