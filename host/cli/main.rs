@@ -15,7 +15,6 @@ mod fsutil;
 mod location;
 mod opts;
 mod outcome;
-mod plugins;
 mod ui;
 
 use clap::Parser;

@@ -1,5 +1,5 @@
 //! Flag groups shared by several commands, and their mapping to library options. Knows
-//! nothing about commands; loading plugins is `crate::plugins`.
+//! nothing about commands; loading plugins is `cns_plugins`.
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -122,6 +122,26 @@ impl RegistryArgs {
             },
             Box::new(crate::ui::status),
         )?)
+    }
+}
+
+impl PluginOpts {
+    /// The flags as the plugin loader's options, with cnsctl's log and status output.
+    pub(crate) fn options(&self) -> cns_plugins::Options {
+        cns_plugins::Options {
+            plugins: self.plugins.clone(),
+            plugin_dir: self.plugin_dir.clone(),
+            keys: self.plugin_key.clone(),
+            policy: self.plugin_policy.clone(),
+            allow_unsigned: self.allow_unsigned,
+            plain_http: self.plugin_plain_http,
+            registry_timeout: std::time::Duration::from_secs(self.plugin_registry_timeout),
+            timeout: std::time::Duration::from_secs(self.plugin_timeout),
+            memory_bytes: (self.plugin_memory as usize) << 20,
+            cache: !self.no_cache,
+            log: (crate::ui::plugin_log_sink(), crate::ui::plugin_log_filter()),
+            notify: crate::ui::status,
+        }
     }
 }
 

@@ -221,7 +221,12 @@ pub(crate) fn run(
             cns_oci::sign::verifying_key_pem(&key)?,
         );
     }
-    let catalog = crate::plugins::catalog_for_bundle(&args.plugins, &recipe, &opts.deployer)?;
+    let catalog = cns_plugins::catalog_for_bundle(
+        &args.plugins.options(),
+        cns_plugin_artifacts::require(),
+        &recipe,
+        &opts.deployer,
+    )?;
     let plan = cns_bundle::plan(&recipe, &store, &catalog, &opts)
         .context("failed to generate the bundle")?;
     for w in &plan.warnings {

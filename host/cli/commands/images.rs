@@ -131,7 +131,12 @@ pub(crate) fn compute(
     if !sel.bundlers.is_empty() {
         cns_bundle::request::select(&recipe, &sel.bundlers, &mut opts)?;
     }
-    let catalog = crate::plugins::catalog_for_bundle(&sel.plugins, &recipe, &opts.deployer)?;
+    let catalog = cns_plugins::catalog_for_bundle(
+        &sel.plugins.options(),
+        cns_plugin_artifacts::require(),
+        &recipe,
+        &opts.deployer,
+    )?;
     let plan = cns_bundle::plan(&recipe, &store, &catalog, &opts)
         .context("failed to compute the images")?;
     let rendered = cns_bundle::render(&plan, &catalog).context("failed to compute the images")?;

@@ -100,13 +100,17 @@ pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
         trusted_proxies: args.trusted_proxy,
         access_log: !args.no_access_log,
     };
-    let plugins = args.plugins;
+    let plugins = args.plugins.options();
     cns_server::run(
         config,
         store,
         Box::new(move || {
-            let rt = crate::plugins::runtime(&plugins)?;
-            crate::plugins::catalog(&plugins, &rt)
+            let rt = cns_plugins::runtime(&plugins)?;
+            Ok(cns_plugins::catalog(
+                &plugins,
+                &rt,
+                cns_plugin_artifacts::require(),
+            )?)
         }),
     )?;
     Ok(Outcome::Success)

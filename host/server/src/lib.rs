@@ -5,9 +5,12 @@
 
 mod api;
 mod archive;
+mod bundle;
 mod error;
+mod http;
 mod limit;
 mod metrics;
+mod recipe;
 
 use anyhow::{Context, Result};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -80,7 +83,7 @@ pub(crate) struct Shared {
     pub(crate) renders: Arc<tokio::sync::Semaphore>,
     pub(crate) queued: AtomicUsize,
     pub(crate) cfg: Config,
-    pub(crate) recipes: api::RecipeCache,
+    pub(crate) recipes: recipe::RecipeCache,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
     pub(crate) trusted: Vec<limit::Network>,
     ids: AtomicU64,

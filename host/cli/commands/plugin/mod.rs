@@ -108,8 +108,9 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
         PluginCommand::New(args) => return new::run(args),
         PluginCommand::Build(args) => return build::run(args),
     };
-    let runtime = crate::plugins::runtime(&args.plugins)?;
-    let catalog = crate::plugins::catalog(&args.plugins, &runtime)?;
+    let plugins = args.plugins.options();
+    let runtime = cns_plugins::runtime(&plugins)?;
+    let catalog = cns_plugins::catalog(&plugins, &runtime, cns_plugin_artifacts::require())?;
     if args.json {
         let list: Vec<_> = catalog.plugins().iter().map(|p| describe(p)).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
@@ -142,8 +143,9 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
 }
 
 fn inspect(args: InspectArgs) -> Result<Outcome> {
-    let runtime = crate::plugins::runtime(&args.plugins)?;
-    let p = crate::plugins::load(&args.plugins, &runtime, &args.source)?;
+    let plugins = args.plugins.options();
+    let runtime = cns_plugins::runtime(&plugins)?;
+    let p = cns_plugins::load(&plugins, &runtime, &args.source)?;
     let d = describe(&p);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&d)?);

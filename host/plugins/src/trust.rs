@@ -14,23 +14,24 @@
 //! Patterns match `REGISTRY/REPOSITORY` (no tag or digest); `*` stays within one path
 //! segment, `**` crosses segments. A key without `repositories` is trusted everywhere.
 
-use anyhow::{Context, Result, anyhow, bail};
+use crate::{Error, Result};
 use cns_oci::sign::VerifyingKey;
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// One key trusted for some repositories.
-pub(crate) struct TrustedKey {
+pub struct TrustedKey {
     /// Where the key came from, for messages: a file path or `policy.yaml: trustedKeys[N]`.
-    pub(crate) label: String,
-    pub(crate) key: VerifyingKey,
+    pub label: String,
+    /// The key.
+    pub key: VerifyingKey,
     /// `None`: every repository.
     scope: Option<GlobSet>,
 }
 
 /// The trust decision inputs for `oci://` plugins.
-pub(crate) struct Trust {
+pub struct Trust {
     keys: Vec<TrustedKey>,
     /// Repositories whose plugins load without a signature.
     unsigned: Option<GlobSet>,
@@ -41,11 +42,11 @@ pub(crate) struct Trust {
 }
 
 /// What `Trust` says about one repository.
-pub(crate) struct Decision<'a> {
+pub struct Decision<'a> {
     /// Keys any one of which must verify the plugin.
-    pub(crate) keys: Vec<&'a TrustedKey>,
+    pub keys: Vec<&'a TrustedKey>,
     /// The plugin may load without a valid signature.
-    pub(crate) unsigned_ok: bool,
+    pub unsigned_ok: bool,
 }
 
 #[derive(Deserialize)]
@@ -70,16 +71,15 @@ struct KeyEntry {
 
 impl Trust {
     /// `--plugin-key` files (trusted everywhere), the policy file if given, `--allow-unsigned`.
-    pub(crate) fn new(
-        key_files: &[PathBuf],
-        policy: Option<&Path>,
-        allow_unsigned: bool,
-    ) -> Result<Self> {
+    pub fn new(key_files: &[PathBuf], policy: Option<&Path>, allow_unsigned: bool) -> Result<Self> {
         let mut keys = Vec::new();
         for path in key_files {
             let label = path.display().to_string();
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("failed to read --plugin-key `{label}`"))?;
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+                what: "--plugin-key",
+                path: label.clone(),
+                source,
+            })?;
             let key = cns_oci::sign::load_verifying_key(&label, &text)?;
             keys.push(TrustedKey {
                 label,
@@ -101,11 +101,14 @@ impl Trust {
 
     fn add_policy(&mut self, path: &Path) -> Result<()> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("failed to read plugin policy `{name}`"))?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            what: "plugin policy",
+            path: name.clone(),
+            source,
+        })?;
         let file: PolicyFile = serde_norway::from_str(&text).map_err(|e| match e.location() {
-            Some(l) => anyhow!("{name}:{}:{}: {e}", l.line(), l.column()),
-            None => anyhow!("{name}: {e}"),
+            Some(l) => Error::Policy(format!("{name}:{}:{}: {e}", l.line(), l.column())),
+            None => Error::Policy(format!("{name}: {e}")),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for (i, entry) in file.trusted_keys.into_iter().enumerate() {
@@ -113,20 +116,29 @@ impl Trust {
             let (label, pem) = match (entry.key, entry.public_key) {
                 (Some(rel), None) => {
                     let file = base.join(&rel);
-                    let pem = std::fs::read_to_string(&file).with_context(|| {
-                        format!("{field}.key: failed to read `{}`", file.display())
-                    })?;
+                    let pem =
+                        std::fs::read_to_string(&file).map_err(|source| Error::PolicyKey {
+                            field: field.clone(),
+                            path: file.display().to_string(),
+                            source,
+                        })?;
                     (file.display().to_string(), pem)
                 }
                 (None, Some(pem)) => (format!("{field}.publicKey"), pem),
-                _ => bail!("{field}: give exactly one of `key` (a file) and `publicKey` (PEM)"),
+                _ => {
+                    return Err(Error::Policy(format!(
+                        "{field}: give exactly one of `key` (a file) and `publicKey` (PEM)"
+                    )));
+                }
             };
             let key = cns_oci::sign::load_verifying_key(&label, &pem)?;
             let scope = match entry.repositories {
                 None => None,
-                Some(pats) if pats.is_empty() => bail!(
-                    "{field}.repositories: empty list (omit the field to trust the key everywhere)"
-                ),
+                Some(pats) if pats.is_empty() => {
+                    return Err(Error::Policy(format!(
+                        "{field}.repositories: empty list (omit the field to trust the key everywhere)"
+                    )));
+                }
                 Some(pats) => Some(globs(&pats, &format!("{field}.repositories"))?),
             };
             self.keys.push(TrustedKey { label, key, scope });
@@ -142,7 +154,7 @@ impl Trust {
     }
 
     /// What applies to `repository` (`REGISTRY/REPOSITORY`).
-    pub(crate) fn decide(&self, repository: &str) -> Decision<'_> {
+    pub fn decide(&self, repository: &str) -> Decision<'_> {
         let in_scope = |s: &Option<GlobSet>| s.as_ref().is_none_or(|g| g.is_match(repository));
         Decision {
             keys: self.keys.iter().filter(|k| in_scope(&k.scope)).collect(),
@@ -155,7 +167,7 @@ impl Trust {
     }
 
     /// How to trust a plugin from `repository`, for the refusal message.
-    pub(crate) fn hint(&self, repository: &str) -> String {
+    pub fn hint(&self, repository: &str) -> String {
         match &self.policy {
             Some(p) => format!(
                 "no key in --plugin-key or `{}` is trusted for {repository}; add a key for it, list it under `allowUnsigned`, or give --allow-unsigned",
@@ -170,16 +182,18 @@ fn globs(patterns: &[String], field: &str) -> Result<GlobSet> {
     let mut set = GlobSetBuilder::new();
     for (i, p) in patterns.iter().enumerate() {
         if p.contains("://") {
-            bail!("{field}[{i}]: `{p}`: write REGISTRY/REPOSITORY without a scheme");
+            return Err(Error::Policy(format!(
+                "{field}[{i}]: `{p}`: write REGISTRY/REPOSITORY without a scheme"
+            )));
         }
         let glob: Glob = GlobBuilder::new(p)
             .literal_separator(true)
             .build()
-            .with_context(|| format!("{field}[{i}]: bad pattern `{p}`"))?;
+            .map_err(|e| Error::Policy(format!("{field}[{i}]: bad pattern `{p}`: {e}")))?;
         set.add(glob);
     }
     set.build()
-        .with_context(|| format!("{field}: bad patterns"))
+        .map_err(|e| Error::Policy(format!("{field}: bad patterns: {e}")))
 }
 
 #[cfg(test)]
@@ -197,7 +211,7 @@ mod tests {
     }
 
     fn err(text: &str) -> String {
-        format!("{:#}", policy(text).err().expect("should fail"))
+        crate::chain(&policy(text).err().expect("should fail"))
     }
 
     #[test]

@@ -1,0 +1,114 @@
+//! Reading requests and writing answers, for every route: query parameters, the
+//! `Content-Type` check, the body read within its limit, JSON or YAML documents, a JSON
+//! answer, and the 504 of a missed deadline.
+
+use crate::error::{self, ApiError};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+/// A JSON answer with 200.
+pub(crate) fn json_ok(v: &Value) -> Response {
+    crate::json_response(StatusCode::OK, v)
+}
+
+/// The query string's parameters, in order, decoded.
+pub(crate) fn params(uri: &Uri) -> Vec<(String, String)> {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Content types a body may have: JSON, YAML, or none/plain text/form (what `curl -d`
+/// sends), read as JSON or YAML.
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let ok = matches!(
+        essence,
+        "application/json"
+            | "application/yaml"
+            | "application/x-yaml"
+            | "text/yaml"
+            | "text/x-yaml"
+            | "text/plain"
+            | "application/x-www-form-urlencoded"
+            | ""
+    ) || essence.ends_with("+json")
+        || essence.ends_with("+yaml");
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Content-Type `{}` is not supported; send application/json or application/yaml",
+                essence.escape_debug()
+            ),
+        )
+        .with_details(json!({ "contentType": essence, "supported": ["application/json", "application/yaml"] })))
+    }
+}
+
+/// The body, at most `limit` bytes (413 beyond).
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes"),
+        )
+        .with_details(json!({ "limitBytes": limit }))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(c) = cause {
+                if c.is::<http_body_util::LengthLimitError>() {
+                    return Err(too_large());
+                }
+                cause = c.source();
+            }
+            Err(ApiError::invalid(format!(
+                "cannot read the request body: {e}"
+            )))
+        }
+    }
+}
+
+/// A JSON or YAML document (JSON is read as YAML, its superset).
+pub(crate) fn document(body: &[u8]) -> Result<Value, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::invalid(format!("the request body is not UTF-8: {e}")))?;
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid("the request body is empty"));
+    }
+    serde_norway::from_str::<Value>(text)
+        .map_err(|e| ApiError::invalid(format!("the request body is not valid JSON or YAML: {e}")))
+}
+
+pub(crate) fn timeout(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        error::TIMEOUT,
+        format!("{what} took longer than the request deadline"),
+    )
+    .retryable()
+}
