@@ -118,7 +118,7 @@ impl FileTree {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn tree() -> FileTree {

@@ -375,14 +375,7 @@ fn remove_stale_siblings(parent: &Path) -> Vec<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tree() -> FileTree {
-        let mut t = FileTree::default();
-        t.add("b/x.sh".into(), b"echo\n".to_vec(), true, "p1")
-            .unwrap();
-        t.add("a.txt".into(), b"a\n".to_vec(), false, "p1").unwrap();
-        t
-    }
+    use crate::tree::tests::tree;
 
     #[test]
     fn atomic_write_refuses_non_empty_and_replaces_with_force() {

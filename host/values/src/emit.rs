@@ -15,6 +15,10 @@
 //! bytes — makes [`emit`] return `None`, and the caller writes the document with
 //! serde_norway instead. The differential tests below compare the two writers on every
 //! shape the rules distinguish and on generated strings.
+//!
+//! One file of ~620 lines, over the house's ~600: the scalar analysis and the writer are one
+//! transcription of one state machine, and keeping them side by side is what lets a reader
+//! check each rule against libyaml's.
 
 use serde_json::Value;
 
