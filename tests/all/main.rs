@@ -7,6 +7,7 @@ mod cluster;
 mod deployers;
 mod golden;
 mod hardening;
+mod hostile_registry;
 mod mirror;
 mod oci;
 mod plugins;

@@ -147,7 +147,7 @@ fn images_formats_agree_and_strict_refuses_an_unknown_node_suffix() {
 }
 
 /// A small image: config and one layer, both unique to `seed`; returns the manifest digest.
-fn push_image(
+pub(crate) fn push_image(
     reg: &Registry,
     r: &OciRef,
     seed: &str,

@@ -14,6 +14,14 @@ pub const ACCEPT_ANY: &str = "application/vnd.oci.image.index.v1+json, applicati
 /// Largest blob a mirror copies (a GPU driver image layer is a few GiB).
 pub const MAX_MIRROR_BLOB: u64 = 64 << 30;
 
+/// Deepest nesting of indexes a copy follows (an image index is depth 1; the spec allows an
+/// index of indexes, nothing real goes much further).
+pub const MAX_INDEX_DEPTH: usize = 4;
+
+/// Most manifests one copy fetches, every level together (a multi-platform image has a
+/// handful; a registry answering with thousands is refused instead of keeping `mirror` busy).
+pub const MAX_MANIFESTS: usize = 256;
+
 /// What a copy did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CopyStats {
@@ -41,6 +49,8 @@ impl CopyStats {
 #[serde(rename_all = "camelCase")]
 struct AnyManifest {
     #[serde(default)]
+    schema_version: Option<u64>,
+    #[serde(default)]
     media_type: Option<String>,
     #[serde(default)]
     manifests: Vec<Descriptor>,
@@ -61,22 +71,97 @@ pub fn fetch_any(reg: &Registry, r: &OciRef) -> Result<(Vec<u8>, String, String)
     Ok((bytes, digest, media_type))
 }
 
-/// [`fetch_any`] with the manifest's descriptors, parsed once.
+/// Whether `d` is a digest a reference or a URL may be built from: `sha256:` and 64, or
+/// `sha512:` and 128, lowercase hex digits (the OCI image spec's registered algorithms).
+pub fn is_digest(d: &str) -> bool {
+    let hex_of = |rest: &str, n: usize| {
+        rest.len() == n
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    match d.split_once(':') {
+        Some(("sha256", rest)) => hex_of(rest, 64),
+        Some(("sha512", rest)) => hex_of(rest, 128),
+        _ => false,
+    }
+}
+
+/// Whether `m` is a media type as RFC 6838 writes one (`type/subtype`, restricted-name
+/// characters, no parameters): no control characters, spaces or line breaks.
+pub fn is_media_type(m: &str) -> bool {
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    m.split_once('/')
+        .is_some_and(|(t, sub)| name(t) && name(sub))
+}
+
+/// [`fetch_any`] with the manifest's descriptors, parsed once and checked: a registry's
+/// answer is used only if it is a schema-2 manifest or index with a valid media type, and
+/// every digest in it is a digest (so no tag or path can be built from it).
 fn fetch_parsed(reg: &Registry, r: &OciRef) -> Result<(Vec<u8>, String, String, AnyManifest)> {
     let (bytes, digest, header_type) = reg
         .fetch_manifest_of(r, ACCEPT_ANY)?
         .ok_or_else(|| crate::registry::manifest_not_found(r, &format!("pull manifest {r}")))?;
+    let refuse = |reason: String| Error::WrongArtifact {
+        reference: r.to_string(),
+        expected: "image manifest or index".into(),
+        reason,
+    };
     let mut parsed: AnyManifest =
-        serde_json::from_slice(&bytes).map_err(|e| Error::WrongArtifact {
-            reference: r.to_string(),
-            expected: "image manifest or index".into(),
-            reason: e.to_string(),
-        })?;
+        serde_json::from_slice(&bytes).map_err(|e| refuse(e.to_string()))?;
+    if parsed.schema_version != Some(2) {
+        return Err(refuse(match parsed.schema_version {
+            Some(v) => format!("schemaVersion {v} (only schema 2 manifests are copied)"),
+            None => "no schemaVersion (an error document, or not a manifest)".into(),
+        }));
+    }
     let media_type = parsed
         .media_type
         .take()
         .or(header_type)
         .unwrap_or_else(|| crate::manifest::MANIFEST.to_string());
+    if !is_media_type(&media_type) {
+        return Err(refuse(format!(
+            "media type `{}` is not type/subtype",
+            media_type.escape_debug()
+        )));
+    }
+    if is_index(&media_type) {
+        if parsed.manifests.len() > MAX_MANIFESTS {
+            return Err(refuse(format!(
+                "an index of {} manifests, more than the {MAX_MANIFESTS} a copy follows",
+                parsed.manifests.len()
+            )));
+        }
+    } else if parsed.config.is_none() {
+        return Err(refuse("an image manifest without a config".into()));
+    }
+    for (what, d) in parsed
+        .manifests
+        .iter()
+        .map(|d| ("manifests", d))
+        .chain(parsed.config.iter().map(|d| ("config", d)))
+        .chain(parsed.layers.iter().map(|d| ("layers", d)))
+    {
+        if !is_digest(&d.digest) {
+            return Err(refuse(format!(
+                "{what} entry with digest `{}`, not sha256:<64 hex>",
+                d.digest.escape_debug()
+            )));
+        }
+        if !d.media_type.is_empty() && !is_media_type(&d.media_type) {
+            return Err(refuse(format!(
+                "{what} entry with media type `{}`",
+                d.media_type.escape_debug()
+            )));
+        }
+    }
     Ok((bytes, digest, media_type, parsed))
 }
 
@@ -109,6 +194,11 @@ fn copy_blob(
 /// the manifest digest, which is the same in both registries. Content that does not hash to
 /// `from`'s digest, or to `expect` (the digest a chart pins beside the tag), is refused
 /// before anything is written.
+///
+/// Every digest of the source's answers is checked to be a digest before it names anything,
+/// the platforms of an index are written to the target by digest only (never to a tag),
+/// and a copy follows at most [`MAX_INDEX_DEPTH`] levels of indexes and [`MAX_MANIFESTS`]
+/// manifests.
 pub fn copy(
     src: &Registry,
     from: &OciRef,
@@ -117,6 +207,29 @@ pub fn copy(
     expect: Option<&str>,
     stats: &mut CopyStats,
 ) -> Result<String> {
+    let mut fetched = 0;
+    copy_at(src, from, dst, to, expect, stats, 0, &mut fetched)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn copy_at(
+    src: &Registry,
+    from: &OciRef,
+    dst: &Registry,
+    to: &OciRef,
+    expect: Option<&str>,
+    stats: &mut CopyStats,
+    depth: usize,
+    fetched: &mut usize,
+) -> Result<String> {
+    *fetched += 1;
+    if *fetched > MAX_MANIFESTS {
+        return Err(Error::WrongArtifact {
+            reference: from.to_string(),
+            expected: "image manifest or index".into(),
+            reason: format!("more than {MAX_MANIFESTS} manifests in one copy"),
+        });
+    }
     let (bytes, digest, media_type, parsed) = fetch_parsed(src, from)?;
     if let Some(e) = expect
         && e != digest
@@ -128,14 +241,24 @@ pub fn copy(
         });
     }
     if is_index(&media_type) {
+        if depth >= MAX_INDEX_DEPTH {
+            return Err(Error::WrongArtifact {
+                reference: from.to_string(),
+                expected: "image manifest or index".into(),
+                reason: format!("indexes nested deeper than {MAX_INDEX_DEPTH}"),
+            });
+        }
         for child in &parsed.manifests {
-            copy(
+            // Digests only: checked by fetch_parsed, and no tag carried over.
+            copy_at(
                 src,
-                &from.at_digest(&child.digest),
+                &from.by_digest(&child.digest),
                 dst,
-                &to.at_digest(&child.digest),
+                &to.by_digest(&child.digest),
                 None,
                 stats,
+                depth + 1,
+                fetched,
             )?;
         }
     } else {
@@ -153,4 +276,38 @@ pub fn copy(
     }
     stats.manifests += 1;
     Ok(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_and_media_types_from_registries_are_checked() {
+        let hex = "a".repeat(64);
+        assert!(is_digest(&format!("sha256:{hex}")));
+        assert!(is_digest(&format!("sha512:{}", "0".repeat(128))));
+        for bad in [
+            "v2".to_string(),
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha256:{}", &hex[1..]),
+            format!("sha256:{hex}/../../prod/app"),
+            "sha256:../../prod/app:v2".to_string(),
+            format!("md5:{hex}"),
+            String::new(),
+        ] {
+            assert!(!is_digest(&bad), "{bad}");
+        }
+        assert!(is_media_type("application/vnd.oci.image.index.v1+json"));
+        assert!(is_media_type(crate::manifest::MANIFEST));
+        for bad in [
+            "application/json\r\nX-Evil: 1",
+            "application/json; charset=utf-8",
+            "text",
+            "/json",
+            "a/ b",
+        ] {
+            assert!(!is_media_type(bad), "{bad:?}");
+        }
+    }
 }

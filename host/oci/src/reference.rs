@@ -125,6 +125,15 @@ impl OciRef {
         }
     }
 
+    /// The same repository at `digest` only (no tag).
+    pub fn by_digest(&self, digest: &str) -> Self {
+        OciRef {
+            tag: None,
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        }
+    }
+
     /// The same repository at `tag` (no digest).
     pub fn at_tag(&self, tag: &str) -> Self {
         OciRef {

@@ -322,7 +322,7 @@ impl Registry {
     /// Push raw manifest bytes at `r`'s tag (or digest); returns the manifest digest.
     pub fn push_manifest(&self, r: &OciRef, bytes: &[u8], media_type: &str) -> Result<String> {
         let reference = r.client_ref();
-        let ct = reqwest_header(media_type);
+        let ct = reqwest_header(media_type)?;
         let body = bytes::Bytes::copy_from_slice(bytes);
         self.retry(r, "push manifest", || {
             self.client
@@ -494,8 +494,12 @@ impl Registry {
     }
 }
 
-fn reqwest_header(v: &str) -> http::HeaderValue {
-    http::HeaderValue::from_str(v).expect("media types are valid header values")
+fn reqwest_header(v: &str) -> Result<http::HeaderValue> {
+    http::HeaderValue::from_str(v).map_err(|_| Error::WrongArtifact {
+        reference: "manifest to push".into(),
+        expected: "manifest with a valid media type".into(),
+        reason: format!("media type `{}` is not a header value", v.escape_debug()),
+    })
 }
 
 /// Annotations for a bundle manifest.
