@@ -652,6 +652,34 @@ fn serve_errors_are_the_documented_json() {
         "UNSUPPORTED_MEDIA_TYPE",
     );
     assert_eq!(e["details"]["contentType"], "text/html");
+    // A Content-Type with bytes outside visible ASCII is no media type: 415, not "none".
+    let e = api_error(
+        &doc,
+        &send(
+            client()
+                .post(s.url("/v1/bundle"))
+                .header(
+                    "content-type",
+                    reqwest::header::HeaderValue::from_bytes(b"application/json\xe9").unwrap(),
+                )
+                .body(recipe.clone()),
+        ),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("visible ASCII"),
+        "{e}"
+    );
+    // Made-up methods all count as `other`: /metrics does not grow with them.
+    for i in 0..40 {
+        let m = reqwest::Method::from_bytes(format!("ODD{i}").as_bytes()).unwrap();
+        send(client().request(m, s.url("/health")));
+    }
+    let (_, _, metrics) = s.get("/metrics");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(!metrics.contains("ODD"), "{metrics}");
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
     // The request id a client sends comes back; a hostile one is replaced.
     let got = send(
         client()

@@ -26,7 +26,16 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
-    let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+    let Ok(ct) = ct.to_str() else {
+        // Not visible ASCII: no media type at all, and never read as "none given".
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type is not a media type (it has bytes outside visible ASCII); send application/json or application/yaml",
+        )
+        .with_details(json!({ "contentType": null, "supported": ["application/json", "application/yaml"] })));
+    };
+    let ct = ct.to_ascii_lowercase();
     let essence = ct.split(';').next().unwrap_or_default().trim();
     let ok = matches!(
         essence,

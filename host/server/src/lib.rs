@@ -338,6 +338,30 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// A request method as a metric label: one of the methods HTTP defines, else `other`, so a
+/// client sending made-up methods cannot grow `/metrics` (labels come from a fixed set; the
+/// route label is the matched route or `unmatched`).
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ]
+    .into_iter()
+    .zip([
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ])
+    .find_map(|(known, label)| (known == *m).then_some(label))
+    .unwrap_or("other")
+}
+
 /// Every request: its id, the per-client rate limit on /v1/ routes, errors rendered as the
 /// API's JSON, metrics, and one access-log line.
 pub(crate) async fn observe(
@@ -349,6 +373,7 @@ pub(crate) async fn observe(
     let start = Instant::now();
     let id = request_id(&req, &shared);
     let method = req.method().to_string();
+    let method_label = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -452,7 +477,7 @@ pub(crate) async fn observe(
         .metrics
         .requests
         .get_or_create(&metrics::RequestLabels {
-            method: method.clone(),
+            method: method_label.to_string(),
             path: route.clone(),
             status: status.to_string(),
         })
@@ -461,7 +486,7 @@ pub(crate) async fn observe(
         .metrics
         .duration
         .get_or_create(&metrics::RouteLabels {
-            method: method.clone(),
+            method: method_label.to_string(),
             path: route.clone(),
         })
         .observe(elapsed.as_secs_f64());
@@ -480,4 +505,22 @@ pub(crate) async fn observe(
         log("info", "request", fields);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn metric_methods_come_from_a_fixed_set() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        for odd in ["FOO", "get", "X-1", "PROPFIND"] {
+            assert_eq!(
+                method_label(&Method::from_bytes(odd.as_bytes()).unwrap()),
+                "other"
+            );
+        }
+    }
 }
