@@ -630,6 +630,27 @@ fn the_demo_stage_1_command_runs_the_agent_and_stages_2_and_3_read_its_configmap
     assert_eq!(pod["tolerations"], json!([{"operator": "Exists"}]));
     assert_eq!(docs[5]["spec"]["backoffLimit"], 0);
     validate_objects(t.path(), &docs);
+
+    // Flags that would reach the Job are checked first: exit 2 naming the flag, no objects.
+    for (flag, value) in [
+        ("--image", "img:1 --privileged"),
+        ("--runtime-class", "Nvidia_RT"),
+        ("--timeout", "18446744073709551615"),
+    ] {
+        let mut args = vec!["snapshot", "--deploy-agent", "--namespace", "gpu-operator"];
+        if flag != "--image" {
+            args.extend(["--image", "img:1"]);
+        }
+        args.extend([flag, value, "--dry-run"]);
+        let o = demo(&args);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", describe(&o));
+        assert!(
+            stderr(&o).contains(&format!("invalid {flag} ")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty(), "{flag}: nothing printed");
+    }
 }
 
 #[test]

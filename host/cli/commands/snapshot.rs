@@ -235,6 +235,7 @@ fn agent(args: SnapshotArgs, kube: &Kube) -> Result<Outcome> {
         runtime_class: args.runtime_class.clone(),
         image_pull_policy: args.image_pull_policy.clone(),
     };
+    opts.validate()?;
     if args.dry_run {
         for o in cns_kube::agent::objects(&opts).to_values() {
             print!("---\n{}", serde_norway::to_string(&o)?);

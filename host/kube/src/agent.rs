@@ -55,6 +55,139 @@ pub struct AgentOptions {
     pub image_pull_policy: String,
 }
 
+/// Longest wait for the agent (`--timeout`): a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Whether `s` is a container image reference as runtimes read it:
+/// `[HOST[:PORT]/]PATH[:TAG][@ALGORITHM:HEX]` with the distribution spec's grammar (path
+/// components of lowercase letters and digits joined by `.`, `_`, `__` or dashes; a tag of
+/// word characters, `.` and `-`, at most 128; no spaces, quotes or control characters).
+pub fn is_image_reference(s: &str) -> bool {
+    let (rest, digest) = match s.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    if let Some(d) = digest {
+        let Some((alg, hex)) = d.split_once(':') else {
+            return false;
+        };
+        let alg_ok = !alg.is_empty()
+            && alg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
+        if !alg_ok || hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return false;
+        }
+    }
+    // A tag follows the last `:` after the last `/` (a `:` before it is a port).
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !ok {
+            return false;
+        }
+    }
+    if name.is_empty() || name.len() > 255 {
+        return false;
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    let host = (parts.len() > 1
+        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost"))
+        .then(|| parts.remove(0));
+    if let Some(h) = host {
+        let (domain, port) = match h.rsplit_once(':') {
+            Some((d, p)) => (d, Some(p)),
+            None => (h, None),
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !domain.split('.').all(label_ok)
+            || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return false;
+        }
+    }
+    parts.iter().all(|c| {
+        let mut prev_sep = true;
+        let mut run = 0;
+        for b in c.bytes() {
+            if b.is_ascii_lowercase() || b.is_ascii_digit() {
+                prev_sep = false;
+                run = 0;
+            } else if b"._-".contains(&b) {
+                if prev_sep && b != b'-' && b != b'_' {
+                    return false;
+                }
+                run += 1;
+                // `.` once, `_` once or twice (`__`), dashes any number.
+                if (b == b'.' && run > 1) || (b == b'_' && run > 2) {
+                    return false;
+                }
+                prev_sep = true;
+            } else {
+                return false;
+            }
+        }
+        !c.is_empty() && !prev_sep && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+    })
+}
+
+impl AgentOptions {
+    /// Check what the flags gave before anything reaches the cluster: the image reference,
+    /// the RuntimeClass name (a DNS-1123 label), the timeout (1 s to [`MAX_TIMEOUT`]), the pull
+    /// policy.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |flag: &'static str, value: String, reason: &str| Error::InvalidOption {
+            flag,
+            value,
+            reason: reason.to_string(),
+        };
+        if !is_image_reference(&self.image) {
+            return Err(bad(
+                "--image",
+                self.image.escape_debug().to_string(),
+                "expected an image reference such as registry.example.com/cnsctl-agent:0.1.0",
+            ));
+        }
+        if let Some(rc) = &self.runtime_class
+            && !cns_recipe::fields::is_dns_label(rc)
+        {
+            return Err(bad(
+                "--runtime-class",
+                rc.escape_debug().to_string(),
+                "expected a RuntimeClass name: lowercase letters, digits and `-`, at most 63",
+            ));
+        }
+        if self.timeout < Duration::from_secs(1) || self.timeout > MAX_TIMEOUT {
+            return Err(bad(
+                "--timeout",
+                format!("{}s", self.timeout.as_secs()),
+                "expected 1s to 24h",
+            ));
+        }
+        if !["Always", "IfNotPresent", "Never"].contains(&self.image_pull_policy.as_str()) {
+            return Err(bad(
+                "--image-pull-policy",
+                self.image_pull_policy.escape_debug().to_string(),
+                "expected Always, IfNotPresent or Never",
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn labels(component: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_string(), "cnsctl".to_string()),
@@ -371,6 +504,7 @@ impl Cluster {
 
     /// Deploy the agent and wait for its Job; `progress` gets the predecessor's lines.
     pub fn run_agent(&self, o: &AgentOptions, progress: &dyn Fn(&str)) -> Result<()> {
+        o.validate()?;
         let objs = objects(o);
         let ns = o.namespace.as_str();
         let c = self.client();
@@ -534,5 +668,99 @@ impl Cluster {
         self.delete_if_exists(&Api::<ClusterRoleBinding>::all(c.clone()), &cluster, None)?;
         self.delete_if_exists(&Api::<ClusterRole>::all(c), &cluster, None)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> AgentOptions {
+        AgentOptions {
+            namespace: "gpu-operator".into(),
+            name: "cns".into(),
+            image: "registry.example.com/cnsctl-agent:0.1.0".into(),
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+            output: CmUri::parse("cm://gpu-operator/cns-snapshot").unwrap(),
+            timeout: Duration::from_secs(300),
+            runtime_class: Some("nvidia".into()),
+            image_pull_policy: "IfNotPresent".into(),
+        }
+    }
+
+    #[test]
+    fn image_references_follow_the_distribution_grammar() {
+        for ok in [
+            "cnsctl",
+            "library/cnsctl:1",
+            "127.0.0.1:5000/dev/cnsctl-agent:0.1.0",
+            "localhost/a__b/c.d-e:v1.2_3",
+            "registry.example.com/cnsctl-agent@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "r.example/a/b:tag@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(is_image_reference(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Registry/UPPER",
+            "r.example/a b",
+            "r.example/a\nb",
+            "r.example/a:",
+            "r.example/a:-tag",
+            "r.example/a..b",
+            "r.example/a___b",
+            "r.example//a",
+            "r.example/a/",
+            "-r.example/a",
+            "r.example:port/a",
+            "r.example/a@sha256:xyz",
+            "r.example/a\"; rm -rf /",
+        ] {
+            assert!(!is_image_reference(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn options_are_checked_before_the_cluster_sees_them() {
+        assert!(opts().validate().is_ok());
+        for (change, flag) in [
+            (
+                Box::new(|o: &mut AgentOptions| o.image = "evil image".into())
+                    as Box<dyn Fn(&mut AgentOptions)>,
+                "--image",
+            ),
+            (
+                Box::new(|o: &mut AgentOptions| o.runtime_class = Some("Nvidia_RT".into())),
+                "--runtime-class",
+            ),
+            (
+                Box::new(|o: &mut AgentOptions| o.timeout = Duration::from_secs(u64::MAX)),
+                "--timeout",
+            ),
+            (
+                Box::new(|o: &mut AgentOptions| o.timeout = Duration::from_millis(10)),
+                "--timeout",
+            ),
+            (
+                Box::new(|o: &mut AgentOptions| o.image_pull_policy = "Sometimes".into()),
+                "--image-pull-policy",
+            ),
+        ] {
+            let mut o = opts();
+            change(&mut o);
+            let e = o.validate().unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid {flag} ")), "{e}");
+        }
+        // The longest accepted wait gives a positive deadline.
+        let mut o = opts();
+        o.timeout = MAX_TIMEOUT;
+        let deadline = objects(&o)
+            .job
+            .spec
+            .unwrap()
+            .active_deadline_seconds
+            .unwrap();
+        assert_eq!(deadline, 86_400);
     }
 }

@@ -8,6 +8,16 @@ pub enum Error {
         "no Kubernetes cluster configured (no --kubeconfig, KUBECONFIG, ~/.kube/config or in-cluster service account)"
     )]
     NoCluster,
+    /// An agent option is malformed.
+    #[error("invalid {flag} `{value}`: {reason}")]
+    InvalidOption {
+        /// The flag.
+        flag: &'static str,
+        /// The value, escaped.
+        value: String,
+        /// What is expected.
+        reason: String,
+    },
     /// The configuration could not be loaded.
     #[error("cannot use the cluster configuration from {source_name}: {message}")]
     Config {
