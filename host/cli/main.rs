@@ -71,12 +71,15 @@ fn main() -> ExitCode {
                     || e.downcast_ref::<cns_runtime::Error>()
                         .is_some_and(cns_runtime::Error::is_refusal)
             });
-            eprintln!("error: {err}");
+            eprintln!(
+                "error: {}",
+                cns_files::terminal_safe(&err.to_string(), true)
+            );
             let causes: Vec<_> = err.chain().skip(1).collect();
             if !causes.is_empty() {
                 eprintln!("\nCaused by:");
                 for (i, c) in causes.iter().enumerate() {
-                    eprintln!("  {i}: {c}");
+                    eprintln!("  {i}: {}", cns_files::terminal_safe(&c.to_string(), true));
                 }
             }
             ExitCode::from(if refused { EXIT_FAILED } else { EXIT_ERROR })

@@ -20,7 +20,9 @@ fn verbosity() -> i8 {
 /// Print a status line to stderr unless `--quiet`.
 pub(crate) fn status(msg: &str) {
     if verbosity() >= 0 {
-        eprintln!("{msg}");
+        // A safety net under the escaping of readings where they are formatted: no escape
+        // sequence or carriage return reaches the terminal, whatever a message quotes.
+        eprintln!("{}", cns_files::terminal_safe(msg, true));
     }
 }
 

@@ -176,6 +176,57 @@ measurements:
     data: {/proc/sys/kernel/osrelease: 6.8.0-1043-aws}
 ";
 
+/// Readings are someone else's text: a value with a line break, a carriage return or an
+/// escape sequence reaches the terminal escaped, so it can neither forge a row of `diff`'s
+/// table nor drive the terminal; `validate`'s lines likewise.
+#[test]
+fn hostile_readings_are_escaped_on_the_terminal() {
+    let t = tempdir();
+    let (a, b) = (t.path().join("a.yaml"), t.path().join("b.yaml"));
+    std::fs::write(&a, BASE).unwrap();
+    let forged = "v1.34.1\\nK8s.fake  modified  safe  safe\\u001b[2J\\r";
+    std::fs::write(&b, BASE.replace("v1.33.5", &format!("\"{forged}\""))).unwrap();
+    let o = run(cns(t.path()).arg("diff").arg(&a).arg(&b));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(
+        !o.stdout.contains(&0x1b) && !o.stdout.contains(&b'\r'),
+        "{}",
+        describe(&o)
+    );
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        table.lines().count(),
+        3,
+        "header, one row, summary:\n{table}"
+    );
+    assert!(
+        table.contains("v1.34.1\\nK8s.fake  modified  safe  safe\\u{1b}[2J\\r"),
+        "{table}"
+    );
+    let recipe = t.path().join("r.yaml");
+    std::fs::write(
+        &recipe,
+        "kind: recipeResult\napiVersion: cns.nvidia.com/v1alpha1\ncriteria: {service: any, accelerator: any, os: any, intent: any}\nconstraints:\n- name: K8s.server.version\n  value: \">= 1.30\"\ncomponentRefs: []\n",
+    )
+    .unwrap();
+    let o = run(cns(t.path())
+        .args(["validate", "--recipe"])
+        .arg(&recipe)
+        .arg("--snapshot")
+        .arg(&b));
+    assert!(
+        !o.stderr.contains(&0x1b) && !o.stderr.contains(&b'\r'),
+        "{}",
+        describe(&o)
+    );
+    assert!(stderr(&o).contains("\\u{1b}[2J"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).lines().any(|l| l.starts_with("K8s.fake")),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn diff_reports_every_change_sorted_with_distinct_exit_codes() {
     let t = tempdir();

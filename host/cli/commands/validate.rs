@@ -78,16 +78,17 @@ pub(crate) fn run(args: ValidateArgs, kube: &Kube) -> Result<Outcome> {
             Status::Failed => "FAIL",
             Status::Skipped => "SKIP",
         };
+        let safe = |s: &str| cns_files::terminal_safe(s, false).into_owned();
         crate::ui::status(&format!(
             "{mark} {} (expected {}, actual {})",
-            r.name,
-            r.expected,
-            r.actual.as_deref().unwrap_or("not measured")
+            safe(&r.name),
+            safe(&r.expected),
+            safe(r.actual.as_deref().unwrap_or("not measured"))
         ));
         if r.status == Status::Failed
             && let Some(h) = &r.remediation
         {
-            crate::ui::status(&format!("     hint: {h}"));
+            crate::ui::status(&format!("     hint: {}", safe(h)));
         }
     }
     crate::ui::status(&format!(

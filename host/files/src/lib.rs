@@ -136,6 +136,33 @@ pub fn breaks_lines(c: char) -> bool {
     c.is_control() || c == '\u{2028}' || c == '\u{2029}'
 }
 
+/// Whether `c` may not reach a terminal as it is: what [`breaks_lines`] says, and the
+/// Unicode bidirectional overrides and isolates (which reorder what a terminal shows).
+fn unsafe_on_terminal(c: char) -> bool {
+    breaks_lines(c) || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` as it may be shown on a terminal: every control character (escape sequences, `\r`,
+/// line breaks unless `keep_newlines`), Unicode line separator and bidirectional override
+/// written as its Rust escape (`\u{1b}`, `\n`), everything else as it is. Readings and
+/// cluster messages go through this before they are printed, so they cannot forge table rows
+/// or send escape sequences.
+pub fn terminal_safe(text: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| unsafe_on_terminal(c) && !(keep_newlines && (c == '\n' || c == '\t'));
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if bad(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The rule for every path in a bundle: not empty, at most [`MAX_PATH`] bytes, relative, no
 /// `\`, no control characters or line separators, no empty, `.` or `..` segment (so no
 /// trailing `/` either).
@@ -204,6 +231,21 @@ mod tests {
         ] {
             assert_eq!(check_path(bad), Err(why), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn terminal_text_has_no_controls() {
+        assert_eq!(terminal_safe("NVIDIA H100 80GB", false), "NVIDIA H100 80GB");
+        assert_eq!(terminal_safe("é ü 日本", false), "é ü 日本");
+        assert_eq!(
+            terminal_safe("1.30\nK8s.fake  modified  a  b\x1b[2J\r", false),
+            "1.30\\nK8s.fake  modified  a  b\\u{1b}[2J\\r"
+        );
+        assert_eq!(terminal_safe("a\u{202e}b", false), "a\\u{202e}b");
+        assert_eq!(
+            terminal_safe("line 1\nline 2\x07", true),
+            "line 1\nline 2\\u{7}"
+        );
     }
 
     #[test]

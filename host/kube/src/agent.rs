@@ -586,8 +586,17 @@ impl Cluster {
         }
     }
 
-    /// The agent pod's state (terminated or waiting reason) and its log tail.
+    /// The agent pod's state (terminated or waiting reason) and its log tail, control
+    /// characters escaped (the cluster's text is shown on a terminal).
     fn pod_report(&self, o: &AgentOptions) -> (Option<String>, String) {
+        let (reason, logs) = self.pod_report_raw(o);
+        (
+            reason.map(|r| cns_files::terminal_safe(&r, false).into_owned()),
+            cns_files::terminal_safe(&logs, true).into_owned(),
+        )
+    }
+
+    fn pod_report_raw(&self, o: &AgentOptions) -> (Option<String>, String) {
         let pods: Api<Pod> = Api::namespaced(self.client(), &o.namespace);
         let lp = ListParams::default().labels(&format!("job-name={}", o.name));
         let Ok(list) = self.block(pods.list(&lp)) else {
@@ -639,7 +648,7 @@ impl Cluster {
                 "\nlast lines of the pod's log:\n{}",
                 l.trim_end()
                     .lines()
-                    .map(|l| format!("  {l}"))
+                    .map(|l| format!("  {}", cns_files::terminal_safe(l, false)))
                     .collect::<Vec<_>>()
                     .join("\n")
             ),

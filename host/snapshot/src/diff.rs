@@ -142,17 +142,18 @@ pub fn show(v: Option<&Value>) -> String {
     }
 }
 
-/// The drift as an aligned text table (`PATH  CHANGE  BASELINE  TARGET`) and a summary line.
+/// The drift as an aligned text table (`PATH  CHANGE  BASELINE  TARGET`) and a summary line;
+/// paths and values with control characters are shown escaped ([`cns_files::terminal_safe`]).
 pub fn table(d: &Drift) -> String {
     let rows: Vec<[String; 4]> = d
         .changes
         .iter()
         .map(|c| {
             [
-                c.path.clone(),
+                cns_files::terminal_safe(&c.path, false).into_owned(),
                 format!("{:?}", c.kind).to_lowercase(),
-                show(c.baseline.as_ref()),
-                show(c.target.as_ref()),
+                cns_files::terminal_safe(&show(c.baseline.as_ref()), false).into_owned(),
+                cns_files::terminal_safe(&show(c.target.as_ref()), false).into_owned(),
             ]
         })
         .collect();
