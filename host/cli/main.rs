@@ -29,7 +29,8 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 /// On SIGINT or SIGTERM, undo writes in progress (no half-written output, no staging
-/// directories left behind), then exit with 128 + the signal number, as shells do.
+/// directories left behind), then exit with 128 + the signal number, as shells do. A signal
+/// that comes after the output was moved into place changes nothing: the command finishes.
 fn clean_up_on_signals() {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
@@ -38,8 +39,9 @@ fn clean_up_on_signals() {
     let spawned = std::thread::Builder::new()
         .name("cnsctl-signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                cns_files::abort_in_progress();
+            if let Some(sig) = signals.forever().next()
+                && let Some(_held) = cns_files::interrupt()
+            {
                 eprintln!("error: interrupted (signal {sig}); nothing was left half-written");
                 std::process::exit(128 + sig);
             }

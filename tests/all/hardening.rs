@@ -979,3 +979,174 @@ fn interrupted_runs_leave_nothing_behind() {
     );
     assert_eq!(leftovers(t), Vec::<String>::new());
 }
+
+/// A bundle folder read whole: each file's path, bytes and mode; `None` when it is missing.
+fn snapshot_tree(dir: &Path) -> Option<Vec<(String, Vec<u8>, u32)>> {
+    use std::os::unix::fs::PermissionsExt;
+    if !dir.exists() {
+        return None;
+    }
+    Some(
+        cns_test_support::list_files(dir)
+            .into_iter()
+            .map(|f| {
+                let p = dir.join(&f);
+                let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
+                (f, std::fs::read(p).unwrap(), mode)
+            })
+            .collect(),
+    )
+}
+
+/// A small deterministic generator, so a failing interleaving can be run again.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// SIGTERM at many points of `bundle --force` over another bundle, from before the handler
+/// is installed to after the new tree moved in: the run either exits 0 with the complete new
+/// bundle in place, or is interrupted (143, or killed by the signal's default action before
+/// the handler exists) with the previous bundle untouched; never a mix, never leftovers.
+/// Issue 33, item 6: the handler used to remove the staging folder while the main thread
+/// renamed it into place, leaving a partial output and exit 0.
+#[test]
+fn a_signal_at_any_point_leaves_the_old_bundle_or_the_new_one() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    let versions = ["570.133.20", "580.95.05"];
+    let set = |v: &str| format!("gpuoperator:driver.version={v}");
+    // The two trees, and how long a run takes here.
+    let mut reference = Vec::new();
+    let mut longest = Duration::ZERO;
+    for (i, v) in versions.iter().enumerate() {
+        let start = Instant::now();
+        ok(&cns(
+            t,
+            &["bundle", "--output", &format!("ref-{i}"), "--set", &set(v)],
+        ));
+        longest = longest.max(start.elapsed());
+        reference.push(snapshot_tree(&t.join(format!("ref-{i}"))).unwrap());
+    }
+    assert_ne!(reference[0], reference[1]);
+    let out = t.join("out");
+    ok(&cns(
+        t,
+        &["bundle", "--output", "out", "--set", &set(versions[0])],
+    ));
+    let mut held = 0;
+    let mut rng = XorShift(0x5eed_cafe_f00d);
+    let (mut finished, mut interrupted) = (0, 0);
+    let spread = (longest.as_micros() as u64 * 5 / 4).max(1);
+    for run_no in 0..240 {
+        let next = 1 - held;
+        let mut child = cnsctl(&t.join("cache"))
+            .current_dir(t)
+            .args([
+                "bundle",
+                "--force",
+                "--output",
+                "out",
+                "--set",
+                &set(versions[next]),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let delay = Duration::from_micros(rng.below(spread));
+        std::thread::sleep(delay);
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let now = snapshot_tree(&out);
+        let what = format!("run {run_no}, signal after {delay:?}: {status:?}\n{err}");
+        use std::os::unix::process::ExitStatusExt;
+        if status.success() {
+            assert!(
+                now.as_ref() == Some(&reference[next]),
+                "exit 0 without the new bundle: {what}"
+            );
+            held = next;
+            finished += 1;
+        } else {
+            assert!(
+                status.code() == Some(143) || status.signal() == Some(15),
+                "{what}"
+            );
+            assert!(
+                now.as_ref() == Some(&reference[held]),
+                "interrupted, and the old bundle changed: {what}"
+            );
+            interrupted += 1;
+        }
+        assert_eq!(leftovers(t), Vec::<String>::new(), "{what}");
+    }
+    eprintln!("signals: {finished} runs finished, {interrupted} interrupted");
+    // Both outcomes were seen, so the signals did fall on both sides of the move.
+    assert!(
+        finished > 0 && interrupted > 0,
+        "finished {finished}, interrupted {interrupted}"
+    );
+}
+
+/// Concurrent `bundle --force` runs on one output take turns: whatever the interleaving,
+/// every run exits 0 and the output is exactly one run's bundle (it could be a mix of two).
+/// Issue 33, item 6.
+#[test]
+fn concurrent_forced_runs_leave_exactly_one_bundle() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    let versions = ["570.133.20", "575.57.08", "580.95.05", "580.82.07"];
+    let set = |v: &str| format!("gpuoperator:driver.version={v}");
+    let reference: Vec<_> = versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            ok(&cns(
+                t,
+                &["bundle", "--output", &format!("ref-{i}"), "--set", &set(v)],
+            ));
+            snapshot_tree(&t.join(format!("ref-{i}"))).unwrap()
+        })
+        .collect();
+    for round in 0..6 {
+        let children: Vec<_> = versions
+            .iter()
+            .map(|v| {
+                cnsctl(&t.join("cache"))
+                    .current_dir(t)
+                    .args(["bundle", "--force", "--output", "out", "--set", &set(v)])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "round {round}: {}", describe(&o));
+        }
+        let now = snapshot_tree(&t.join("out")).unwrap();
+        assert!(
+            reference.contains(&now),
+            "round {round}: the output is no single run's bundle"
+        );
+        assert_eq!(leftovers(t), Vec::<String>::new(), "round {round}");
+    }
+}

@@ -9,11 +9,12 @@
 //! assert!(check_path("../etc/passwd").is_err());
 //! ```
 
+pub mod nesting;
 pub mod tree;
 pub mod write;
 
 pub use tree::FileTree;
-pub use write::{WriteReport, abort_in_progress};
+pub use write::{Interrupted, WriteReport, interrupt};
 
 use sha2::{Digest, Sha256};
 use std::fmt;

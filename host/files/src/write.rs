@@ -1,6 +1,7 @@
 //! The bundle tree written to disk atomically: staged in a sibling folder and renamed into
 //! place, an identical output left as it is, unchanged files of a replaced output linked
-//! over, and the staging undone on a signal ([`abort_in_progress`]).
+//! over, writers of one folder taking turns, and a signal either before the new tree moved
+//! in (the output as it was) or after (the output complete), never between ([`interrupt`]).
 
 use crate::tree::{Entry, FileTree};
 use crate::{Error, Result};
@@ -84,15 +85,26 @@ impl FileTree {
 
     /// Write the tree to `dir` atomically: build it in a temporary sibling directory, then
     /// rename it into place. `dir` must not exist or be empty, unless `force` replaces it.
-    /// On any error nothing is left at `dir` (an existing one is kept as it was); on SIGTERM
-    /// or SIGINT, [`abort_in_progress`] (called by the CLI's signal handler) cleans up.
-    /// Staging directories that an earlier, killed run left beside `dir` are removed first;
-    /// the report lists them.
+    /// On any error nothing is left at `dir` (an existing one is kept as it was).
+    ///
+    /// Writers of one folder take turns: an exclusive lock on `dir`'s parent is held for the
+    /// whole write, so concurrent runs on one output each replace it whole, one after the
+    /// other, and the result is exactly one run's tree. A signal handler calls
+    /// [`interrupt`]: before the new tree has moved in, the staging is undone and `dir` is as
+    /// it was; the move itself happens under the lock the handler takes, so it is never cut
+    /// in half. Staging directories that an earlier, killed run left beside `dir` are removed
+    /// first; the report lists them.
     pub fn write_to(&self, dir: &Path, force: bool) -> Result<WriteReport> {
         let werr = |source| Error::Write {
             path: dir.display().to_string(),
             source,
         };
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(werr)?;
+        let _turn = lock_folder(&parent).map_err(werr)?;
         let existing = match std::fs::read_dir(dir) {
             Ok(mut d) => Some(d.next().is_some()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -103,11 +115,6 @@ impl FileTree {
                 path: dir.display().to_string(),
             });
         }
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(werr)?;
         let mut report = WriteReport {
             removed_stale: remove_stale_siblings(&parent),
             unchanged: false,
@@ -120,17 +127,51 @@ impl FileTree {
             return Ok(report);
         }
         let pid = std::process::id();
-        let staging = tempfile::Builder::new()
-            .prefix(&format!("{STAGING_PREFIX}{pid}-"))
-            .tempdir_in(&parent)
-            .map_err(werr)?;
+        // Made and registered under the state's lock, so a signal handler either sees it
+        // (and removes it) or exits before it exists.
+        let staging = {
+            let mut st = state();
+            let staging = tempfile::Builder::new()
+                .prefix(&format!("{STAGING_PREFIX}{pid}-"))
+                .tempdir_in(&parent)
+                .map_err(werr)?;
+            st.staging.push(staging.path().to_path_buf());
+            staging
+        };
         let staged = staging.path().to_path_buf();
+        let written = self.stage(&staged, dir, prior.as_ref());
+        // From here on the signal handler and this write take turns: if it holds the state
+        // (it undid the staging and is exiting), this waits for the exit.
+        let mut st = state();
+        st.staging.retain(|p| *p != staged);
+        written.map_err(werr)?;
+        let staged = staging.keep();
         let old = parent.join(format!("{OLD_PREFIX}{pid}"));
-        let _guard = InProgress::register(Pending {
-            staging: staged.clone(),
-            old: old.clone(),
-            dir: dir.to_path_buf(),
-        });
+        let result = match existing {
+            Some(true) => std::fs::rename(dir, &old).and_then(|()| {
+                std::fs::rename(&staged, dir).inspect_err(|_| {
+                    let _ = std::fs::rename(&old, dir);
+                })
+            }),
+            // rename(2) replaces an empty directory.
+            _ => std::fs::rename(&staged, dir),
+        };
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(werr(e));
+        }
+        // The new tree is in place: a signal from now on lets the command finish.
+        st.committed = true;
+        drop(st);
+        if existing == Some(true) {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(report)
+    }
+
+    /// Write every file of the tree under `staged`, linking over the files the output `dir`
+    /// already holds unchanged (`prior`), and give `staged` the mode of a fresh folder.
+    fn stage(&self, staged: &Path, dir: &Path, prior: Option<&Survey>) -> std::io::Result<()> {
         let delay = std::env::var("CNS_TEST_WRITE_DELAY_MS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -139,11 +180,14 @@ impl FileTree {
         // previous one): one `mkdir` per folder, not one or more per file.
         let mut made = std::collections::BTreeSet::new();
         for (rel, e) in &self.files {
+            // Each file is written holding the state's lock: once a signal handler holds it,
+            // nothing more is written here while it removes the folder.
+            let st = state();
             let path = staged.join(rel);
             if let Some(p) = path.parent()
                 && !made.contains(p)
             {
-                std::fs::create_dir_all(p).map_err(werr)?;
+                std::fs::create_dir_all(p)?;
                 made.extend(
                     p.ancestors()
                         .take_while(|a| *a != staged)
@@ -153,11 +197,12 @@ impl FileTree {
             // A file the old output already holds unchanged is linked over, not written
             // again: a re-run then creates (and, removing the old tree, deletes) only what
             // changed.
-            let taken = prior.as_ref().is_some_and(|p| p.same.contains(rel))
+            let taken = prior.is_some_and(|p| p.same.contains(rel))
                 && std::fs::hard_link(dir.join(rel), &path).is_ok();
             if !taken {
-                write_file(&path, e).map_err(werr)?;
+                write_file(&path, e)?;
             }
+            drop(st);
             if let Some(d) = delay {
                 // Test hook: widen the window in which interruption tests send signals.
                 std::thread::sleep(d);
@@ -166,29 +211,18 @@ impl FileTree {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755))
-                .map_err(werr)?;
+            std::fs::set_permissions(staged, std::fs::Permissions::from_mode(0o755))?;
         }
-        let staged = staging.keep();
-        let result = match existing {
-            Some(true) => std::fs::rename(dir, &old)
-                .and_then(|()| {
-                    std::fs::rename(&staged, dir).inspect_err(|_| {
-                        let _ = std::fs::rename(&old, dir);
-                    })
-                })
-                .map(|()| {
-                    let _ = std::fs::remove_dir_all(&old);
-                }),
-            // rename(2) replaces an empty directory.
-            _ => std::fs::rename(&staged, dir),
-        };
-        result.map_err(|e| {
-            let _ = std::fs::remove_dir_all(&staged);
-            werr(e)
-        })?;
-        Ok(report)
+        Ok(())
     }
+}
+
+/// An exclusive lock on `folder` (`flock(2)` on Unix), waited for, released when the
+/// returned handle is dropped or the process ends.
+fn lock_folder(folder: &Path) -> std::io::Result<std::fs::File> {
+    let f = std::fs::File::open(folder)?;
+    f.lock()?;
+    Ok(f)
 }
 
 /// Create `path` (it must not exist) holding `entry`, with [`Entry::mode`] whatever the
@@ -282,56 +316,43 @@ const STAGING_PREFIX: &str = ".cnsctl-bundle-";
 /// Name of the directory a replaced output is moved to while the new one moves in.
 const OLD_PREFIX: &str = ".cnsctl-old-";
 
-/// A write in progress, for [`abort_in_progress`].
-#[derive(Debug, Clone)]
-struct Pending {
-    staging: std::path::PathBuf,
-    old: std::path::PathBuf,
-    dir: std::path::PathBuf,
+/// What the writers and a signal handler share, behind one lock.
+struct State {
+    /// Staging folders of the writes in progress.
+    staging: Vec<std::path::PathBuf>,
+    /// A write has moved its new tree into place.
+    committed: bool,
 }
 
-static IN_PROGRESS: std::sync::Mutex<Vec<Pending>> = std::sync::Mutex::new(Vec::new());
+static STATE: std::sync::Mutex<State> = std::sync::Mutex::new(State {
+    staging: Vec::new(),
+    committed: false,
+});
 
-/// Registration of a [`Pending`] write, removed on drop.
-struct InProgress(std::path::PathBuf);
-
-impl InProgress {
-    fn register(p: Pending) -> Self {
-        let key = p.staging.clone();
-        IN_PROGRESS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(p);
-        InProgress(key)
-    }
+fn state() -> std::sync::MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Drop for InProgress {
-    fn drop(&mut self) {
-        IN_PROGRESS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|p| p.staging != self.0);
-    }
+/// Held by a signal handler that is about to exit: while it is held no write moves its tree
+/// into place, so the process must exit without dropping it.
+#[must_use = "exit while holding it: dropping it lets a write move its tree into place"]
+pub struct Interrupted {
+    _state: std::sync::MutexGuard<'static, State>,
 }
 
-/// Undo every write in progress: remove its staging directory, and put a replaced output
-/// back if the new one had not moved in yet. For signal handlers, before the process exits.
-pub fn abort_in_progress() {
-    let pending = IN_PROGRESS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    for p in pending {
-        let _ = std::fs::remove_dir_all(&p.staging);
-        if p.old.exists() {
-            if p.dir.exists() {
-                let _ = std::fs::remove_dir_all(&p.old);
-            } else {
-                let _ = std::fs::rename(&p.old, &p.dir);
-            }
-        }
+/// For a signal handler: undo every write still staging (its folder removed; the output it
+/// would replace stays as it was) and keep any from moving in. Returns `None` when a write
+/// has already moved its new tree into place: the command's output is complete, and the
+/// handler lets it finish (exit 0) rather than report an interruption that changed nothing.
+pub fn interrupt() -> Option<Interrupted> {
+    let mut st = state();
+    if st.committed {
+        return None;
     }
+    for p in st.staging.drain(..) {
+        let _ = std::fs::remove_dir_all(p);
+    }
+    Some(Interrupted { _state: st })
 }
 
 /// Whether process `pid` is alive (Linux: `/proc/<pid>` exists; elsewhere assumed alive).
