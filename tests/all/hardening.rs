@@ -1150,3 +1150,51 @@ fn concurrent_forced_runs_leave_exactly_one_bundle() {
         assert_eq!(leftovers(t), Vec::<String>::new(), "round {round}");
     }
 }
+
+// ------------------------------------------------------------------------ deep documents
+
+/// Documents nested 60,000 levels deep (a snapshot like this took `diff` 10 s, quadratic in
+/// its depth) are refused, exit 2, naming the file and the depth, wherever cnsctl reads
+/// YAML: snapshots (`diff`, `validate`, `recipe --snapshot`), recipes (`bundle`, `validate`),
+/// `validate --schema` (the plugin trust policy: `cns-plugins`' unit tests). Issue 33, item 3.
+#[test]
+fn deeply_nested_documents_are_refused_wherever_yaml_is_read() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    let flow = format!("{}{}", "[".repeat(60_000), "]".repeat(60_000));
+    let deep_snapshot =
+        format!("kind: Snapshot\napiVersion: cns.nvidia.com/v1alpha1\nmeasurements: {flow}\n");
+    let deep_recipe = format!("{RECIPE}extra: {flow}\n");
+    std::fs::write(t.join("snap.yaml"), &deep_snapshot).unwrap();
+    std::fs::write(t.join("recipe.yaml"), &deep_recipe).unwrap();
+    std::fs::write(t.join("ok-recipe.yaml"), RECIPE).unwrap();
+    for (args, file) in [
+        (vec!["diff", "snap.yaml", "snap.yaml"], "snap.yaml"),
+        (
+            vec![
+                "validate",
+                "--recipe",
+                "ok-recipe.yaml",
+                "--snapshot",
+                "snap.yaml",
+            ],
+            "snap.yaml",
+        ),
+        (vec!["recipe", "--snapshot", "snap.yaml"], "snap.yaml"),
+        (
+            vec!["bundle", "--recipe", "recipe.yaml", "--output", "out"],
+            "recipe.yaml",
+        ),
+        (vec!["validate", "--schema", "recipe.yaml"], "recipe.yaml"),
+    ] {
+        let o = cns(t, &args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", describe(&o));
+        assert!(
+            err.contains("nested deeper than 127 levels"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains(file), "{args:?} does not name {file}: {err}");
+    }
+    assert!(!t.join("out").exists());
+}

@@ -1103,3 +1103,98 @@ fn serve_chart_renders_and_validates() {
         assert!(o.status.success(), "kubernetes-validate: {}", describe(&o));
     }
 }
+
+/// Stalled and trickling bodies get 408 and their connections are closed, so they cannot
+/// hold the server's slots; connections beyond `--max-connections` wait for a free one.
+#[test]
+fn stalled_bodies_get_408_and_connections_are_capped() {
+    use std::io::{Read, Write};
+    let s = Server::start(&[
+        "--body-timeout",
+        "1",
+        "--max-connections",
+        "8",
+        "--header-timeout",
+        "2",
+    ]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let stalled: Vec<_> = (0..20)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+                tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                tcp.write_all(b"POST /v1/bundle HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{").unwrap();
+                if i % 2 == 1 {
+                    // Trickle: a byte now and then, never the whole body in time.
+                    for _ in 0..3 {
+                        std::thread::sleep(Duration::from_millis(400));
+                        let _ = tcp.write_all(b" ");
+                    }
+                }
+                let mut answer = String::new();
+                let _ = tcp.read_to_string(&mut answer); // ends when the server closes it
+                answer
+            })
+        })
+        .collect();
+    for t in stalled {
+        let answer = t.join().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"code\":\"REQUEST_TIMEOUT\""), "{answer}");
+    }
+    assert_eq!(s.get("/health").0, 200);
+
+    // Eight idle connections take every slot; a ninth client is served only once the header
+    // timeout (2 s) has closed one of them.
+    let idle: Vec<_> = (0..8)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    assert_eq!(s.get("/health").0, 200);
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1000),
+        "served after {waited:?}: the cap did not hold"
+    );
+    drop(idle);
+}
+
+/// Deeply nested bodies (60,000 flow levels in 120 KiB, which took serde_norway 9–17 s each)
+/// are refused with 400 naming the depth, read on the blocking pool so `/health` answers
+/// while they are in flight. Issue 33, item 3.
+#[test]
+fn deeply_nested_bodies_are_refused_and_health_stays_up() {
+    let s = Server::start(&[]);
+    let deep = format!("{}{}", "[".repeat(60_000), "]".repeat(60_000));
+    let deep_map = format!("{}1{}", "{a: ".repeat(30_000), "}".repeat(30_000));
+    let url = |p: &str| s.url(p);
+    let senders: Vec<_> = [
+        ("/v1/bundle", deep.clone()),
+        ("/v1/recipe", deep_map.clone()),
+        ("/v1/query", deep.clone()),
+        ("/v1/bundle", deep_map),
+    ]
+    .into_iter()
+    .map(|(path, body)| {
+        let u = url(path);
+        std::thread::spawn(move || {
+            send(
+                client()
+                    .post(u)
+                    .header("content-type", "application/yaml")
+                    .body(body),
+            )
+        })
+    })
+    .collect();
+    assert_eq!(s.get("/health").0, 200);
+    for t in senders {
+        let (status, _, body) = t.join().unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("nested deeper than 127 levels"), "{body}");
+    }
+    assert_eq!(s.get("/ready").0, 200);
+}

@@ -323,6 +323,9 @@ fn manifest_images(
         {
             continue;
         }
+        if cns_files::nesting::check(text).is_err() {
+            continue;
+        }
         for doc in
             serde_norway::Deserializer::from_str(text).filter_map(|d| Value::deserialize(d).ok())
         {
@@ -496,6 +499,7 @@ pub fn normalized_reference(repository: &str, tag: Option<&str>, digest: Option<
 pub fn mirror_manifest(content: &[u8], kinds: &[&str], mirror: &str) -> Option<Vec<u8>> {
     use serde::Deserialize;
     let text = std::str::from_utf8(content).ok()?;
+    cns_files::nesting::check(text).ok()?;
     let mut docs: Vec<Value> = serde_norway::Deserializer::from_str(text)
         .map(Value::deserialize)
         .collect::<Result<_, _>>()

@@ -39,6 +39,15 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "KIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub(crate) max_body_kib: u64,
 
+    /// Seconds a request's whole body has to arrive; a client that stalls or trickles gets 408
+    /// and its connection is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) body_timeout: u64,
+
+    /// Connections served at once; further clients wait in the listen backlog until one ends.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub(crate) max_connections: u32,
+
     /// Deadline of a bundle request in seconds (recipe and query requests: 30 at most);
     /// past it the answer is 504.
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -93,6 +102,8 @@ pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
         max_queued: args.max_queued,
         queue_timeout: Duration::from_secs(args.queue_timeout),
         max_body: (args.max_body_kib as usize) << 10,
+        body_timeout: Duration::from_secs(args.body_timeout),
+        max_connections: args.max_connections as usize,
         request_timeout: Duration::from_secs(args.request_timeout),
         drain_delay: Duration::from_secs(args.drain_delay),
         header_timeout: Duration::from_secs(args.header_timeout),

@@ -1,7 +1,9 @@
 //! A file of a bundle, the one rule for its path, `checksums.txt`, the bundle as a tree of
 //! files ([`FileTree`]) and its atomic writer: shared by the plugin host (what plugins
 //! return), the bundle pipeline, the server and OCI archives, so a path that one of them
-//! accepts is a path all of them accept. Knows nothing about plugins or registries.
+//! accepts is a path all of them accept. Also the two guards every reader of someone else's
+//! text uses: [`terminal_safe`] before it is shown, [`nesting::check`] before YAML or JSON is
+//! parsed. Knows nothing about plugins or registries.
 //!
 //! ```
 //! use cns_files::check_path;

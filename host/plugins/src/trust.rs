@@ -106,6 +106,7 @@ impl Trust {
             path: name.clone(),
             source,
         })?;
+        cns_files::nesting::check(&text).map_err(|e| Error::Policy(format!("{name}: {e}")))?;
         let file: PolicyFile = serde_norway::from_str(&text).map_err(|e| match e.location() {
             Some(l) => Error::Policy(format!("{name}:{}:{}: {e}", l.line(), l.column())),
             None => Error::Policy(format!("{name}: {e}")),
@@ -212,6 +213,17 @@ mod tests {
 
     fn err(text: &str) -> String {
         crate::chain(&policy(text).err().expect("should fail"))
+    }
+
+    /// A policy nested past the limit is refused before it is parsed (issue 33, item 3).
+    #[test]
+    fn a_deeply_nested_policy_is_refused_naming_the_file() {
+        let flow = format!("{}{}", "[".repeat(60_000), "]".repeat(60_000));
+        let e = err(&format!("trustedKeys: {flow}\n"));
+        assert!(
+            e.contains("policy.yaml") && e.contains("nested deeper than 127 levels"),
+            "{e}"
+        );
     }
 
     #[test]

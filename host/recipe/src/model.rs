@@ -104,11 +104,13 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
     {
         return Ok(v);
     }
-    serde_norway::from_str(text).map_err(|e| Error::Parse {
+    let parse_error = |message: String| Error::Parse {
         path: path.to_string(),
         what,
-        message: e.to_string(),
-    })
+        message,
+    };
+    cns_files::nesting::check(text).map_err(|e| parse_error(e.to_string()))?;
+    serde_norway::from_str(text).map_err(|e| parse_error(e.to_string()))
 }
 
 fn check_header(path: &str, kind: &str, api_version: &str, want_kind: &str) -> Result<()> {

@@ -63,10 +63,12 @@ pub enum SchemaError {
 
 /// Validate a YAML document; returns the schema file used and the violations (empty = valid).
 pub fn validate(path: &str, text: &str) -> Result<(&'static str, Vec<Violation>), SchemaError> {
-    let doc: Value = serde_norway::from_str(text).map_err(|e| SchemaError::Yaml {
+    let yaml_error = |message: String| SchemaError::Yaml {
         path: path.into(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    cns_files::nesting::check(text).map_err(|e| yaml_error(e.to_string()))?;
+    let doc: Value = serde_norway::from_str(text).map_err(|e| yaml_error(e.to_string()))?;
     let kind = doc
         .get("kind")
         .and_then(Value::as_str)

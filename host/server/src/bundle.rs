@@ -3,7 +3,7 @@
 //! zip (gzip-encoded when the client takes it) or a `.tar.gz`.
 
 use crate::error::{self, ApiError};
-use crate::http::{check_content_type, document, params, read_body, timeout};
+use crate::http::{check_content_type, off_loop, params, parse_document, read_body, timeout};
 use crate::{Shared, archive};
 use axum::body::Body;
 use axum::extract::State;
@@ -135,7 +135,7 @@ fn bundle_body(body: &[u8]) -> Result<(RecipeResult, Vec<String>), ApiError> {
         Ok(recipe) => return Ok((recipe, Vec::new())),
         Err(e) => e,
     };
-    match document(body)? {
+    match parse_document(body)? {
         Value::Object(mut map) if map.contains_key("recipe") => {
             let recipe = map.remove("recipe").unwrap_or_default();
             let bundlers = match map.remove("bundlers") {
@@ -267,8 +267,13 @@ pub(crate) async fn bundle(
     let catalog = s.catalog()?.clone();
     check_content_type(&headers)?;
     let pairs = params(&uri);
-    let body = read_body(&headers, body, s.cfg.max_body).await?;
-    let (recipe, bundlers) = bundle_body(&body)?;
+    let body = read_body(&headers, body, s.cfg.max_body, s.cfg.body_timeout).await?;
+    let (recipe, bundlers) = off_loop(
+        s.cfg.request_timeout,
+        "reading the request body",
+        move || bundle_body(&body),
+    )
+    .await?;
     let request = bundle_request(&pairs, &bundlers)?;
     let (mut opts, _) = request.validate(&recipe).map_err(|e| request_error(&e))?;
     let tar_gz = wants_tar_gz(&headers);

@@ -17,6 +17,8 @@ pub(crate) const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
 pub(crate) const RATE_LIMIT_EXCEEDED: &str = "RATE_LIMIT_EXCEEDED";
 /// The body is larger than `--max-body-kib`.
 pub(crate) const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+/// The body did not arrive in time (408).
+pub(crate) const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
 /// The body's Content-Type is not JSON or YAML.
 pub(crate) const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
 /// Plugins still loading, or the server is draining for shutdown.

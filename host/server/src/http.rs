@@ -69,6 +69,7 @@ pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
+    deadline: std::time::Duration,
 ) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -85,7 +86,20 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    match axum::body::to_bytes(body, limit).await {
+    // One deadline for the whole body: a client that stalls or trickles gets 408 and the
+    // connection is closed, freeing its slot (the rate it must keep is limit / deadline).
+    let Ok(read) = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            error::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                deadline.as_secs_f64()
+            ),
+        )
+        .with_header(header::CONNECTION, "close"));
+    };
+    match read {
         Ok(b) => Ok(b),
         Err(e) => {
             let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
@@ -102,13 +116,41 @@ pub(crate) async fn read_body(
     }
 }
 
-/// A JSON or YAML document (JSON is read as YAML, its superset).
-pub(crate) fn document(body: &[u8]) -> Result<Value, ApiError> {
+/// Run `work` (reading a request's documents) on the blocking pool within `deadline` (504
+/// beyond), so that a large or costly body never holds the threads that answer `/health`
+/// and `/ready`.
+pub(crate) async fn off_loop<T: Send + 'static>(
+    deadline: std::time::Duration,
+    what: &str,
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(deadline, tokio::task::spawn_blocking(work))
+        .await
+        .map_err(|_| timeout(what))?
+        .map_err(|e| ApiError::internal(format!("{what} failed: {e}")))?
+}
+
+/// The body as one JSON or YAML document, read by [`off_loop`].
+pub(crate) async fn document(
+    body: &Bytes,
+    deadline: std::time::Duration,
+) -> Result<Value, ApiError> {
+    let body = body.clone();
+    off_loop(deadline, "reading the request body", move || {
+        parse_document(&body)
+    })
+    .await
+}
+
+/// A JSON or YAML document (JSON is read as YAML, its superset), its nesting bounded first.
+pub(crate) fn parse_document(body: &[u8]) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| ApiError::invalid(format!("the request body is not UTF-8: {e}")))?;
     if text.trim().is_empty() {
         return Err(ApiError::invalid("the request body is empty"));
     }
+    cns_files::nesting::check(text)
+        .map_err(|e| ApiError::invalid(format!("the request body is not accepted: {e}")))?;
     serde_norway::from_str::<Value>(text)
         .map_err(|e| ApiError::invalid(format!("the request body is not valid JSON or YAML: {e}")))
 }

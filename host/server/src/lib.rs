@@ -43,6 +43,10 @@ pub struct ServeConfig {
     pub queue_timeout: Duration,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body: usize,
+    /// Time a request's whole body has to arrive (408 and the connection closed beyond).
+    pub body_timeout: Duration,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
     /// Deadline of a bundle request (recipe and query requests: 30 s at most).
     pub request_timeout: Duration,
     /// After SIGTERM or SIGINT, serve this long with `/ready` answering 503.
@@ -68,6 +72,7 @@ pub(crate) struct Config {
     pub(crate) max_queued: usize,
     pub(crate) queue_timeout: Duration,
     pub(crate) max_body: usize,
+    pub(crate) body_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) access_log: bool,
 }
@@ -164,6 +169,7 @@ pub fn run(args: ServeConfig, store: cns_recipe::Store, load_plugins: PluginLoad
             max_queued: args.max_queued,
             queue_timeout: args.queue_timeout,
             max_body: args.max_body,
+            body_timeout: args.body_timeout,
             request_timeout: args.request_timeout,
             access_log: args.access_log,
         },
@@ -259,7 +265,18 @@ async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let header_timeout = args.header_timeout;
     let mut signal = std::pin::pin!(signal);
+    // At most --max-connections connections at once: the loop takes a slot before it
+    // accepts, and a connection gives its slot back when it ends; further clients wait in
+    // the listen backlog.
+    let slots = Arc::new(tokio::sync::Semaphore::new(args.max_connections.max(1)));
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+            _ = &mut signal => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -289,6 +306,7 @@ async fn serve(
                 let watched = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = watched.await;
+                    drop(slot);
                 });
             }
             _ = &mut signal => break,

@@ -190,8 +190,9 @@ pub(crate) async fn recipe_post(
     body: Body,
 ) -> Result<Response, ApiError> {
     check_content_type(&headers)?;
-    let body = read_body(&headers, body, s.cfg.max_body).await?;
-    let c = criteria(&body_pairs(document(&body)?)?, &[], "field")?;
+    let body = read_body(&headers, body, s.cfg.max_body, s.cfg.body_timeout).await?;
+    let doc = document(&body, RECIPE_TIMEOUT.min(s.cfg.request_timeout)).await?;
+    let c = criteria(&body_pairs(doc)?, &[], "field")?;
     Ok(recipe_response(&*resolved(&s, c).await?))
 }
 
@@ -305,8 +306,9 @@ pub(crate) async fn query_post(
     body: Body,
 ) -> Result<Response, ApiError> {
     check_content_type(&headers)?;
-    let body = read_body(&headers, body, s.cfg.max_body).await?;
-    let mut pairs = body_pairs(document(&body)?)?;
+    let body = read_body(&headers, body, s.cfg.max_body, s.cfg.body_timeout).await?;
+    let doc = document(&body, RECIPE_TIMEOUT.min(s.cfg.request_timeout)).await?;
+    let mut pairs = body_pairs(doc)?;
     // The selector may also come in the query string.
     pairs.extend(params(&uri).into_iter().filter(|(k, _)| k == "selector"));
     query(s, pairs).await

@@ -89,10 +89,12 @@ fn scalar(v: &Value) -> Option<String> {
 impl Snapshot {
     /// Parse a snapshot; `path` is used in errors.
     pub fn from_yaml(path: &str, text: &str) -> Result<Self, Error> {
-        let s: Snapshot = serde_norway::from_str(text).map_err(|e| Error::Parse {
+        let parse_error = |message: String| Error::Parse {
             path: path.to_string(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        cns_files::nesting::check(text).map_err(|e| parse_error(e.to_string()))?;
+        let s: Snapshot = serde_norway::from_str(text).map_err(|e| parse_error(e.to_string()))?;
         if s.kind != "Snapshot" {
             return Err(Error::WrongKind {
                 path: path.into(),

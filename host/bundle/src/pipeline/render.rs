@@ -31,11 +31,13 @@ fn final_values(c: &ResolvedComponent, files: &[OutputFile]) -> Result<(String, 
         plugin: c.plugin.clone(),
         reason: "values.yaml is not UTF-8".into(),
     })?;
-    let values = cns_values::from_yaml(text).map_err(|e| Error::BadValues {
+    let bad = |reason: String| Error::BadValues {
         component: c.input.name.clone(),
         plugin: c.plugin.clone(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    cns_files::nesting::check(text).map_err(|e| bad(e.to_string()))?;
+    let values = cns_values::from_yaml(text).map_err(|e| bad(e.to_string()))?;
     Ok((cns_values::to_json(&values), values))
 }
 
