@@ -987,3 +987,126 @@ fn a_failing_collector_is_reported_and_the_others_still_report() {
         .args(["snapshot", "--no-kubernetes"]));
     assert!(!stderr(&o).contains("K8s"), "{}", stderr(&o));
 }
+
+/// Replace the object at `path` on the fake API with `obj`, as another client would (a raw
+/// HTTP/1.1 PUT).
+fn put_object(base: &str, path: &str, obj: &Value) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let body = obj.to_string();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // The server keeps the connection open: read the status line only.
+    let mut answer = [0u8; 12];
+    s.read_exact(&mut answer).unwrap();
+    assert_eq!(
+        &answer,
+        b"HTTP/1.1 200",
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+/// The agent never replaces or deletes what it did not make (issue 33, item 7): a
+/// ServiceAccount of its name that someone else made stops it before anything is created;
+/// a ConfigMap at its output that another tool wrote is left as it is; `--cleanup` removes
+/// only this run's objects and names what it left.
+#[test]
+fn the_agent_takes_no_object_it_did_not_make() {
+    let agent = [
+        "snapshot",
+        "--deploy-agent",
+        "--namespace",
+        "gpu-operator",
+        "--image",
+        "img:1",
+        "--cleanup",
+    ];
+    // Someone else's ServiceAccount named `cns`.
+    let t = tempdir();
+    let k = fake_cluster();
+    let sa_path = "/api/v1/namespaces/gpu-operator/serviceaccounts/cns";
+    let theirs = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "cns", "namespace": "gpu-operator", "labels": {"team": "ml-platform"}}});
+    k.insert(sa_path, theirs.clone());
+    let o = run(cns(t.path()).env("KUBECONFIG", k.kubeconfig()).args(agent));
+    fails(
+        &o,
+        2,
+        "ServiceAccount gpu-operator/cns exists and was not made by cnsctl",
+    );
+    assert_eq!(
+        k.get(sa_path).unwrap(),
+        theirs,
+        "their ServiceAccount changed"
+    );
+    assert!(
+        !k.requests().iter().any(|r| r.starts_with("POST /apis")
+            || r.starts_with("PUT")
+            || r.starts_with("DELETE")),
+        "{:?}",
+        k.requests()
+    );
+
+    // Another tool's ConfigMap at the output: the agent's write is refused, the data kept.
+    let t = tempdir();
+    let k = fake_cluster();
+    let kc = k.kubeconfig();
+    let (tt, kk) = (t.path().to_path_buf(), kc.clone());
+    k.on_job(move |job| run_agent_locally(&tt, &kk, job));
+    let cm_path = "/api/v1/namespaces/gpu-operator/configmaps/cns-snapshot";
+    let foreign_cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "cns-snapshot", "namespace": "gpu-operator"},
+        "data": {"owner": "someone else"}});
+    k.insert(cm_path, foreign_cm.clone());
+    let o = run(cns(t.path()).env("KUBECONFIG", &kc).args(agent));
+    fails(
+        &o,
+        2,
+        "cm://gpu-operator/cns-snapshot exists and was not made by cnsctl",
+    );
+    assert_eq!(k.get(cm_path).unwrap(), foreign_cm);
+
+    // During the run, another run takes the Role over: cleanup leaves it and says so.
+    let t = tempdir();
+    let k = fake_cluster();
+    let kc = k.kubeconfig();
+    let (tt, kk, base) = (t.path().to_path_buf(), kc.clone(), k.url.clone());
+    let role_path = "/apis/rbac.authorization.k8s.io/v1/namespaces/gpu-operator/roles/cns";
+    k.on_job(move |job| {
+        let mut other = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "cns", "namespace": "gpu-operator", "labels": {
+                "app.kubernetes.io/managed-by": "cnsctl",
+                "app.kubernetes.io/component": "snapshot-agent",
+                "cns.nvidia.com/agent-run": "another-run"}},
+            "rules": []});
+        other["metadata"]["resourceVersion"] = json!("1");
+        put_object(&base, role_path, &other);
+        run_agent_locally(&tt, &kk, job)
+    });
+    let o = run(cns(t.path()).env("KUBECONFIG", &kc).args(agent));
+    ok(&o);
+    assert!(
+        stderr(&o).contains("agent resources removed except Role gpu-operator/cns"),
+        "{}",
+        stderr(&o)
+    );
+    let left = k.paths();
+    assert!(left.contains(&role_path.to_string()), "{left:?}");
+    for gone in [
+        "jobs/cns",
+        "serviceaccounts/cns",
+        "rolebindings/cns",
+        "clusterroles/cns-",
+    ] {
+        assert!(
+            !left.iter().any(|p| p.contains(gone)),
+            "{gone} left: {left:?}"
+        );
+    }
+}

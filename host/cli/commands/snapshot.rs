@@ -234,6 +234,8 @@ fn agent(args: SnapshotArgs, kube: &Kube) -> Result<Outcome> {
         timeout: args.timeout,
         runtime_class: args.runtime_class.clone(),
         image_pull_policy: args.image_pull_policy.clone(),
+        // Dry-run output stays the same from run to run: no run label.
+        run_id: (!args.dry_run).then(cns_kube::agent::new_run_id),
     };
     opts.validate()?;
     if args.dry_run {
@@ -247,8 +249,15 @@ fn agent(args: SnapshotArgs, kube: &Kube) -> Result<Outcome> {
     let ran = cluster.run_agent(&opts, &progress);
     let cleaned = if args.cleanup {
         let r = cluster.cleanup_agent(&opts);
-        if r.is_ok() {
-            progress("agent resources removed (the ConfigMap is kept)");
+        match &r {
+            Ok(kept) if kept.is_empty() => {
+                progress("agent resources removed (the ConfigMap is kept)");
+            }
+            Ok(kept) => crate::ui::warn(&format!(
+                "agent resources removed except {}: another run or owner holds them now (the ConfigMap is kept)",
+                kept.join(", ")
+            )),
+            Err(_) => {}
         }
         Some(r)
     } else {

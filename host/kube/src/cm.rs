@@ -151,7 +151,8 @@ impl Cluster {
         }
     }
 
-    /// Create or replace the ConfigMap at `uri` with `text` as `doc`.
+    /// Create the ConfigMap at `uri` with `text` as `doc`, or replace it when cnsctl wrote it
+    /// ([`Error::NotOurs`] otherwise).
     pub fn write_document(
         &self,
         uri: &CmUri,
@@ -169,6 +170,16 @@ impl Cluster {
                 let old = self
                     .block(api.get(&uri.name))
                     .map_err(|e| Error::kube(&what, e))?;
+                // Only a ConfigMap cnsctl wrote is replaced; another tool's is left alone.
+                let ours = old
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("app.kubernetes.io/managed-by"))
+                    .is_some_and(|v| v == "cnsctl");
+                if !ours {
+                    return Err(Error::NotOurs { what });
+                }
                 cm.metadata.resource_version = old.metadata.resource_version;
                 self.block(api.replace(&uri.name, &PostParams::default(), &cm))
                     .map(|_| ())

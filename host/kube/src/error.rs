@@ -64,6 +64,14 @@ pub enum Error {
         /// The keys it has.
         keys: String,
     },
+    /// An object of a name cnsctl uses exists and cnsctl did not make it.
+    #[error(
+        "{what} exists and was not made by cnsctl (it lacks the app.kubernetes.io/managed-by=cnsctl label); it is left as it is: remove it, or choose another name or namespace"
+    )]
+    NotOurs {
+        /// `Kind namespace/name`, or the `cm://` URI.
+        what: String,
+    },
     /// The agent Job failed.
     #[error("snapshot agent Job {job} failed: {reason}{logs}")]
     JobFailed {

@@ -1,0 +1,283 @@
+//! The agent's objects as the API receives them: ServiceAccount, least-privilege Role and
+//! ClusterRole with their bindings, and the Job, each labelled as cnsctl's and with its run.
+
+use super::{AgentOptions, DEFAULT_NODE_SELECTOR, HOST_ROOT, OWNER_LABELS, RUN_LABEL};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EnvVar, EnvVarSource, HostPathVolumeSource, ObjectFieldSelector, PodSpec,
+    PodTemplateSpec, ResourceRequirements, SecurityContext, ServiceAccount, Toleration, Volume,
+    VolumeMount,
+};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::Resource;
+use kube::api::ObjectMeta;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// cnsctl's labels ([`OWNER_LABELS`]) and the run's ([`RUN_LABEL`]) when there is one.
+fn labels(run_id: Option<&str>) -> BTreeMap<String, String> {
+    let mut l: BTreeMap<String, String> = OWNER_LABELS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    l.insert("app.kubernetes.io/name".into(), "cnsctl".into());
+    if let Some(r) = run_id {
+        l.insert(RUN_LABEL.into(), r.into());
+    }
+    l
+}
+
+fn meta(o: &AgentOptions, name: &str, namespace: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: namespace.map(str::to_string),
+        labels: Some(labels(o.run_id.as_deref())),
+        ..Default::default()
+    }
+}
+
+fn rule(groups: &[&str], resources: &[&str], names: &[&str], verbs: &[&str]) -> PolicyRule {
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    PolicyRule {
+        api_groups: Some(v(groups)),
+        resources: Some(v(resources)),
+        resource_names: (!names.is_empty()).then(|| v(names)),
+        verbs: v(verbs),
+        ..Default::default()
+    }
+}
+
+/// The cluster-scoped RBAC objects' name for a namespace (one per namespace, so agents in two
+/// namespaces do not share or delete each other's bindings).
+pub fn cluster_name(o: &AgentOptions) -> String {
+    format!("{}-snapshot-agent-{}", o.name, o.namespace)
+}
+
+/// The agent's objects, in the order they are created.
+pub struct Objects {
+    /// ServiceAccount the Job runs as.
+    pub service_account: ServiceAccount,
+    /// The snapshot's ConfigMap: create it, then read and replace only that one.
+    pub role: Role,
+    /// Binds the Role.
+    pub role_binding: RoleBinding,
+    /// Its node, the pods and ClusterPolicies, read-only.
+    pub cluster_role: ClusterRole,
+    /// Binds the ClusterRole.
+    pub cluster_role_binding: ClusterRoleBinding,
+    /// The Job.
+    pub job: Job,
+}
+
+impl Objects {
+    /// Every object as JSON (`--dry-run`).
+    pub fn to_values(&self) -> Vec<Value> {
+        fn v<T: Serialize + Resource<DynamicType = ()>>(o: &T) -> Value {
+            let mut j = serde_json::to_value(o).expect("k8s object serializes");
+            // k8s-openapi's Serialize writes apiVersion and kind; keep the order stable.
+            if let Value::Object(m) = &mut j {
+                m.insert("apiVersion".into(), T::api_version(&()).into());
+                m.insert("kind".into(), T::kind(&()).into());
+            }
+            j
+        }
+        vec![
+            v(&self.service_account),
+            v(&self.role),
+            v(&self.role_binding),
+            v(&self.cluster_role),
+            v(&self.cluster_role_binding),
+            v(&self.job),
+        ]
+    }
+}
+
+/// Build the agent's objects.
+pub fn objects(o: &AgentOptions) -> Objects {
+    let ns = o.namespace.as_str();
+    let subject = Subject {
+        kind: "ServiceAccount".into(),
+        name: o.name.clone(),
+        namespace: Some(ns.to_string()),
+        ..Default::default()
+    };
+    let cluster = cluster_name(o);
+    let node_selector = if o.node_selector.is_empty() {
+        BTreeMap::from([(
+            DEFAULT_NODE_SELECTOR.0.to_string(),
+            DEFAULT_NODE_SELECTOR.1.to_string(),
+        )])
+    } else {
+        o.node_selector.clone()
+    };
+    let tolerations = if o.tolerations.is_empty() {
+        vec![Toleration {
+            operator: Some("Exists".into()),
+            ..Default::default()
+        }]
+    } else {
+        o.tolerations.clone()
+    };
+    let host_path = |name: &str, path: &str, kind: &str| Volume {
+        name: name.into(),
+        host_path: Some(HostPathVolumeSource {
+            path: path.into(),
+            type_: Some(kind.into()),
+        }),
+        ..Default::default()
+    };
+    let mount = |name: &str, path: &str| VolumeMount {
+        name: name.into(),
+        mount_path: format!("{HOST_ROOT}{path}"),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    let env = |name: &str, value: &str| EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        ..Default::default()
+    };
+    let q = |s: &str| Quantity(s.into());
+    let secs = o.timeout.as_secs().max(60) as i64;
+    let container = Container {
+        name: "cns".into(),
+        image: Some(o.image.clone()),
+        image_pull_policy: Some(o.image_pull_policy.clone()),
+        command: Some(vec!["/usr/local/bin/cnsctl".into()]),
+        args: Some(vec![
+            "snapshot".into(),
+            "--output".into(),
+            o.output.to_string(),
+            "--host-root".into(),
+            HOST_ROOT.into(),
+        ]),
+        env: Some(vec![
+            EnvVar {
+                name: "NODE_NAME".into(),
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(ObjectFieldSelector {
+                        field_path: "spec.nodeName".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            // The NVIDIA container toolkit mounts nvidia-smi and the driver's libraries.
+            env("NVIDIA_VISIBLE_DEVICES", "all"),
+            env("NVIDIA_DRIVER_CAPABILITIES", "utility"),
+        ]),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_string(), q("100m")),
+                ("memory".to_string(), q("128Mi")),
+            ])),
+            limits: Some(BTreeMap::from([
+                ("cpu".to_string(), q("1")),
+                ("memory".to_string(), q("512Mi")),
+            ])),
+            ..Default::default()
+        }),
+        // Host PID/network/IPC and host paths: readings of the node, not of the container.
+        security_context: Some(SecurityContext {
+            privileged: Some(true),
+            ..Default::default()
+        }),
+        volume_mounts: Some(vec![
+            mount("os-release", "/etc/os-release"),
+            mount("run-systemd", "/run/systemd"),
+        ]),
+        ..Default::default()
+    };
+    let mut job_labels = labels(o.run_id.as_deref());
+    job_labels.insert("app.kubernetes.io/instance".into(), o.name.clone());
+    Objects {
+        service_account: ServiceAccount {
+            metadata: meta(o, &o.name, Some(ns)),
+            ..Default::default()
+        },
+        role: Role {
+            metadata: meta(o, &o.name, Some(ns)),
+            // Create cannot be limited to a name (the API authorises it before the object
+            // exists); reading and replacing are limited to the snapshot's ConfigMap.
+            rules: Some(vec![
+                rule(&[""], &["configmaps"], &[], &["create"]),
+                rule(
+                    &[""],
+                    &["configmaps"],
+                    &[o.output.name.as_str()],
+                    &["get", "update"],
+                ),
+            ]),
+        },
+        role_binding: RoleBinding {
+            metadata: meta(o, &o.name, Some(ns)),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "Role".into(),
+                name: o.name.clone(),
+            },
+            subjects: Some(vec![subject.clone()]),
+        },
+        cluster_role: ClusterRole {
+            metadata: meta(o, &cluster, None),
+            // What the K8s collector calls: its own node, the pods (images in use), the
+            // GPU Operator's ClusterPolicy.
+            rules: Some(vec![
+                rule(&[""], &["nodes"], &[], &["get"]),
+                rule(&[""], &["pods"], &[], &["list"]),
+                rule(&["nvidia.com"], &["clusterpolicies"], &[], &["list"]),
+            ]),
+            ..Default::default()
+        },
+        cluster_role_binding: ClusterRoleBinding {
+            metadata: meta(o, &cluster, None),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRole".into(),
+                name: cluster.clone(),
+            },
+            subjects: Some(vec![subject]),
+        },
+        job: Job {
+            metadata: ObjectMeta {
+                labels: Some(job_labels.clone()),
+                ..meta(o, &o.name, Some(ns))
+            },
+            spec: Some(JobSpec {
+                backoff_limit: Some(0),
+                ttl_seconds_after_finished: Some(3600),
+                active_deadline_seconds: Some(secs),
+                template: PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels: Some(job_labels),
+                        ..Default::default()
+                    }),
+                    spec: Some(PodSpec {
+                        service_account_name: Some(o.name.clone()),
+                        restart_policy: Some("Never".into()),
+                        host_pid: Some(true),
+                        host_network: Some(true),
+                        host_ipc: Some(true),
+                        dns_policy: Some("ClusterFirstWithHostNet".into()),
+                        node_selector: Some(node_selector),
+                        tolerations: Some(tolerations),
+                        runtime_class_name: o.runtime_class.clone(),
+                        containers: vec![container],
+                        volumes: Some(vec![
+                            host_path("os-release", "/etc/os-release", "File"),
+                            host_path("run-systemd", "/run/systemd", "DirectoryOrCreate"),
+                        ]),
+                        ..Default::default()
+                    }),
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    }
+}

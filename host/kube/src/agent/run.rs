@@ -1,0 +1,305 @@
+//! Running the agent on a cluster: its objects applied (an object of the same name that
+//! cnsctl's agent did not make is an error, never replaced), the Job awaited and its failure
+//! explained, and cleanup of exactly the objects this run made.
+
+use super::{AgentOptions, cluster_name, made_by_agent, made_by_run, objects};
+use crate::{Cluster, Error, Result, go_duration};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::Resource;
+use kube::api::{
+    Api, DeleteParams, ListParams, LogParams, PostParams, Preconditions, PropagationPolicy,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::time::{Duration, Instant};
+
+impl Cluster {
+    /// Create `obj`, or replace it when it exists (409) and cnsctl's agent made it; an object
+    /// of that name made by anyone else is an error, left as it is.
+    fn apply<K>(&self, api: &Api<K>, obj: &K) -> Result<()>
+    where
+        K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + Debug,
+    {
+        let name = obj.meta().name.clone().unwrap_or_default();
+        let what = describe::<K>(obj.meta().namespace.as_deref(), &name);
+        match self.block(api.create(&PostParams::default(), obj)) {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                let old = self
+                    .block(api.get(&name))
+                    .map_err(|e| Error::kube(&what, e))?;
+                if !made_by_agent(old.meta()) {
+                    return Err(Error::NotOurs { what });
+                }
+                let mut new = obj.clone();
+                new.meta_mut().resource_version = old.meta().resource_version.clone();
+                self.block(api.replace(&name, &PostParams::default(), &new))
+                    .map(|_| ())
+                    .map_err(|e| Error::kube(&what, e))
+            }
+            Err(e) => Err(Error::kube(what, e)),
+        }
+    }
+
+    /// Delete `name` if it exists and `mine` says it may be deleted (else `Ok(false)`, left
+    /// as it is); `wait` polls until it is gone (Jobs from a previous run). The delete is
+    /// conditional on the object's uid, so an object replaced meanwhile is not deleted.
+    fn delete_if<K>(
+        &self,
+        api: &Api<K>,
+        name: &str,
+        mine: &dyn Fn(&K) -> bool,
+        wait: Option<Duration>,
+    ) -> Result<bool>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    {
+        let what = format!("{} {name}", K::kind(&()));
+        let Some(found) = self
+            .block(api.get_opt(name))
+            .map_err(|e| Error::kube(&what, e))?
+        else {
+            return Ok(true);
+        };
+        if !mine(&found) {
+            return Ok(false);
+        }
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: found.meta().uid.clone().map(|uid| Preconditions {
+                uid: Some(uid),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match self.block(api.delete(name, &dp)) {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(true),
+            Err(e) => return Err(Error::kube(what, e)),
+        }
+        if let Some(limit) = wait {
+            let start = Instant::now();
+            while start.elapsed() < limit {
+                match self.block(api.get_opt(name)) {
+                    Ok(None) => return Ok(true),
+                    Ok(Some(_)) => std::thread::sleep(Duration::from_millis(250)),
+                    Err(e) => return Err(Error::kube(what, e)),
+                }
+            }
+            return Err(Error::Transport {
+                what,
+                message: format!("still there {} after deleting it", go_duration(limit)),
+            });
+        }
+        Ok(true)
+    }
+
+    /// Deploy the agent and wait for its Job; `progress` gets the predecessor's lines.
+    pub fn run_agent(&self, o: &AgentOptions, progress: &dyn Fn(&str)) -> Result<()> {
+        o.validate()?;
+        let objs = objects(o);
+        let ns = o.namespace.as_str();
+        let c = self.client();
+        progress(&format!("deploying agent: namespace={ns}"));
+        self.apply(&Api::namespaced(c.clone(), ns), &objs.service_account)?;
+        self.apply(&Api::namespaced(c.clone(), ns), &objs.role)?;
+        self.apply(&Api::namespaced(c.clone(), ns), &objs.role_binding)?;
+        self.apply(&Api::all(c.clone()), &objs.cluster_role)?;
+        self.apply(&Api::all(c.clone()), &objs.cluster_role_binding)?;
+        let jobs: Api<Job> = Api::namespaced(c.clone(), ns);
+        // A Job's pod template is immutable: a previous run's Job is replaced, not updated;
+        // someone else's Job of that name is left alone.
+        let ours = |j: &Job| made_by_agent(j.meta());
+        if !self.delete_if(&jobs, &o.name, &ours, Some(Duration::from_secs(60)))? {
+            return Err(Error::NotOurs {
+                what: describe::<Job>(Some(ns), &o.name),
+            });
+        }
+        self.block(jobs.create(&PostParams::default(), &objs.job))
+            .map_err(|e| Error::kube(format!("Job {ns}/{}", o.name), e))?;
+        progress("agent deployed successfully");
+        progress(&format!(
+            "waiting for Job completion: job={} timeout={}",
+            o.name,
+            go_duration(o.timeout)
+        ));
+        self.wait_job(o)?;
+        progress("job completed successfully");
+        Ok(())
+    }
+
+    fn wait_job(&self, o: &AgentOptions) -> Result<()> {
+        let ns = o.namespace.as_str();
+        let job_id = format!("{ns}/{}", o.name);
+        let jobs: Api<Job> = Api::namespaced(self.client(), ns);
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let job = self
+                .block(jobs.get(&o.name))
+                .map_err(|e| Error::kube(format!("Job {job_id}"), e))?;
+            let status = job.status.unwrap_or_default();
+            if status.succeeded.unwrap_or(0) > 0 {
+                return Ok(());
+            }
+            let failed_condition = status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "Failed" && c.status == "True");
+            if status.failed.unwrap_or(0) > 0 || failed_condition.is_some() {
+                let job_reason = failed_condition.map(|c| {
+                    format!(
+                        "{}{}",
+                        c.reason.clone().unwrap_or_else(|| "Failed".into()),
+                        c.message
+                            .as_ref()
+                            .map(|m| format!(" ({m})"))
+                            .unwrap_or_default()
+                    )
+                });
+                let (pod_reason, logs) = self.pod_report(o);
+                let reason = match (job_reason, pod_reason) {
+                    (Some(j), Some(p)) => format!("{j}; pod: {p}"),
+                    (Some(j), None) => j,
+                    (None, Some(p)) => p,
+                    (None, None) => "the Job reports a failed pod".into(),
+                };
+                return Err(Error::JobFailed {
+                    job: job_id,
+                    reason,
+                    logs,
+                });
+            }
+            if start.elapsed() >= o.timeout {
+                let (pod_reason, _) = self.pod_report(o);
+                return Err(Error::Timeout {
+                    job: job_id,
+                    timeout: go_duration(o.timeout),
+                    state: pod_reason.map(|p| format!(": pod {p}")).unwrap_or_default(),
+                });
+            }
+            std::thread::sleep(delay.min(o.timeout.saturating_sub(start.elapsed())));
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// The agent pod's state (terminated or waiting reason) and its log tail, control
+    /// characters escaped (the cluster's text is shown on a terminal).
+    fn pod_report(&self, o: &AgentOptions) -> (Option<String>, String) {
+        let (reason, logs) = self.pod_report_raw(o);
+        (
+            reason.map(|r| cns_files::terminal_safe(&r, false).into_owned()),
+            cns_files::terminal_safe(&logs, true).into_owned(),
+        )
+    }
+
+    fn pod_report_raw(&self, o: &AgentOptions) -> (Option<String>, String) {
+        let pods: Api<Pod> = Api::namespaced(self.client(), &o.namespace);
+        let lp = ListParams::default().labels(&format!("job-name={}", o.name));
+        let Ok(list) = self.block(pods.list(&lp)) else {
+            return (None, String::new());
+        };
+        let Some(pod) = list.items.last() else {
+            return (
+                Some("no pod was created (check the node selector and quota)".into()),
+                String::new(),
+            );
+        };
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let status = pod.status.clone().unwrap_or_default();
+        let mut reason = None;
+        for cs in status.container_statuses.iter().flatten() {
+            let st = cs.state.clone().unwrap_or_default();
+            if let Some(t) = st.terminated {
+                reason = Some(format!(
+                    "{name}: container {} terminated: {} (exit code {}){}",
+                    cs.name,
+                    t.reason.unwrap_or_else(|| "Error".into()),
+                    t.exit_code,
+                    t.message
+                        .map(|m| format!(": {}", m.trim()))
+                        .unwrap_or_default()
+                ));
+            } else if let Some(w) = st.waiting {
+                reason = Some(format!(
+                    "{name}: container {} waiting: {}{}",
+                    cs.name,
+                    w.reason.unwrap_or_default(),
+                    w.message.map(|m| format!(": {m}")).unwrap_or_default()
+                ));
+            }
+        }
+        if reason.is_none() {
+            reason = Some(format!(
+                "{name}: phase {}{}",
+                status.phase.unwrap_or_else(|| "Unknown".into()),
+                status.message.map(|m| format!(": {m}")).unwrap_or_default()
+            ));
+        }
+        let lp = LogParams {
+            tail_lines: Some(20),
+            ..Default::default()
+        };
+        let logs = match self.block(pods.logs(&name, &lp)) {
+            Ok(l) if !l.trim().is_empty() => format!(
+                "\nlast lines of the pod's log:\n{}",
+                l.trim_end()
+                    .lines()
+                    .map(|l| format!("  {}", cns_files::terminal_safe(l, false)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            _ => String::new(),
+        };
+        (reason, logs)
+    }
+
+    /// Remove the Job and the RBAC objects this run made (its [`super::RUN_LABEL`]); the
+    /// ConfigMap stays. Returns the objects of the agent's names that were left because
+    /// another run or another owner holds them now.
+    pub fn cleanup_agent(&self, o: &AgentOptions) -> Result<Vec<String>> {
+        let c = self.client();
+        let ns = o.namespace.as_str();
+        let cluster = cluster_name(o);
+        let run = o.run_id.clone().unwrap_or_default();
+        let mut kept = Vec::new();
+        macro_rules! remove {
+            ($kind:ty, $api:expr, $name:expr, $ns:expr) => {{
+                let api: Api<$kind> = $api;
+                let mine = |x: &$kind| made_by_run(x.meta(), &run);
+                if !self.delete_if(&api, $name, &mine, None)? {
+                    kept.push(describe::<$kind>($ns, $name));
+                }
+            }};
+        }
+        remove!(Job, Api::namespaced(c.clone(), ns), &o.name, Some(ns));
+        remove!(
+            RoleBinding,
+            Api::namespaced(c.clone(), ns),
+            &o.name,
+            Some(ns)
+        );
+        remove!(Role, Api::namespaced(c.clone(), ns), &o.name, Some(ns));
+        remove!(
+            ServiceAccount,
+            Api::namespaced(c.clone(), ns),
+            &o.name,
+            Some(ns)
+        );
+        remove!(ClusterRoleBinding, Api::all(c.clone()), &cluster, None);
+        remove!(ClusterRole, Api::all(c), &cluster, None);
+        Ok(kept)
+    }
+}
+
+/// `Kind namespace/name` or `Kind name`, for messages.
+fn describe<K: Resource<DynamicType = ()>>(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{} {ns}/{name}", K::kind(&())),
+        None => format!("{} {name}", K::kind(&())),
+    }
+}
