@@ -11,8 +11,6 @@
 )]
 
 mod commands;
-mod fsutil;
-mod location;
 mod opts;
 mod outcome;
 mod ui;

@@ -14,8 +14,8 @@ pub(crate) struct BundleArgs {
     /// Recipe (a `recipeResult`, as written by `cnsctl recipe`): FILE or
     /// cm://NAMESPACE/NAME. Default: the embedded example recipe for EKS, H100, Ubuntu,
     /// training.
-    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
-    pub(crate) recipe: Option<crate::location::Location>,
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = cns_kube::location::Location::parse)]
+    pub(crate) recipe: Option<cns_kube::location::Location>,
 
     /// Output directory (must not exist or be empty, see --force; written atomically), or
     /// oci://REGISTRY/REPOSITORY:TAG to push the bundle as an OCI artifact instead.
@@ -178,7 +178,7 @@ impl BundleArgs {
 pub(crate) fn run(
     args: BundleArgs,
     data: &RecipeDataOpts,
-    kube: &crate::location::Kube,
+    kube: &cns_kube::location::Documents,
 ) -> Result<Outcome> {
     let start = Instant::now();
     let request = args.request();
@@ -196,7 +196,7 @@ pub(crate) fn run(
     }
     // Everything the push needs is checked before any plugin runs.
     let push = match args.output.to_str().filter(|s| s.starts_with("oci://")) {
-        Some(reference) => Some(super::oci::PushPlan::prepare(reference, &args.push)?),
+        Some(reference) => Some(super::oci::prepare_push(reference, &args.push)?),
         None => {
             if args.push.sign_key.is_some() || args.push.digest_file.is_some() {
                 anyhow::bail!("--sign-key and --digest-file need --output oci://…");
@@ -214,7 +214,7 @@ pub(crate) fn run(
         opts.deployer_options.insert("sign-pubkey".to_string(), pem);
     }
     if let Some(path) = &args.verify_key {
-        let key = super::oci::verifying_key(path)
+        let key = cns_oci::publish::read_verifying_key(path)
             .with_context(|| format!("--verify-key `{}`", path.display()))?;
         opts.deployer_options.insert(
             "sign-pubkey".to_string(),
@@ -253,7 +253,7 @@ pub(crate) fn run(
             args.resolve_digests,
             &tree,
         );
-        push.push_bundle(&tree.to_files(), &provenance)?;
+        super::oci::push_bundle(push, &args.push.registry, &tree.to_files(), &provenance)?;
         return Ok(Outcome::Success);
     }
     // The process ends next: unmapping every plugin's code and the instance pool one by

@@ -1,10 +1,10 @@
 //! `cnsctl diff`: drift between two snapshots (files or `cm://`), exit 0 none, 1 drift.
 
-use crate::location::{Kube, Location};
 use crate::outcome::Outcome;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use cns_kube::cm::Document;
+use cns_kube::location::{Documents, Location};
 use cns_snapshot::document::Snapshot;
 use serde::Serialize;
 
@@ -23,10 +23,10 @@ pub(crate) enum Format {
 #[derive(Debug, Args)]
 pub(crate) struct DiffArgs {
     /// The earlier snapshot: FILE or cm://NAMESPACE/NAME.
-    #[arg(value_name = "BASELINE", value_parser = crate::location::parse)]
+    #[arg(value_name = "BASELINE", value_parser = Location::parse)]
     baseline: Location,
     /// The later snapshot: FILE or cm://NAMESPACE/NAME.
-    #[arg(value_name = "TARGET", value_parser = crate::location::parse)]
+    #[arg(value_name = "TARGET", value_parser = Location::parse)]
     target: Location,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -47,7 +47,7 @@ struct Report<'a> {
     drift: &'a cns_snapshot::diff::Drift,
 }
 
-pub(crate) fn run(args: DiffArgs, kube: &Kube) -> Result<Outcome> {
+pub(crate) fn run(args: DiffArgs, kube: &Documents) -> Result<Outcome> {
     let ignore = cns_snapshot::diff::ignore_set(&args.ignore)?;
     let load = |loc: &Location| -> Result<Snapshot> {
         let text = kube.read(loc, Document::Snapshot)?;

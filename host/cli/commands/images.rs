@@ -30,8 +30,8 @@ pub(crate) enum ImagesFormat {
 #[derive(Debug, Args)]
 pub(crate) struct Selection {
     /// Recipe (FILE or cm://NAMESPACE/NAME). Default: the embedded example recipe.
-    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
-    pub(crate) recipe: Option<crate::location::Location>,
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = cns_kube::location::Location::parse)]
+    pub(crate) recipe: Option<cns_kube::location::Location>,
 
     /// Override a value, as in `bundle`: COMPONENT:dotted.path=VALUE. Repeatable.
     #[arg(long = "set", value_name = "COMPONENT:PATH=VALUE")]
@@ -111,7 +111,7 @@ pub(crate) fn compute(
     sel: &Selection,
     mirror: Option<&str>,
     data: &RecipeDataOpts,
-    kube: &crate::location::Kube,
+    kube: &cns_kube::location::Documents,
 ) -> Result<Computed> {
     let store = data.store()?;
     let recipe = kube.read_recipe(sel.recipe.as_ref())?;
@@ -163,34 +163,22 @@ pub(crate) fn resolve_digests(
     registry: &crate::opts::RegistryArgs,
 ) -> Result<()> {
     let reg = registry.registry()?;
-    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
-    for img in inv.images.iter_mut().filter(|i| i.digest.is_none()) {
-        if img.unresolved_suffix.is_some() {
-            continue;
-        }
-        let key = img.reference();
-        let digest = match seen.get(&key) {
-            Some(d) => d.clone(),
-            None => {
-                let r = image_ref(&img.repository, img.tag.as_deref(), None)
-                    .with_context(|| format!("image `{key}` of `{}`", img.component))?;
-                let d = cns_oci::mirror::resolve_digest(&reg, &r).with_context(|| {
-                    format!("--resolve-digests: image `{key}` of `{}`", img.component)
-                })?;
-                seen.insert(key, d.clone());
-                d
-            }
-        };
-        img.digest = Some(digest);
-    }
-    crate::ui::status(&format!("resolved {} digests", seen.len()));
+    let resolved = inv
+        .resolve_digests(|img| {
+            let r = image_ref(&img.repository, img.tag.as_deref(), None)?;
+            cns_oci::mirror::resolve_digest(&reg, &r).map_err(anyhow::Error::from)
+        })
+        .map_err(|(key, component, e)| {
+            e.context(format!("--resolve-digests: image `{key}` of `{component}`"))
+        })?;
+    crate::ui::status(&format!("resolved {resolved} digests"));
     Ok(())
 }
 
 pub(crate) fn run(
     args: ImagesArgs,
     data: &RecipeDataOpts,
-    kube: &crate::location::Kube,
+    kube: &cns_kube::location::Documents,
 ) -> Result<Outcome> {
     let Computed {
         recipe,

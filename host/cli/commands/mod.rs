@@ -96,7 +96,7 @@ pub(crate) use crate::outcome::Outcome;
 
 /// Run a parsed command line.
 pub(crate) fn run(cli: Cli) -> Result<Outcome> {
-    let kube = crate::location::Kube::new(cli.kubeconfig.as_deref());
+    let kube = cns_kube::location::Documents::new(cli.kubeconfig.as_deref());
     match cli.command {
         Command::Snapshot(args) => snapshot::run(*args, &kube),
         Command::Diff(args) => diff::run(args, &kube),

@@ -8,8 +8,9 @@ use clap::Args;
 use cns_files::FileTree;
 use cns_oci::archive::UnpackLimits;
 use cns_oci::artifact::{self, Pushed};
+use cns_oci::publish::{Publish, key_password, read_signing_key, read_verifying_key};
 use cns_oci::{Entry, OciRef, Registry, attest, sign};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Arguments of `push`.
@@ -92,56 +93,6 @@ pub(crate) struct KeyPairCmd {
     pub(crate) force: bool,
 }
 
-fn password() -> Option<String> {
-    std::env::var("CNS_SIGN_PASSWORD")
-        .or_else(|_| std::env::var("COSIGN_PASSWORD"))
-        .ok()
-}
-
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("failed to read `{}`", path.display()))
-}
-
-/// Read a private key file, refusing one that users other than its owner may read (or
-/// write) unless `insecure` (`--insecure-key-permissions`).
-fn read_private_key(path: &Path, insecure: bool) -> Result<String> {
-    #[cfg(unix)]
-    if !insecure {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("failed to read `{}`", path.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "private key `{}` is accessible to other users (mode {:04o}): run `chmod 600 {}`, or pass --insecure-key-permissions",
-                path.display(),
-                mode & 0o7777,
-                path.display()
-            );
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = insecure;
-    read(path)
-}
-
-/// A private key (password from CNS_SIGN_PASSWORD or COSIGN_PASSWORD).
-fn signing_key(path: &Path, insecure: bool) -> Result<sign::SigningKey> {
-    Ok(sign::load_signing_key(
-        &path.display().to_string(),
-        &read_private_key(path, insecure)?,
-        password,
-    )?)
-}
-
-pub(crate) fn verifying_key(path: &Path) -> Result<sign::VerifyingKey> {
-    Ok(sign::load_verifying_key(
-        &path.display().to_string(),
-        &read(path)?,
-    )?)
-}
-
 /// Verification failures are "a check failed" (exit 1); other errors stay errors (exit 2).
 fn check_outcome<T>(r: cns_oci::Result<T>) -> Result<std::result::Result<T, Outcome>> {
     match r {
@@ -154,142 +105,59 @@ fn check_outcome<T>(r: cns_oci::Result<T>) -> Result<std::result::Result<T, Outc
     }
 }
 
-/// A push with everything that can fail locally already checked (the reference, the
-/// signing key and its password, the digest file's directory), so no bad flag is found
-/// after the registry has been written to.
-pub(crate) struct PushPlan {
-    target: OciRef,
-    key: Option<sign::SigningKey>,
-    digest_file: Option<(PathBuf, tempfile::NamedTempFile)>,
-    registry: RegistryArgs,
+/// The push to `reference` with the flags of `args`, every local input checked before
+/// anything else runs.
+pub(crate) fn prepare_push(reference: &str, args: &PushArgs) -> Result<Publish> {
+    Ok(Publish::prepare(
+        reference,
+        args.sign_key.as_deref(),
+        args.insecure_key_permissions,
+        args.digest_file.as_deref(),
+    )?)
 }
 
-impl PushPlan {
-    /// The public key (PEM) of the signing key, when the push signs.
-    pub(crate) fn public_key_pem(&self) -> Result<Option<String>> {
-        Ok(match &self.key {
-            Some(k) => Some(sign::public_key_pem(k)?),
-            None => None,
-        })
-    }
+/// Run a prepared push on the registry of `registry`'s flags and print the digest.
+pub(crate) fn push_with(
+    publish: Publish,
+    registry: &RegistryArgs,
+    push: impl FnOnce(Publish, &Registry) -> cns_oci::Result<Pushed>,
+) -> Result<Pushed> {
+    let reg = registry.registry()?;
+    let target = publish.target().clone();
+    let pushed = push(publish, &reg).with_context(|| format!("failed to push {target}"))?;
+    println!("{}", pushed.digest);
+    Ok(pushed)
+}
 
-    /// Check `reference` and the flags of `args`.
-    pub(crate) fn prepare(reference: &str, args: &PushArgs) -> Result<Self> {
-        let target = artifact::push_target(reference)?;
-        let key = match &args.sign_key {
-            Some(p) => Some(signing_key(p, args.insecure_key_permissions)?),
-            None => None,
-        };
-        let digest_file = match &args.digest_file {
-            Some(f) => {
-                let dir = match f.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p,
-                    _ => Path::new("."),
-                };
-                if f.is_dir() {
-                    bail!("--digest-file `{}` is a directory", f.display());
-                }
-                let tmp = tempfile::Builder::new()
-                    .prefix(".cnsctl-digest-")
-                    .tempfile_in(dir)
-                    .with_context(|| {
-                        format!("--digest-file `{}` cannot be written", f.display())
-                    })?;
-                Some((f.clone(), tmp))
-            }
-            None => None,
-        };
-        Ok(PushPlan {
-            target,
-            key,
-            digest_file,
-            registry: args.registry.clone(),
-        })
-    }
-
-    /// Run `push` against the registry, then report: signature, digest file, digest on stdout.
-    fn run(
-        self,
-        push: impl FnOnce(&Registry, &OciRef, Option<&sign::SigningKey>) -> cns_oci::Result<Pushed>,
-    ) -> Result<Pushed> {
-        let reg = self.registry.registry()?;
-        let r = &self.target;
-        let pushed =
-            push(&reg, r, self.key.as_ref()).with_context(|| format!("failed to push {r}"))?;
-        if let Some(tag) = &pushed.signature_tag {
-            crate::ui::status(&format!("signed {} (signature tag {tag})", pushed.digest));
-        }
-        if let Some((path, mut tmp)) = self.digest_file {
-            use std::io::Write;
-            let werr = || format!("failed to write `{}`", path.display());
-            tmp.write_all(format!("{}\n", pushed.digest).as_bytes())
-                .with_context(werr)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = tmp
-                    .as_file()
-                    .set_permissions(std::fs::Permissions::from_mode(0o644));
-            }
-            tmp.persist(&path).map_err(|e| e.error).with_context(werr)?;
-        }
-        println!("{}", pushed.digest);
-        Ok(pushed)
-    }
-
-    /// Pack, push and optionally sign a bundle's `files`; a signed bundle also gets its
-    /// `provenance` (an SLSA v1 predicate) as a signed attestation.
-    pub(crate) fn push_bundle(
-        self,
-        files: &[Entry],
-        provenance: &cns_bundle::provenance::Provenance,
-    ) -> Result<()> {
-        let start = Instant::now();
-        let r = self.target.clone();
-        let pushed = self.run(|reg, r, key| {
-            let pushed = artifact::bundle::push(reg, r, files, key)?;
-            if let Some(k) = key {
-                let statement = attest::statement(
-                    &r.repository_ref(),
-                    &pushed.digest,
-                    attest::SLSA_PROVENANCE_V1,
-                    provenance.to_value(),
-                );
-                let (tag, size) = attest::attach(reg, r, &pushed.digest, &statement, k)?;
-                crate::ui::status(&format!(
-                    "attached SLSA provenance to {} (attestation tag {tag}, {size} bytes)",
-                    pushed.digest
-                ));
-            }
-            Ok(pushed)
-        })?;
-        crate::ui::status(&format!(
-            "pushed {} files ({} bytes, layer {} bytes) to {r} in {:.0?}",
-            files.len(),
-            files.iter().map(|f| f.content.len()).sum::<usize>(),
-            pushed.layer_size,
-            start.elapsed()
-        ));
-        Ok(())
-    }
-
-    /// Push and optionally sign a plugin component.
-    pub(crate) fn push_plugin(
-        self,
-        bytes: &[u8],
-        meta: &artifact::plugin::PluginMeta,
-    ) -> Result<()> {
-        self.run(|reg, r, key| artifact::plugin::push(reg, r, bytes, meta, key))?;
-        Ok(())
-    }
+/// Push a bundle's `files` (and, when signed, its `provenance`), reporting the push.
+pub(crate) fn push_bundle(
+    publish: Publish,
+    registry: &RegistryArgs,
+    files: &[Entry],
+    provenance: &cns_bundle::provenance::Provenance,
+) -> Result<()> {
+    let start = Instant::now();
+    let target = publish.target().clone();
+    let progress = |l: &str| crate::ui::status(l);
+    let pushed = push_with(publish, registry, |p, reg| {
+        p.bundle(reg, files, provenance.to_value(), &progress)
+    })?;
+    crate::ui::status(&format!(
+        "pushed {} files ({} bytes, layer {} bytes) to {target} in {:.0?}",
+        files.len(),
+        files.iter().map(|f| f.content.len()).sum::<usize>(),
+        pushed.layer_size,
+        start.elapsed()
+    ));
+    Ok(())
 }
 
 /// `cnsctl push`.
 pub(crate) fn push(cmd: PushCmd) -> Result<Outcome> {
-    let plan = PushPlan::prepare(&cmd.reference, &cmd.push)?;
+    let publish = prepare_push(&cmd.reference, &cmd.push)?;
     let files = artifact::bundle::read_dir(&cmd.dir)?;
     let provenance = cns_bundle::provenance::for_directory(&files);
-    plan.push_bundle(&files, &provenance)?;
+    push_bundle(publish, &cmd.push.registry, &files, &provenance)?;
     Ok(Outcome::Success)
 }
 
@@ -297,7 +165,11 @@ pub(crate) fn push(cmd: PushCmd) -> Result<Outcome> {
 pub(crate) fn pull(cmd: PullCmd) -> Result<Outcome> {
     let start = Instant::now();
     let r = OciRef::parse(&cmd.reference)?;
-    let key = cmd.verify_key.as_deref().map(verifying_key).transpose()?;
+    let key = cmd
+        .verify_key
+        .as_deref()
+        .map(read_verifying_key)
+        .transpose()?;
     let reg = cmd.registry.registry()?;
     let pulled = match check_outcome(artifact::bundle::pull(
         &reg,
@@ -358,7 +230,7 @@ fn resolve_digest(reg: &Registry, r: &OciRef) -> Result<String> {
 /// `cnsctl sign`.
 pub(crate) fn sign_cmd(cmd: SignCmd) -> Result<Outcome> {
     let r = OciRef::parse(&cmd.reference)?;
-    let key = signing_key(&cmd.key, cmd.insecure_key_permissions)?;
+    let key = read_signing_key(&cmd.key, cmd.insecure_key_permissions)?;
     let reg = cmd.registry.registry()?;
     let digest = resolve_digest(&reg, &r)?;
     let tag = sign::sign(&reg, &r, &digest, &key).with_context(|| format!("failed to sign {r}"))?;
@@ -369,7 +241,7 @@ pub(crate) fn sign_cmd(cmd: SignCmd) -> Result<Outcome> {
 /// `cnsctl verify`.
 pub(crate) fn verify(cmd: VerifyCmd) -> Result<Outcome> {
     let r = OciRef::parse(&cmd.reference)?;
-    let key = verifying_key(&cmd.key)?;
+    let key = read_verifying_key(&cmd.key)?;
     let reg = cmd.registry.registry()?;
     let digest = resolve_digest(&reg, &r)?;
     if let Err(outcome) = check_outcome(sign::verify(&reg, &r, &digest, &key))? {
@@ -412,13 +284,13 @@ pub(crate) fn generate_key_pair(cmd: KeyPairCmd) -> Result<Outcome> {
             bail!("`{}` exists; use --force to overwrite", p.display());
         }
     }
-    let pw = password().context(
+    let pw = key_password().context(
         "set CNS_SIGN_PASSWORD (or COSIGN_PASSWORD) to the password that encrypts the private key (it may be empty)",
     )?;
     let (private, public) = sign::generate_key_pair(pw.as_bytes())?;
-    crate::fsutil::write_private(&key_path, private.as_bytes())
+    cns_files::write_private(&key_path, private.as_bytes())
         .with_context(|| format!("failed to write `{}`", key_path.display()))?;
-    crate::fsutil::write_atomic(&pub_path, public.as_bytes())
+    cns_files::write_atomic(&pub_path, public.as_bytes())
         .with_context(|| format!("failed to write `{}`", pub_path.display()))?;
     crate::ui::status(&format!(
         "wrote {} (encrypted private key) and {} (public key)",

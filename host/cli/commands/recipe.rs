@@ -1,11 +1,11 @@
 //! `cnsctl recipe`: resolve criteria into a `recipeResult`, or list the supported ones.
 
-use crate::location::{Kube, Location};
 use crate::opts::RecipeDataOpts;
 use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use cns_kube::cm::Document;
+use cns_kube::location::{Documents, Location};
 use cns_recipe::Criteria;
 
 /// Output format of a recipe.
@@ -33,77 +33,21 @@ pub(crate) struct RecipeArgs {
     #[arg(long, value_name = "INTENT")]
     intent: Option<String>,
     /// Write the recipe to FILE or cm://NAMESPACE/NAME instead of stdout.
-    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = Location::parse)]
     output: Option<Location>,
     /// Output format.
     #[arg(long, value_enum, default_value = "yaml")]
     format: Format,
     /// Detect the criteria from a cluster snapshot (FILE or cm://NAMESPACE/NAME); criteria
     /// flags override what is detected.
-    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = Location::parse)]
     snapshot: Option<Location>,
     /// List the supported criteria combinations instead of resolving one.
     #[arg(long, conflicts_with_all = ["service", "accelerator", "os", "intent", "output", "snapshot"])]
     list: bool,
 }
 
-/// Pin the snapshot's driver version into the GPU Operator's values when the recipe leaves
-/// it open and the operator installs the driver (the predecessor's behaviour), saying so.
-fn pin_driver(
-    recipe: &mut cns_recipe::RecipeResult,
-    store: &cns_recipe::Store,
-    version: &str,
-    reading: &str,
-) -> Result<()> {
-    let Some(i) = recipe
-        .component_refs
-        .iter()
-        .position(|c| c.name == "gpu-operator")
-    else {
-        return Ok(());
-    };
-    if !cns_recipe::fields::is_chart_version(version) {
-        crate::ui::warn(&format!(
-            "the snapshot's driver version `{}` ({reading}) is not a version; not pinned",
-            version.escape_debug()
-        ));
-        return Ok(());
-    }
-    let values = store.component_values(&recipe.component_refs[i])?;
-    let driver = &values["driver"];
-    if driver["enabled"] == serde_json::Value::Bool(false) {
-        return Ok(());
-    }
-    match driver["version"].as_str() {
-        Some(v) if v != version => crate::ui::status(&format!(
-            "the recipe pins driver.version {v}; the snapshot measured {version} ({reading}): kept {v}"
-        )),
-        Some(_) => {}
-        None => {
-            let o = recipe.component_refs[i]
-                .overrides
-                .get_or_insert_with(|| serde_json::json!({}));
-            if !o.is_object() {
-                *o = serde_json::json!({});
-            }
-            let d = o
-                .as_object_mut()
-                .expect("object")
-                .entry("driver")
-                .or_insert_with(|| serde_json::json!({}));
-            if !d.is_object() {
-                *d = serde_json::json!({});
-            }
-            d["version"] = serde_json::Value::String(version.to_string());
-            crate::ui::status(&format!(
-                "pinned gpu-operator driver.version={version} from the snapshot ({reading}); the recipe left it open"
-            ));
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Result<Outcome> {
+pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> Result<Outcome> {
     let store = data.store()?;
     if args.list {
         println!("{:<8} {:<12} {:<12} INTENT", "SERVICE", "ACCELERATOR", "OS");
@@ -154,7 +98,20 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Kube) -> Resul
     let mut recipe = cns_recipe::resolve(&store, &criteria)
         .with_context(|| format!("failed to resolve a recipe for {criteria}"))?;
     if let Some((version, reading)) = driver {
-        pin_driver(&mut recipe, &store, &version, reading)?;
+        use cns_recipe::pin::DriverPin;
+        match cns_recipe::pin::pin_driver(&mut recipe, &store, &version)? {
+            DriverPin::NotApplicable | DriverPin::Same => {}
+            DriverPin::NotAVersion => crate::ui::warn(&format!(
+                "the snapshot's driver version `{}` ({reading}) is not a version; not pinned",
+                version.escape_debug()
+            )),
+            DriverPin::Kept(v) => crate::ui::status(&format!(
+                "the recipe pins driver.version {v}; the snapshot measured {version} ({reading}): kept {v}"
+            )),
+            DriverPin::Pinned => crate::ui::status(&format!(
+                "pinned gpu-operator driver.version={version} from the snapshot ({reading}); the recipe left it open"
+            )),
+        }
     }
     let (text, fmt) = match args.format {
         Format::Yaml => (recipe.to_yaml(), "yaml"),

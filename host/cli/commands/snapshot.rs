@@ -1,13 +1,13 @@
 //! `cnsctl snapshot`: collect the node's readings here, or deploy the agent Job that does it
 //! on a GPU node (`--deploy-agent`), and write the snapshot to a file, stdout or `cm://`.
 
-use crate::location::{Kube, Location};
 use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use cns_bundle::options::{parse_selectors, parse_tolerations};
 use cns_kube::agent::AgentOptions;
 use cns_kube::cm::{CmUri, Document};
+use cns_kube::location::{Documents, Location};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub(crate) enum Format {
 pub(crate) struct SnapshotArgs {
     /// Write the snapshot to FILE or cm://NAMESPACE/NAME instead of stdout (with
     /// --deploy-agent the default is cm://NAMESPACE/cns-snapshot).
-    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse)]
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = Location::parse)]
     output: Option<Location>,
     /// Output format.
     #[arg(long, value_enum, default_value = "yaml")]
@@ -75,7 +75,7 @@ pub(crate) struct SnapshotArgs {
     #[arg(long, requires = "deploy_agent")]
     cleanup: bool,
     /// How long to wait for the Job: a Go duration such as 5m, 90s or 1h.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "deploy_agent")]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = cns_kube::parse_go_duration, requires = "deploy_agent")]
     timeout: Duration,
     /// RuntimeClass for the agent pod (e.g. nvidia, where the NVIDIA runtime is not default).
     #[arg(long, value_name = "NAME", requires = "deploy_agent")]
@@ -88,43 +88,7 @@ pub(crate) struct SnapshotArgs {
     dry_run: bool,
 }
 
-/// Parse a Go-style duration: `5m`, `90s`, `1h30m`, or plain seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(n));
-    }
-    let mut total = 0u64;
-    let mut num = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => {
-                return Err(format!(
-                    "`{s}`: expected a duration such as 5m, 90s or 1h30m"
-                ));
-            }
-        };
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("`{s}`: expected a duration such as 5m, 90s or 1h30m"))?;
-        total = total.saturating_add(n.saturating_mul(unit));
-        num.clear();
-    }
-    if !num.is_empty() || total == 0 || total > 24 * 3600 {
-        return Err(format!(
-            "`{s}`: expected a duration between 1s and 24h such as 5m, 90s or 1h30m"
-        ));
-    }
-    Ok(Duration::from_secs(total))
-}
-
-pub(crate) fn run(args: SnapshotArgs, kube: &Kube) -> Result<Outcome> {
+pub(crate) fn run(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
     if args.deploy_agent {
         return agent(args, kube);
     }
@@ -191,7 +155,7 @@ fn render(s: &cns_snapshot::document::Snapshot, format: Format) -> Result<(Strin
     })
 }
 
-fn agent(args: SnapshotArgs, kube: &Kube) -> Result<Outcome> {
+fn agent(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
     let Some(image) = args.image.clone() else {
         bail!("--deploy-agent needs --image IMAGE (the cnsctl agent image; see the README)");
     };
@@ -276,20 +240,4 @@ fn agent(args: SnapshotArgs, kube: &Kube) -> Result<Outcome> {
         progress(&format!("snapshot written to {}", p.display()));
     }
     Ok(Outcome::Success)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("5").is_ok());
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("m").is_err());
-    }
 }

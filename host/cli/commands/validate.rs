@@ -1,11 +1,11 @@
 //! `cnsctl validate`: check a recipe's constraints against a cluster snapshot, or check
 //! documents against cnsctl's JSON Schemas.
 
-use crate::location::{Kube, Location};
 use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use cns_kube::cm::Document;
+use cns_kube::location::{Documents, Location};
 use cns_recipe::constraints::{self, Status};
 use cns_recipe::{API_VERSION, RecipeResult};
 use cns_snapshot::document::Snapshot;
@@ -16,11 +16,11 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
     /// Recipe whose constraints to check (with --snapshot): FILE or cm://NAMESPACE/NAME.
-    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse, requires = "snapshot")]
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = Location::parse, requires = "snapshot")]
     recipe: Option<Location>,
     /// Cluster snapshot to check the constraints against (with --recipe): FILE or
     /// cm://NAMESPACE/NAME.
-    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = crate::location::parse, requires = "recipe")]
+    #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = Location::parse, requires = "recipe")]
     snapshot: Option<Location>,
     /// Write the validation result (YAML) to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE", requires = "recipe")]
@@ -54,7 +54,7 @@ struct ValidationResult {
     summary: Summary,
 }
 
-pub(crate) fn run(args: ValidateArgs, kube: &Kube) -> Result<Outcome> {
+pub(crate) fn run(args: ValidateArgs, kube: &Documents) -> Result<Outcome> {
     if !args.schema.is_empty() {
         return schemas(&args.schema);
     }
@@ -112,7 +112,7 @@ pub(crate) fn run(args: ValidateArgs, kube: &Kube) -> Result<Outcome> {
     };
     let yaml = serde_norway::to_string(&doc)?;
     match &args.output {
-        Some(p) => crate::fsutil::write_atomic(p, yaml.as_bytes())
+        Some(p) => cns_files::write_atomic(p, yaml.as_bytes())
             .with_context(|| format!("failed to write `{}`", p.display()))?,
         None => print!("{yaml}"),
     }

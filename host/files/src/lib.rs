@@ -16,7 +16,7 @@ pub mod tree;
 pub mod write;
 
 pub use tree::FileTree;
-pub use write::{Interrupted, WriteReport, interrupt};
+pub use write::{Interrupted, WriteReport, interrupt, write_atomic, write_private};
 
 use sha2::{Digest, Sha256};
 use std::fmt;

@@ -1,7 +1,8 @@
-//! The bundle tree written to disk atomically: staged in a sibling folder and renamed into
-//! place, an identical output left as it is, unchanged files of a replaced output linked
-//! over, writers of one folder taking turns, and a signal either before the new tree moved
-//! in (the output as it was) or after (the output complete), never between ([`interrupt`]).
+//! Files written to disk atomically: one file ([`write_atomic`], [`write_private`]), and the
+//! bundle tree: staged in a sibling folder and renamed into place, an identical output left
+//! as it is, unchanged files of a replaced output linked over, writers of one folder taking
+//! turns, and a signal either before the new tree moved in (the output as it was) or after
+//! (the output complete), never between ([`interrupt`]).
 
 use crate::tree::{Entry, FileTree};
 use crate::{Error, Result};
@@ -223,6 +224,41 @@ fn lock_folder(folder: &Path) -> std::io::Result<std::fs::File> {
     let f = std::fs::File::open(folder)?;
     f.lock()?;
     Ok(f)
+}
+
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".cnsctl-write-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // open(2) applies the umask to this mode.
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Write one file the user asked for atomically (a temporary file beside it renamed into
+/// place, so a failure leaves the old file or nothing), mode 0666 less the umask (0644 by
+/// default, like any other tool).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with_mode(path, bytes, 0o666)
+}
+
+/// Write a secret atomically with mode 0600, whatever the file there had before.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with_mode(path, bytes, 0o600)
 }
 
 /// Create `path` (it must not exist) holding `entry`, with [`Entry::mode`] whatever the
@@ -554,5 +590,31 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         tree().write_to(tmp.path(), false).unwrap();
         assert!(tmp.path().join("a.txt").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn single_files_follow_the_umask_or_stay_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&p, b"secret").unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), b"secret");
+        let q = dir.path().join("r.yaml");
+        write_atomic(&q, b"x").unwrap();
+        let mode = std::fs::metadata(&q).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o600, 0o600, "{mode:o}");
+        assert_ne!(mode, 0o600, "not private: the umask decides, {mode:o}");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "no temp files left: {names:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! cnsctl's Kubernetes edge, on kube's client: finding the cluster (`--kubeconfig`,
 //! `KUBECONFIG`, `~/.kube/config`, in-cluster), `cm://NAMESPACE/NAME` ConfigMap storage
-//! ([`cm`]), the K8s snapshot collector ([`collect`]) and the snapshot agent Job ([`agent`]).
+//! ([`cm`]), documents at a file or `cm://` location ([`location`]), the K8s snapshot
+//! collector ([`collect`]) and the snapshot agent Job ([`agent`]).
 //!
 //! The API is blocking: each [`Cluster`] owns a small Tokio runtime and runs kube's async
 //! calls on it, so the CLI stays synchronous like the rest of cnsctl.
@@ -9,6 +10,7 @@ pub mod agent;
 pub mod cm;
 pub mod collect;
 mod error;
+pub mod location;
 
 pub use error::{Error, Result};
 
@@ -133,6 +135,43 @@ pub fn go_duration(d: Duration) -> String {
     }
 }
 
+/// Parse a Go-style duration (`5m`, `90s`, `1h30m`, or plain seconds) of 1 s to 24 h, as
+/// the predecessor's `--timeout` takes; the error says what is expected.
+pub fn parse_go_duration(s: &str) -> std::result::Result<Duration, String> {
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(n));
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => {
+                return Err(format!(
+                    "`{s}`: expected a duration such as 5m, 90s or 1h30m"
+                ));
+            }
+        };
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{s}`: expected a duration such as 5m, 90s or 1h30m"))?;
+        total = total.saturating_add(n.saturating_mul(unit));
+        num.clear();
+    }
+    if !num.is_empty() || total == 0 || total > 24 * 3600 {
+        return Err(format!(
+            "`{s}`: expected a duration between 1s and 24h such as 5m, 90s or 1h30m"
+        ));
+    }
+    Ok(Duration::from_secs(total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +181,18 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
         assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
         assert_eq!(go_duration(Duration::from_secs(42)), "42s");
+    }
+
+    #[test]
+    fn parsed_go_durations() {
+        let parse = parse_go_duration;
+        assert_eq!(parse("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("90"), Ok(Duration::from_secs(90)));
+        assert!(parse("5x").is_err());
+        assert!(parse("5").is_ok());
+        assert!(parse("0s").is_err());
+        assert!(parse("m").is_err());
+        assert!(parse("25h").is_err());
     }
 }

@@ -82,6 +82,45 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A private key file others may read or write.
+    #[error(
+        "private key `{path}` is accessible to other users (mode {mode:04o}): run `chmod 600 {path}`, or pass --insecure-key-permissions"
+    )]
+    KeyPermissions {
+        /// Key file path.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A file that cannot be read.
+    #[error("failed to read `{path}`")]
+    ReadFile {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that cannot be written.
+    #[error("failed to write `{path}`")]
+    WriteFile {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `--digest-file` cannot be used.
+    #[error("--digest-file `{path}` {reason}")]
+    DigestFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: &'static str,
+        /// The I/O error, if any.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// No signature is stored for the artifact.
     #[error("{reference} is not signed: no signature at tag `{tag}`")]
     Unsigned {

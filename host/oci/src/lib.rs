@@ -10,6 +10,7 @@ mod bounded;
 mod error;
 pub mod manifest;
 pub mod mirror;
+pub mod publish;
 pub mod reference;
 pub mod registry;
 pub mod sign;

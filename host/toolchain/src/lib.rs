@@ -4,6 +4,10 @@
 //! (b) Debian's `rustc-web` + `rust-web-src` (+ `lld`): `-Zbuild-std` with `RUSTC_BOOTSTRAP=1`;
 //! (c) neither: an error naming both remedies.
 
+mod package;
+
+pub use package::{PackageError, PluginPackage};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

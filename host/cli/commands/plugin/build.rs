@@ -4,7 +4,7 @@
 use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `plugin build`.
 #[derive(Debug, Args)]
@@ -16,60 +16,6 @@ pub(crate) struct BuildArgs {
     /// Where to write the component. Default: DIR/<package name>.wasm.
     #[arg(short, long, value_name = "PLUGIN.wasm")]
     output: Option<PathBuf>,
-}
-
-/// `cargo metadata` facts about the plugin crate.
-struct CrateInfo {
-    package: String,
-    lib: String,
-    target_dir: PathBuf,
-}
-
-fn crate_info(cargo: &Path, manifest: &Path) -> Result<CrateInfo> {
-    let out = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
-        .arg(manifest)
-        .output()
-        .with_context(|| format!("cannot run `{}`", cargo.display()))?;
-    if !out.status.success() {
-        bail!(
-            "`cargo metadata` failed for `{}`:\n{}",
-            manifest.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let pkg = meta["packages"]
-        .as_array()
-        .and_then(|p| p.first())
-        .with_context(|| format!("no package in `{}`", manifest.display()))?;
-    let lib = pkg["targets"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| {
-            t["crate_types"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c == "cdylib"))
-        })
-        .and_then(|t| t["name"].as_str())
-        .with_context(|| {
-            format!(
-                "`{}` has no cdylib target: add crate-type = [\"cdylib\", \"rlib\"] under [lib]",
-                manifest.display()
-            )
-        })?;
-    Ok(CrateInfo {
-        package: pkg["name"].as_str().unwrap_or_default().to_string(),
-        lib: lib.replace('-', "_"),
-        target_dir: PathBuf::from(meta["target_directory"].as_str().unwrap_or("target")),
-    })
 }
 
 pub(super) fn run(args: BuildArgs) -> Result<Outcome> {
@@ -92,7 +38,7 @@ pub(super) fn run(args: BuildArgs) -> Result<Outcome> {
             cargo.clone()
         }
     };
-    let info = crate_info(&cargo, &manifest)?;
+    let info = cns_toolchain::PluginPackage::read(&cargo, &manifest)?;
     crate::ui::status(&format!(
         "building {} for {} ({}) in {} (set CARGO_TARGET_DIR to share one target directory between plugins)",
         info.package,

@@ -26,7 +26,7 @@ pub(super) fn file(core_path: &std::path::Path, output: &std::path::Path) -> Res
             &component,
         )
         .context("the component does not load as a cnsctl plugin")?;
-    crate::fsutil::write_atomic(output, &component)
+    cns_files::write_atomic(output, &component)
         .with_context(|| format!("failed to write `{}`", output.display()))?;
     crate::ui::status(&format!(
         "wrote {} ({} {} {}, WIT {}, {} bytes)",

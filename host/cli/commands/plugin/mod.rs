@@ -165,7 +165,7 @@ fn inspect(args: InspectArgs) -> Result<Outcome> {
 }
 
 fn push(args: PluginPushArgs) -> Result<Outcome> {
-    let plan = super::oci::PushPlan::prepare(&args.reference, &args.push)?;
+    let publish = super::oci::prepare_push(&args.reference, &args.push)?;
     let bytes = std::fs::read(&args.path)
         .with_context(|| format!("failed to read plugin `{}`", args.path.display()))?;
     // Publish only what loads: a valid component exporting a cnsctl world.
@@ -176,14 +176,15 @@ fn push(args: PluginPushArgs) -> Result<Outcome> {
     let p = runtime
         .load(&label, cns_runtime::Origin::File(args.path.clone()), &bytes)
         .with_context(|| format!("`{label}` is not a loadable cnsctl plugin"))?;
-    plan.push_plugin(
-        &bytes,
-        &cns_oci::artifact::plugin::PluginMeta {
-            name: p.name.clone(),
-            kind: p.kind.as_str().to_string(),
-            version: p.version.clone(),
-            wit: p.wit_version.clone(),
-        },
-    )?;
+    let meta = cns_oci::artifact::plugin::PluginMeta {
+        name: p.name.clone(),
+        kind: p.kind.as_str().to_string(),
+        version: p.version.clone(),
+        wit: p.wit_version.clone(),
+    };
+    let progress = |l: &str| crate::ui::status(l);
+    super::oci::push_with(publish, &args.push.registry, |pb, reg| {
+        pb.plugin(reg, &bytes, &meta, &progress)
+    })?;
     Ok(Outcome::Success)
 }

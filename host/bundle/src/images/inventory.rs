@@ -1,7 +1,7 @@
-//! The image inventory of a bundle: for each component, the container images its chart and
-//! operator will run, computed from the component's final values merged over the chart
-//! defaults recorded in the registry (`images:` of each entry), and written as
-//! `images.lock.yaml`.
+//! The inventory itself: each component's images from its final values over the chart
+//! defaults (`images:` of its registry entry) and from the operator resources among its
+//! manifests, with node tag suffixes resolved from the recipe's constraints, and the
+//! `images.lock.yaml` it is written as.
 
 use cns_recipe::registry::{ImageData, ImageSpec};
 use cns_recipe::{Constraint, RecipeResult};
@@ -14,7 +14,7 @@ pub const LOCK_FILE: &str = "images.lock.yaml";
 pub const LOCK_KIND: &str = "ImagesLock";
 
 /// One image a component runs.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LockedImage {
     /// The component.
     pub component: String,
@@ -85,6 +85,34 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// Pin a digest on every image that has none (`--resolve-digests`): `resolve` is asked
+    /// once per distinct reference (`REPOSITORY:TAG`, the image named as runtimes pull it)
+    /// and its error is returned with the image and component it was for. Images whose tag
+    /// ends in a node suffix the recipe does not determine are left as they are. Returns how
+    /// many references were resolved.
+    pub fn resolve_digests<E>(
+        &mut self,
+        mut resolve: impl FnMut(&LockedImage) -> Result<String, E>,
+    ) -> Result<usize, (String, String, E)> {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for img in self.images.iter_mut().filter(|i| i.digest.is_none()) {
+            if img.unresolved_suffix.is_some() {
+                continue;
+            }
+            let key = img.reference();
+            let digest = match seen.get(&key) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = resolve(img).map_err(|e| (key.clone(), img.component.clone(), e))?;
+                    seen.insert(key, d.clone());
+                    d
+                }
+            };
+            img.digest = Some(digest);
+        }
+        Ok(seen.len())
+    }
+
     /// Distinct references, sorted.
     pub fn references(&self) -> Vec<String> {
         let set: std::collections::BTreeSet<String> =
@@ -171,7 +199,7 @@ impl NodeFacts {
 }
 
 /// A values leaf as template text: non-empty strings and numbers; anything else is unset.
-fn leaf(values: &Value, path: &str) -> Option<String> {
+pub(super) fn leaf(values: &Value, path: &str) -> Option<String> {
     match cns_values::get_path(values, path)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -207,7 +235,7 @@ pub fn fill(template: &str, values: &Value) -> Option<String> {
 }
 
 /// The first template that fills, with the first placeholder's path of it.
-fn first(templates: &[String], values: &Value) -> Option<(String, Option<String>)> {
+pub(super) fn first(templates: &[String], values: &Value) -> Option<(String, Option<String>)> {
     templates.iter().find_map(|t| {
         let v = fill(t, values)?;
         let path = t
@@ -453,136 +481,10 @@ pub fn finish(mut inv: Inventory) -> Inventory {
     inv
 }
 
-/// The mirrored form of a repository: the registry host replaced by `mirror`
-/// (`registry/prefix`); a Docker Hub name without a host keeps its path.
-pub fn mirrored(repository: &str, mirror: &str) -> String {
-    let path = match registry_host(repository) {
-        Some(host) => &repository[host.len() + 1..],
-        None => repository,
-    };
-    format!("{}/{path}", mirror.trim_end_matches('/'))
-}
-
-/// The registry host a repository names (`nvcr.io`, `127.0.0.1:5000`, `localhost`), or none
-/// for a Docker Hub name such as `bitnami/kubectl` (the first component is a host only when
-/// it has a `.` or `:` or is `localhost`, as container runtimes read it).
-pub fn registry_host(repository: &str) -> Option<&str> {
-    let (first, _) = repository.split_once('/')?;
-    (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
-}
-
-/// `repository[:tag][@digest]` with the registry host a container runtime would use: a name
-/// without one is Docker Hub's (`docker.io/`, and `library/` for a single path component).
-pub fn normalized_reference(repository: &str, tag: Option<&str>, digest: Option<&str>) -> String {
-    let mut s = match (
-        registry_host(repository).is_some(),
-        repository.contains('/'),
-    ) {
-        (true, _) => repository.to_string(),
-        (false, true) => format!("docker.io/{repository}"),
-        (false, false) => format!("docker.io/library/{repository}"),
-    };
-    if let Some(t) = tag {
-        s.push(':');
-        s.push_str(t);
-    }
-    if let Some(d) = digest {
-        s.push('@');
-        s.push_str(d);
-    }
-    s
-}
-
-/// The `repository` field of every operand in `spec` of the documents of `kinds`, moved under
-/// `mirror`; the manifest re-serialised (sorted keys, comments dropped), or none when it has
-/// no such document.
-pub fn mirror_manifest(content: &[u8], kinds: &[&str], mirror: &str) -> Option<Vec<u8>> {
-    use serde::Deserialize;
-    let text = std::str::from_utf8(content).ok()?;
-    cns_files::nesting::check(text).ok()?;
-    let mut docs: Vec<Value> = serde_norway::Deserializer::from_str(text)
-        .map(Value::deserialize)
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let mut changed = false;
-    for doc in &mut docs {
-        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
-        if !kinds.contains(&kind) {
-            continue;
-        }
-        let Some(spec) = doc.get_mut("spec").and_then(Value::as_object_mut) else {
-            continue;
-        };
-        for operand in spec.values_mut() {
-            let has_image = operand.get("image").is_some() && operand.get("version").is_some();
-            if let (true, Some(Value::String(repo))) = (has_image, operand.get_mut("repository")) {
-                *repo = mirrored(repo, mirror);
-                changed = true;
-            }
-        }
-    }
-    if !changed {
-        return None;
-    }
-    let parts: Vec<String> = docs
-        .iter()
-        .filter(|d| !d.is_null())
-        .map(|d| cns_values::to_yaml(d).expect("manifest values serialise"))
-        .collect();
-    Some(parts.join("---\n").into_bytes())
-}
-
-/// `--registry-mirror`: the values overrides that point every image of `data` at `mirror`.
-pub fn mirror_overrides(data: &ImageData, values: &Value, mirror: &str) -> BTreeMap<String, Value> {
-    let mut merged = data.chart_defaults.clone();
-    cns_values::deep_merge(&mut merged, values);
-    let mut out = BTreeMap::new();
-    for spec in &data.refs {
-        let Some(path) = &spec.mirror else { continue };
-        let current = leaf(&merged, path).or_else(|| {
-            first(&spec.repository, &merged)
-                .map(|r| r.0)
-                .or_else(|| first(&spec.r#ref, &merged).map(|r| r.0))
-        });
-        if let Some(cur) = current {
-            out.insert(path.clone(), Value::String(mirrored(&cur, mirror)));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn docker_hub_names_are_normalized() {
-        for (repo, tag, digest, want) in [
-            ("nginx", Some("1.27"), None, "docker.io/library/nginx:1.27"),
-            (
-                "bitnami/kubectl",
-                Some("1"),
-                None,
-                "docker.io/bitnami/kubectl:1",
-            ),
-            (
-                "nvcr.io/nvidia/driver",
-                None,
-                Some("sha256:ab"),
-                "nvcr.io/nvidia/driver@sha256:ab",
-            ),
-            (
-                "localhost/x",
-                Some("t"),
-                Some("sha256:cd"),
-                "localhost/x:t@sha256:cd",
-            ),
-            ("127.0.0.1:5000/a/b", None, None, "127.0.0.1:5000/a/b"),
-        ] {
-            assert_eq!(normalized_reference(repo, tag, digest), want);
-        }
-    }
 
     #[test]
     fn fill_takes_every_placeholder_or_nothing() {
@@ -611,16 +513,6 @@ mod tests {
             split_reference("registry.k8s.io/pause:3.10"),
             ("registry.k8s.io/pause".into(), Some("3.10".into()), None)
         );
-    }
-
-    #[test]
-    fn mirrors_replace_the_registry_host_only() {
-        assert_eq!(mirrored("nvcr.io/nvidia", "m:5000/p"), "m:5000/p/nvidia");
-        assert_eq!(
-            mirrored("bitnami/kubectl", "m:5000/p/"),
-            "m:5000/p/bitnami/kubectl"
-        );
-        assert_eq!(mirrored("localhost/x", "m"), "m/x");
     }
 
     fn spec(y: &str) -> ImageSpec {

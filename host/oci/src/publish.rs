@@ -1,0 +1,220 @@
+//! Publishing as the commands run it: key files read with their permissions checked, and a
+//! push ([`Publish`]) whose local inputs (the reference, the signing key and its password,
+//! the digest file's folder) are all checked before the registry is written to, then the
+//! push, its signature, the provenance attestation of a signed bundle, and the digest file.
+
+use crate::artifact::{self, Pushed};
+use crate::sign::{self, SigningKey, VerifyingKey};
+use crate::{Entry, Error, OciRef, Registry, Result, attest};
+use std::path::{Path, PathBuf};
+
+/// The password of an encrypted private key: `CNS_SIGN_PASSWORD`, else `COSIGN_PASSWORD`.
+pub fn key_password() -> Option<String> {
+    std::env::var("CNS_SIGN_PASSWORD")
+        .or_else(|_| std::env::var("COSIGN_PASSWORD"))
+        .ok()
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Read a private key file (cosign's encrypted format with [`key_password`], or PKCS#8
+/// PEM), refusing one that users other than its owner may read or write unless `insecure`
+/// (`--insecure-key-permissions`).
+pub fn read_signing_key(path: &Path, insecure: bool) -> Result<SigningKey> {
+    #[cfg(unix)]
+    if !insecure {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|source| Error::ReadFile {
+                path: path.display().to_string(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(Error::KeyPermissions {
+                path: path.display().to_string(),
+                mode: mode & 0o7777,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = insecure;
+    sign::load_signing_key(&path.display().to_string(), &read(path)?, key_password)
+}
+
+/// Read a public key file (`cosign.pub`, PEM).
+pub fn read_verifying_key(path: &Path) -> Result<VerifyingKey> {
+    sign::load_verifying_key(&path.display().to_string(), &read(path)?)
+}
+
+/// A push with everything that can fail locally already checked.
+pub struct Publish {
+    target: OciRef,
+    key: Option<SigningKey>,
+    digest_file: Option<(PathBuf, tempfile::NamedTempFile)>,
+}
+
+impl Publish {
+    /// Check the destination `reference` (a tag, `latest` when none), read the signing key
+    /// (`sign_key`, see [`read_signing_key`]) and make sure the digest file can be written.
+    pub fn prepare(
+        reference: &str,
+        sign_key: Option<&Path>,
+        insecure_key_permissions: bool,
+        digest_file: Option<&Path>,
+    ) -> Result<Self> {
+        let target = artifact::push_target(reference)?;
+        let key = sign_key
+            .map(|p| read_signing_key(p, insecure_key_permissions))
+            .transpose()?;
+        let digest_file = match digest_file {
+            Some(f) => {
+                let refuse = |reason, source| Error::DigestFile {
+                    path: f.display().to_string(),
+                    reason,
+                    source,
+                };
+                if f.is_dir() {
+                    return Err(refuse("is a directory", None));
+                }
+                let dir = match f.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                let tmp = tempfile::Builder::new()
+                    .prefix(".cnsctl-digest-")
+                    .tempfile_in(dir)
+                    .map_err(|e| refuse("cannot be written", Some(e)))?;
+                Some((f.to_path_buf(), tmp))
+            }
+            None => None,
+        };
+        Ok(Publish {
+            target,
+            key,
+            digest_file,
+        })
+    }
+
+    /// Where the push goes.
+    pub fn target(&self) -> &OciRef {
+        &self.target
+    }
+
+    /// The public key (PEM) of the signing key, when the push signs.
+    pub fn public_key_pem(&self) -> Result<Option<String>> {
+        self.key.as_ref().map(sign::public_key_pem).transpose()
+    }
+
+    /// Pack, push and (with a key) sign a bundle's `files`; a signed bundle also gets
+    /// `provenance` (an SLSA v1 predicate) as a signed attestation. `progress` gets a line
+    /// per step.
+    pub fn bundle(
+        self,
+        reg: &Registry,
+        files: &[Entry],
+        provenance: serde_json::Value,
+        progress: &dyn Fn(&str),
+    ) -> Result<Pushed> {
+        let (r, key) = (&self.target, self.key.as_ref());
+        let pushed = artifact::bundle::push(reg, r, files, key)?;
+        if let Some(k) = key {
+            let statement = attest::statement(
+                &r.repository_ref(),
+                &pushed.digest,
+                attest::SLSA_PROVENANCE_V1,
+                provenance,
+            );
+            let (tag, size) = attest::attach(reg, r, &pushed.digest, &statement, k)?;
+            progress(&format!(
+                "attached SLSA provenance to {} (attestation tag {tag}, {size} bytes)",
+                pushed.digest
+            ));
+        }
+        report_signature(&pushed, progress);
+        self.finish(pushed)
+    }
+
+    /// Push and (with a key) sign a plugin component.
+    pub fn plugin(
+        self,
+        reg: &Registry,
+        bytes: &[u8],
+        meta: &artifact::plugin::PluginMeta,
+        progress: &dyn Fn(&str),
+    ) -> Result<Pushed> {
+        let pushed = artifact::plugin::push(reg, &self.target, bytes, meta, self.key.as_ref())?;
+        report_signature(&pushed, progress);
+        self.finish(pushed)
+    }
+
+    /// Write the digest file, if one was asked for.
+    fn finish(self, pushed: Pushed) -> Result<Pushed> {
+        if let Some((path, mut tmp)) = self.digest_file {
+            use std::io::Write;
+            let werr = |source| Error::WriteFile {
+                path: path.display().to_string(),
+                source,
+            };
+            tmp.write_all(format!("{}\n", pushed.digest).as_bytes())
+                .map_err(werr)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = tmp
+                    .as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(0o644));
+            }
+            tmp.persist(&path).map_err(|e| werr(e.error))?;
+        }
+        Ok(pushed)
+    }
+}
+
+fn report_signature(pushed: &Pushed, progress: &dyn Fn(&str)) {
+    if let Some(tag) = &pushed.signature_tag {
+        progress(&format!("signed {} (signature tag {tag})", pushed.digest));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn local_inputs_are_checked_before_anything_is_pushed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k.key");
+        std::fs::write(&key, "not a key").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Publish::prepare("oci://r.example/b:v1", Some(&key), false, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("is accessible to other users (mode 0644)"),
+            "{e}"
+        );
+        let e = Publish::prepare("oci://r.example/b:v1", None, false, Some(dir.path()))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.ends_with("is a directory"), "{e}");
+        let e = Publish::prepare("oci://r.example/b@sha256:00", None, false, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("invalid OCI reference"), "{e}");
+        let p = Publish::prepare("oci://r.example/b", None, false, None).unwrap();
+        assert_eq!(p.target().tag.as_deref(), Some("latest"));
+        assert_eq!(p.public_key_pem().unwrap(), None);
+    }
+}
