@@ -4,8 +4,8 @@
 
 use cns_bundle::Backend;
 use cns_plugin_sdk as sdk;
-use cns_runtime::OutputFile;
 use cns_runtime::types as host;
+use cns_runtime::{OutputFile, RenderOutput};
 
 fn to_sdk_sched(s: &host::Scheduling) -> sdk::Scheduling {
     sdk::Scheduling {
@@ -70,50 +70,56 @@ fn to_sdk_input(i: &host::ComponentInput) -> sdk::ComponentInput {
     }
 }
 
-fn to_sdk_deployer(i: &host::DeployerInput) -> sdk::DeployerInput {
-    sdk::DeployerInput {
+fn values(v: &host::Values) -> sdk::values::Value {
+    cns_runtime::values::from_wit(v.clone()).expect("the host's trees are trees")
+}
+
+fn to_sdk_deployment(i: &host::Deployment) -> sdk::Deployment {
+    sdk::Deployment {
         components: i
             .components
             .iter()
-            .map(|c| sdk::RenderedComponent {
+            .map(|c| sdk::Component {
                 name: c.name.clone(),
                 namespace: c.namespace.clone(),
                 chart: to_sdk_chart(&c.chart),
                 order: c.order,
                 dependencies: c.dependencies.clone(),
-                values_json: c.values_json.clone(),
+                values: values(&c.values),
                 files: c.files.clone(),
+                pod_security: c.pod_security.clone(),
+                cluster_values: c.cluster_values.as_ref().map(values),
             })
             .collect(),
         criteria: to_sdk_criteria(&i.criteria),
         recipe_version: i.recipe_version.clone(),
-        options: i
+        flags: i
             .options
+            .flags
             .iter()
             .map(|o| sdk::OptionPair {
                 key: o.key.clone(),
                 value: o.value.clone(),
             })
             .collect(),
+        clusters: i.options.clusters.clone(),
     }
 }
 
-fn back(
-    plugin: &str,
-    r: Result<Vec<sdk::BundleFile>, sdk::PluginError>,
-) -> cns_runtime::Result<Vec<OutputFile>> {
-    let files = r.map_err(|e| {
-        let (kind, message) = match e {
-            sdk::PluginError::InvalidInput(m) => (cns_runtime::Refusal::InvalidInput, m),
-            sdk::PluginError::Unsupported(m) => (cns_runtime::Refusal::Unsupported, m),
-            sdk::PluginError::Internal(m) => (cns_runtime::Refusal::Internal, m),
-        };
-        cns_runtime::Error::PluginReturned {
-            plugin: plugin.into(),
-            kind,
-            message,
-        }
-    })?;
+fn refusal(plugin: &str, e: sdk::PluginError) -> cns_runtime::Error {
+    let (kind, message) = match e {
+        sdk::PluginError::InvalidInput(m) => (cns_runtime::Refusal::InvalidInput, m),
+        sdk::PluginError::Unsupported(m) => (cns_runtime::Refusal::Unsupported, m),
+        sdk::PluginError::Internal(m) => (cns_runtime::Refusal::Internal, m),
+    };
+    cns_runtime::Error::PluginReturned {
+        plugin: plugin.into(),
+        kind,
+        message,
+    }
+}
+
+fn back(plugin: &str, files: Vec<sdk::BundleFile>) -> cns_runtime::Result<Vec<OutputFile>> {
     files
         .into_iter()
         .map(|f| {
@@ -132,8 +138,8 @@ fn back(
         .collect()
 }
 
-type Render = fn(&sdk::ComponentInput) -> Result<Vec<sdk::BundleFile>, sdk::PluginError>;
-type Generate = fn(&sdk::DeployerInput) -> Result<Vec<sdk::BundleFile>, sdk::PluginError>;
+type Render = fn(&sdk::ComponentInput) -> Result<sdk::Rendered, sdk::PluginError>;
+type Generate = fn(&sdk::Deployment) -> Result<Vec<sdk::BundleFile>, sdk::PluginError>;
 
 /// Every built-in bundler crate, linked natively, by plugin name (`helm` serves the rest).
 /// A test (`tests/all/plugins.rs`) checks these names against the built-in list.
@@ -172,21 +178,38 @@ impl Backend for Native {
     fn deployer_names(&self) -> Vec<String> {
         DEPLOYERS.iter().map(|(n, _)| n.to_string()).collect()
     }
-    fn render(&self, input: &host::ComponentInput) -> cns_runtime::Result<Vec<OutputFile>> {
+    /// As the host does for a WIT 0.3 bundler: its files after the `values.yaml` the host
+    /// writes from its values.
+    fn render(&self, input: &host::ComponentInput) -> cns_runtime::Result<RenderOutput> {
         let name = self.bundler_name(&input.name).expect("always one");
         let render = BUNDLERS.iter().find(|(n, _)| *n == name).expect("listed").1;
-        back(&name, render(&to_sdk_input(input)))
+        let r = render(&to_sdk_input(input)).map_err(|e| refusal(&name, e))?;
+        let written = cns_runtime::output::values_file(input, &r.values).map_err(|problem| {
+            cns_runtime::Error::BadOutput {
+                plugin: name.clone(),
+                problem,
+            }
+        })?;
+        let mut files = vec![written];
+        files.extend(back(&name, r.files)?);
+        Ok(RenderOutput {
+            files,
+            values: Some(r.values),
+        })
     }
     fn generate(
         &self,
         name: &str,
-        input: &host::DeployerInput,
+        input: &host::Deployment,
     ) -> cns_runtime::Result<Vec<OutputFile>> {
         let generate = DEPLOYERS
             .iter()
             .find(|(n, _)| *n == name)
             .expect("checked by has_deployer")
             .1;
-        back(name, generate(&to_sdk_deployer(input)))
+        back(
+            name,
+            generate(&to_sdk_deployment(input)).map_err(|e| refusal(name, e))?,
+        )
     }
 }

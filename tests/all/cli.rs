@@ -264,7 +264,7 @@ fn version_and_help() {
     let o = run(cnsctl(tmp.path()).arg("version"));
     assert!(o.status.success(), "{}", describe(&o));
     let s = String::from_utf8_lossy(&o.stdout);
-    assert!(s.contains("wit cns:plugin@0.2.0"), "{s}");
+    assert!(s.contains("wit cns:plugin@0.3.0"), "{s}");
     let o = run(cnsctl(tmp.path()).arg("--help"));
     assert!(o.status.success());
     let s = String::from_utf8_lossy(&o.stdout);
@@ -305,7 +305,7 @@ fn plugin_list_shows_every_builtin_with_digest() {
         let p = list.iter().find(|p| p["name"] == a.name).expect(a.name);
         assert_eq!(p["sha256"], hex::encode(sha2::Sha256::digest(a.bytes)));
         assert_eq!(p["size"], a.bytes.len());
-        assert_eq!(p["wit"], "0.2.0");
+        assert_eq!(p["wit"], "0.3.0");
     }
     let o = run(cnsctl(tmp.path()).args(["plugin", "list"]));
     let table = String::from_utf8_lossy(&o.stdout);

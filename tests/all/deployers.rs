@@ -531,11 +531,6 @@ fn argocd_waves_gate_through_the_documented_application_health_check() {
         repo["stringData"],
         serde_json::json!({"name": "repo-ghcr-io-nvidia", "type": "helm", "url": "ghcr.io/nvidia", "enableOCI": "true"})
     );
-    // The SDK and the host agree on how Pod Security levels reach deployers.
-    assert_eq!(
-        cns_bundle::POD_SECURITY_OPTION,
-        cns_plugin_sdk::deploy::POD_SECURITY_OPTION
-    );
 }
 
 #[test]

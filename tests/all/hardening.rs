@@ -6,7 +6,7 @@
 use crate::util::{cnsctl, fails, ok, registry_client as client, tempdir};
 use cns_oci::OciRef;
 use cns_oci::manifest::{self, Descriptor, Manifest};
-use cns_plugin_sdk::{ChartSource, DeployerInput, RenderedComponent};
+use cns_plugin_sdk::{ChartSource, Component, Deployment};
 use cns_test_support::registry::TestRegistry;
 use cns_test_support::{describe, list_files, require_tool, run};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -271,7 +271,7 @@ fn generators_quote_every_field_property() {
                 plain.to_string()
             }
         };
-        let comp = RenderedComponent {
+        let comp = Component {
             name: "comp".into(),
             namespace: field(0, "ns"),
             chart: ChartSource {
@@ -281,10 +281,12 @@ fn generators_quote_every_field_property() {
             },
             order: 0,
             dependencies: vec![],
-            values_json: "{}".into(),
+            values: serde_json::json!({}),
             files: vec!["values.yaml".into(), "manifests/m.yaml".into()],
+            pod_security: None,
+            cluster_values: None,
         };
-        let input = DeployerInput {
+        let input = Deployment {
             components: vec![comp.clone()],
             criteria: cns_plugin_sdk::Criteria {
                 service: "eks".into(),
@@ -293,7 +295,8 @@ fn generators_quote_every_field_property() {
                 intent: "training".into(),
             },
             recipe_version: rng.hostile(),
-            options: vec![],
+            flags: vec![],
+            clusters: vec![],
         };
         let dir = t.join(format!("case{case}"));
         // Scripts: parse, pass shellcheck, and run only helm/kubectl with the exact values.
@@ -411,13 +414,19 @@ fn generators_quote_every_field_property() {
                 "case {case}"
             );
         }
-        // A bundler's values.yaml header stays a comment.
+        // The values.yaml header the host writes for a bundler stays a comment.
         let mut ci = cns_plugin_sdk::testing::component_input("comp", "{\"a\": 1}");
         ci.namespace = comp.namespace.clone();
         ci.chart = comp.chart.clone();
         let rendered = cns_plugin_helm::render::render(&ci).expect("helm renders");
-        let values = rendered.iter().find(|f| f.path == "values.yaml").unwrap();
-        let docs = documents(std::str::from_utf8(&values.content).unwrap());
+        let values = cns_values::values_file(
+            &ci.name,
+            &ci.chart.chart,
+            &ci.chart.version,
+            &rendered.values,
+        )
+        .unwrap();
+        let docs = documents(&values);
         assert_eq!(docs, [serde_json::json!({"a": 1})], "case {case}");
     }
     if let Some(sc) = shellcheck {

@@ -644,11 +644,11 @@ fn plugins_from_files_and_signed_oci_artifacts() {
     let info: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(info["name"], "script");
     assert_eq!(info["kind"], "deployer");
-    assert_eq!(info["wit"], "0.2.0");
+    assert_eq!(info["wit"], "0.3.0");
     assert!(info["origin"].as_str().unwrap().contains(&digest), "{info}");
     let o = cns(t, &["plugin", "inspect", "script.wasm"]);
     assert!(
-        ok(&o).contains("imports:     cns:plugin/host@0.2.0"),
+        ok(&o).contains("imports:     cns:plugin/host@0.3.0"),
         "{}",
         describe(&o)
     );

@@ -32,7 +32,7 @@ fn components_import_only_the_host_interface() {
         );
         for i in &p.imports {
             assert!(
-                i == "cns:plugin/host@0.2.0" || i == "cns:plugin/types@0.2.0",
+                i == "cns:plugin/host@0.3.0" || i == "cns:plugin/types@0.3.0",
                 "{} imports `{i}`: plugins may import only cns:plugin/host",
                 a.name
             );
@@ -60,7 +60,7 @@ fn every_plugin_describes_itself() {
             .load(a.name, Origin::Memory(a.name.into()), a.bytes)
             .unwrap();
         assert_eq!(p.name, a.name);
-        assert_eq!(p.wit_version, "0.2.0");
+        assert_eq!(p.wit_version, "0.3.0");
         // `cnsctl bundle` loads only the built-ins named like its components and deployer
         // (plus `helm`), which relies on this.
         if cns_plugin_artifacts::BUILTIN
@@ -118,12 +118,14 @@ fn every_bundler_renders_a_minimal_component() {
                 dependencies: vec![],
             })
             .unwrap_or_else(|e| panic!("{}: {e}", a.name));
-        let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
+        // WIT 0.3: the bundler returns its values; the host writes values.yaml first.
+        let paths: Vec<_> = files.files.iter().map(|f| f.path.as_str()).collect();
         assert!(
-            paths.contains(&"values.yaml") && paths.contains(&"README.md"),
+            paths[0] == "values.yaml" && paths.contains(&"README.md"),
             "{}: {paths:?}",
             a.name
         );
+        assert!(files.values.is_some(), "{}", a.name);
     }
 }
 
@@ -168,7 +170,11 @@ fn more_concurrent_calls_than_pool_slots_wait_instead_of_failing() {
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for o in outs {
-        assert_eq!(o.unwrap(), want);
+        let o = o.unwrap();
+        assert_eq!(
+            (o.files, o.values),
+            (want.files.clone(), want.values.clone())
+        );
     }
 }
 

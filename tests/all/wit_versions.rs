@@ -1,7 +1,7 @@
-//! WIT versioning: plugins built against the previous minor (`cns:plugin@0.1.0`, real builds
-//! of cnsctl's `script` and `cert-manager` kept in `tests/fixtures/wit-0.1.0/`) load on this
-//! host and give the same bundle as today's built-ins; a future major or minor is refused
-//! with a message naming both versions.
+//! WIT versioning: plugins built against the older minors (real builds of cnsctl's own
+//! plugins: `cns:plugin@0.1.0` in `tests/fixtures/wit-0.1.0/`, `0.2.0` in
+//! `tests/fixtures/wit-0.2.0/`) load on this host and give the same bundle as today's
+//! built-ins; a future major or minor is refused with a message naming both versions.
 
 use crate::util::{cnsctl, fails, ok, repo_file, same_tree, tempdir};
 use cns_runtime::{Limits, Origin, Runtime, WIT_VERSION};
@@ -14,6 +14,12 @@ fn runtime() -> Arc<Runtime> {
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(repo_file(&format!("tests/fixtures/wit-0.1.0/{name}.wasm"))).unwrap()
+}
+
+fn fixture_path(version: &str, name: &str) -> String {
+    repo_file(&format!("tests/fixtures/wit-{version}/{name}.wasm"))
+        .display()
+        .to_string()
 }
 
 /// The same component claiming another WIT version: every `@0.1.0` in its import/export
@@ -44,8 +50,8 @@ fn claiming(bytes: &[u8], version: &str) -> Vec<u8> {
 #[test]
 fn plugins_built_for_the_previous_minor_load_and_bundle_identically() {
     assert_eq!(
-        WIT_VERSION, "0.2.0",
-        "the fixtures are the previous minor of this host"
+        WIT_VERSION, "0.3.0",
+        "the fixtures are older minors of this host"
     );
     let rt = runtime();
     for (name, kind) in [("script", "deployer"), ("cert-manager", "bundler")] {
@@ -117,7 +123,7 @@ fn future_majors_and_minors_are_refused_naming_both_versions() {
     let t = tmp.path();
     for (version, name) in [
         ("1.0.0", "future-major"),
-        ("0.3.0", "future-minor"),
+        ("0.4.0", "future-minor"),
         ("0.0.9", "old-minor"),
     ] {
         let bytes = claiming(&fixture("script"), version);
@@ -129,7 +135,7 @@ fn future_majors_and_minors_are_refused_naming_both_versions() {
             err,
             format!(
                 "plugin `{name}` was built for WIT cns:plugin@{version}, but this host implements \
-                 cns:plugin@0.2.0 and loads plugins built for 0.2.x or 0.1.x"
+                 cns:plugin@0.3.0 and loads plugins built for 0.3.x or 0.2.x or 0.1.x"
             )
         );
         let path = t.join(format!("{name}.wasm"));
@@ -147,4 +153,70 @@ fn future_majors_and_minors_are_refused_naming_both_versions() {
         .load("patch", Origin::Memory("patch".into()), &bytes)
         .unwrap();
     assert_eq!(p.wit_version, "0.1.9");
+}
+
+/// Plugins built for WIT 0.2.0 (cnsctl's own `cert-manager`, `script` and `argocd` at
+/// 160eed3, the last commit before 0.3) load, a bundler's values are read back from the
+/// `values.yaml` it writes, a deployer gets values as JSON and settings as option pairs, and
+/// every bundle comes out byte-identical to today's built-ins: one cluster with Pod Security
+/// levels (script, argocd) and two clusters sharing a bundle (cluster values).
+#[test]
+fn plugins_built_for_0_2_load_and_bundle_byte_identically() {
+    let rt = runtime();
+    for (name, kind) in [
+        ("script", "deployer"),
+        ("argocd", "deployer"),
+        ("cert-manager", "bundler"),
+    ] {
+        let bytes = std::fs::read(fixture_path("0.2.0", name)).unwrap();
+        let p = rt.load(name, Origin::Memory(name.into()), &bytes).unwrap();
+        assert_eq!((p.name.as_str(), p.kind.as_str()), (name, kind));
+        assert_eq!(p.wit_version, "0.2.0");
+        assert!(
+            p.imports.contains(&"cns:plugin/host@0.2.0".to_string()),
+            "{:?}",
+            p.imports
+        );
+    }
+    let tmp = tempdir();
+    let t = tmp.path();
+    let cns = |args: &[&str]| run(cnsctl(&t.join("cache")).current_dir(t).args(args));
+    let certm = fixture_path("0.2.0", "cert-manager");
+    for (deployer, extra) in [
+        ("script", vec![]),
+        ("argocd", vec!["--repo", "oci://r.example/b/gpu:v1"]),
+        (
+            "argocd",
+            vec![
+                "--repo",
+                "https://git.example.com/gpu.git",
+                "--cluster-values",
+                "east",
+                "--cluster-values",
+                "west",
+                "--accelerated-node-selector",
+                "pool=gpu",
+            ],
+        ),
+    ] {
+        let mut args = vec!["bundle", "--deployer", deployer];
+        args.extend(&extra);
+        let new = format!("new-{deployer}-{}", extra.len());
+        let old = format!("old-{deployer}-{}", extra.len());
+        let mut a = args.clone();
+        a.extend(["--output", &new]);
+        ok(&cns(&a));
+        let plugin = fixture_path("0.2.0", deployer);
+        let mut a = args.clone();
+        a.extend(["--output", &old, "--plugin", &certm, "--plugin", &plugin]);
+        let o = cns(&a);
+        ok(&o);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr)
+                .matches("replaces the built-in one")
+                .count(),
+            2
+        );
+        same_tree(&t.join(&new), &t.join(&old));
+    }
 }

@@ -2,7 +2,8 @@
 //! crates linked natively for benchmarks), and which built-in plugins a bundle needs.
 
 use cns_recipe::RecipeResult;
-use cns_runtime::types::{ComponentInput, DeployerInput};
+use cns_runtime::RenderOutput;
+use cns_runtime::types::{ComponentInput, Deployment};
 use cns_runtime::{Catalog, OutputFile};
 
 /// Where bundlers and deployers run: the sandboxed WASM [`Catalog`] (what cnsctl uses), or
@@ -15,9 +16,9 @@ pub trait Backend: Sync {
     /// Deployer names, for error messages.
     fn deployer_names(&self) -> Vec<String>;
     /// Run the bundler serving `input.name`.
-    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<Vec<OutputFile>>;
+    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<RenderOutput>;
     /// Run deployer `name`.
-    fn generate(&self, name: &str, input: &DeployerInput) -> cns_runtime::Result<Vec<OutputFile>>;
+    fn generate(&self, name: &str, input: &Deployment) -> cns_runtime::Result<Vec<OutputFile>>;
 }
 
 impl Backend for Catalog {
@@ -33,12 +34,12 @@ impl Backend for Catalog {
             .map(String::from)
             .collect()
     }
-    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<Vec<OutputFile>> {
+    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<RenderOutput> {
         self.bundler_for(&input.name)
             .expect("bundler checked before rendering")
             .render(input)
     }
-    fn generate(&self, name: &str, input: &DeployerInput) -> cns_runtime::Result<Vec<OutputFile>> {
+    fn generate(&self, name: &str, input: &Deployment) -> cns_runtime::Result<Vec<OutputFile>> {
         self.deployer(name)
             .expect("deployer checked before generating")
             .generate(input)

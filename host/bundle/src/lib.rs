@@ -21,7 +21,6 @@ pub use cns_files::FileTree;
 pub use error::{Error, Result};
 pub use options::{BundleOptions, Placement, SetOverride};
 pub use pipeline::{
-    CLUSTER_VALUES_OPTION, CLUSTERS_OPTION, POD_SECURITY_OPTION, Plan, Rendered, ResolvedComponent,
-    assemble, generate, inventory, plan, render,
+    Plan, Rendered, ResolvedComponent, assemble, generate, inventory, plan, render,
 };
 pub use request::BundleRequest;

@@ -4,8 +4,8 @@
 
 use crate::Backend;
 use cns_recipe::{RecipeResult, Store};
-use cns_runtime::types::{ComponentInput, DeployerInput};
-use cns_runtime::{OutputFile, Refusal};
+use cns_runtime::types::{ComponentInput, Deployment};
+use cns_runtime::{OutputFile, Refusal, RenderOutput};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -23,7 +23,7 @@ pub(crate) struct Stub {
     /// Components rendered, in call order.
     pub(crate) rendered: Mutex<Vec<String>>,
     /// The deployer's input, once generated.
-    pub(crate) deployed: Mutex<Option<DeployerInput>>,
+    pub(crate) deployed: Mutex<Option<Deployment>>,
 }
 
 impl Default for Stub {
@@ -59,7 +59,7 @@ impl Backend for Stub {
     fn deployer_names(&self) -> Vec<String> {
         self.deployers.iter().map(|d| d.to_string()).collect()
     }
-    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<Vec<OutputFile>> {
+    fn render(&self, input: &ComponentInput) -> cns_runtime::Result<RenderOutput> {
         self.rendered.lock().unwrap().push(input.name.clone());
         if self.refuse == Some(input.name.as_str()) {
             return Err(cns_runtime::Error::PluginReturned {
@@ -69,15 +69,21 @@ impl Backend for Stub {
             });
         }
         if let Some(f) = self.files.get(input.name.as_str()) {
-            return Ok(f.clone());
+            return Ok(RenderOutput {
+                files: f.clone(),
+                values: None,
+            });
         }
         let values = cns_values::from_json(&input.values_json).unwrap();
-        Ok(vec![file(
-            "values.yaml",
-            &cns_values::to_yaml_ordered(&values).unwrap(),
-        )])
+        Ok(RenderOutput {
+            files: vec![file(
+                "values.yaml",
+                &cns_values::to_yaml_ordered(&values).unwrap(),
+            )],
+            values: Some(values),
+        })
     }
-    fn generate(&self, _name: &str, input: &DeployerInput) -> cns_runtime::Result<Vec<OutputFile>> {
+    fn generate(&self, _name: &str, input: &Deployment) -> cns_runtime::Result<Vec<OutputFile>> {
         *self.deployed.lock().unwrap() = Some(input.clone());
         let mut out = vec![OutputFile {
             path: "deploy.sh".into(),

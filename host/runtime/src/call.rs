@@ -1,15 +1,25 @@
 //! Calling a loaded plugin: a fresh store per call with the memory cap and deadline, the
-//! typed `render`/`generate` calls, and every way a call can fail mapped to an [`Error`]
-//! naming the plugin.
+//! typed `render`/`generate` calls (older WIT versions given and taking what they know),
+//! and every way a call can fail mapped to an [`Error`] naming the plugin.
 
-use crate::bindings::types::{self, ComponentInput, DeployerInput, PluginError};
+use crate::bindings::types::{self, ComponentInput, Deployment, PluginError};
 use crate::error::{Refusal, boxed};
 use crate::host_impl::HostState;
-use crate::output::{OutputFile, validate};
+use crate::output::{OutputFile, VALUES_FILE, validate, values_file};
 use crate::plugin::Pre;
 use crate::{Error, Plugin, PluginKind, Result};
 use std::sync::Arc;
 use wasmtime::{Store, Trap};
+
+/// What a bundler returned, its files checked.
+#[derive(Debug, Clone)]
+pub struct RenderOutput {
+    /// Its files, `values.yaml` first (written by the host for a WIT 0.3 bundler).
+    pub files: Vec<OutputFile>,
+    /// Its final values, when it returned them (WIT 0.3); older bundlers only wrote
+    /// `values.yaml`.
+    pub values: Option<serde_json::Value>,
+}
 
 fn refusal(e: PluginError) -> (Refusal, String) {
     match e {
@@ -75,6 +85,12 @@ impl Plugin {
             Pre::Deployer(pre) => pre
                 .instantiate(&mut store)
                 .and_then(|i| i.cns_plugin_deployer().call_info(&mut store)),
+            Pre::BundlerV0_2(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.cns_plugin_bundler().call_info(&mut store)),
+            Pre::DeployerV0_2(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.cns_plugin_deployer().call_info(&mut store)),
             Pre::BundlerV0_1(pre) => pre
                 .instantiate(&mut store)
                 .and_then(|i| i.cns_plugin_bundler().call_info(&mut store)),
@@ -85,47 +101,109 @@ impl Plugin {
         r.map_err(|e| self.trap(&store, e))
     }
 
-    /// Render one component (bundlers only).
-    pub fn render(&self, input: &ComponentInput) -> Result<Vec<OutputFile>> {
+    /// Render one component (bundlers only). A bundler built for WIT 0.3 returns its files
+    /// and its final values, from which the host writes `values.yaml` (first, as bundlers
+    /// did); one built for 0.1 or 0.2 wrote `values.yaml` itself and returns no values.
+    pub fn render(&self, input: &ComponentInput) -> Result<RenderOutput> {
         let _slot = self.runtime.permit();
         let mut store = self.store();
         let r = match &self.pre {
             Pre::Bundler(pre) => pre
                 .instantiate(&mut store)
                 .and_then(|i| i.cns_plugin_bundler().call_render(&mut store, input)),
-            Pre::BundlerV0_1(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|i| i.cns_plugin_bundler().call_render(&mut store, input)),
-            Pre::Deployer(_) | Pre::DeployerV0_1(_) => {
+            Pre::BundlerV0_2(pre) => {
+                let files = pre
+                    .instantiate(&mut store)
+                    .and_then(|i| i.cns_plugin_bundler().call_render(&mut store, input));
+                return self.finish_files(&store, files).map(|files| RenderOutput {
+                    files,
+                    values: None,
+                });
+            }
+            Pre::BundlerV0_1(pre) => {
+                let files = pre
+                    .instantiate(&mut store)
+                    .and_then(|i| i.cns_plugin_bundler().call_render(&mut store, input));
+                return self.finish_files(&store, files).map(|files| RenderOutput {
+                    files,
+                    values: None,
+                });
+            }
+            Pre::Deployer(_) | Pre::DeployerV0_2(_) | Pre::DeployerV0_1(_) => {
                 return Err(self.wrong_kind(PluginKind::Bundler));
             }
         };
-        self.finish(&store, r)
+        let rendered = self.returned(&store, r)?;
+        self.rendered(input, rendered)
     }
 
-    /// Generate deployment files (deployers only).
-    pub fn generate(&self, input: &DeployerInput) -> Result<Vec<OutputFile>> {
+    /// A 0.3 bundler's result: files checked (no `values.yaml` of its own), the values
+    /// checked to be a tree within the output limit, and `values.yaml` written from them.
+    fn rendered(&self, input: &ComponentInput, r: types::Rendered) -> Result<RenderOutput> {
+        let bad = |problem: String| Error::BadOutput {
+            plugin: self.name.clone(),
+            problem,
+        };
+        let limits = &self.runtime.limits;
+        let values_size = crate::values::size(&r.values);
+        let files_size: usize = r.files.iter().map(|f| f.content.len()).sum();
+        if values_size + files_size > limits.max_output_bytes {
+            return Err(bad(format!(
+                "{} bytes of output (values included), more than the limit of {} bytes",
+                values_size + files_size,
+                limits.max_output_bytes
+            )));
+        }
+        if r.files.iter().any(|f| f.path == VALUES_FILE) {
+            return Err(bad(format!(
+                "`{VALUES_FILE}` among its files: the host writes it from the values a WIT 0.3 bundler returns"
+            )));
+        }
+        let values = crate::values::from_wit(r.values)
+            .map_err(|e| bad(format!("its values are not a values tree: {e}")))?;
+        if !values.is_object() {
+            return Err(bad("its values are not a mapping".into()));
+        }
+        let mut files = validate(&self.name, r.files, limits)?;
+        files.insert(0, values_file(input, &values).map_err(bad)?);
+        Ok(RenderOutput {
+            files,
+            values: Some(values),
+        })
+    }
+
+    /// Generate deployment files (deployers only); a deployer built for WIT 0.1 or 0.2 gets
+    /// the deployment as its version's `deployer-input`.
+    pub fn generate(&self, input: &Deployment) -> Result<Vec<OutputFile>> {
         let _slot = self.runtime.permit();
         let mut store = self.store();
         let r = match &self.pre {
             Pre::Deployer(pre) => pre
                 .instantiate(&mut store)
                 .and_then(|i| i.cns_plugin_deployer().call_generate(&mut store, input)),
-            Pre::DeployerV0_1(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|i| i.cns_plugin_deployer().call_generate(&mut store, input)),
-            Pre::Bundler(_) | Pre::BundlerV0_1(_) => {
+            Pre::DeployerV0_2(pre) => {
+                let old = crate::compat::deployer_input(input);
+                pre.instantiate(&mut store)
+                    .and_then(|i| i.cns_plugin_deployer().call_generate(&mut store, &old))
+            }
+            Pre::DeployerV0_1(pre) => {
+                let old = crate::compat::deployer_input(input);
+                pre.instantiate(&mut store)
+                    .and_then(|i| i.cns_plugin_deployer().call_generate(&mut store, &old))
+            }
+            Pre::Bundler(_) | Pre::BundlerV0_2(_) | Pre::BundlerV0_1(_) => {
                 return Err(self.wrong_kind(PluginKind::Deployer));
             }
         };
-        self.finish(&store, r)
+        self.finish_files(&store, r)
     }
 
-    fn finish(
+    /// What a call returned: a trap or a plugin error mapped to an [`Error`].
+    fn returned<T>(
         &self,
         store: &Store<HostState>,
-        r: wasmtime::Result<std::result::Result<Vec<types::BundleFile>, PluginError>>,
-    ) -> Result<Vec<OutputFile>> {
+        r: wasmtime::Result<std::result::Result<T, PluginError>>,
+    ) -> Result<T> {
         match r {
             Err(e) => Err(self.trap(store, e)),
             Ok(Err(pe)) => {
@@ -136,8 +214,17 @@ impl Plugin {
                     message,
                 })
             }
-            Ok(Ok(files)) => validate(&self.name, files, &self.runtime.limits),
+            Ok(Ok(v)) => Ok(v),
         }
+    }
+
+    fn finish_files(
+        &self,
+        store: &Store<HostState>,
+        r: wasmtime::Result<std::result::Result<Vec<types::BundleFile>, PluginError>>,
+    ) -> Result<Vec<OutputFile>> {
+        let files = self.returned(store, r)?;
+        validate(&self.name, files, &self.runtime.limits)
     }
 
     fn wrong_kind(&self, wanted: PluginKind) -> Error {

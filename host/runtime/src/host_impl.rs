@@ -1,9 +1,9 @@
 //! The per-call store state and the host side of the `host` interface (logging, in the
-//! current and the previous WIT version) and of the memory limiter.
+//! current WIT version and the older ones still loaded) and of the memory limiter.
 
 use crate::bindings::bundler::cns::plugin::{host, types};
 use crate::bindings::types::Level;
-use crate::bindings::v0_1;
+use crate::bindings::{v0_1, v0_2};
 use std::sync::Arc;
 
 /// Where plugin log messages go: `(plugin, level, message)`.
@@ -48,6 +48,17 @@ impl host::Host for HostState {
 
     fn enabled(&mut self, level: Level) -> bool {
         (self.filter)(level)
+    }
+}
+
+/// Plugins built against `cns:plugin@0.2.x` import the same `host` at 0.2.
+impl v0_2::bundler::cns::plugin::host::Host for HostState {
+    fn log(&mut self, level: Level, message: String) {
+        host::Host::log(self, level, message);
+    }
+
+    fn enabled(&mut self, level: Level) -> bool {
+        host::Host::enabled(self, level)
     }
 }
 

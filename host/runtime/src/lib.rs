@@ -10,6 +10,7 @@ pub mod bindings;
 mod cache;
 mod call;
 mod catalog;
+mod compat;
 mod error;
 mod host_impl;
 mod limits;
@@ -18,14 +19,17 @@ pub mod output;
 mod par;
 mod plugin;
 mod runtime;
+pub mod values;
 mod wit_version;
 
 pub use bindings::types;
 pub use cache::Cache;
 #[cfg(unix)]
 pub use cache::current_uid;
+pub use call::RenderOutput;
 pub use catalog::{Catalog, Embedded};
 pub use cns_engine::POOL_SLOTS;
+pub use compat::{CLUSTER_VALUES_OPTION, CLUSTERS_OPTION, POD_SECURITY_OPTION};
 pub use error::{Error, Refusal, Result};
 pub use host_impl::{LogFilter, LogSink};
 pub use limits::Limits;
@@ -35,10 +39,10 @@ pub use plugin::{Origin, Plugin, PluginKind, is_plugin_name};
 pub use runtime::Runtime;
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.3.0";
 
 /// The wasmtime release plugins run on (pinned in the workspace).
 pub const WASMTIME_VERSION: &str = "48.0.8";
 
 /// Older WIT versions this host still loads (`major.minor`), newest first.
-pub const WIT_COMPAT: &[&str] = &["0.1"];
+pub const WIT_COMPAT: &[&str] = &["0.2", "0.1"];

@@ -5,7 +5,7 @@
 use crate::bindings::bundler::BundlerPluginPre;
 use crate::bindings::deployer::DeployerPluginPre;
 use crate::bindings::types;
-use crate::bindings::v0_1;
+use crate::bindings::{v0_1, v0_2};
 use crate::error::boxed;
 use crate::plugin::{Pre, is_plugin_name};
 use crate::wit_version::{ACCEPTED, Binding, wit_binding};
@@ -107,6 +107,12 @@ impl Runtime {
             }
             (PluginKind::Deployer, Binding::Current) => {
                 Pre::Deployer(DeployerPluginPre::new(p).map_err(inst_err)?)
+            }
+            (PluginKind::Bundler, Binding::V0_2) => {
+                Pre::BundlerV0_2(v0_2::bundler::BundlerPluginPre::new(p).map_err(inst_err)?)
+            }
+            (PluginKind::Deployer, Binding::V0_2) => {
+                Pre::DeployerV0_2(v0_2::deployer::DeployerPluginPre::new(p).map_err(inst_err)?)
             }
             (PluginKind::Bundler, Binding::V0_1) => {
                 Pre::BundlerV0_1(v0_1::bundler::BundlerPluginPre::new(p).map_err(inst_err)?)

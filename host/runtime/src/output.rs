@@ -16,6 +16,29 @@ pub fn check_path(path: &str) -> std::result::Result<(), String> {
     })
 }
 
+/// The file the host writes from a WIT 0.3 bundler's values.
+pub const VALUES_FILE: &str = "values.yaml";
+
+/// The `values.yaml` the host writes for `input`'s component from the final `values` its
+/// bundler returned (WIT 0.3): the text bundlers of 0.1 and 0.2 wrote themselves.
+pub fn values_file(
+    input: &crate::bindings::types::ComponentInput,
+    values: &serde_json::Value,
+) -> std::result::Result<OutputFile, String> {
+    let text = cns_values::values_file(
+        &input.name,
+        &input.chart.chart,
+        &input.chart.version,
+        values,
+    )
+    .map_err(|e| format!("its values cannot be written as YAML: {e}"))?;
+    Ok(OutputFile {
+        path: VALUES_FILE.into(),
+        content: text.into_bytes(),
+        executable: false,
+    })
+}
+
 /// Validate a plugin's files against the rules and limits, keeping their order.
 pub(crate) fn validate(
     plugin: &str,

@@ -5,7 +5,7 @@
 use crate::Runtime;
 use crate::bindings::bundler::BundlerPluginPre;
 use crate::bindings::deployer::DeployerPluginPre;
-use crate::bindings::v0_1;
+use crate::bindings::{v0_1, v0_2};
 use crate::host_impl::HostState;
 use std::fmt;
 use std::path::PathBuf;
@@ -60,6 +60,8 @@ impl fmt::Display for Origin {
 pub(crate) enum Pre {
     Bundler(BundlerPluginPre<HostState>),
     Deployer(DeployerPluginPre<HostState>),
+    BundlerV0_2(v0_2::bundler::BundlerPluginPre<HostState>),
+    DeployerV0_2(v0_2::deployer::DeployerPluginPre<HostState>),
     BundlerV0_1(v0_1::bundler::BundlerPluginPre<HostState>),
     DeployerV0_1(v0_1::deployer::DeployerPluginPre<HostState>),
 }

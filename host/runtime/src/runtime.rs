@@ -2,7 +2,7 @@
 //! model on, epoch deadlines, nothing linked but the `host` interface: no WASI), the limits,
 //! the compile cache, the instance slots and the deadline clock.
 
-use crate::bindings::{bundler::BundlerPlugin, deployer::DeployerPlugin, v0_1};
+use crate::bindings::{bundler::BundlerPlugin, deployer::DeployerPlugin, v0_1, v0_2};
 use crate::cache::Cache;
 use crate::error::boxed;
 use crate::host_impl::{HostState, LogFilter, LogSink};
@@ -90,14 +90,17 @@ impl Runtime {
         let mut deployer_linker = Linker::new(&engine);
         DeployerPlugin::add_to_linker::<_, HasSelf<_>>(&mut deployer_linker, |s| s)
             .map_err(engine_err)?;
-        // The previous minor (0.1.x): its `host` interface, and its `types` instance (types
-        // only, nothing to define; the records are checked structurally at instantiation).
+        // The older minors (0.2.x, 0.1.x): their `host` interfaces, and their `types`
+        // instances (types only, nothing to define; the records are checked structurally at
+        // instantiation).
         for linker in [&mut bundler_linker, &mut deployer_linker] {
+            v0_2::bundler::cns::plugin::host::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+                .map_err(engine_err)?;
             v0_1::bundler::cns::plugin::host::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
                 .map_err(engine_err)?;
-            linker
-                .instance("cns:plugin/types@0.1.0")
-                .map_err(engine_err)?;
+            for types in ["cns:plugin/types@0.2.0", "cns:plugin/types@0.1.0"] {
+                linker.instance(types).map_err(engine_err)?;
+            }
         }
         Ok(Runtime {
             engine,

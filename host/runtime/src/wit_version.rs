@@ -8,6 +8,8 @@ use crate::{WIT_COMPAT, WIT_VERSION};
 pub(crate) enum Binding {
     /// Built for this host's WIT major.minor.
     Current,
+    /// Built for `cns:plugin@0.2.x`.
+    V0_2,
     /// Built for `cns:plugin@0.1.x`.
     V0_1,
 }
@@ -30,6 +32,7 @@ pub(crate) fn wit_binding(plugin: &str) -> Option<Binding> {
         return Some(Binding::Current);
     }
     match line.as_str() {
+        "0.2" if WIT_COMPAT.contains(&"0.2") => Some(Binding::V0_2),
         "0.1" if WIT_COMPAT.contains(&"0.1") => Some(Binding::V0_1),
         _ => None,
     }
@@ -54,27 +57,29 @@ mod tests {
     #[test]
     fn wit_version_rules() {
         assert_eq!(
-            WIT_VERSION, "0.2.0",
+            WIT_VERSION, "0.3.0",
             "update this table with the WIT version"
         );
         let cases = [
-            ("0.2.0", Some(Binding::Current)),
-            ("0.2.7", Some(Binding::Current)),
+            ("0.3.0", Some(Binding::Current)),
+            ("0.3.7", Some(Binding::Current)),
+            ("0.2.0", Some(Binding::V0_2)),
+            ("0.2.9", Some(Binding::V0_2)),
             ("0.1.0", Some(Binding::V0_1)),
             ("0.1.4", Some(Binding::V0_1)),
-            ("0.3.0", None),
+            ("0.4.0", None),
             ("0.0.9", None),
             ("1.0.0", None),
-            ("2.2.0", None),
-            ("0.2", Some(Binding::Current)),
-            ("0.2.0.1", None),
-            ("0.2.x", None),
+            ("3.3.0", None),
+            ("0.3", Some(Binding::Current)),
+            ("0.3.0.1", None),
+            ("0.3.x", None),
             ("junk", None),
             ("", None),
         ];
         for (v, want) in cases {
             assert_eq!(wit_binding(v), want, "{v}");
         }
-        assert_eq!(accepted_lines(), "0.2.x or 0.1.x");
+        assert_eq!(accepted_lines(), "0.3.x or 0.2.x or 0.1.x");
     }
 }

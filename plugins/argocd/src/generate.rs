@@ -20,12 +20,12 @@
 //! OCI chart repositories get a repository `Secret` (`enableOCI`).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, cluster_values, clusters, component_values, dns_label, flag, has_manifests,
-    option, ordered, placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
+    BundleSource, cluster_values, clusters, dns_label, flag, has_manifests, option, ordered,
+    placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::deep_merge;
 use cns_plugin_sdk::values::{Value, json};
-use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, file};
+use cns_plugin_sdk::{BundleFile, Component, Deployment, PluginError, file};
 
 /// Default namespace Argo CD runs in and where the Applications live.
 pub const ARGOCD_NAMESPACE: &str = "argocd";
@@ -88,7 +88,7 @@ pub struct Settings {
 
 impl Settings {
     /// Read the options.
-    pub fn from_input(input: &DeployerInput) -> Result<Self, PluginError> {
+    pub fn from_input(input: &Deployment) -> Result<Self, PluginError> {
         let project = option(input, "argocd-project")
             .unwrap_or("default")
             .to_string();
@@ -134,7 +134,7 @@ impl Settings {
 
 /// The chart as an Argo CD source: HTTP repositories as they are; OCI registries without
 /// the `oci://` scheme (Argo CD's Helm-over-OCI form, `enableOCI` on the repository).
-fn chart_source(c: &RenderedComponent) -> Value {
+fn chart_source(c: &Component) -> Value {
     let repo = c.chart.repository.trim_end_matches('/');
     let repo = repo.strip_prefix("oci://").unwrap_or(repo);
     json!({
@@ -155,7 +155,7 @@ fn bundle_ref(src: &BundleSource) -> (&str, &str) {
 /// `cluster`: with `--cluster-values`, the cluster's name and its values for `c`, read as a
 /// second value file (Git) or merged into the inline values (OCI).
 pub fn application(
-    c: &RenderedComponent,
+    c: &Component,
     src: &BundleSource,
     set: &Settings,
     pod_security: Option<&str>,
@@ -175,7 +175,7 @@ pub fn application(
             sources.push(json!({"repoURL": repo, "targetRevision": rev, "ref": "values"}));
         }
         BundleSource::Oci { .. } => {
-            let mut values = component_values(c)?;
+            let mut values = c.values.clone();
             if let Some((_, extra)) = cluster {
                 deep_merge(&mut values, extra);
             }
@@ -251,7 +251,7 @@ pub fn app_of_apps(src: &BundleSource, set: &Settings, include: &str) -> Value {
 /// (for the root Application) as destinations. Operators install CRDs and cluster roles, so
 /// cluster-scoped kinds are allowed.
 pub fn app_project(
-    ordered: &[&RenderedComponent],
+    ordered: &[&Component],
     src: &BundleSource,
     set: &Settings,
     clusters: &[String],
@@ -317,7 +317,7 @@ pub fn application_health(set: &Settings) -> Value {
 
 /// Argo CD repository Secrets for the OCI chart registries (`type: helm`, `enableOCI`), no
 /// credentials, by name.
-pub fn oci_repositories(ordered: &[&RenderedComponent], set: &Settings) -> Vec<(String, Value)> {
+pub fn oci_repositories(ordered: &[&Component], set: &Settings) -> Vec<(String, Value)> {
     let mut urls: Vec<&str> = ordered
         .iter()
         .filter_map(|c| c.chart.repository.strip_prefix("oci://"))
@@ -345,8 +345,8 @@ pub fn oci_repositories(ordered: &[&RenderedComponent], set: &Settings) -> Vec<(
 }
 
 fn readme(
-    input: &DeployerInput,
-    ordered: &[&RenderedComponent],
+    input: &Deployment,
+    ordered: &[&Component],
     src: &BundleSource,
     set: &Settings,
     repositories: &[(String, Value)],
@@ -438,15 +438,15 @@ fn readme(
 }
 
 /// Generate all Argo CD files for the bundle.
-pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
+pub fn generate(input: &Deployment) -> Result<Vec<BundleFile>, PluginError> {
     let ordered = ordered(input)?;
     let src = BundleSource::from_input(input)?;
     let set = Settings::from_input(input)?;
-    let clusters = clusters(input);
+    let clusters = clusters(input).to_vec();
     let mut out = Vec::new();
     if clusters.is_empty() {
         for c in &ordered {
-            let doc = application(c, &src, &set, pod_security(input, &c.name), None)?;
+            let doc = application(c, &src, &set, pod_security(c), None)?;
             out.push(file(
                 format!("{}/argocd/application.yaml", c.name),
                 yaml_doc(
@@ -478,7 +478,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
             ..set.clone()
         };
         for c in &ordered {
-            let values = cluster_values(input, &c.name)?;
+            let values = cluster_values(c);
             out.push(file(
                 format!("clusters/{name}/{}.yaml", c.name),
                 yaml_doc(
@@ -489,13 +489,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
                     &values,
                 )?,
             ));
-            let doc = application(
-                c,
-                &src,
-                &cset,
-                pod_security(input, &c.name),
-                Some((name, &values)),
-            )?;
+            let doc = application(c, &src, &cset, pod_security(c), Some((name, &values)))?;
             out.push(file(
                 format!("clusters/{name}/argocd/{}.yaml", c.name),
                 yaml_doc(
@@ -554,16 +548,16 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
 mod tests {
     use super::*;
     use cns_plugin_sdk::deploy::REPO_PLACEHOLDER;
-    use cns_plugin_sdk::testing::{deployer_input, rendered};
+    use cns_plugin_sdk::testing::{deployment, rendered};
 
-    fn comp(name: &str, order: u32, repo: &str, files: &[&str]) -> RenderedComponent {
+    fn comp(name: &str, order: u32, repo: &str, files: &[&str]) -> Component {
         let mut c = rendered(name, order, repo, files);
-        c.values_json = r#"{"a":{"b":1}}"#.into();
+        c.values = cns_plugin_sdk::values::parse(r#"{"a":{"b":1}}"#).unwrap();
         c
     }
 
-    fn input(components: Vec<RenderedComponent>, opts: &[(&str, &str)]) -> DeployerInput {
-        deployer_input(components, opts)
+    fn input(components: Vec<Component>, opts: &[(&str, &str)]) -> Deployment {
+        deployment(components, opts)
     }
 
     fn defaults() -> Settings {
@@ -692,13 +686,11 @@ mod tests {
             ("argocd-create-project", "true"),
             ("destination-name", "prod-east"),
             ("app-name", "east"),
-            ("pod-security/gpu-operator", "privileged"),
             ("repo", "https://git/x.git"),
         ];
-        let comps = vec![
-            comp("gpu-operator", 1, "https://helm.ngc.nvidia.com/nvidia", &[]),
-            comp("nvsentinel", 2, "oci://ghcr.io/nvidia", &[]),
-        ];
+        let mut gpu = comp("gpu-operator", 1, "https://helm.ngc.nvidia.com/nvidia", &[]);
+        gpu.pod_security = Some("privileged".into());
+        let comps = vec![gpu, comp("nvsentinel", 2, "oci://ghcr.io/nvidia", &[])];
         let files = generate(&input(comps, &opts)).unwrap();
         let doc = |p: &str| -> Value {
             let f = files

@@ -2,13 +2,13 @@
 
 use cns_plugin_sdk::component::{self, ReadmeInfo};
 use cns_plugin_sdk::values;
-use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError};
+use cns_plugin_sdk::{ComponentInput, PluginError, Rendered};
 
 /// Chart paths of the four cert-manager pods, used when the registry names no paths.
 pub const POD_PREFIXES: [&str; 4] = ["", "webhook.", "cainjector.", "startupapicheck."];
 
 /// Render cert-manager's files.
-pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+pub fn render(input: &ComponentInput) -> Result<Rendered, PluginError> {
     let mut input = input.clone();
     if input.system.node_selector_paths.is_empty() {
         input.system.node_selector_paths = POD_PREFIXES
@@ -31,7 +31,7 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
                 .into(),
         ));
     }
-    let mut out = vec![component::values_file(&input, &vals)?];
+    let mut out = Vec::new();
     out.extend(component::manifest_files(&input));
     let crds = values::get_path(&vals, "crds.enabled")
         .and_then(|v| v.as_bool())
@@ -52,12 +52,21 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         )],
     };
     out.push(component::readme(&input, &out, &info));
-    Ok(out)
+    Ok(Rendered {
+        files: out,
+        values: vals,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cns_plugin_sdk::BundleFile;
+
+    /// The files as the host writes them: values.yaml from the returned values, first.
+    fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+        super::render(input).map(|r| cns_plugin_sdk::testing::written(input, r))
+    }
     use cns_plugin_sdk::values::Value;
     use cns_plugin_sdk::values::json;
     use cns_plugin_sdk::{ChartSource, Criteria, Label, Scheduling, Toleration};

@@ -23,11 +23,11 @@
 //! `valuesFrom` a ConfigMap applied per cluster from `clusters/<cluster>/cluster-values.yaml`).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, cluster_values, clusters, component_values, dns_label, has_manifests, option,
-    ordered, placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
+    BundleSource, cluster_values, clusters, dns_label, has_manifests, option, ordered,
+    placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::{Value, json};
-use cns_plugin_sdk::{BundleFile, DeployerInput, PluginError, RenderedComponent, file};
+use cns_plugin_sdk::{BundleFile, Component, Deployment, PluginError, file};
 use std::collections::BTreeMap;
 
 /// Namespace the Flux objects live in.
@@ -74,7 +74,7 @@ pub fn helm_repository(url: &str) -> Value {
 /// [`CLUSTER_VALUES_CONFIGMAP`] (Flux merges `valuesFrom` first, then `values`; the shared
 /// values no longer set what the cluster's do).
 pub fn helm_release(
-    c: &RenderedComponent,
+    c: &Component,
     depends_on: &[String],
     drift: &str,
     per_cluster: bool,
@@ -97,7 +97,7 @@ pub fn helm_release(
             },
             "interval": "1h",
         }},
-        "values": component_values(c)?,
+        "values": c.values.clone(),
         // Corrects (or, with `warn`, reports) changes made to the release's objects in the
         // cluster, as a GitOps controller should.
         "driftDetection": {"mode": drift},
@@ -128,7 +128,7 @@ fn source_kind(src: &BundleSource) -> &'static str {
 }
 
 /// The Flux `Kustomization` that applies a component's `manifests/` from the bundle source.
-pub fn manifests_kustomization(c: &RenderedComponent, src: &BundleSource) -> Value {
+pub fn manifests_kustomization(c: &Component, src: &BundleSource) -> Value {
     json!({
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
@@ -235,7 +235,7 @@ pub fn namespace(name: &str, level: &str) -> Value {
 
 /// `dependsOn` per component: the recipe's dependencies, or with `serial` the previous
 /// component in deployment order.
-fn dependencies(ordered: &[&RenderedComponent], serial: bool) -> BTreeMap<String, Vec<String>> {
+fn dependencies(ordered: &[&Component], serial: bool) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for (i, c) in ordered.iter().enumerate() {
         let mut deps: Vec<String> = if serial {
@@ -253,8 +253,8 @@ fn dependencies(ordered: &[&RenderedComponent], serial: bool) -> BTreeMap<String
 }
 
 fn readme(
-    input: &DeployerInput,
-    ordered: &[&RenderedComponent],
+    input: &Deployment,
+    ordered: &[&Component],
     src: &BundleSource,
     access: &SourceAccess,
     clusters: &[String],
@@ -330,7 +330,7 @@ fn readme(
 }
 
 /// Generate all Flux files for the bundle.
-pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
+pub fn generate(input: &Deployment) -> Result<Vec<BundleFile>, PluginError> {
     let ordered = ordered(input)?;
     let src = BundleSource::from_input(input)?;
     let serial = matches!(option(input, "serial"), Some("true"));
@@ -346,7 +346,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
         verify: pubkey.is_some() && matches!(src, BundleSource::Oci { .. }),
     };
     let deps = dependencies(&ordered, serial);
-    let clusters = clusters(input);
+    let clusters = clusters(input).to_vec();
     let mut out = Vec::new();
     let mut resources = Vec::new();
 
@@ -405,7 +405,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
     }
     let mut namespaces = BTreeMap::new();
     for c in &ordered {
-        if let Some(level) = pod_security(input, &c.name)
+        if let Some(level) = pod_security(c)
             && let Some(other) = namespaces.insert(c.namespace.clone(), level)
             && other != level
         {
@@ -464,7 +464,7 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
     for name in &clusters {
         let mut data = cns_plugin_sdk::values::Map::new();
         for c in &ordered {
-            let tree = cluster_values(input, &c.name)?;
+            let tree = cluster_values(c);
             data.insert(
                 format!("{}.yaml", c.name),
                 Value::String(cns_plugin_sdk::values::yaml(&tree)?),
@@ -495,23 +495,17 @@ pub fn generate(input: &DeployerInput) -> Result<Vec<BundleFile>, PluginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cns_plugin_sdk::testing::{deployer_input, rendered};
+    use cns_plugin_sdk::testing::{deployment, rendered};
 
-    fn comp(
-        name: &str,
-        order: u32,
-        repo: &str,
-        deps: &[&str],
-        files: &[&str],
-    ) -> RenderedComponent {
+    fn comp(name: &str, order: u32, repo: &str, deps: &[&str], files: &[&str]) -> Component {
         let mut c = rendered(name, order, repo, files);
         c.dependencies = deps.iter().map(|s| s.to_string()).collect();
-        c.values_json = r#"{"driver":{"enabled":true}}"#.into();
+        c.values = cns_plugin_sdk::values::parse(r#"{"driver":{"enabled":true}}"#).unwrap();
         c
     }
 
-    fn input(components: Vec<RenderedComponent>, opts: &[(&str, &str)]) -> DeployerInput {
-        deployer_input(components, opts)
+    fn input(components: Vec<Component>, opts: &[(&str, &str)]) -> Deployment {
+        deployment(components, opts)
     }
 
     fn doc(files: &[BundleFile], path: &str) -> Value {
@@ -522,7 +516,7 @@ mod tests {
         cns_plugin_sdk::values::from_yaml(std::str::from_utf8(&f.content).unwrap()).unwrap()
     }
 
-    fn three() -> Vec<RenderedComponent> {
+    fn three() -> Vec<Component> {
         vec![
             comp(
                 "cert-manager",
@@ -634,15 +628,19 @@ mod tests {
     #[test]
     fn verify_secret_ref_drift_wait_and_namespaces() {
         let pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+        let mut comps = three();
+        for c in &mut comps {
+            if c.name == "gpu-operator" || c.name == "nvsentinel" {
+                c.pod_security = Some("privileged".into());
+            }
+        }
         let files = generate(&input(
-            three(),
+            comps,
             &[
                 ("repo", "oci://reg/b/gpu:v1"),
                 ("sign-pubkey", pem),
                 ("source-secret", "bundle-pull"),
                 ("flux-drift", "warn"),
-                ("pod-security/gpu-operator", "privileged"),
-                ("pod-security/nvsentinel", "privileged"),
             ],
         ))
         .unwrap();

@@ -3,7 +3,7 @@
 
 use cns_plugin_sdk::component::{self, ReadmeInfo};
 use cns_plugin_sdk::values::{self, Value};
-use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError};
+use cns_plugin_sdk::{ComponentInput, PluginError, Rendered};
 
 /// Prometheus metric types DCGM exporter accepts in its metrics CSV.
 pub const DCGM_TYPES: &[&str] = &["gauge", "counter", "label"];
@@ -65,7 +65,7 @@ pub fn check_dcgm_config(vals: &Value) -> Result<Option<String>, PluginError> {
 }
 
 /// Render the GPU Operator's files.
-pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+pub fn render(input: &ComponentInput) -> Result<Rendered, PluginError> {
     let mut vals = component::scheduled_values(input)?;
     let mut notes: Vec<String> = Vec::new();
     // Driver module parameters only reach a driver the operator installs: where the node image
@@ -84,7 +84,7 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         ));
         unused = Some(format!("manifests/{name}.yaml"));
     }
-    let mut out = vec![component::values_file(input, &vals)?];
+    let mut out = Vec::new();
     out.extend(
         component::manifest_files(input)
             .into_iter()
@@ -121,12 +121,21 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         notes,
     };
     out.push(component::readme(input, &out, &info));
-    Ok(out)
+    Ok(Rendered {
+        files: out,
+        values: vals,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cns_plugin_sdk::BundleFile;
+
+    /// The files as the host writes them: values.yaml from the returned values, first.
+    fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+        super::render(input).map(|r| cns_plugin_sdk::testing::written(input, r))
+    }
     use cns_plugin_sdk::testing::component_input;
     use cns_plugin_sdk::values::json;
 

@@ -2,12 +2,12 @@
 //! component registry names, manifests passed through, and a README.
 
 use cns_plugin_sdk::component::{self, ReadmeInfo};
-use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError};
+use cns_plugin_sdk::{ComponentInput, PluginError, Rendered};
 
 /// Render a component's files.
-pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+pub fn render(input: &ComponentInput) -> Result<Rendered, PluginError> {
     let vals = component::scheduled_values(input)?;
-    let mut out = vec![component::values_file(input, &vals)?];
+    let mut out = Vec::new();
     out.extend(component::manifest_files(input));
     let about = format!(
         "Helm chart `{}`, rendered by cnsctl's generic Helm bundler from the component registry.",
@@ -30,12 +30,21 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         notes: vec![],
     };
     out.push(component::readme(input, &out, &info));
-    Ok(out)
+    Ok(Rendered {
+        files: out,
+        values: vals,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cns_plugin_sdk::BundleFile;
+
+    /// The files as the host writes them: values.yaml from the returned values, first.
+    fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+        super::render(input).map(|r| cns_plugin_sdk::testing::written(input, r))
+    }
     use cns_plugin_sdk::values::json;
     use cns_plugin_sdk::values::{self, Value};
     use cns_plugin_sdk::{ChartSource, Criteria, InputFile, Label, Scheduling, Toleration};

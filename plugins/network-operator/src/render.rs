@@ -7,7 +7,7 @@
 
 use cns_plugin_sdk::component::{self, ReadmeInfo};
 use cns_plugin_sdk::values::{self, Value};
-use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError};
+use cns_plugin_sdk::{ComponentInput, PluginError, Rendered};
 
 /// Values paths that would move operator objects to another namespace.
 pub const NAMESPACE_PATHS: &[&str] = &["namespaceOverride", "operator.namespace"];
@@ -36,10 +36,10 @@ pub fn check(vals: &Value, input: &ComponentInput) -> Result<(), PluginError> {
 }
 
 /// Render the Network Operator component's files.
-pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+pub fn render(input: &ComponentInput) -> Result<Rendered, PluginError> {
     let vals = component::scheduled_values(input)?;
     check(&vals, input)?;
-    let mut out = vec![component::values_file(input, &vals)?];
+    let mut out = Vec::new();
     out.extend(component::manifest_files(input));
     let info = ReadmeInfo {
         title: "NVIDIA Network Operator",
@@ -54,12 +54,21 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         notes: vec![],
     };
     out.push(component::readme(input, &out, &info));
-    Ok(out)
+    Ok(Rendered {
+        files: out,
+        values: vals,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cns_plugin_sdk::BundleFile;
+
+    /// The files as the host writes them: values.yaml from the returned values, first.
+    fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+        super::render(input).map(|r| cns_plugin_sdk::testing::written(input, r))
+    }
     use cns_plugin_sdk::testing::component_input;
 
     fn input(values: &str, deps: &[&str]) -> ComponentInput {

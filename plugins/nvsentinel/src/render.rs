@@ -7,7 +7,7 @@
 
 use cns_plugin_sdk::component::{self, ReadmeInfo};
 use cns_plugin_sdk::values::{self, Value};
-use cns_plugin_sdk::{BundleFile, ComponentInput, Level, PluginError, log};
+use cns_plugin_sdk::{ComponentInput, Level, PluginError, Rendered, log};
 
 /// DCGM source modes the chart supports (`global.dcgm.mode`).
 pub const DCGM_MODES: &[&str] = &["operator-service", "external-hostengine", "embedded-mode"];
@@ -53,10 +53,10 @@ pub fn check_dcgm(vals: &Value, input: &ComponentInput) -> Result<Option<String>
 }
 
 /// Render the NVSentinel component's files.
-pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+pub fn render(input: &ComponentInput) -> Result<Rendered, PluginError> {
     let vals = component::scheduled_values(input)?;
     let notes: Vec<String> = check_dcgm(&vals, input)?.into_iter().collect();
-    let mut out = vec![component::values_file(input, &vals)?];
+    let mut out = Vec::new();
     out.extend(component::manifest_files(input));
     let info = ReadmeInfo {
         title: "NVSentinel",
@@ -74,12 +74,21 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         notes,
     };
     out.push(component::readme(input, &out, &info));
-    Ok(out)
+    Ok(Rendered {
+        files: out,
+        values: vals,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cns_plugin_sdk::BundleFile;
+
+    /// The files as the host writes them: values.yaml from the returned values, first.
+    fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+        super::render(input).map(|r| cns_plugin_sdk::testing::written(input, r))
+    }
     use cns_plugin_sdk::testing::component_input;
 
     fn input(values: &str) -> ComponentInput {

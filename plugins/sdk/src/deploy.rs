@@ -2,7 +2,7 @@
 //! YAML documents with a header.
 
 use crate::values::{self, Value};
-use crate::{DeployerInput, PluginError, RenderedComponent};
+use crate::{Component, Deployment, PluginError};
 
 /// Shown wherever a Git repository URL is needed but `--repo` was not given: the
 /// predecessor's placeholder, so its documented step
@@ -25,24 +25,20 @@ pub fn placeholder_help(deployer: &str) -> String {
     )
 }
 
-/// The value of deployer option `key` (`--repo` → `repo`, …), if given and not empty.
-pub fn option<'a>(input: &'a DeployerInput, key: &str) -> Option<&'a str> {
+/// The value of deployer flag `key` (`--repo` → `repo`, …), if given and not empty.
+pub fn option<'a>(input: &'a Deployment, key: &str) -> Option<&'a str> {
     input
-        .options
+        .flags
         .iter()
         .find(|o| o.key == key)
         .map(|o| o.value.as_str())
         .filter(|v| !v.is_empty())
 }
 
-/// Deployer option prefix under which the host passes each component's Pod Security level
-/// (`pod-security/gpu-operator=privileged`), from the component registry's `podSecurity`.
-pub const POD_SECURITY_OPTION: &str = "pod-security/";
-
 /// The Pod Security Admission level a component's namespace needs (`privileged`,
 /// `baseline`, `restricted`), if the registry names one.
-pub fn pod_security<'a>(input: &'a DeployerInput, component: &str) -> Option<&'a str> {
-    option(input, &format!("{POD_SECURITY_OPTION}{component}"))
+pub fn pod_security(c: &Component) -> Option<&str> {
+    c.pod_security.as_deref()
 }
 
 /// The namespace labels that admit pods at `level`: enforce, audit and warn alike.
@@ -57,25 +53,17 @@ pub fn pod_security_labels(level: &str) -> Value {
     Value::Object(m)
 }
 
-/// Deployer option naming the clusters of `--cluster-values`, comma-separated.
-pub const CLUSTERS_OPTION: &str = "clusters";
-/// Deployer option prefix of a component's cluster-specific values (a JSON object).
-pub const CLUSTER_VALUES_OPTION: &str = "cluster-values/";
-
 /// The clusters sharing this bundle (`--cluster-values`), empty when it is one cluster's.
-pub fn clusters(input: &DeployerInput) -> Vec<String> {
-    option(input, CLUSTERS_OPTION)
-        .map(|c| c.split(',').map(str::to_string).collect())
-        .unwrap_or_default()
+pub fn clusters(input: &Deployment) -> &[String] {
+    &input.clusters
 }
 
 /// A component's cluster-specific values (what `--cluster-values` took out of its shared
 /// `values.yaml`); an empty map when it has none.
-pub fn cluster_values(input: &DeployerInput, component: &str) -> Result<Value, PluginError> {
-    match option(input, &format!("{CLUSTER_VALUES_OPTION}{component}")) {
-        Some(json) => values::parse(json),
-        None => Ok(Value::Object(values::Map::new())),
-    }
+pub fn cluster_values(c: &Component) -> Value {
+    c.cluster_values
+        .clone()
+        .unwrap_or_else(|| Value::Object(values::Map::new()))
 }
 
 /// `text` as a Kubernetes name (DNS label): lowercase ASCII letters and digits, every run of
@@ -96,7 +84,7 @@ pub fn dns_label(text: &str, max: usize) -> String {
 }
 
 /// A boolean deployer option (`true`/`false`); absent is `false`.
-pub fn flag(input: &DeployerInput, key: &str) -> Result<bool, PluginError> {
+pub fn flag(input: &Deployment, key: &str) -> Result<bool, PluginError> {
     match option(input, key) {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
@@ -107,13 +95,13 @@ pub fn flag(input: &DeployerInput, key: &str) -> Result<bool, PluginError> {
 }
 
 /// Components sorted by deployment order; an error when there are none.
-pub fn ordered(input: &DeployerInput) -> Result<Vec<&RenderedComponent>, PluginError> {
+pub fn ordered(input: &Deployment) -> Result<Vec<&Component>, PluginError> {
     if input.components.is_empty() {
         return Err(PluginError::InvalidInput(
             "the recipe has no enabled components".into(),
         ));
     }
-    let mut v: Vec<&RenderedComponent> = input.components.iter().collect();
+    let mut v: Vec<&Component> = input.components.iter().collect();
     v.sort_by_key(|c| c.order);
     Ok(v)
 }
@@ -142,7 +130,7 @@ pub enum BundleSource {
 impl BundleSource {
     /// Read `repo`/`revision` options. An `oci://` repo may carry its tag (`oci://r/x:v1`) or
     /// digest (`@sha256:…`); `--revision` then must agree or be absent.
-    pub fn from_input(input: &DeployerInput) -> Result<Self, PluginError> {
+    pub fn from_input(input: &Deployment) -> Result<Self, PluginError> {
         let revision = option(input, "revision");
         match option(input, "repo") {
             Some(repo) if repo.starts_with("oci://") => {
@@ -201,23 +189,13 @@ pub fn yaml_doc(header: &str, doc: &Value) -> Result<String, PluginError> {
     Ok(s)
 }
 
-/// A component's final values as a tree.
-pub fn component_values(c: &RenderedComponent) -> Result<Value, PluginError> {
-    values::parse(&c.values_json).map_err(|e| match e {
-        PluginError::InvalidInput(m) => {
-            PluginError::InvalidInput(format!("values of `{}`: {m}", c.name))
-        }
-        other => other,
-    })
-}
-
 /// Whether the component's bundler produced files under `manifests/`.
-pub fn has_manifests(c: &RenderedComponent) -> bool {
+pub fn has_manifests(c: &Component) -> bool {
     c.files.iter().any(|f| f.starts_with("manifests/"))
 }
 
 /// Names of `manifests/*` files of a component, sorted.
-pub fn manifest_paths(c: &RenderedComponent) -> Vec<&str> {
+pub fn manifest_paths(c: &Component) -> Vec<&str> {
     let mut v: Vec<&str> = c
         .files
         .iter()
@@ -230,7 +208,7 @@ pub fn manifest_paths(c: &RenderedComponent) -> Vec<&str> {
 
 /// The chart as `helm` addresses it: the chart name plus `--repo URL` for an HTTP
 /// repository, or the full `oci://…/chart` reference (and no repo) for an OCI registry.
-pub fn chart_ref(c: &RenderedComponent) -> (String, Option<String>) {
+pub fn chart_ref(c: &Component) -> (String, Option<String>) {
     let repo = c.chart.repository.trim_end_matches('/');
     if repo.starts_with("oci://") {
         (format!("{repo}/{}", c.chart.chart), None)
@@ -241,7 +219,7 @@ pub fn chart_ref(c: &RenderedComponent) -> (String, Option<String>) {
 
 /// The first part of a bundle's root `README.md`: title, criteria, and the components table
 /// in deployment order. Deployers append their own "how to deploy" section.
-pub fn readme_head(input: &DeployerInput, ordered: &[&RenderedComponent]) -> String {
+pub fn readme_head(input: &Deployment, ordered: &[&Component]) -> String {
     let mut s = String::from("# cnsctl bundle\n\n");
     s.push_str(&format!(
         "Recipe criteria: service `{}`, accelerator `{}`, os `{}`, intent `{}`.\n",
@@ -275,26 +253,9 @@ pub fn readme_head(input: &DeployerInput, ordered: &[&RenderedComponent]) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Criteria, OptionPair};
 
-    fn input(opts: &[(&str, &str)]) -> DeployerInput {
-        DeployerInput {
-            components: vec![],
-            criteria: Criteria {
-                service: "eks".into(),
-                accelerator: "h100".into(),
-                os: "ubuntu".into(),
-                intent: "training".into(),
-            },
-            recipe_version: String::new(),
-            options: opts
-                .iter()
-                .map(|(k, v)| OptionPair {
-                    key: k.to_string(),
-                    value: v.to_string(),
-                })
-                .collect(),
-        }
+    fn input(opts: &[(&str, &str)]) -> Deployment {
+        crate::testing::deployment(vec![], opts)
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! wasm). Plugins do no I/O: everything arrives in the input and leaves as files.
 //!
 //! ```
-//! use cns_plugin_sdk::{Bundler, BundleFile, ComponentInput, PluginError, PluginInfo, PluginKind};
+//! use cns_plugin_sdk::{Bundler, ComponentInput, PluginError, PluginInfo, PluginKind, Rendered};
 //!
 //! struct Echo;
 //! impl Bundler for Echo {
@@ -20,9 +20,10 @@
 //!             serves: vec!["echo".into()],
 //!         }
 //!     }
-//!     fn render(input: ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+//!     fn render(input: ComponentInput) -> Result<Rendered, PluginError> {
+//!         // The host writes values.yaml from the returned values.
 //!         let values = cns_plugin_sdk::values::parse(&input.values_json)?;
-//!         Ok(vec![cns_plugin_sdk::file("values.yaml", cns_plugin_sdk::values::yaml(&values)?)])
+//!         Ok(Rendered { files: vec![], values })
 //!     }
 //! }
 //! cns_plugin_sdk::export_bundler!(Echo);
@@ -30,6 +31,7 @@
 
 pub mod component;
 pub mod deploy;
+mod io;
 pub mod quote;
 pub mod scheduling;
 pub mod testing;
@@ -50,7 +52,7 @@ pub mod bundler_world {
         pub_export_macro: true,
         export_macro_name: "__export_bundler_world",
         default_bindings_module: "cns_plugin_sdk::bundler_world",
-        additional_derives: [PartialEq, Eq],
+        additional_derives: [PartialEq],
     });
 }
 
@@ -69,28 +71,36 @@ pub mod deployer_world {
         pub_export_macro: true,
         export_macro_name: "__export_deployer_world",
         default_bindings_module: "cns_plugin_sdk::deployer_world",
-        additional_derives: [PartialEq, Eq],
+        additional_derives: [PartialEq],
         with: {
-            "cns:plugin/types@0.2.0": crate::bundler_world::cns::plugin::types,
-            "cns:plugin/host@0.2.0": crate::bundler_world::cns::plugin::host,
+            "cns:plugin/types@0.3.0": crate::bundler_world::cns::plugin::types,
+            "cns:plugin/host@0.3.0": crate::bundler_world::cns::plugin::host,
         },
     });
 }
 
 pub use bundler_world::cns::plugin::types::{
-    BundleFile, ChartSource, ComponentInput, Criteria, DeployerInput, InputFile, Label, Level,
-    OptionPair, PluginError, PluginInfo, PluginKind, RenderedComponent, Scheduling, Toleration,
+    BundleFile, ChartSource, ComponentInput, Criteria, InputFile, Label, Level, OptionPair,
+    PluginError, PluginInfo, PluginKind, Scheduling, Toleration,
 };
+pub use io::{Component, Deployment, Rendered};
+
+/// The WIT records as generated (what crosses the boundary); plugins use [`Rendered`],
+/// [`Deployment`] and [`Component`], which hold values as [`values::Value`] trees.
+pub mod wit {
+    pub use crate::bundler_world::cns::plugin::types::*;
+}
 
 /// Version of the WIT package this SDK was built against.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.3.0";
 
-/// A bundler plugin: renders one recipe component into files.
+/// A bundler plugin: renders one recipe component into files and its final values.
 pub trait Bundler {
     /// Describe the plugin.
     fn info() -> PluginInfo;
-    /// Render one component; paths are relative to the component's folder.
-    fn render(input: ComponentInput) -> Result<Vec<BundleFile>, PluginError>;
+    /// Render one component: files (paths relative to the component's folder) and the final
+    /// values, which the host writes as `values.yaml`.
+    fn render(input: ComponentInput) -> Result<Rendered, PluginError>;
 }
 
 /// A deployer plugin: turns rendered components into deployment files.
@@ -98,7 +108,7 @@ pub trait Deployer {
     /// Describe the plugin.
     fn info() -> PluginInfo;
     /// Generate deployment files; paths are relative to the bundle root.
-    fn generate(input: DeployerInput) -> Result<Vec<BundleFile>, PluginError>;
+    fn generate(input: Deployment) -> Result<Vec<BundleFile>, PluginError>;
 }
 
 /// Send a log line to the host. Natively (unit tests) the line is dropped.
@@ -172,9 +182,9 @@ macro_rules! export_bundler {
                 }
                 fn render(
                     input: $crate::ComponentInput,
-                ) -> ::core::result::Result<::std::vec::Vec<$crate::BundleFile>, $crate::PluginError> {
+                ) -> ::core::result::Result<$crate::wit::Rendered, $crate::PluginError> {
                     $crate::install_panic_hook();
-                    <$t as $crate::Bundler>::render(input)
+                    <$t as $crate::Bundler>::render(input).map($crate::Rendered::into_wit)
                 }
             }
             $crate::bundler_world::__export_bundler_world!(__CnsBundlerExport with_types_in $crate::bundler_world);
@@ -196,10 +206,10 @@ macro_rules! export_deployer {
                     <$t as $crate::Deployer>::info()
                 }
                 fn generate(
-                    input: $crate::DeployerInput,
+                    input: $crate::wit::Deployment,
                 ) -> ::core::result::Result<::std::vec::Vec<$crate::BundleFile>, $crate::PluginError> {
                     $crate::install_panic_hook();
-                    <$t as $crate::Deployer>::generate(input)
+                    <$t as $crate::Deployer>::generate($crate::Deployment::from_wit(input)?)
                 }
             }
             $crate::deployer_world::__export_deployer_world!(__CnsDeployerExport with_types_in $crate::deployer_world);
@@ -208,14 +218,15 @@ macro_rules! export_deployer {
 }
 
 /// A whole bundler plugin's glue in one declaration: the plugin type, its `info` and its
-/// export. `render` is a function `fn(&ComponentInput) -> Result<Vec<BundleFile>, PluginError>`
+/// export. `render` is a function `fn(&ComponentInput) -> Result<Rendered, PluginError>`
 /// (keep it in a pure module with native unit tests). The version is the crate's.
 ///
 /// ```
 /// mod render {
-///     use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError};
-///     pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
-///         Ok(vec![cns_plugin_sdk::file("values.yaml", input.values_json.clone())])
+///     use cns_plugin_sdk::{ComponentInput, PluginError, Rendered};
+///     pub fn render(input: &ComponentInput) -> Result<Rendered, PluginError> {
+///         let values = cns_plugin_sdk::values::parse(&input.values_json)?;
+///         Ok(Rendered { files: vec![], values })
 ///     }
 /// }
 /// cns_plugin_sdk::bundler_plugin! {
@@ -247,7 +258,7 @@ macro_rules! bundler_plugin {
             }
             fn render(
                 input: $crate::ComponentInput,
-            ) -> ::core::result::Result<::std::vec::Vec<$crate::BundleFile>, $crate::PluginError> {
+            ) -> ::core::result::Result<$crate::Rendered, $crate::PluginError> {
                 $render(&input)
             }
         }
@@ -256,7 +267,7 @@ macro_rules! bundler_plugin {
 }
 
 /// A whole deployer plugin's glue in one declaration, like [`bundler_plugin!`]; `generate`
-/// is a function `fn(&DeployerInput) -> Result<Vec<BundleFile>, PluginError>` and `serves`
+/// is a function `fn(&Deployment) -> Result<Vec<BundleFile>, PluginError>` and `serves`
 /// lists the `--deployer` names it answers to.
 #[macro_export]
 macro_rules! deployer_plugin {
@@ -275,7 +286,7 @@ macro_rules! deployer_plugin {
                 }
             }
             fn generate(
-                input: $crate::DeployerInput,
+                input: $crate::Deployment,
             ) -> ::core::result::Result<::std::vec::Vec<$crate::BundleFile>, $crate::PluginError> {
                 $generate(&input)
             }

@@ -60,29 +60,7 @@ pub fn in_double_quotes(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Whether YAML or a shell would end a line at `c`: control characters (line feed and
-/// carriage return among them) and the Unicode line and paragraph separators.
-fn breaks_lines(c: char) -> bool {
-    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
-}
-
-/// `s` for a one-line comment (`# …` in a script or YAML file): control characters and
-/// line separators become visible escapes (`\n`, `\r`, `\u{2028}`), so the comment cannot
-/// end early. Unchanged when there are none.
-pub fn comment_text(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(breaks_lines) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if breaks_lines(c) {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
+pub use cns_values::comment_text;
 
 #[cfg(test)]
 mod tests {
@@ -125,7 +103,11 @@ mod tests {
             "a\x1bb",
         ] {
             let c = comment_text(raw);
-            assert!(!c.chars().any(breaks_lines), "{raw:?} -> {c:?}");
+            assert!(
+                !c.chars()
+                    .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}'),
+                "{raw:?} -> {c:?}"
+            );
             assert_eq!(c.lines().count(), 1);
         }
         assert!(matches!(comment_text("plain text"), Cow::Borrowed(_)));

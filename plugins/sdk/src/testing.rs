@@ -1,9 +1,26 @@
 //! Input builders for plugin unit tests (native): a minimal component or deployer input
 //! that a test then adjusts field by field.
 
+use crate::values::{Map, Value};
 use crate::{
-    ChartSource, ComponentInput, Criteria, DeployerInput, OptionPair, RenderedComponent, Scheduling,
+    BundleFile, ChartSource, Component, ComponentInput, Criteria, Deployment, OptionPair, Rendered,
+    Scheduling,
 };
+
+/// A bundler's result as the host writes it: `values.yaml` (from the returned values, with
+/// its header) first, then the bundler's files.
+pub fn written(input: &ComponentInput, r: Rendered) -> Vec<BundleFile> {
+    let text = cns_values::values_file(
+        &input.name,
+        &input.chart.chart,
+        &input.chart.version,
+        &r.values,
+    )
+    .expect("values write as YAML");
+    let mut files = vec![crate::file("values.yaml", text)];
+    files.extend(r.files);
+    files
+}
 
 /// Criteria `eks`/`h100`/`ubuntu`/`training`.
 pub fn criteria() -> Criteria {
@@ -36,9 +53,10 @@ pub fn component_input(name: &str, values_json: &str) -> ComponentInput {
 }
 
 /// A rendered component `name` at `order` in namespace `<name>-ns`, chart `name` `v1.0.0`
-/// from `repo`, with the given files and values `{}`.
-pub fn rendered(name: &str, order: u32, repo: &str, files: &[&str]) -> RenderedComponent {
-    RenderedComponent {
+/// from `repo`, with the given files, values `{}`, no Pod Security level and no cluster
+/// values.
+pub fn rendered(name: &str, order: u32, repo: &str, files: &[&str]) -> Component {
+    Component {
         name: name.into(),
         namespace: format!("{name}-ns"),
         chart: ChartSource {
@@ -48,18 +66,21 @@ pub fn rendered(name: &str, order: u32, repo: &str, files: &[&str]) -> RenderedC
         },
         order,
         dependencies: vec![],
-        values_json: "{}".into(),
+        values: Value::Object(Map::new()),
         files: files.iter().map(|s| s.to_string()).collect(),
+        pod_security: None,
+        cluster_values: None,
     }
 }
 
-/// A deployer input with `components` and `key=value` options.
-pub fn deployer_input(components: Vec<RenderedComponent>, opts: &[(&str, &str)]) -> DeployerInput {
-    DeployerInput {
+/// A deployment of `components` with `key=value` flags and no clusters.
+pub fn deployment(components: Vec<Component>, flags: &[(&str, &str)]) -> Deployment {
+    Deployment {
         components,
         criteria: criteria(),
         recipe_version: String::new(),
-        options: opts
+        clusters: vec![],
+        flags: flags
             .iter()
             .map(|(k, v)| OptionPair {
                 key: k.to_string(),

@@ -6,7 +6,7 @@
 use cns_plugin_sdk::component::{self, ReadmeInfo};
 use cns_plugin_sdk::scheduling::tolerations_value;
 use cns_plugin_sdk::values::{self, Value, json};
-use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError, file};
+use cns_plugin_sdk::{ComponentInput, PluginError, Rendered, file};
 
 /// The values key naming the customization (`ubuntu`).
 pub const CUSTOMIZATION_KEY: &str = "customization";
@@ -84,10 +84,10 @@ pub fn customization(name: &str, input: &ComponentInput) -> Result<Value, Plugin
 }
 
 /// Render the Skyhook component's files.
-pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+pub fn render(input: &ComponentInput) -> Result<Rendered, PluginError> {
     let mut vals = component::scheduled_values(input)?;
     let custom = values::remove_path(&mut vals, CUSTOMIZATION_KEY);
-    let mut out = vec![component::values_file(input, &vals)?];
+    let mut out = Vec::new();
     out.extend(component::manifest_files(input));
     let mut notes = Vec::new();
     match custom {
@@ -127,12 +127,21 @@ pub fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
         notes,
     };
     out.push(component::readme(input, &out, &info));
-    Ok(out)
+    Ok(Rendered {
+        files: out,
+        values: vals,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cns_plugin_sdk::BundleFile;
+
+    /// The files as the host writes them: values.yaml from the returned values, first.
+    fn render(input: &ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+        super::render(input).map(|r| cns_plugin_sdk::testing::written(input, r))
+    }
     use cns_plugin_sdk::testing::component_input;
     use cns_plugin_sdk::{Label, Toleration};
 

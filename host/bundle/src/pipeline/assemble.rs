@@ -5,7 +5,8 @@ use super::plan::Plan;
 use super::render::Rendered;
 use crate::{Backend, Error, FileTree, Result};
 use cns_recipe::RecipeResult;
-use cns_runtime::types::{DeployerInput, RenderedComponent};
+use cns_runtime::types::{Component, DeployerOptions, Deployment};
+use cns_runtime::values::to_wit;
 
 /// Step 3 of the pipeline: the component files under their folders, the deployer's files,
 /// `images.lock.yaml` from `inv` (taken with [`inventory`](super::inventory()) and perhaps
@@ -32,21 +33,27 @@ pub fn assemble<B: Backend + ?Sized>(
                 &producer,
             )?;
         }
-        components.push(RenderedComponent {
-            name: c.input.name.clone(),
+        let name = &c.input.name;
+        components.push(Component {
+            name: name.clone(),
             namespace: c.input.namespace.clone(),
             chart: c.input.chart.clone(),
             order: c.order,
             dependencies: c.input.dependencies.clone(),
-            values_json: r.values_json,
+            values: to_wit(&r.values),
             files: paths,
+            pod_security: plan.pod_security.get(name).cloned(),
+            cluster_values: plan.cluster_trees.get(name).map(to_wit),
         });
     }
-    let input = DeployerInput {
+    let input = Deployment {
         components,
         criteria: plan.criteria.clone(),
         recipe_version: plan.recipe_version.clone(),
-        options: plan.deployer_options.clone(),
+        options: DeployerOptions {
+            flags: plan.deployer_flags.clone(),
+            clusters: plan.clusters.clone(),
+        },
     };
     let files = backend
         .generate(&plan.deployer, &input)

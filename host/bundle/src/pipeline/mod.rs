@@ -13,7 +13,6 @@ mod render;
 
 pub use assemble::assemble;
 pub use inventory::inventory;
-pub use placement::{CLUSTER_VALUES_OPTION, CLUSTERS_OPTION, POD_SECURITY_OPTION};
 pub use plan::{Plan, ResolvedComponent, plan};
 pub use render::{Rendered, render};
 

@@ -3,10 +3,8 @@
 //! values that leaves the shared `values.yaml` for the deployer's options.
 
 use crate::{BundleOptions, Error, Result};
-use cns_recipe::Registry;
 use cns_runtime::types::{OptionPair, Scheduling};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// The scheduling of one class of pods as the bundler's input.
 pub(super) fn scheduling(
@@ -53,11 +51,6 @@ pub(super) fn unplaced(
         )
     })
 }
-
-/// Deployer option naming the clusters of `--cluster-values`, comma-separated.
-pub const CLUSTERS_OPTION: &str = "clusters";
-/// Deployer option prefix for a component's cluster-specific values (JSON).
-pub const CLUSTER_VALUES_OPTION: &str = "cluster-values/";
 
 /// The values of one component that differ per cluster: the scheduling flags at the
 /// registry's paths (as the SDK's `scheduling::apply` writes them) and the registry's
@@ -118,37 +111,13 @@ fn toleration_value(t: &cns_runtime::types::Toleration) -> Value {
     )
 }
 
-/// Deployer option prefix for a component's Pod Security level (the SDK's
-/// `deploy::POD_SECURITY_OPTION`, which deployers read; a test holds the two equal).
-pub const POD_SECURITY_OPTION: &str = "pod-security/";
-
-/// The deployer's options: the flags', and `pod-security/<component>` for each component whose
-/// registry entry names a Pod Security level; sorted by key.
-pub(super) fn deployer_options(
-    opts: &BundleOptions,
-    registry: &Registry,
-    order: &[String],
-    cluster_trees: &BTreeMap<String, Value>,
-) -> Vec<OptionPair> {
-    let mut all = opts.deployer_options.clone();
-    if !opts.clusters.is_empty() {
-        all.insert(CLUSTERS_OPTION.to_string(), opts.clusters.join(","));
-        for (name, tree) in cluster_trees {
-            all.insert(
-                format!("{CLUSTER_VALUES_OPTION}{name}"),
-                cns_values::to_json(tree),
-            );
-        }
-    }
-    for name in order {
-        if let Some(level) = registry.get(name).and_then(|r| r.pod_security) {
-            all.insert(
-                format!("{POD_SECURITY_OPTION}{name}"),
-                level.as_str().to_string(),
-            );
-        }
-    }
-    all.into_iter()
-        .map(|(key, value)| OptionPair { key, value })
+/// The deployer flags as option pairs, sorted by key.
+pub(super) fn deployer_flags(opts: &BundleOptions) -> Vec<OptionPair> {
+    opts.deployer_options
+        .iter()
+        .map(|(key, value)| OptionPair {
+            key: key.clone(),
+            value: value.clone(),
+        })
         .collect()
 }

@@ -4,7 +4,7 @@
 //! valid) and the warnings the user should see.
 
 use super::mirror::point_at_mirror;
-use super::placement::{cluster_tree, deployer_options, scheduling, unplaced};
+use super::placement::{cluster_tree, deployer_flags, scheduling, unplaced};
 use crate::options::SetOverride;
 use crate::{Backend, BundleOptions, Error, Result};
 use cns_recipe::{ComponentRef, RecipeResult, Registry, Store};
@@ -43,7 +43,14 @@ pub struct Plan {
     pub(super) criteria: Criteria,
     pub(super) recipe_version: String,
     pub(super) deployer: String,
-    pub(super) deployer_options: Vec<OptionPair>,
+    /// The deployer flags, sorted by key.
+    pub(super) deployer_flags: Vec<OptionPair>,
+    /// The clusters of `--cluster-values`, in the order given.
+    pub(super) clusters: Vec<String>,
+    /// Per component: the Pod Security level its registry entry names.
+    pub(super) pod_security: BTreeMap<String, String>,
+    /// Per component, with `--cluster-values`: what differs per cluster.
+    pub(super) cluster_trees: BTreeMap<String, Value>,
     pub(super) parallel: bool,
     /// Per component: its registry entry and, with `--cluster-values`, its cluster tree
     /// (what the image inventory needs besides the final values).
@@ -293,7 +300,16 @@ pub fn plan<B: Backend + ?Sized>(
         criteria: crit,
         recipe_version: recipe.metadata.version.clone().unwrap_or_default(),
         deployer: opts.deployer.clone(),
-        deployer_options: deployer_options(opts, registry, &order, &cluster_trees),
+        deployer_flags: deployer_flags(opts),
+        clusters: opts.clusters.clone(),
+        pod_security: order
+            .iter()
+            .filter_map(|name| {
+                let level = registry.get(name).and_then(|r| r.pod_security)?;
+                Some((name.clone(), level.as_str().to_string()))
+            })
+            .collect(),
+        cluster_trees,
         parallel: opts.parallel,
         image_context,
     })
@@ -428,14 +444,8 @@ mod tests {
         let p = plan(&recipe, &store, &Stub::default(), &o).unwrap();
         let gpu = &p.components[1].input;
         assert!(gpu.accelerated.node_selector.is_empty());
-        let option = |k: &str| {
-            p.deployer_options
-                .iter()
-                .find(|o| o.key == k)
-                .map(|o| o.value.clone())
-        };
-        assert_eq!(option(CLUSTERS).as_deref(), Some("a,b"));
-        let tree = option("cluster-values/gpu-operator").expect("gpu-operator's cluster tree");
+        assert_eq!(p.clusters, ["a", "b"]);
+        let tree = cns_values::to_json(&p.cluster_trees["gpu-operator"]);
         assert!(tree.contains("\"pool\":\"gpu\""), "{tree}");
         assert!(
             p.warnings.iter().any(|w| w.contains("--cluster-values")),
@@ -443,6 +453,4 @@ mod tests {
             p.warnings
         );
     }
-
-    const CLUSTERS: &str = super::super::placement::CLUSTERS_OPTION;
 }

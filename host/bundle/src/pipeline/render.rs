@@ -9,49 +9,45 @@ use serde_json::Value;
 /// What a bundler produced for one component.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    /// Files, paths relative to the component folder.
+    /// Files, paths relative to the component folder (`values.yaml` first).
     pub files: Vec<OutputFile>,
-    /// The component's final values: the bundler's `values.yaml`, or its input values when
-    /// it writes none.
-    pub values_json: String,
-    /// The same values as a tree (the image inventory reads them).
+    /// The component's final values: those the bundler returned (WIT 0.3), or, from a
+    /// bundler built for 0.1 or 0.2, its `values.yaml` read back (or its input values when
+    /// it wrote none).
     pub values: Value,
 }
 
-/// The final values a bundler produced, as JSON and as a tree: its `values.yaml` (which must
-/// parse), or its input values when it writes none.
-fn final_values(c: &ResolvedComponent, files: &[OutputFile]) -> Result<(String, Value)> {
+/// The final values of a bundler that returned none (WIT 0.1 and 0.2): its `values.yaml`,
+/// which must parse, or its input values when it wrote none.
+fn written_values(c: &ResolvedComponent, files: &[OutputFile]) -> Result<Value> {
     let Some(f) = files.iter().find(|f| f.path == "values.yaml") else {
         // The host wrote this JSON itself, from a values tree.
-        let values = cns_values::from_json(&c.input.values_json).unwrap_or_default();
-        return Ok((c.input.values_json.clone(), values));
+        return Ok(cns_values::from_json(&c.input.values_json).unwrap_or_default());
     };
-    let text = std::str::from_utf8(&f.content).map_err(|_| Error::BadValues {
-        component: c.input.name.clone(),
-        plugin: c.plugin.clone(),
-        reason: "values.yaml is not UTF-8".into(),
-    })?;
     let bad = |reason: String| Error::BadValues {
         component: c.input.name.clone(),
         plugin: c.plugin.clone(),
         reason,
     };
+    let text =
+        std::str::from_utf8(&f.content).map_err(|_| bad("values.yaml is not UTF-8".into()))?;
     cns_files::nesting::check(text).map_err(|e| bad(e.to_string()))?;
-    let values = cns_values::from_yaml(text).map_err(|e| bad(e.to_string()))?;
-    Ok((cns_values::to_json(&values), values))
+    cns_values::from_yaml(text).map_err(|e| bad(e.to_string()))
 }
 
 /// Run each component's bundler (on every core unless the options say serial).
 pub fn render<B: Backend + ?Sized>(plan: &Plan, backend: &B) -> Result<Vec<Rendered>> {
     let run = |c: &ResolvedComponent| -> Result<Rendered> {
-        let files = backend.render(&c.input).map_err(|error| Error::Component {
+        let out = backend.render(&c.input).map_err(|error| Error::Component {
             component: c.input.name.clone(),
             error,
         })?;
-        let (values_json, values) = final_values(c, &files)?;
+        let values = match out.values {
+            Some(v) => v,
+            None => written_values(c, &out.files)?,
+        };
         Ok(Rendered {
-            files,
-            values_json,
+            files: out.files,
             values,
         })
     };
@@ -93,10 +89,13 @@ mod tests {
         let p = planned(&stub, true);
         let r = render(&p, &stub).unwrap();
         assert_eq!(r.len(), 4);
-        assert_eq!(r[0].values_json, r#"{"a":1,"b":["x"]}"#);
+        assert_eq!(cns_values::to_json(&r[0].values), r#"{"a":1,"b":["x"]}"#);
         assert_eq!(r[0].values["b"][0], "x");
         // No values.yaml: the input values pass through unchanged.
-        assert_eq!(r[3].values_json, p.components[3].input.values_json);
+        assert_eq!(
+            cns_values::to_json(&r[3].values),
+            p.components[3].input.values_json
+        );
         assert_eq!(
             *stub.rendered.lock().unwrap(),
             ["cert-manager", "gpu-operator", "nvsentinel", "skyhook"],
@@ -109,7 +108,7 @@ mod tests {
         let stub = Stub::default();
         let serial = render(&planned(&stub, true), &stub).unwrap();
         let parallel = render(&planned(&stub, false), &stub).unwrap();
-        let key = |r: &[Rendered]| r.iter().map(|x| x.values_json.clone()).collect::<Vec<_>>();
+        let key = |r: &[Rendered]| r.iter().map(|x| x.values.clone()).collect::<Vec<_>>();
         assert_eq!(key(&serial), key(&parallel));
     }
 

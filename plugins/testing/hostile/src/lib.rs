@@ -3,9 +3,8 @@
 //! The misbehaviour is chosen by the component name it is asked to render (see [`MODES`]).
 //! Never shipped in the `cnsctl` binary; the host's sandbox tests load it.
 
-use cns_plugin_sdk::{
-    BundleFile, Bundler, ComponentInput, PluginError, PluginInfo, PluginKind, file,
-};
+use cns_plugin_sdk::wit::{self, Member, Values};
+use cns_plugin_sdk::{BundleFile, ComponentInput, PluginError, PluginInfo, PluginKind, file};
 
 /// Component names this plugin serves, each one a different misbehaviour.
 pub const MODES: &[&str] = &[
@@ -22,6 +21,12 @@ pub const MODES: &[&str] = &[
     "bad-utf8-path",
     "plugin-error",
     "stack-overflow",
+    "own-values-yaml",
+    "shared-values-node",
+    "cyclic-values",
+    "deep-values",
+    "values-not-a-mapping",
+    "duplicate-values-key",
     "well-behaved",
 ];
 
@@ -45,8 +50,37 @@ fn recurse(n: u64) -> u64 {
     std::hint::black_box(recurse(std::hint::black_box(n + 1))) + 1
 }
 
-impl Bundler for Hostile {
-    fn info() -> PluginInfo {
+/// Values `{}`.
+fn empty() -> Values {
+    Values {
+        nodes: vec![wit::Value::Mapping(vec![])],
+    }
+}
+
+fn files(files: Vec<BundleFile>) -> Result<wit::Rendered, PluginError> {
+    Ok(wit::Rendered {
+        files,
+        values: empty(),
+    })
+}
+
+fn values(nodes: Vec<wit::Value>) -> Result<wit::Rendered, PluginError> {
+    Ok(wit::Rendered {
+        files: vec![],
+        values: Values { nodes },
+    })
+}
+
+fn member(key: &str, value: u32) -> Member {
+    Member {
+        key: key.into(),
+        value,
+    }
+}
+
+impl Hostile {
+    /// Describe the plugin.
+    pub fn info() -> PluginInfo {
         PluginInfo {
             name: "hostile".into(),
             kind: PluginKind::Bundler,
@@ -56,7 +90,9 @@ impl Bundler for Hostile {
         }
     }
 
-    fn render(input: ComponentInput) -> Result<Vec<BundleFile>, PluginError> {
+    /// Misbehave as `input.name` says, with the WIT record built by hand (so that values
+    /// trees the SDK would never send can be sent).
+    pub fn render(input: ComponentInput) -> Result<wit::Rendered, PluginError> {
         match input.name.as_str() {
             "loop" => {
                 let mut x: u64 = 0;
@@ -71,28 +107,68 @@ impl Bundler for Hostile {
                     std::hint::black_box(&v);
                 }
             }
-            "huge-output" => Ok(vec![file("values.yaml", vec![b'x'; 24 << 20])]),
-            "many-files" => Ok((0..20_000)
-                .map(|i| file(format!("f{i}.yaml"), "a: 1\n"))
-                .collect()),
-            "dotdot-path" => Ok(vec![file("../../escaped.txt", "gotcha")]),
-            "absolute-path" => Ok(vec![file("/tmp/cns-hostile-absolute.txt", "gotcha")]),
-            "duplicate-path" => Ok(vec![
-                file("values.yaml", "a: 1\n"),
-                file("values.yaml", "a: 2\n"),
-            ]),
-            "empty-segment-path" => Ok(vec![file("manifests//x.yaml", "a: 1\n")]),
-            "backslash-path" => Ok(vec![file("..\\..\\x.yaml", "a: 1\n")]),
+            "huge-output" => files(vec![file("big.yaml", vec![b'x'; 24 << 20])]),
+            "many-files" => files(
+                (0..20_000)
+                    .map(|i| file(format!("f{i}.yaml"), "a: 1\n"))
+                    .collect(),
+            ),
+            "dotdot-path" => files(vec![file("../../escaped.txt", "gotcha")]),
+            "absolute-path" => files(vec![file("/tmp/cns-hostile-absolute.txt", "gotcha")]),
+            "duplicate-path" => files(vec![file("a.yaml", "a: 1\n"), file("a.yaml", "a: 2\n")]),
+            "empty-segment-path" => files(vec![file("manifests//x.yaml", "a: 1\n")]),
+            "backslash-path" => files(vec![file("..\\..\\x.yaml", "a: 1\n")]),
             "panic" => panic!("hostile plugin panics on purpose"),
-            "bad-utf8-path" => Ok(vec![file(invalid_utf8(), "a: 1\n")]),
+            "bad-utf8-path" => files(vec![file(invalid_utf8(), "a: 1\n")]),
             "plugin-error" => Err(PluginError::InvalidInput(
                 "hostile plugin refuses this input".into(),
             )),
-            "stack-overflow" => Ok(vec![file("x", recurse(0).to_string())]),
-            "well-behaved" => Ok(vec![file("values.yaml", "ok: true\n")]),
+            "stack-overflow" => files(vec![file("x", recurse(0).to_string())]),
+            // WIT 0.3: the host writes values.yaml from the values.
+            "own-values-yaml" => files(vec![file("values.yaml", "a: 1\n")]),
+            // One node under two keys: 40 levels of it would expand to 2^40 values.
+            "shared-values-node" => values(
+                (0..40u32)
+                    .map(|i| wit::Value::Mapping(vec![member("a", i + 1), member("b", i + 1)]))
+                    .chain([wit::Value::Null])
+                    .collect(),
+            ),
+            "cyclic-values" => values(vec![
+                wit::Value::Mapping(vec![member("a", 1)]),
+                wit::Value::Sequence(vec![0]),
+            ]),
+            "deep-values" => values(
+                (0..10_000u32)
+                    .map(|i| wit::Value::Sequence(vec![i + 1]))
+                    .chain([wit::Value::Null])
+                    .collect(),
+            ),
+            "values-not-a-mapping" => values(vec![wit::Value::Text("x".into())]),
+            "duplicate-values-key" => values(vec![
+                wit::Value::Mapping(vec![member("a", 1), member("a", 2)]),
+                wit::Value::Null,
+                wit::Value::Null,
+            ]),
+            "well-behaved" => values(vec![
+                wit::Value::Mapping(vec![member("ok", 1)]),
+                wit::Value::Boolean(true),
+            ]),
             other => Err(PluginError::Unsupported(format!("unknown mode `{other}`"))),
         }
     }
 }
 
-cns_plugin_sdk::export_bundler!(Hostile);
+#[cfg(target_arch = "wasm32")]
+const _: () = {
+    struct Export;
+    impl cns_plugin_sdk::bundler_world::exports::cns::plugin::bundler::Guest for Export {
+        fn info() -> PluginInfo {
+            Hostile::info()
+        }
+        fn render(input: ComponentInput) -> Result<wit::Rendered, PluginError> {
+            cns_plugin_sdk::install_panic_hook();
+            Hostile::render(input)
+        }
+    }
+    cns_plugin_sdk::bundler_world::__export_bundler_world!(Export with_types_in cns_plugin_sdk::bundler_world);
+};
