@@ -164,3 +164,13 @@ pub(crate) struct PushArgs {
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
+
+/// Output format of a document (recipe, snapshot, validation result).
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// YAML (default).
+    #[default]
+    Yaml,
+    /// JSON.
+    Json,
+}

@@ -925,18 +925,25 @@ fn a_snapshot_taken_on_a_real_h200_node_says_its_gpu_has_no_recipe() {
         err.contains("pinned gpu-operator driver.version=580.159.04"),
         "{err}"
     );
-    // The node's OS passes the recipe's OS constraints; no cluster was there to measure K8s.
+    // The node's OS passes the recipe's OS constraints, and no cluster was there to measure
+    // K8s; but the recipe was chosen for an H100 and the node is an H200: validate says so,
+    // and skipping the missing reading does not make it pass (issue 34, item 1).
     let o = run(cns(t.path())
-        .args(["validate", "--recipe"])
+        .args(["validate", "--allow-skipped", "--recipe"])
         .arg(&recipe)
         .arg("--snapshot")
         .arg(&fixture));
-    ok(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = stderr(&o);
     assert!(
-        stderr(&o).contains("3 of 4 constraints passed, 0 failed, 1 skipped"),
-        "{}",
-        stderr(&o)
+        err.contains("3 of 4 constraints passed, 0 failed, 1 skipped; 1 criteria contradict"),
+        "{err}"
     );
+    assert!(
+        err.contains("FAIL criterion accelerator: recipe `h100`, snapshot `NVIDIA H200`"),
+        "{err}"
+    );
+    assert!(err.contains("PASS criterion os: recipe `ubuntu`, snapshot `ubuntu`"), "{err}");
 }
 
 #[test]

@@ -194,6 +194,112 @@ fn validate_fails_with_exit_1_and_a_hint() {
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
 }
 
+/// Issue 34, items 1 and 2: `validate` compares the recipe's criteria with what the snapshot
+/// shows (a recipe for another service or accelerator fails, naming both values), and a
+/// constraint it could not evaluate is not a pass: status `incomplete`, exit 1, the skipped
+/// constraints named, unless `--allow-skipped`. The result is JSON with `--format json`.
+#[test]
+fn validate_compares_criteria_and_skipped_is_not_passed() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    let cns = |args: &[&str]| run(cnsctl(t).current_dir(t).args(args));
+    std::fs::copy(
+        repo_file("tests/fixtures/snapshot-eks-h100.yaml"),
+        t.join("eks.yaml"),
+    )
+    .unwrap();
+    // An AKS A100 recipe against an EKS H100 snapshot: every constraint may pass, the
+    // criteria do not.
+    let o = cns(&[
+        "recipe",
+        "--service",
+        "aks",
+        "--accelerator",
+        "a100",
+        "--os",
+        "ubuntu",
+        "--intent",
+        "training",
+        "-o",
+        "aks.yaml",
+    ]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = cns(&[
+        "validate", "-r", "aks.yaml", "-s", "eks.yaml", "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("FAIL criterion service: recipe `aks`, snapshot `eks`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("FAIL criterion accelerator: recipe `a100`, snapshot `h100`"),
+        "{err}"
+    );
+    assert!(err.contains("---- criterion intent"), "{err}");
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["summary"]["status"], "fail");
+    assert_eq!(r["summary"]["criteriaMismatched"], 2);
+    assert_eq!(r["criteriaChecks"][0]["name"], "service");
+    assert_eq!(r["criteriaChecks"][0]["snapshot"], "eks");
+
+    // A snapshot without the readings a constraint needs: incomplete, exit 1, named.
+    let bare = "kind: Snapshot\napiVersion: cns.nvidia.com/v1alpha1\nmeasurements: []\n";
+    std::fs::write(t.join("bare.yaml"), bare).unwrap();
+    let o = cns(&[
+        "recipe",
+        "--service",
+        "eks",
+        "--accelerator",
+        "h100",
+        "--os",
+        "ubuntu",
+        "--intent",
+        "training",
+        "-o",
+        "eks-recipe.yaml",
+    ]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = cns(&["validate", "-r", "eks-recipe.yaml", "-s", "bare.yaml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("0 of 4 constraints passed, 0 failed, 4 skipped"),
+        "{err}"
+    );
+    assert!(
+        err.contains("status: incomplete: not evaluated `K8s.server.version` (no such reading in the snapshot)"),
+        "{err}"
+    );
+    assert!(err.contains("pass --allow-skipped"), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("status: incomplete"));
+    let o = cns(&[
+        "validate",
+        "-r",
+        "eks-recipe.yaml",
+        "-s",
+        "bare.yaml",
+        "--allow-skipped",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("incomplete, accepted by --allow-skipped"),
+        "{}",
+        describe(&o)
+    );
+    // --allow-skipped never hides a failure.
+    let o = cns(&[
+        "validate",
+        "-r",
+        "aks.yaml",
+        "-s",
+        "eks.yaml",
+        "--allow-skipped",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+}
+
 #[test]
 fn recipe_from_snapshot_detects_criteria_and_flags_override() {
     let tmp = tempdir();

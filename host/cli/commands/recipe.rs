@@ -1,21 +1,13 @@
 //! `cnsctl recipe`: resolve criteria into a `recipeResult`, or list the supported ones.
 
+use crate::opts::Format;
 use crate::opts::RecipeDataOpts;
 use crate::outcome::Outcome;
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use cns_kube::cm::Document;
 use cns_kube::location::{Documents, Location};
 use cns_recipe::Criteria;
-
-/// Output format of a recipe.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum Format {
-    /// YAML (default).
-    Yaml,
-    /// JSON.
-    Json,
-}
 
 /// Arguments of `recipe`.
 #[derive(Debug, Args)]

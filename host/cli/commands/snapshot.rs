@@ -1,9 +1,10 @@
 //! `cnsctl snapshot`: collect the node's readings here, or deploy the agent Job that does it
 //! on a GPU node (`--deploy-agent`), and write the snapshot to a file, stdout or `cm://`.
 
+use crate::opts::Format;
 use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use cns_bundle::options::{parse_selectors, parse_tolerations};
 use cns_kube::agent::AgentOptions;
 use cns_kube::cm::{CmUri, Document};
@@ -12,15 +13,6 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// Output format of a snapshot.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum Format {
-    /// YAML (default).
-    Yaml,
-    /// JSON.
-    Json,
-}
 
 /// Arguments of `snapshot`.
 #[derive(Debug, Args)]

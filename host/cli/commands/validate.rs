@@ -1,15 +1,16 @@
-//! `cnsctl validate`: check a recipe's constraints against a cluster snapshot, or check
-//! documents against cnsctl's JSON Schemas.
+//! `cnsctl validate`: compare a recipe's criteria and constraints with a cluster snapshot
+//! (`cns_recipe::validation`), or check documents against cnsctl's JSON Schemas.
 
+use crate::opts::Format;
 use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use cns_kube::cm::Document;
 use cns_kube::location::{Documents, Location};
-use cns_recipe::constraints::{self, Status};
-use cns_recipe::{API_VERSION, RecipeResult};
+use cns_recipe::RecipeResult;
+use cns_recipe::constraints::Status;
+use cns_recipe::validation::{self, CriterionStatus, Verdict};
 use cns_snapshot::document::Snapshot;
-use serde::Serialize;
 use std::path::PathBuf;
 
 /// Arguments of `validate`.
@@ -22,9 +23,16 @@ pub(crate) struct ValidateArgs {
     /// cm://NAMESPACE/NAME.
     #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = Location::parse, requires = "recipe")]
     snapshot: Option<Location>,
-    /// Write the validation result (YAML) to FILE instead of stdout.
+    /// Write the validation result to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE", requires = "recipe")]
     output: Option<PathBuf>,
+    /// Format of the validation result.
+    #[arg(long, value_enum, default_value_t = Format::Yaml, requires = "recipe")]
+    format: Format,
+    /// Exit 0 when no check failed but some constraints could not be evaluated (their
+    /// readings are missing from the snapshot); the result still says `incomplete`.
+    #[arg(long, requires = "recipe")]
+    allow_skipped: bool,
     /// Check FILE against the JSON Schema for its kind (recipeResult, recipeMetadata,
     /// ComponentRegistry, Snapshot). Repeatable. Exit 1 if a file does not match, 2 if one
     /// cannot be read or has no schema.
@@ -32,95 +40,104 @@ pub(crate) struct ValidateArgs {
     schema: Vec<PathBuf>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Summary {
-    total: usize,
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-    status: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ValidationResult {
-    kind: &'static str,
-    api_version: &'static str,
-    recipe: String,
-    snapshot: String,
-    criteria: cns_recipe::Criteria,
-    results: Vec<constraints::Check>,
-    summary: Summary,
-}
-
 pub(crate) fn run(args: ValidateArgs, kube: &Documents) -> Result<Outcome> {
     if !args.schema.is_empty() {
         return schemas(&args.schema);
     }
-    let (Some(recipe_path), Some(snap_path)) = (&args.recipe, &args.snapshot) else {
+    let (Some(recipe_at), Some(snap_at)) = (&args.recipe, &args.snapshot) else {
         bail!("nothing to validate: give --recipe FILE --snapshot FILE, or --schema FILE");
     };
-    let text = kube.read(recipe_path, Document::Recipe)?;
-    let recipe = RecipeResult::from_yaml(&recipe_path.to_string(), &text)?;
-    let text = kube.read(snap_path, Document::Snapshot)?;
-    let snapshot = Snapshot::from_yaml(&snap_path.to_string(), &text)?;
-    let results = constraints::evaluate(&recipe.constraints, &snapshot);
-    let count = |s: Status| results.iter().filter(|r| r.status == s).count();
-    let (passed, failed, skipped) = (
-        count(Status::Passed),
-        count(Status::Failed),
-        count(Status::Skipped),
+    let text = kube.read(recipe_at, Document::Recipe)?;
+    let recipe = RecipeResult::from_yaml(&recipe_at.to_string(), &text)?;
+    let text = kube.read(snap_at, Document::Snapshot)?;
+    let snapshot = Snapshot::from_yaml(&snap_at.to_string(), &text)?;
+    let result = validation::validate(
+        &recipe,
+        &recipe_at.to_string(),
+        &snapshot,
+        &snap_at.to_string(),
     );
-    for r in &results {
-        let mark = match r.status {
+    report(&result, args.allow_skipped);
+    let doc = match args.format {
+        Format::Yaml => serde_norway::to_string(&result)?,
+        Format::Json => serde_json::to_string_pretty(&result)? + "\n",
+    };
+    match &args.output {
+        Some(p) => cns_files::write_atomic(p, doc.as_bytes())
+            .with_context(|| format!("failed to write `{}`", p.display()))?,
+        None => print!("{doc}"),
+    }
+    Ok(match result.summary.status {
+        Verdict::Pass => Outcome::Success,
+        Verdict::Incomplete if args.allow_skipped => Outcome::Success,
+        Verdict::Incomplete | Verdict::Fail => Outcome::CheckFailed,
+    })
+}
+
+/// A line per criterion and constraint on stderr, then the summary naming what was skipped.
+fn report(r: &validation::ValidationResult, allow_skipped: bool) {
+    let safe = |s: &str| cns_files::terminal_safe(s, false).into_owned();
+    for c in &r.criteria_checks {
+        let mark = match c.status {
+            CriterionStatus::Matched => "PASS",
+            CriterionStatus::Mismatched => "FAIL",
+            CriterionStatus::NotChecked => "----",
+        };
+        crate::ui::status(&format!(
+            "{mark} criterion {}: recipe `{}`, snapshot {}{}",
+            c.name,
+            safe(&c.recipe),
+            c.snapshot
+                .as_deref()
+                .map_or("not measured".to_string(), |s| format!("`{}`", safe(s))),
+            c.note
+                .as_deref()
+                .map(|n| format!(" ({})", safe(n)))
+                .unwrap_or_default()
+        ));
+    }
+    for c in &r.results {
+        let mark = match c.status {
             Status::Passed => "PASS",
             Status::Failed => "FAIL",
             Status::Skipped => "SKIP",
         };
-        let safe = |s: &str| cns_files::terminal_safe(s, false).into_owned();
         crate::ui::status(&format!(
             "{mark} {} (expected {}, actual {})",
-            safe(&r.name),
-            safe(&r.expected),
-            safe(r.actual.as_deref().unwrap_or("not measured"))
+            safe(&c.name),
+            safe(&c.expected),
+            safe(c.actual.as_deref().unwrap_or("not measured"))
         ));
-        if r.status == Status::Failed
-            && let Some(h) = &r.remediation
+        if c.status == Status::Failed
+            && let Some(h) = &c.remediation
         {
             crate::ui::status(&format!("     hint: {}", safe(h)));
         }
     }
+    let s = &r.summary;
     crate::ui::status(&format!(
-        "{passed} of {} constraints passed, {failed} failed, {skipped} skipped",
-        results.len()
+        "{} of {} constraints passed, {} failed, {} skipped; {} criteria contradict the snapshot",
+        s.passed, s.total, s.failed, s.skipped, s.criteria_mismatched
     ));
-    let doc = ValidationResult {
-        kind: "ValidationResult",
-        api_version: API_VERSION,
-        recipe: recipe_path.to_string(),
-        snapshot: snap_path.to_string(),
-        criteria: recipe.criteria.clone(),
-        summary: Summary {
-            total: results.len(),
-            passed,
-            failed,
-            skipped,
-            status: if failed == 0 { "pass" } else { "fail" },
-        },
-        results,
+    let skipped: Vec<String> = r
+        .results
+        .iter()
+        .filter(|c| c.status == Status::Skipped)
+        .map(|c| format!("`{}` (no such reading in the snapshot)", safe(&c.name)))
+        .collect();
+    let verdict = match s.status {
+        Verdict::Pass => "pass".to_string(),
+        Verdict::Fail => "fail".to_string(),
+        Verdict::Incomplete if allow_skipped => format!(
+            "incomplete, accepted by --allow-skipped: not evaluated {}",
+            skipped.join(", ")
+        ),
+        Verdict::Incomplete => format!(
+            "incomplete: not evaluated {}; take a snapshot that has them, or pass --allow-skipped",
+            skipped.join(", ")
+        ),
     };
-    let yaml = serde_norway::to_string(&doc)?;
-    match &args.output {
-        Some(p) => cns_files::write_atomic(p, yaml.as_bytes())
-            .with_context(|| format!("failed to write `{}`", p.display()))?,
-        None => print!("{yaml}"),
-    }
-    Ok(if failed == 0 {
-        Outcome::Success
-    } else {
-        Outcome::CheckFailed
-    })
+    crate::ui::status(&format!("status: {verdict}"));
 }
 
 fn schemas(files: &[PathBuf]) -> Result<Outcome> {

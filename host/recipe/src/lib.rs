@@ -18,6 +18,7 @@ pub mod registry;
 pub mod resolve;
 pub mod schema;
 pub mod store;
+pub mod validation;
 
 pub use criteria::Criteria;
 pub use error::{Error, Result};
