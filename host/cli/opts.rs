@@ -174,3 +174,26 @@ pub(crate) enum Format {
     /// JSON.
     Json,
 }
+
+/// Values overrides, in Helm's `--set` syntax after `COMPONENT:` (the component's name or
+/// alias). Applied as Helm applies its flags: every `--set-json`, then `--set`,
+/// `--set-string`, `--set-file`; `null` removes a key.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct SetArgs {
+    /// Override values: COMPONENT:NAME=VALUE[,NAME=VALUE…], names dotted (a.b), indexed
+    /// (a[0].b) or escaped (a\.b), lists as {x,y}; typed as Helm types them (true/false,
+    /// null, integers; 1.50, v1.0 and 0123 stay strings). COMPONENT:enabled=false drops a
+    /// component. Repeatable.
+    #[arg(long = "set", value_name = "COMPONENT:NAME=VALUE")]
+    pub(crate) sets: Vec<String>,
+    /// As --set, every value a string. Repeatable.
+    #[arg(long = "set-string", value_name = "COMPONENT:NAME=VALUE")]
+    pub(crate) set_strings: Vec<String>,
+    /// As --set, every value JSON (e.g. gpuoperator:daemonsets.tolerations=[{"operator":"Exists"}]).
+    /// Repeatable.
+    #[arg(long = "set-json", value_name = "COMPONENT:NAME=JSON")]
+    pub(crate) set_jsons: Vec<String>,
+    /// As --set, every value the content of the file it names. Repeatable.
+    #[arg(long = "set-file", value_name = "COMPONENT:NAME=FILE")]
+    pub(crate) set_files: Vec<String>,
+}

@@ -14,5 +14,6 @@ mod plugins;
 mod recipes;
 mod sandbox;
 mod serve;
+mod set_values;
 mod util;
 mod wit_versions;

@@ -27,15 +27,51 @@ impl Placement {
     }
 }
 
-/// One `--set component:path=value`.
-#[derive(Debug, Clone, PartialEq)]
+/// One `--set`, `--set-string`, `--set-json` or `--set-file` flag for a component: Helm's
+/// syntax after `COMPONENT:`, checked when the flag is read and applied per component in
+/// Helm's order (see [`SetOverride::tree`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetOverride {
     /// Component name or alias as given.
     pub component: String,
-    /// Dotted values path.
-    pub path: String,
-    /// Typed value (bool, int, float or string).
-    pub value: Value,
+    /// Which flag.
+    pub kind: cns_values::strvals::Kind,
+    /// What follows `COMPONENT:`, e.g. `driver.version=570.133.20,driver.enabled=true`.
+    pub expr: String,
+    /// `--set-file`: each file named, with its content (read when the flag is read).
+    pub files: BTreeMap<String, String>,
+}
+
+impl SetOverride {
+    /// Apply `sets` (one component's) into one tree, as Helm does with its flags: every
+    /// `--set-json`, then `--set`, `--set-string` and `--set-file`, each kind in flag order,
+    /// into the same map (so `a[0]=x` and `a[1]=y` build one list).
+    pub fn tree(sets: &[&SetOverride]) -> Result<serde_json::Map<String, Value>> {
+        use cns_values::strvals::{Kind, parse_into};
+        let rank = |k: Kind| match k {
+            Kind::Json => 0,
+            Kind::Typed => 1,
+            Kind::String => 2,
+            Kind::File => 3,
+        };
+        let mut ordered: Vec<&&SetOverride> = sets.iter().collect();
+        ordered.sort_by_key(|s| rank(s.kind));
+        let mut tree = serde_json::Map::new();
+        for s in ordered {
+            let read = |p: &str| {
+                s.files
+                    .get(p)
+                    .cloned()
+                    .ok_or_else(|| format!("`{p}` was not read"))
+            };
+            parse_into(&s.expr, s.kind, &mut tree, &read).map_err(|e| Error::InvalidFlag {
+                flag: s.kind.flag(),
+                value: shorten(&format!("{}:{}", s.component, s.expr)),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(tree)
+    }
 }
 
 /// Everything `cnsctl bundle` needs besides the recipe, already validated.
@@ -265,33 +301,53 @@ pub fn parse_mirror(flag: &'static str, raw: &str) -> Result<String> {
 /// Largest value one `--set` may carry, in bytes.
 pub const MAX_SET_VALUE: usize = 1 << 20;
 
-/// Parse `component:dotted.path=value`.
+/// Parse `COMPONENT:EXPR` of `--set` (Helm's syntax and typing: [`cns_values::strvals`]).
 pub fn parse_set(raw: &str) -> Result<SetOverride> {
+    parse_set_as(raw, cns_values::strvals::Kind::Typed)
+}
+
+/// Parse `COMPONENT:EXPR` of the flag `kind` names; a `--set-file`'s files are read here
+/// (each at most [`MAX_SET_VALUE`] bytes), so a bad flag is reported before any work.
+pub fn parse_set_as(raw: &str, kind: cns_values::strvals::Kind) -> Result<SetOverride> {
     let bad = |reason: &str| Error::InvalidFlag {
-        flag: "--set",
+        flag: kind.flag(),
         value: shorten(raw),
         reason: reason.to_string(),
     };
-    let (component, rest) = raw
+    let (component, expr) = raw
         .split_once(':')
-        .ok_or_else(|| bad("expected component:path=value"))?;
-    let (path, value) = rest
-        .split_once('=')
-        .ok_or_else(|| bad("expected component:path=value"))?;
+        .ok_or_else(|| bad("expected COMPONENT:NAME=VALUE[,NAME=VALUE…]"))?;
     if component.is_empty() {
         return Err(bad("the component is empty"));
     }
-    cns_values::split_path(path).map_err(|e| bad(&e.to_string()))?;
-    if value.len() > MAX_SET_VALUE {
+    if expr.len() > MAX_SET_VALUE {
         return Err(bad(&format!(
             "the value is {} bytes, more than the {MAX_SET_VALUE} allowed",
-            value.len()
+            expr.len()
         )));
     }
+    let files = std::cell::RefCell::new(BTreeMap::new());
+    let read = |path: &str| -> std::result::Result<String, String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+        if meta.len() > MAX_SET_VALUE as u64 {
+            return Err(format!(
+                "`{path}` is {} bytes, more than the {MAX_SET_VALUE} allowed",
+                meta.len()
+            ));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+        files.borrow_mut().insert(path.to_string(), text.clone());
+        Ok(text)
+    };
+    // Checked now: syntax, nesting, indices, JSON, files.
+    cns_values::strvals::parse_into(expr, kind, &mut serde_json::Map::new(), &read)
+        .map_err(|e| bad(&e.to_string()))?;
     Ok(SetOverride {
         component: component.to_string(),
-        path: path.to_string(),
-        value: cns_values::parse_scalar(value),
+        kind,
+        expr: expr.to_string(),
+        files: files.into_inner(),
     })
 }
 
@@ -359,30 +415,51 @@ mod tests {
 
     #[test]
     fn set_grammar() {
+        use cns_values::strvals::Kind;
+        let tree = |raws: &[&str]| {
+            let sets: Vec<SetOverride> = raws.iter().map(|r| parse_set(r).unwrap()).collect();
+            Value::Object(SetOverride::tree(&sets.iter().collect::<Vec<_>>()).unwrap())
+        };
         let o = parse_set("gpuoperator:driver.version=570.133.20").unwrap();
+        assert_eq!((o.component.as_str(), o.kind), ("gpuoperator", Kind::Typed));
         assert_eq!(
-            (o.component.as_str(), o.path.as_str(), &o.value),
-            ("gpuoperator", "driver.version", &json!("570.133.20"))
+            tree(&[
+                "x:driver.version=1.50,driver.enabled=true",
+                "x:n=3",
+                "x:a=b=c"
+            ]),
+            json!({"driver": {"version": "1.50", "enabled": true}, "n": 3, "a": "b=c"})
         );
-        assert_eq!(parse_set("x:a.b=true").unwrap().value, json!(true));
-        assert_eq!(parse_set("x:a=3").unwrap().value, json!(3));
-        assert_eq!(parse_set("x:a=b=c").unwrap().value, json!("b=c"));
-        // Bounded: path depth and value size (an API caller is not limited by ARG_MAX).
+        // Flags of one component build one tree, as Helm's do.
+        assert_eq!(tree(&["x:l[0]=a", "x:l[1]=b"]), json!({"l": ["a", "b"]}));
+        // Helm's order: --set-json, --set, --set-string, --set-file, whatever the flag order.
+        let s = parse_set_as("x:v=str", Kind::String).unwrap();
+        let t = parse_set("x:v=1").unwrap();
+        let j = parse_set_as("x:v=[1]", Kind::Json).unwrap();
+        assert_eq!(SetOverride::tree(&[&s, &t, &j]).unwrap()["v"], json!("str"));
+        // Bounded: nesting and value size (an API caller is not limited by ARG_MAX).
         let deep = format!("x:{}=1", vec!["a"; 65].join("."));
         let e = parse_set(&deep).unwrap_err().to_string();
-        assert!(e.contains("more than 64 segments") && e.len() < 400, "{e}");
+        assert!(e.contains("nested deeper than 30") && e.len() < 400, "{e}");
         let big = format!("x:a={}", "v".repeat(MAX_SET_VALUE + 1));
         let e = parse_set(&big).unwrap_err().to_string();
         assert!(
             e.contains("more than the 1048576 allowed") && e.len() < 400,
             "{e}"
         );
-        for bad in ["nocolon", "x:noequals", ":a=1", "x:a..b=1", "x:{{a}}=1"] {
+        for bad in ["nocolon", "x:noequals", ":a=1", "x:a[z]=1", "x:a={b"] {
             let e = parse_set(bad).unwrap_err().to_string();
             assert!(
                 e.starts_with(&format!("invalid --set value `{bad}`")),
                 "{e}"
             );
         }
+        let e = parse_set_as("x:a=/nonexistent/f", Kind::File)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid --set-file value") && e.contains("cannot read `/nonexistent/f`"),
+            "{e}"
+        );
     }
 }

@@ -83,6 +83,15 @@ pub struct BundleParameters {
     pub resolve_digests: bool,
     /// `--set`, as given.
     pub set: Vec<String>,
+    /// `--set-file`, as given (the files' content is in the bundle's values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set_file: Vec<String>,
+    /// `--set-json`, as given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set_json: Vec<String>,
+    /// `--set-string`, as given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set_string: Vec<String>,
     /// `--system-node-selector`, as given.
     pub system_node_selector: Vec<String>,
     /// `--system-node-toleration`, as given.
@@ -328,6 +337,9 @@ pub fn for_bundle(
                 registry_mirror: opts.registry_mirror.clone(),
                 resolve_digests,
                 set: request.sets.clone(),
+                set_file: request.set_files.clone(),
+                set_json: request.set_jsons.clone(),
+                set_string: request.set_strings.clone(),
                 system_node_selector: request.system_node_selector.clone(),
                 system_node_toleration: request.system_node_toleration.clone(),
             })),
@@ -435,6 +447,9 @@ mod tests {
             registry_mirror: None,
             resolve_digests: false,
             set: vec!["a:b=c".into()],
+            set_file: vec![],
+            set_json: vec!["a:d=[1]".into()],
+            set_string: vec!["a:e=1".into()],
             system_node_selector: vec![],
             system_node_toleration: vec![],
         };

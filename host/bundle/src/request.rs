@@ -12,7 +12,8 @@
 //! ```
 
 use crate::options::{
-    check_location, check_name, parse_mirror, parse_selectors, parse_set, parse_tolerations,
+    check_location, check_name, parse_mirror, parse_selectors, parse_set, parse_set_as,
+    parse_tolerations,
 };
 use crate::{BundleOptions, Error, Placement, Result};
 use cns_recipe::RecipeResult;
@@ -30,8 +31,16 @@ pub struct BundleRequest {
     pub deployer: String,
     /// `bundlers`: only these components (and what they depend on).
     pub bundlers: Vec<String>,
-    /// `set`: `COMPONENT:PATH=VALUE` overrides, in order.
+    /// `set`: `COMPONENT:NAME=VALUE[,…]` overrides in Helm's `--set` syntax and typing, in
+    /// order.
     pub sets: Vec<String>,
+    /// `set-string`: as `sets`, every value a string.
+    pub set_strings: Vec<String>,
+    /// `set-json`: as `sets`, every value JSON.
+    pub set_jsons: Vec<String>,
+    /// `set-file`: as `sets`, every value a file's content (read by the caller's process;
+    /// the server takes no such parameter).
+    pub set_files: Vec<String>,
     /// `system-node-selector`: `key=value` for system pods.
     pub system_node_selector: Vec<String>,
     /// `system-node-toleration`: tolerations for system pods.
@@ -76,6 +85,9 @@ impl Default for BundleRequest {
             deployer: "script".into(),
             bundlers: Vec::new(),
             sets: Vec::new(),
+            set_strings: Vec::new(),
+            set_jsons: Vec::new(),
+            set_files: Vec::new(),
             system_node_selector: Vec::new(),
             system_node_toleration: Vec::new(),
             accelerated_node_selector: Vec::new(),
@@ -233,11 +245,21 @@ impl BundleRequest {
                     &self.accelerated_node_toleration,
                 )?,
             },
-            sets: self
-                .sets
-                .iter()
-                .map(|s| parse_set(s))
-                .collect::<Result<_, _>>()?,
+            sets: {
+                use cns_values::strvals::Kind;
+                let mut sets = Vec::new();
+                for (kind, given) in [
+                    (Kind::Typed, &self.sets),
+                    (Kind::String, &self.set_strings),
+                    (Kind::Json, &self.set_jsons),
+                    (Kind::File, &self.set_files),
+                ] {
+                    for s in given {
+                        sets.push(parse_set_as(s, kind)?);
+                    }
+                }
+                sets
+            },
             deployer_options,
             parallel: !self.serial,
             clusters,

@@ -41,10 +41,8 @@ pub(crate) struct BundleArgs {
     )]
     pub(crate) bundlers: Vec<String>,
 
-    /// Override a value: COMPONENT:dotted.path=VALUE (bool, int, float or string);
-    /// COMPONENT:enabled=false drops a component. Repeatable.
-    #[arg(long = "set", value_name = "COMPONENT:PATH=VALUE")]
-    pub(crate) sets: Vec<String>,
+    #[command(flatten)]
+    pub(crate) sets: crate::opts::SetArgs,
 
     /// Node selector for system pods (operators, webhooks): key=value. Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
@@ -152,7 +150,10 @@ impl BundleArgs {
         BundleRequest {
             deployer: self.deployer.clone(),
             bundlers: self.bundlers.clone(),
-            sets: self.sets.clone(),
+            sets: self.sets.sets.clone(),
+            set_strings: self.sets.set_strings.clone(),
+            set_jsons: self.sets.set_jsons.clone(),
+            set_files: self.sets.set_files.clone(),
             system_node_selector: self.system_node_selector.clone(),
             system_node_toleration: self.system_node_toleration.clone(),
             accelerated_node_selector: self.accelerated_node_selector.clone(),

@@ -5,9 +5,7 @@ use crate::opts::{PluginOpts, RecipeDataOpts};
 use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use cns_bundle::BundleOptions;
 use cns_bundle::images::Inventory;
-use cns_bundle::options::parse_set;
 use cns_recipe::RecipeResult;
 
 /// Output formats of `images`.
@@ -33,9 +31,8 @@ pub(crate) struct Selection {
     #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = cns_kube::location::Location::parse)]
     pub(crate) recipe: Option<cns_kube::location::Location>,
 
-    /// Override a value, as in `bundle`: COMPONENT:dotted.path=VALUE. Repeatable.
-    #[arg(long = "set", value_name = "COMPONENT:PATH=VALUE")]
-    pub(crate) sets: Vec<String>,
+    #[command(flatten)]
+    pub(crate) sets: crate::opts::SetArgs,
 
     /// Only these components (with what they depend on), as in `bundle -b`.
     #[arg(
@@ -115,19 +112,15 @@ pub(crate) fn compute(
 ) -> Result<Computed> {
     let store = data.store()?;
     let recipe = kube.read_recipe(sel.recipe.as_ref())?;
-    let mut opts = BundleOptions {
-        deployer: "script".into(),
-        sets: sel
-            .sets
-            .iter()
-            .map(|s| parse_set(s))
-            .collect::<Result<_, _>>()?,
-        registry_mirror: mirror
-            .map(|m| cns_bundle::options::parse_mirror("--registry-mirror", m))
-            .transpose()?,
-        parallel: true,
+    let mut opts = cns_bundle::BundleRequest {
+        sets: sel.sets.sets.clone(),
+        set_strings: sel.sets.set_strings.clone(),
+        set_jsons: sel.sets.set_jsons.clone(),
+        set_files: sel.sets.set_files.clone(),
+        registry_mirror: mirror.map(str::to_string),
         ..Default::default()
-    };
+    }
+    .options()?;
     if !sel.bundlers.is_empty() {
         cns_bundle::request::select(&recipe, &sel.bundlers, &mut opts)?;
     }

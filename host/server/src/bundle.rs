@@ -23,6 +23,8 @@ const BUNDLE_PARAMS: &[&str] = &[
     "repo",
     "revision",
     "set",
+    "set-string",
+    "set-json",
     "system-node-selector",
     "system-node-toleration",
     "accelerated-node-selector",
@@ -72,6 +74,8 @@ fn bundle_request(
         };
         match name {
             "set" => r.sets.push(v.clone()),
+            "set-string" => r.set_strings.push(v.clone()),
+            "set-json" => r.set_jsons.push(v.clone()),
             "system-node-selector" => r.system_node_selector.push(v.clone()),
             "system-node-toleration" => r.system_node_toleration.push(v.clone()),
             "accelerated-node-selector" => r.accelerated_node_selector.push(v.clone()),

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 mod emit;
+pub mod strvals;
 pub mod tree;
 
 /// Errors from values operations.

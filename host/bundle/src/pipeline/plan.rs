@@ -108,25 +108,24 @@ fn components_with_defaults(
 ) -> Result<Vec<ComponentRef>> {
     let mut refs: Vec<ComponentRef> = recipe.component_refs.clone();
     for r in &mut refs {
-        for s in sets.get(&r.name).into_iter().flatten() {
-            if s.path != "enabled" {
-                continue;
+        let Some(component_sets) = sets.get(&r.name) else {
+            continue;
+        };
+        // `enabled` switches the component itself; it is not a chart value.
+        match SetOverride::tree(component_sets)?.get("enabled") {
+            None | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => {
+                let o = r
+                    .overrides
+                    .get_or_insert_with(|| Value::Object(Default::default()));
+                o["enabled"] = Value::Bool(false);
             }
-            match s.value {
-                Value::Bool(false) => {
-                    let o = r
-                        .overrides
-                        .get_or_insert_with(|| Value::Object(Default::default()));
-                    o["enabled"] = Value::Bool(false);
-                }
-                Value::Bool(true) => {}
-                _ => {
-                    return Err(Error::InvalidFlag {
-                        flag: "--set",
-                        value: format!("{}:enabled={}", s.component, s.value),
-                        reason: "`enabled` takes true or false".into(),
-                    });
-                }
+            Some(other) => {
+                return Err(Error::InvalidFlag {
+                    flag: "--set",
+                    value: format!("{}:enabled={other}", r.name),
+                    reason: "`enabled` takes true or false".into(),
+                });
             }
         }
     }
@@ -207,18 +206,12 @@ pub fn plan<B: Backend + ?Sized>(
             .find(|r| &r.name == name)
             .expect("ordered component exists");
         let mut values = store.component_values(cref)?;
-        for s in sets
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter(|s| s.path != "enabled")
-        {
-            cns_values::set_path(&mut values, &s.path, s.value.clone()).map_err(|source| {
-                Error::Values {
-                    component: name.clone(),
-                    source,
-                }
-            })?;
+        if let Some(component_sets) = sets.get(name) {
+            let mut tree = SetOverride::tree(component_sets)?;
+            tree.remove("enabled");
+            if let Value::Object(map) = &mut values {
+                cns_values::strvals::merge(map, tree);
+            }
         }
         let mut manifests: Vec<InputFile> = store
             .manifests(cref)?
