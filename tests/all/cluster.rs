@@ -943,7 +943,10 @@ fn a_snapshot_taken_on_a_real_h200_node_says_its_gpu_has_no_recipe() {
         err.contains("FAIL criterion accelerator: recipe `h100`, snapshot `NVIDIA H200`"),
         "{err}"
     );
-    assert!(err.contains("PASS criterion os: recipe `ubuntu`, snapshot `ubuntu`"), "{err}");
+    assert!(
+        err.contains("PASS criterion os: recipe `ubuntu`, snapshot `ubuntu`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -300,6 +300,74 @@ fn validate_compares_criteria_and_skipped_is_not_passed() {
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
 }
 
+/// Issue 34, item 5: open criteria are loud (what each would decide for this recipe) and
+/// refused with --criteria-strict or CNSCTL_CRITERIA_STRICT=1.
+#[test]
+fn open_criteria_are_loud_and_refused_when_strict() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    let cns = |args: &[&str]| run(cnsctl(t).current_dir(t).args(args));
+    let o = cns(&[
+        "recipe",
+        "--service",
+        "eks",
+        "--accelerator",
+        "h100",
+        "--intent",
+        "training",
+    ]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: os is open (any); --os amazonlinux gives component skyhook dropped, gpu-operator driver.enabled false instead of true"),
+        "{err}"
+    );
+    assert!(err.contains("Pass --os to choose"), "{err}");
+    let o = cns(&[
+        "recipe",
+        "--service",
+        "eks",
+        "--accelerator",
+        "h100",
+        "--intent",
+        "training",
+        "--criteria-strict",
+        "-o",
+        "r.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--criteria-strict: the recipe for service=eks accelerator=h100 os=any intent=training leaves os open; pass --os"),
+        "{}",
+        describe(&o)
+    );
+    assert!(!t.join("r.yaml").exists());
+    let o = run(cnsctl(t)
+        .current_dir(t)
+        .env("CNSCTL_CRITERIA_STRICT", "1")
+        .args(["recipe", "--service", "eks"]));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    // Every criterion given: quiet, and strict accepts it.
+    let o = cns(&[
+        "recipe",
+        "--service",
+        "eks",
+        "--accelerator",
+        "h100",
+        "--os",
+        "ubuntu",
+        "--intent",
+        "training",
+        "--criteria-strict",
+    ]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("is open"),
+        "{}",
+        describe(&o)
+    );
+}
+
 #[test]
 fn recipe_from_snapshot_detects_criteria_and_flags_override() {
     let tmp = tempdir();

@@ -1198,3 +1198,33 @@ fn deeply_nested_bodies_are_refused_and_health_stays_up() {
     }
     assert_eq!(s.get("/ready").0, 200);
 }
+
+/// Issue 34, items 5 and 9: `strict=true` refuses a criterion left open, naming it (as
+/// `recipe --criteria-strict`); `/v1/query` takes the successor's `{criteria, selector}` body.
+#[test]
+fn strict_criteria_and_the_successors_query_body() {
+    let s = Server::start(&[]);
+    let (status, _, body) =
+        s.get("/v1/recipe?service=eks&accelerator=h100&intent=training&strict=true");
+    let e: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["details"]["field"], "os", "{e}");
+    let (status, _, _) = s.get("/v1/recipe?service=eks&accelerator=h100&intent=training");
+    assert_eq!(status, 200);
+    let (status, _, _) =
+        s.get("/v1/recipe?service=eks&accelerator=h100&os=ubuntu&intent=training&strict=true");
+    assert_eq!(status, 200);
+    let (status, _, body) = s.post(
+        "/v1/recipe",
+        "application/json",
+        r#"{"service": "eks", "accelerator": "h100", "intent": "training", "strict": true}"#,
+    );
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = s.post(
+        "/v1/query",
+        "application/json",
+        r#"{"criteria": {"service": "eks", "accelerator": "h100", "os": "ubuntu", "intent": "training"}, "selector": "components.gpu-operator.values.driver.enabled"}"#,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!(true));
+}

@@ -37,6 +37,9 @@ pub(crate) struct RecipeArgs {
     /// List the supported criteria combinations instead of resolving one.
     #[arg(long, conflicts_with_all = ["service", "accelerator", "os", "intent", "output", "snapshot"])]
     list: bool,
+    /// Refuse a recipe with open criteria (any criterion left `any`) instead of warning.
+    #[arg(long, env = "CNSCTL_CRITERIA_STRICT", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    criteria_strict: bool,
 }
 
 pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> Result<Outcome> {
@@ -89,6 +92,23 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> 
     )?;
     let mut recipe = cns_recipe::resolve(&store, &criteria)
         .with_context(|| format!("failed to resolve a recipe for {criteria}"))?;
+    // Open criteria are loud: what each would decide here, or refused with --criteria-strict.
+    let open = cns_recipe::open::open_criteria(&store, &criteria, &recipe)?;
+    if args.criteria_strict && !open.is_empty() {
+        let fields: Vec<String> = open.iter().map(|o| format!("--{}", o.field)).collect();
+        anyhow::bail!(
+            "--criteria-strict: the recipe for {criteria} leaves {} open; pass {}\n{}",
+            open.iter().map(|o| o.field).collect::<Vec<_>>().join(", "),
+            fields.join(" "),
+            open.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    for o in &open {
+        crate::ui::warn(&o.to_string());
+    }
     if let Some((version, reading)) = driver {
         use cns_recipe::pin::DriverPin;
         match cns_recipe::pin::pin_driver(&mut recipe, &store, &version)? {

@@ -13,6 +13,7 @@ mod embedded;
 mod error;
 pub mod fields;
 pub mod model;
+pub mod open;
 pub mod pin;
 pub mod registry;
 pub mod resolve;

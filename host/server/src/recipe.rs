@@ -80,16 +80,32 @@ fn body_pairs(doc: Value) -> Result<Vec<(String, String)>, ApiError> {
         }
         return body_pairs(spec);
     }
-    map.into_iter()
+    // The successor's form: `{criteria: {service, …}, selector}`.
+    let mut pairs = Vec::new();
+    match map.remove("criteria") {
+        None => {}
+        Some(Value::Object(c)) => pairs = body_pairs(Value::Object(c))?,
+        Some(other) => {
+            return Err(ApiError::field(
+                "criteria",
+                format!("`criteria` must be an object of criteria, not {other}"),
+            ));
+        }
+    }
+    let rest: Vec<(String, String)> = map
+        .into_iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k, s)),
+            Value::Bool(b) if k == "strict" => Ok((k, b.to_string())),
             Value::Null => Ok((k, String::new())),
             other => Err(ApiError::field(
                 &k,
                 format!("`{}` must be a string, not {other}", k.escape_debug()),
             )),
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    pairs.extend(rest);
+    Ok(pairs)
 }
 
 /// A recipe-library error as an answer: unknown criteria are 400 naming the field and the
@@ -176,11 +192,46 @@ fn recipe_response(r: &Resolved) -> Response {
         .into_response()
 }
 
+/// `strict=true` (as `recipe --criteria-strict`): a criterion left open is refused, naming it.
+fn strict(pairs: &[(String, String)], c: &Criteria, source: &str) -> Result<(), ApiError> {
+    let on = match pairs
+        .iter()
+        .find(|(k, _)| k == "strict")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return Err(ApiError::field(
+                "strict",
+                format!(
+                    "{source} `strict` takes true or false, not `{}`",
+                    v.escape_debug()
+                ),
+            ));
+        }
+    };
+    if let Some((field, _, _)) = on
+        .then(|| c.fields().into_iter().find(|(_, v, _)| *v == "any"))
+        .flatten()
+    {
+        return Err(ApiError::field(
+            field,
+            format!(
+                "strict: the {field} is left open (any); give `{field}`, or leave `strict` out to get the recipe for any {field}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) async fn recipe_get(
     State(s): State<Arc<Shared>>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let c = criteria(&params(&uri), &[], "query parameter")?;
+    let pairs = params(&uri);
+    let c = criteria(&pairs, &["strict"], "query parameter")?;
+    strict(&pairs, &c, "query parameter")?;
     Ok(recipe_response(&*resolved(&s, c).await?))
 }
 
@@ -192,7 +243,9 @@ pub(crate) async fn recipe_post(
     check_content_type(&headers)?;
     let body = read_body(&headers, body, s.cfg.max_body, s.cfg.body_timeout).await?;
     let doc = document(&body, RECIPE_TIMEOUT.min(s.cfg.request_timeout)).await?;
-    let c = criteria(&body_pairs(doc)?, &[], "field")?;
+    let pairs = body_pairs(doc)?;
+    let c = criteria(&pairs, &["strict"], "field")?;
+    strict(&pairs, &c, "field")?;
     Ok(recipe_response(&*resolved(&s, c).await?))
 }
 
