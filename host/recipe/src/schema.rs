@@ -84,22 +84,36 @@ pub fn validate(path: &str, text: &str) -> Result<(&'static str, Vec<Violation>)
     let schema: Value = serde_json::from_str(schema).expect("shipped schemas are valid JSON");
     let validator =
         jsonschema::validator_for(&schema).expect("shipped schemas are valid JSON Schema");
-    let mut out: Vec<Violation> = validator
-        .iter_errors(&doc)
-        .map(|e| {
-            let pointer = e.instance_path().to_string();
-            let segs: Vec<String> = pointer
-                .split('/')
-                .skip(1)
-                .map(|s| s.replace("~1", "/").replace("~0", "~"))
-                .collect();
-            Violation {
-                line: locate(text, &segs),
-                field: field_path(&segs),
-                message: e.to_string(),
+    let mut out: Vec<Violation> = Vec::new();
+    for e in validator.iter_errors(&doc) {
+        let pointer = e.instance_path().to_string();
+        let segs: Vec<String> = pointer
+            .split('/')
+            .skip(1)
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        // A key the schema does not allow is reported at that key, one violation each,
+        // not at the start of the mapping that holds it.
+        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+            e.kind()
+        {
+            for key in unexpected {
+                let mut at = segs.clone();
+                at.push(key.clone());
+                out.push(Violation {
+                    line: locate(text, &at),
+                    field: field_path(&at),
+                    message: format!("`{key}` is not allowed here ({e})"),
+                });
             }
-        })
-        .collect();
+            continue;
+        }
+        out.push(Violation {
+            line: locate(text, &segs),
+            field: field_path(&segs),
+            message: e.to_string(),
+        });
+    }
     out.sort_by(|a, b| (a.line, &a.field, &a.message).cmp(&(b.line, &b.field, &b.message)));
     Ok((file, out))
 }
@@ -235,8 +249,16 @@ mod tests {
         let (schema, v) = validate("r.yaml", GOOD).unwrap();
         assert_eq!(schema, "recipe-result.schema.json");
         assert_eq!(v.len(), 1, "{v:?}");
-        assert_eq!((v[0].line, v[0].field.as_str()), (6, "componentRefs[1]"));
-        assert!(v[0].message.contains("versoin"), "{}", v[0].message);
+        // The misspelt key's own line and path (issue 34, item 10), not its mapping's.
+        assert_eq!(
+            (v[0].line, v[0].field.as_str()),
+            (7, "componentRefs[1].versoin")
+        );
+        assert!(
+            v[0].message.contains("`versoin` is not allowed here"),
+            "{}",
+            v[0].message
+        );
         let bad_type = GOOD.replace("version: v1", "version: [1]");
         let (_, v) = validate("r.yaml", &bad_type).unwrap();
         assert_eq!(
