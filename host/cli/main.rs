@@ -20,8 +20,9 @@ use std::process::ExitCode;
 
 /// Exit code for success.
 const EXIT_OK: u8 = 0;
-/// Exit code when a check ran and failed (e.g. `validate` found a failing constraint, or a
-/// plugin refused the values it was given).
+/// Exit code when a check ran and failed: a constraint or criterion (`validate`), a
+/// signature or attestation, a digest or checksum (a tampered blob), a plugin's signature,
+/// or a plugin refusing the values it was given.
 const EXIT_FAILED: u8 = 1;
 /// Exit code for errors: bad input, bad flags, plugin failures, I/O.
 const EXIT_ERROR: u8 = 2;
@@ -47,6 +48,27 @@ fn clean_up_on_signals() {
     drop(spawned);
 }
 
+/// Whether `e` (one error of a chain) is a check that ran and failed rather than an error:
+/// a plugin refusing the user's values, a signature, attestation or trust decision that
+/// did not verify, a digest or checksum that did not match.
+fn failed_check(e: &(dyn std::error::Error + 'static)) -> bool {
+    use cns_oci::Error as Oci;
+    e.downcast_ref::<cns_bundle::Error>()
+        .is_some_and(cns_bundle::Error::is_refusal)
+        || e.downcast_ref::<cns_runtime::Error>()
+            .is_some_and(cns_runtime::Error::is_refusal)
+        || e.downcast_ref::<Oci>().is_some_and(|o| {
+            matches!(
+                o,
+                Oci::Unsigned { .. }
+                    | Oci::Verify { .. }
+                    | Oci::Digest { .. }
+                    | Oci::Checksums { .. }
+                    | Oci::NotVerified { .. }
+            )
+        })
+}
+
 fn main() -> ExitCode {
     let cli = match commands::Cli::try_parse() {
         Ok(cli) => cli,
@@ -64,13 +86,7 @@ fn main() -> ExitCode {
         Ok(outcome::Outcome::Success) => ExitCode::from(EXIT_OK),
         Ok(outcome::Outcome::CheckFailed) => ExitCode::from(EXIT_FAILED),
         Err(err) => {
-            // A plugin refusing the user's values is a failed check, like `validate`'s.
-            let refused = err.chain().any(|e| {
-                e.downcast_ref::<cns_bundle::Error>()
-                    .is_some_and(cns_bundle::Error::is_refusal)
-                    || e.downcast_ref::<cns_runtime::Error>()
-                        .is_some_and(cns_runtime::Error::is_refusal)
-            });
+            let refused = err.chain().any(failed_check);
             eprintln!(
                 "error: {}",
                 cns_files::terminal_safe(&err.to_string(), true)

@@ -457,3 +457,113 @@ fn written_files_honour_the_umask() {
     sh("generate-key-pair");
     assert_eq!((mode("cosign.key"), mode("cosign.pub")), (0o600, 0o644));
 }
+
+/// Issue 34, item 6: one exit-code table for every command (0 ok; 1 a check failed; 2 usage
+/// or input error), stated by each command's `--help`, with what "a check failed" means
+/// for it.
+#[test]
+fn every_command_states_its_exit_codes() {
+    let tmp = tempdir();
+    let cases: &[(&[&str], Option<&str>)] = &[
+        (&["snapshot"], None),
+        (
+            &["bundle"],
+            Some("1 a check failed: a plugin refused the values"),
+        ),
+        (
+            &["images"],
+            Some("1 --strict and the list may be incomplete"),
+        ),
+        (&["mirror"], Some("1 a source did not hold the digest")),
+        (&["recipe"], None),
+        (
+            &["validate"],
+            Some("1 a check failed: a criterion the snapshot contradicts"),
+        ),
+        (&["diff"], Some("1 drift")),
+        (
+            &["push"],
+            Some("1 the bundle's checksums.txt is missing or does not match"),
+        ),
+        (
+            &["pull"],
+            Some("1 a check failed: the signature or attestation did not verify"),
+        ),
+        (&["sign"], None),
+        (
+            &["verify"],
+            Some("1 unsigned, or the signature or attestation did not verify"),
+        ),
+        (&["generate-key-pair"], None),
+        (
+            &["plugin"],
+            Some("1 an oci:// plugin's signature did not verify"),
+        ),
+        (&["serve"], None),
+        (&["version"], None),
+        (&["completion"], None),
+        (&["man"], None),
+    ];
+    for (cmd, check) in cases {
+        let o = run(cnsctl(tmp.path()).args(*cmd).arg("--help"));
+        assert!(o.status.success(), "{cmd:?}: {}", describe(&o));
+        let help = String::from_utf8_lossy(&o.stdout).replace('\n', " ");
+        assert!(help.contains("Exit codes: 0 "), "{cmd:?}: {help}");
+        assert!(help.contains("2 usage"), "{cmd:?}: {help}");
+        match check {
+            Some(c) => assert!(help.contains(c), "{cmd:?}: `{c}` not in {help}"),
+            None => assert!(!help.contains("; 1 "), "{cmd:?} has no check: {help}"),
+        }
+    }
+    // A usage error is 2.
+    let o = run(cnsctl(tmp.path()).args(["bundle", "--no-such-flag"]));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+}
+
+/// Issue 34, item 11: bash completion loads and completes commands and flags; man pages
+/// are written for every command and `man` renders them.
+#[test]
+fn shell_completion_and_man_pages() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    let bin = env!("CARGO_BIN_EXE_cnsctl");
+    let complete = |words: &str, cword: usize| {
+        let script = format!(
+            "source <({bin} completion bash) && COMP_WORDS=({words}) && COMP_CWORD={cword} && _cnsctl cnsctl \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\" && echo \"${{COMPREPLY[@]}}\""
+        );
+        let o = run(Command::new("bash").arg("-c").arg(script));
+        assert!(o.status.success(), "{}", describe(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(complete("cnsctl bun", 1), "bundle");
+    assert!(
+        complete("cnsctl bundle --deplo", 2).contains("--deployer"),
+        "bundle flags"
+    );
+    for shell in ["zsh", "fish", "powershell"] {
+        let o = run(cnsctl(t).args(["completion", shell]));
+        assert!(o.status.success() && !o.stdout.is_empty(), "{shell}");
+    }
+    let o = run(cnsctl(t).args(["man", "-o"]).arg(t.join("man")));
+    assert!(o.status.success(), "{}", describe(&o));
+    let pages = list_files(&t.join("man"));
+    for p in [
+        "cnsctl.1",
+        "cnsctl-bundle.1",
+        "cnsctl-plugin-new.1",
+        "cnsctl-validate.1",
+    ] {
+        assert!(pages.contains(&p.to_string()), "{p} in {pages:?}");
+    }
+    let Some(man) = require_tool("man", &[]) else {
+        return;
+    };
+    let o = run(Command::new(man)
+        .env("MANWIDTH", "100")
+        .arg("-l")
+        .arg(t.join("man/cnsctl-validate.1")));
+    assert!(o.status.success(), "{}", describe(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("--allow-skipped"), "{text}");
+    assert!(text.contains("Exit codes"), "{text}");
+}

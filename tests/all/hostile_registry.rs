@@ -263,3 +263,41 @@ fn answers_that_are_not_manifests_are_never_pinned() {
         assert!(e.contains(why), "{tag}: {e}");
     }
 }
+
+/// Issue 34, item 6: a blob that does not hash to the digest its manifest names (a tampered
+/// blob) is a failed check in `pull`: exit 1, and nothing is written.
+#[test]
+fn a_tampered_blob_in_pull_is_a_failed_check() {
+    use cns_oci::manifest::{BUNDLE_ARTIFACT, Descriptor, Manifest, TAR_GZIP_LAYER};
+    let layer = b"the layer the manifest names".to_vec();
+    let m = Manifest::artifact(
+        BUNDLE_ARTIFACT,
+        Descriptor::of(TAR_GZIP_LAYER, &layer),
+        Default::default(),
+    );
+    let d = m.layers[0].digest.clone();
+    let mut tampered = layer.clone();
+    tampered[0] ^= 1;
+    let h = Hostile::start(answers(vec![
+        ("/v2/b/gpu/manifests/v1".into(), MANIFEST, m.to_bytes()),
+        (
+            format!("/v2/b/gpu/blobs/{d}"),
+            "application/octet-stream",
+            tampered,
+        ),
+    ]));
+    let tmp = crate::util::tempdir();
+    let o = cns_test_support::run(
+        crate::util::cnsctl(tmp.path())
+            .current_dir(tmp.path())
+            .args([
+                "pull",
+                &format!("oci://{}/b/gpu:v1", h.addr),
+                "--output",
+                "out",
+                "--plain-http",
+            ]),
+    );
+    crate::util::fails(&o, 1, "digest mismatch");
+    assert!(!tmp.path().join("out").exists());
+}

@@ -537,14 +537,15 @@ fn plugins_from_files_and_signed_oci_artifacts() {
         cns(t, &a)
     };
     fails(&pl(&["--plugin", &r]), 2, "--plugin-key");
+    // A signature that does not verify is a failed check (1); no key at all, a usage error.
     fails(
         &pl(&["--plugin", &r, "--plugin-key", "other.pub"]),
-        2,
+        1,
         "no trusted key verifies it",
     );
     fails(
         &pl(&["--plugin", &unsigned, "--plugin-key", "cosign.pub"]),
-        2,
+        1,
         "is not signed",
     );
     let o = pl(&[
@@ -602,7 +603,7 @@ fn plugins_from_files_and_signed_oci_artifacts() {
     ));
     fails(
         &pl(&["--plugin", &r, "--plugin-policy", "policy.yaml"]),
-        2,
+        1,
         "no trusted key verifies it",
     );
     // allowUnsigned by repository, from the default policy location in the config directory.

@@ -66,6 +66,15 @@ pub enum Error {
         /// Why (each key's verdict).
         reason: String,
     },
+    /// A plugin whose signatures none of the trusted keys verifies (a failed check, unlike
+    /// [`Error::Untrusted`], which is a plugin no key or policy could check).
+    #[error("refusing plugin {reference}: {reason}")]
+    NotVerified {
+        /// The plugin reference.
+        reference: String,
+        /// Why: each key's verification error.
+        reason: String,
+    },
     /// A refused archive entry (path traversal, link, device, duplicate, too big).
     #[error("archive entry `{path}`: {reason}")]
     Archive {

@@ -221,6 +221,17 @@ impl Registry {
     }
 
     fn err(&self, r: &OciRef, operation: &str, e: &OciDistributionError) -> Error {
+        // Content that does not hash to its digest is a failed check, not a registry error.
+        if let OciDistributionError::DigestError(
+            oci_client::errors::DigestError::VerificationError { expected, actual },
+        ) = e
+        {
+            return Error::Digest {
+                what: format!("{operation} of {r}"),
+                expected: expected.clone(),
+                actual: actual.clone(),
+            };
+        }
         Error::Registry {
             registry: r.registry.clone(),
             operation: operation.to_string(),

@@ -131,7 +131,7 @@ pub fn pull(
             admission: Admission::Unsigned(reasons),
         });
     }
-    Err(Error::Untrusted {
+    Err(Error::NotVerified {
         reference: r.to_string(),
         reason: format!("no trusted key verifies it ({})", reasons.join("; ")),
     })
