@@ -64,6 +64,7 @@ fn failed_check(e: &(dyn std::error::Error + 'static)) -> bool {
                     | Oci::Verify { .. }
                     | Oci::Digest { .. }
                     | Oci::Checksums { .. }
+                    | Oci::NoChecksums { .. }
                     | Oci::NotVerified { .. }
             )
         })

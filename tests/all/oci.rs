@@ -1007,3 +1007,58 @@ print(check("good.json", "other.pub"))
         describe(&o)
     );
 }
+
+/// Issue 34, item 8: `push` refuses a directory without `checksums.txt` (a failed check, 1);
+/// an unknown `--deployer` lists every deployer; a registry that answers a TLS handshake in
+/// plain HTTP, and a host that does not resolve, say what to do, at once (no retries).
+#[test]
+fn push_needs_checksums_deployers_are_listed_and_connection_errors_say_what_to_try() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    std::fs::create_dir(t.join("plain")).unwrap();
+    std::fs::write(t.join("plain/a.txt"), "a\n").unwrap();
+    fails(
+        &cns(t, &["push", "plain", "oci://127.0.0.1:1/x:v1"]),
+        1,
+        "no checksums.txt, so its files cannot be checked",
+    );
+    fails(
+        &cns(t, &["bundle", "--deployer", "helm", "--output", "b"]),
+        2,
+        "unknown deployer `helm`; available: argocd, flux, script",
+    );
+    // A plain HTTP server where TLS was expected.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for s in l.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    // (`cns` would add --plain-http: the point here is its absence.)
+    let plain = |args: &[&str]| run(cnsctl(&t.join("cache")).current_dir(t).args(args));
+    let o = plain(&["pull", &format!("oci://{addr}/x/y:v1"), "--output", "p"]);
+    fails(
+        &o,
+        2,
+        "does not answer in TLS; if it serves plain HTTP, pass --plain-http",
+    );
+    // Asking again would not help: no retry was made.
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("(retry "),
+        "{}",
+        describe(&o)
+    );
+    fails(
+        &plain(&["pull", "oci://no-such-host.invalid/x/y:v1", "--output", "p"]),
+        2,
+        "the registry host `no-such-host.invalid` does not resolve",
+    );
+    assert!(!t.join("p").exists());
+}

@@ -77,6 +77,9 @@ pub struct BundleRequest {
     pub serial: bool,
     /// `registry-mirror`: `oci://REGISTRY/PREFIX`.
     pub registry_mirror: Option<String>,
+    /// `plain-http`: the bundle's OCI registry speaks plain HTTP (the Flux `OCIRepository`
+    /// reading it needs `insecure: true`).
+    pub plain_http: bool,
 }
 
 impl Default for BundleRequest {
@@ -106,6 +109,7 @@ impl Default for BundleRequest {
             flux_drift: "enabled".into(),
             serial: false,
             registry_mirror: None,
+            plain_http: false,
         }
     }
 }
@@ -189,6 +193,9 @@ impl BundleRequest {
             });
         }
         deployer_options.insert("flux-drift".to_string(), self.flux_drift.clone());
+        if self.plain_http {
+            deployer_options.insert("plain-http".to_string(), "true".to_string());
+        }
         if self.verify_key
             && (self.deployer != "flux"
                 || !self

@@ -172,6 +172,7 @@ impl BundleArgs {
             flux_drift: self.flux_drift.clone(),
             serial: self.serial,
             registry_mirror: self.registry_mirror.clone(),
+            plain_http: self.push.registry.plain_http,
         }
     }
 }

@@ -52,6 +52,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A bundle directory without the `checksums.txt` every bundle has.
+    #[error(
+        "{bundle}: no checksums.txt, so its files cannot be checked (push what `cnsctl bundle` wrote, or write one: `find . -type f ! -name checksums.txt -printf '%P\\n' | LC_ALL=C sort | xargs sha256sum > checksums.txt`)"
+    )]
+    NoChecksums {
+        /// The directory.
+        bundle: String,
+    },
     /// A bundle's `checksums.txt` does not match its files.
     #[error("{bundle}: checksums.txt does not match the files (edited after generation?)")]
     Checksums {

@@ -124,7 +124,31 @@ pub fn credentials(registry: &str) -> RegistryAuth {
     }
 }
 
+/// What the user can do about a connection failure that asking again will not fix: a TLS
+/// handshake answered in plain HTTP, or a host name that does not resolve.
+fn connect_hint(registry: &str, e: &OciDistributionError) -> Option<String> {
+    let chain = describe(e).to_ascii_lowercase();
+    if chain.contains("invalidcontenttype")
+        || chain.contains("wrong version number")
+        || chain.contains("http request to an https server")
+    {
+        return Some(format!(
+            "{registry} does not answer in TLS; if it serves plain HTTP, pass --plain-http"
+        ));
+    }
+    if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
+        return Some(format!(
+            "the registry host `{host}` does not resolve; check the name (and this machine's DNS)"
+        ));
+    }
+    None
+}
+
 fn retryable(e: &OciDistributionError) -> bool {
+    if connect_hint("", e).is_some() {
+        return false;
+    }
     match e {
         OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
         OciDistributionError::RequestError(r) => {
@@ -232,10 +256,14 @@ impl Registry {
                 actual: actual.clone(),
             };
         }
+        let message = match connect_hint(&r.registry, e) {
+            Some(hint) => format!("{hint} ({})", describe(e)),
+            None => describe(e),
+        };
         Error::Registry {
             registry: r.registry.clone(),
             operation: operation.to_string(),
-            message: describe(e),
+            message,
         }
     }
 

@@ -268,12 +268,17 @@ pub fn catalog_for_bundle(
 ) -> Result<Catalog> {
     let runtime = runtime(opts)?;
     let names: Vec<&str> = builtin.iter().map(|a| a.name).collect();
-    catalog_for(
-        opts,
-        &runtime,
-        builtin,
-        cns_bundle::builtins_needed(recipe, deployer, &names),
-    )
+    let needed = cns_bundle::builtins_needed(recipe, deployer, &names);
+    let mut catalog = catalog_for(opts, &runtime, builtin, &needed)?;
+    if catalog.deployer(deployer).is_none() {
+        // No such deployer (`--deployer helm` names a bundler): load the other built-ins
+        // too (each once: their code runs in place), so that the error lists every
+        // deployer there is.
+        let rest =
+            Catalog::builtin_named(&runtime, builtin, |n| !needed(n)).map_err(Error::Builtin)?;
+        catalog.add_missing(rest);
+    }
+    Ok(catalog)
 }
 
 /// The catalog with only the built-in plugins `wanted` accepts (by name), plus every

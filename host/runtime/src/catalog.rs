@@ -83,6 +83,17 @@ impl Catalog {
         old
     }
 
+    /// Add each plugin of `other` that has no plugin of its kind and name here.
+    pub fn add_missing(&mut self, other: Catalog) {
+        for p in other.plugins {
+            if self.get(p.kind, &p.name).is_none() {
+                self.plugins.push(p);
+            }
+        }
+        self.plugins
+            .sort_by(|a, b| (a.kind, a.name.as_str()).cmp(&(b.kind, b.name.as_str())));
+    }
+
     fn insert(&mut self, plugin: Plugin) {
         self.plugins.push(Arc::new(plugin));
         self.plugins

@@ -40,6 +40,7 @@ const BUNDLE_PARAMS: &[&str] = &[
     "cluster-values",
     "flux-drift",
     "registry-mirror",
+    "plain-http",
 ];
 
 /// A request's parameters (and the body's `bundlers`) as the bundle request `cnsctl bundle`
@@ -82,9 +83,9 @@ fn bundle_request(
             "accelerated-node-toleration" => r.accelerated_node_toleration.push(v.clone()),
             "cluster-values" => r.cluster_values.push(v.clone()),
             "bundlers" => r.bundlers.extend(v.split(',').map(str::to_string)),
-            "argocd-create-project" => {
+            "argocd-create-project" | "plain-http" => {
                 once(&mut seen)?;
-                r.argocd_create_project = match v.as_str() {
+                let on = match v.as_str() {
                     "" | "true" => true,
                     "false" => false,
                     _ => {
@@ -94,6 +95,11 @@ fn bundle_request(
                         ));
                     }
                 };
+                if name == "plain-http" {
+                    r.plain_http = on;
+                } else {
+                    r.argocd_create_project = on;
+                }
             }
             _ => {
                 once(&mut seen)?;

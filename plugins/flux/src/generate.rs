@@ -23,7 +23,7 @@
 //! `valuesFrom` a ConfigMap applied per cluster from `clusters/<cluster>/cluster-values.yaml`).
 
 use cns_plugin_sdk::deploy::{
-    BundleSource, cluster_values, clusters, dns_label, has_manifests, option, ordered,
+    BundleSource, cluster_values, clusters, dns_label, flag, has_manifests, option, ordered,
     placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::{Value, json};
@@ -156,6 +156,8 @@ pub struct SourceAccess {
     pub secret: Option<String>,
     /// Whether an OCI source verifies the cosign signature (key in [`COSIGN_SECRET`]).
     pub verify: bool,
+    /// Whether the OCI registry speaks plain HTTP (`--plain-http`): `insecure: true`.
+    pub insecure: bool,
 }
 
 /// The source the bundle is read from.
@@ -185,6 +187,9 @@ pub fn bundle_source(src: &BundleSource, access: &SourceAccess) -> Value {
     }
     if access.verify && matches!(src, BundleSource::Oci { .. }) {
         spec["verify"] = json!({"provider": "cosign", "secretRef": {"name": COSIGN_SECRET}});
+    }
+    if access.insecure && matches!(src, BundleSource::Oci { .. }) {
+        spec["insecure"] = json!(true);
     }
     json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -289,8 +294,18 @@ fn readme(
             ));
         }
         BundleSource::Oci { url, reference } => {
+            // A source that verifies refuses an unsigned push: the step signs.
+            let flags = format!(
+                "{}{}",
+                if access.verify {
+                    " --sign-key cosign.key"
+                } else {
+                    ""
+                },
+                if access.insecure { " --plain-http" } else { "" }
+            );
             s.push_str(&format!(
-                "1. `cnsctl push . {url}:{reference}` (or `cnsctl bundle --output oci://…`).\n\
+                "1. `cnsctl push . {url}:{reference}{flags}` (or `cnsctl bundle --output oci://…{flags}`).\n\
                  2. `kubectl apply -f flux-system/`\n\n\
                  The `OCIRepository` extracts the bundle's single tar+gzip layer.\n"
             ));
@@ -344,6 +359,7 @@ pub fn generate(input: &Deployment) -> Result<Vec<BundleFile>, PluginError> {
     let access = SourceAccess {
         secret: option(input, "source-secret").map(str::to_string),
         verify: pubkey.is_some() && matches!(src, BundleSource::Oci { .. }),
+        insecure: flag(input, "plain-http")?,
     };
     let deps = dependencies(&ordered, serial);
     let clusters = clusters(input).to_vec();
@@ -692,5 +708,39 @@ mod tests {
                 .any(|f| f.path == "flux-system/cosign-public-key.yaml")
         );
         assert!(generate(&input(three(), &[("flux-drift", "on")])).is_err());
+    }
+
+    /// Issue 34, item 8: a source that verifies gets a README whose push step signs; a
+    /// plain-HTTP registry gets `insecure: true`.
+    #[test]
+    fn a_verifying_source_signs_its_push_step_and_plain_http_is_insecure() {
+        let pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+        let files = generate(&input(
+            three(),
+            &[
+                ("repo", "oci://reg/b/gpu:v1"),
+                ("sign-pubkey", pem),
+                ("plain-http", "true"),
+            ],
+        ))
+        .unwrap();
+        let src = doc(&files, "flux-system/bundle-source.yaml");
+        assert_eq!(src["spec"]["insecure"], json!(true));
+        let readme = files.iter().find(|f| f.path == "README.md").unwrap();
+        let readme = std::str::from_utf8(&readme.content).unwrap();
+        assert!(
+            readme
+                .contains("`cnsctl push . oci://reg/b/gpu:v1 --sign-key cosign.key --plain-http`"),
+            "{readme}"
+        );
+        let files = generate(&input(three(), &[("repo", "oci://reg/b/gpu:v1")])).unwrap();
+        let src = doc(&files, "flux-system/bundle-source.yaml");
+        assert!(src["spec"].get("insecure").is_none());
+        let readme = files.iter().find(|f| f.path == "README.md").unwrap();
+        assert!(
+            std::str::from_utf8(&readme.content)
+                .unwrap()
+                .contains("`cnsctl push . oci://reg/b/gpu:v1` (or")
+        );
     }
 }

@@ -83,6 +83,12 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
             reason: "is empty".into(),
         });
     }
+    // What is pushed is what `cnsctl bundle` wrote: its checksums.txt must be there.
+    if !out.iter().any(|f| f.path == "checksums.txt") {
+        return Err(Error::NoChecksums {
+            bundle: dir.display().to_string(),
+        });
+    }
     check_checksums(&dir.display().to_string(), &out)?;
     Ok(out)
 }
