@@ -5,10 +5,12 @@
 #   2. recipe resolution per combination and for the matrix (cargo bench -p cns-recipe);
 #   3. `cnsctl bundle` as a process, cold (empty compiled-plugin cache) and warm, per deployer
 #      (hyperfine);
-#   4. push and pull+verify of a signed bundle to a docker-registry on 127.0.0.1 (hyperfine).
+#   4. push and pull+verify of a signed bundle to a docker-registry on 127.0.0.1 (hyperfine);
+#   5. cnsctl serve under load (scripts/serve-load.sh); 6. mirror (scripts/mirror-bench.sh).
 # Installs hyperfine and docker-registry with apt if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo="$(pwd)"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -86,5 +88,5 @@ for path in sys.argv[1:]:
         print(f"{r['command']:<40} {r['min']*1000:9.1f} ms {r['median']*1000:9.1f} ms  ({len(r['times'])} runs)")
 PY
 
-bash scripts/serve-load.sh "$bin"
-bash scripts/mirror-bench.sh "$bin"
+bash "$repo/scripts/serve-load.sh" "$bin"
+bash "$repo/scripts/mirror-bench.sh" "$bin"
