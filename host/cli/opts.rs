@@ -175,6 +175,22 @@ pub(crate) enum Format {
     Json,
 }
 
+/// Output of a command that reports what it did (version, push, pull, verify, mirror).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Lines for people (default): the result on stdout, progress on stderr.
+    #[default]
+    Text,
+    /// One JSON document on stdout, its shape in schemas/output/ (progress stays on stderr).
+    Json,
+}
+
+/// Print `doc` as one line of JSON on stdout.
+pub(crate) fn print_json(doc: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(doc)?);
+    Ok(())
+}
+
 /// Values overrides, in Helm's `--set` syntax after `COMPONENT:` (the component's name or
 /// alias). Applied as Helm applies its flags: every `--set-json`, then `--set`,
 /// `--set-string`, `--set-file`; `null` removes a key.

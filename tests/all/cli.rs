@@ -567,3 +567,71 @@ fn shell_completion_and_man_pages() {
     assert!(text.contains("--allow-skipped"), "{text}");
     assert!(text.contains("Exit codes"), "{text}");
 }
+
+/// `version --format json` and `recipe --list --format json|yaml` in their documented shapes;
+/// the list filtered by the criteria flags given.
+#[test]
+fn version_and_recipe_list_are_machine_readable() {
+    use crate::util::{conforms, ok};
+    use serde_json::Value;
+    let tmp = tempdir();
+    let cns = |args: &[&str]| run(cnsctl(&tmp.path().join("cache")).args(args));
+    let v: Value = serde_json::from_str(&ok(&cns(&["version", "--format", "json"]))).unwrap();
+    conforms("version", &v);
+    assert_eq!(v["cnsctl"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["wit"], cns_runtime::WIT_VERSION);
+    assert_eq!(
+        v["builtinPlugins"]["count"],
+        cns_plugin_artifacts::BUILTIN.len()
+    );
+    let text = ok(&cns(&["version"]));
+    assert!(
+        text.starts_with(&format!("cnsctl {}\n", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+
+    let all: Value =
+        serde_json::from_str(&ok(&cns(&["recipe", "--list", "--format", "json"]))).unwrap();
+    conforms("recipe-list", &all);
+    let table = ok(&cns(&["recipe", "--list"]));
+    assert_eq!(
+        table.lines().count(),
+        all.as_array().unwrap().len() + 1,
+        "{table}"
+    );
+    let eks: Value = serde_json::from_str(&ok(&cns(&[
+        "recipe",
+        "--list",
+        "--service",
+        "eks",
+        "--intent",
+        "training",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    conforms("recipe-list", &eks);
+    let want: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == "eks" && c["intent"] == "training")
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(eks.as_array().unwrap().iter().collect::<Vec<_>>(), want);
+    let yaml = ok(&cns(&[
+        "recipe",
+        "--list",
+        "--service",
+        "eks",
+        "--intent",
+        "training",
+        "--format",
+        "yaml",
+    ]));
+    let from_yaml: Value = serde_norway::from_str(&yaml).unwrap();
+    assert_eq!(from_yaml, eks);
+    let o = cns(&["recipe", "--list", "--service", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown service `nope`"));
+}

@@ -344,6 +344,39 @@ fn mirror_copies_a_recipe_between_two_registries_and_a_mirrored_bundle_pulls_onl
         .args(mirror_args(&[])));
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(err.contains(" 0 blobs copied (0 bytes"), "{err}");
+    // The same as JSON: each copy with the digest the source holds, nothing copied.
+    let j: Value = serde_json::from_str(&ok(&run(cnsctl(&t.join("cache"))
+        .current_dir(t)
+        .args(mirror_args(&["--format", "json"])))))
+    .unwrap();
+    crate::util::conforms("mirror", &j);
+    assert_eq!(j["dryRun"], false);
+    assert_eq!(j["totals"]["blobsCopied"], 0);
+    let copies = j["copies"].as_array().unwrap();
+    assert_eq!(copies.len(), seeded.len() + 1, "{j}");
+    for (r, d) in &seeded {
+        let c = copies
+            .iter()
+            .find(|c| c["what"] == format!("image {r}"))
+            .unwrap_or_else(|| panic!("{r} in {j}"));
+        assert_eq!(&c["digest"], d, "{r}");
+        assert_eq!(c["blobsCopied"], 0);
+    }
+    assert!(
+        j["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().starts_with("chart cert-manager")),
+        "{j}"
+    );
+    let dry: Value = serde_json::from_str(&ok(&run(cnsctl(&t.join("cache"))
+        .current_dir(t)
+        .args(mirror_args(&["--dry-run", "--format", "json"])))))
+    .unwrap();
+    crate::util::conforms("mirror", &dry);
+    assert_eq!(dry["copies"].as_array().unwrap().len(), copies.len());
+    assert!(dry.get("totals").is_none() && dry["copies"][0].get("digest").is_none());
 
     // A bundle pointed at the mirror, digests resolved there.
     let mirror = format!("oci://{}/m", dst.addr);

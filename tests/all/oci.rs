@@ -8,7 +8,7 @@ use crate::util::{cnsctl, fails, ok, registry_client as client, repo_file, same_
 use cns_oci::OciRef;
 use cns_oci::manifest::{self, Descriptor, Manifest};
 use cns_test_support::registry::TestRegistry;
-use cns_test_support::{describe, require_tool, run};
+use cns_test_support::{describe, list_files, require_tool, run};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -1061,4 +1061,135 @@ fn push_needs_checksums_deployers_are_listed_and_connection_errors_say_what_to_t
         "the registry host `no-such-host.invalid` does not resolve",
     );
     assert!(!t.join("p").exists());
+}
+
+#[test]
+fn push_pull_and_verify_report_as_json_in_their_documented_shapes() {
+    use crate::util::conforms;
+    use serde_json::Value;
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["generate-key-pair"]));
+    ok(&cns(
+        t,
+        &["generate-key-pair", "--output-key-prefix", "other"],
+    ));
+    ok(&cns(t, &["bundle", "--output", "b"]));
+    let reference = format!("{}:v1", reg.oci("bundles/json"));
+    let json = |o: &Output| -> Value {
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(o)))
+    };
+
+    let pushed = cns(
+        t,
+        &[
+            "push",
+            "b",
+            &reference,
+            "--sign-key",
+            "cosign.key",
+            "--format",
+            "json",
+        ],
+    );
+    ok(&pushed);
+    let p = json(&pushed);
+    conforms("push", &p);
+    let digest = p["digest"].as_str().unwrap().to_string();
+    assert_eq!(p["reference"], reference);
+    let files = list_files(&t.join("b"));
+    assert_eq!(p["files"], files.len());
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(t.join("b").join(f)).unwrap().len())
+        .sum();
+    assert_eq!(p["bytes"], bytes);
+    let tag = digest.replace(':', "-");
+    assert_eq!(p["signatureTag"], format!("{tag}.sig"));
+    assert_eq!(p["attestationTag"], format!("{tag}.att"));
+    // The text form prints the same digest alone; unsigned, no tags.
+    assert_eq!(ok(&cns(t, &["push", "b", &reference])), digest);
+    let unsigned = json(&cns(t, &["push", "b", &reference, "--format", "json"]));
+    conforms("push", &unsigned);
+    assert!(unsigned["signatureTag"].is_null() && unsigned["attestationTag"].is_null());
+    // The same bytes, the same digest: the signature and attestation pushed first still
+    // belong to it.
+    assert_eq!(unsigned["digest"], digest.as_str());
+
+    let v = cns(
+        t,
+        &[
+            "verify",
+            &reference,
+            "--key",
+            "cosign.pub",
+            "--attestation",
+            "--format",
+            "json",
+        ],
+    );
+    ok(&v);
+    let v = json(&v);
+    conforms("verify", &v);
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["reference"], format!("{reference}@{digest}"));
+    assert_eq!(v["signature"]["verified"], true);
+    assert_eq!(
+        v["attestation"]["predicate"]["buildDefinition"]["buildType"],
+        "urn:cnsctl:build-type:push-directory:v1"
+    );
+    // A key that did not sign: exit 1, and the answer still a document saying why.
+    let bad = cns(
+        t,
+        &[
+            "verify",
+            &reference,
+            "--key",
+            "other.pub",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));
+    let b = json(&bad);
+    conforms("verify", &b);
+    assert_eq!(b["verified"], false);
+    assert_eq!(b["signature"]["verified"], false);
+    assert!(b["error"].as_str().unwrap().contains("signature"), "{b}");
+
+    let pulled = cns(
+        t,
+        &[
+            "pull",
+            &reference,
+            "-o",
+            "p",
+            "--verify-key",
+            "cosign.pub",
+            "--require-attestation",
+            "--format",
+            "json",
+        ],
+    );
+    ok(&pulled);
+    let q = json(&pulled);
+    conforms("pull", &q);
+    assert_eq!(q["digest"], digest.as_str());
+    assert_eq!(
+        (q["files"].clone(), q["bytes"].clone()),
+        (p["files"].clone(), p["bytes"].clone())
+    );
+    assert_eq!(q["unchanged"], false);
+    assert_eq!(q["signatureVerified"], true);
+    assert_eq!(q["attestationVerified"], true);
+    let again = json(&cns(
+        t,
+        &["pull", &reference, "-o", "p", "--force", "--format", "json"],
+    ));
+    conforms("pull", &again);
+    assert_eq!(again["unchanged"], true);
+    assert_eq!(again["signatureVerified"], false);
 }

@@ -239,6 +239,7 @@ fn validate_compares_criteria_and_skipped_is_not_passed() {
     );
     assert!(err.contains("---- criterion intent"), "{err}");
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    crate::util::conforms("validation-result", &r);
     assert_eq!(r["summary"]["status"], "fail");
     assert_eq!(r["summary"]["criteriaMismatched"], 2);
     assert_eq!(r["criteriaChecks"][0]["name"], "service");

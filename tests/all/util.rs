@@ -66,3 +66,17 @@ pub(crate) fn registry_client() -> cns_oci::Registry {
     )
     .unwrap()
 }
+
+/// `doc` matches `schemas/output/NAME.schema.json` (the documented shape of a command's
+/// `--format json` output); panics listing every violation.
+pub(crate) fn conforms(name: &str, doc: &serde_json::Value) {
+    let path = repo_file(&format!("schemas/output/{name}.schema.json"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {}\n{doc:#}", errors.join("\n"));
+}

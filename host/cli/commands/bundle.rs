@@ -255,7 +255,13 @@ pub(crate) fn run(
             args.resolve_digests,
             &tree,
         );
-        super::oci::push_bundle(push, &args.push.registry, &tree.to_files(), &provenance)?;
+        super::oci::push_bundle(
+            push,
+            &args.push.registry,
+            &tree.to_files(),
+            &provenance,
+            crate::opts::OutputFormat::Text,
+        )?;
         return Ok(Outcome::Success);
     }
     // The process ends next: unmapping every plugin's code and the instance pool one by

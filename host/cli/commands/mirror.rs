@@ -2,12 +2,13 @@
 //! another registry, so a bundle made with `--registry-mirror` installs from it.
 
 use super::images::{Selection, compute};
-use crate::opts::RecipeDataOpts;
+use crate::opts::{OutputFormat, RecipeDataOpts, print_json};
 use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::Args;
 use cns_bundle::images::{Copy, MirrorPlan};
 use cns_oci::mirror::CopyStats;
+use serde::Serialize;
 use std::time::Instant;
 
 /// Arguments of `mirror`.
@@ -36,6 +37,70 @@ pub(crate) struct MirrorArgs {
 
     #[command(flatten)]
     pub(crate) registry: crate::opts::RegistryArgs,
+
+    /// Output: text, or json (schemas/output/mirror.schema.json): every copy with its
+    /// digest and counts, what was not copied and why, the totals.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: OutputFormat,
+}
+
+/// What `mirror --format json` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MirrorReport<'a> {
+    to: &'a str,
+    from: Option<&'a str>,
+    dry_run: bool,
+    copies: Vec<Copied<'a>>,
+    /// What cannot be copied, with why.
+    skipped: &'a [String],
+    /// Absent in a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totals: Option<Totals>,
+}
+
+/// One image or chart copied (or, in a dry run, to copy).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Copied<'a> {
+    what: &'a str,
+    from: String,
+    to: String,
+    /// The digest the source must hold, when the recipe pins one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expect: Option<&'a str>,
+    /// The manifest digest copied (absent in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    stats: Option<Counts>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Counts {
+    manifests: usize,
+    blobs_copied: usize,
+    bytes_copied: u64,
+    blobs_skipped: usize,
+}
+
+impl From<&CopyStats> for Counts {
+    fn from(s: &CopyStats) -> Self {
+        Counts {
+            manifests: s.manifests,
+            blobs_copied: s.blobs_copied,
+            bytes_copied: s.bytes_copied,
+            blobs_skipped: s.blobs_skipped,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Totals {
+    #[serde(flatten)]
+    counts: Counts,
+    seconds: f64,
 }
 
 pub(crate) fn run(
@@ -68,9 +133,32 @@ pub(crate) fn run(
     for s in &skipped {
         crate::ui::status(&format!("warning: not copied: {s}"));
     }
+    let mut report = MirrorReport {
+        to: &args.to,
+        from: args.from.as_deref(),
+        dry_run: args.dry_run,
+        copies: jobs
+            .iter()
+            .map(|(c, from, to)| Copied {
+                what: &c.what,
+                from: from.to_string(),
+                to: to.to_string(),
+                expect: c.expect.as_deref(),
+                digest: None,
+                stats: None,
+            })
+            .collect(),
+        skipped: &skipped,
+        totals: None,
+    };
     if args.dry_run {
-        for (_, from, to) in &jobs {
-            println!("{from} -> {to}");
+        match args.format {
+            OutputFormat::Json => print_json(&report)?,
+            OutputFormat::Text => {
+                for (_, from, to) in &jobs {
+                    println!("{from} -> {to}");
+                }
+            }
         }
         return Ok(Outcome::Success);
     }
@@ -97,6 +185,8 @@ pub(crate) fn run(
             t.elapsed()
         ));
         total.add(&stats);
+        report.copies[i].digest = Some(digest);
+        report.copies[i].stats = Some(Counts::from(&stats));
     }
     let secs = start.elapsed().as_secs_f64();
     crate::ui::status(&format!(
@@ -109,5 +199,12 @@ pub(crate) fn run(
         total.blobs_skipped,
         secs
     ));
+    if args.format == OutputFormat::Json {
+        report.totals = Some(Totals {
+            counts: Counts::from(&total),
+            seconds: secs,
+        });
+        print_json(&report)?;
+    }
     Ok(Outcome::Success)
 }

@@ -127,7 +127,7 @@ pub(crate) enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Print the versions of cnsctl, its WIT interface and wasmtime.
     #[command(after_help = "Exit codes: 0 printed; 2 usage error.")]
-    Version,
+    Version(version::VersionArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell or elvish), e.g.
     /// `source <(cnsctl completion bash)`.
     #[command(after_help = "Exit codes: 0 printed; 2 usage error.")]
@@ -157,7 +157,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
         Command::GenerateKeyPair(cmd) => oci::generate_key_pair(cmd),
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Serve(args) => serve::run(*args, &cli.data),
-        Command::Version => version::run(),
+        Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::completion(args),
         Command::Man(args) => completion::man(args),
     }

@@ -1,7 +1,7 @@
 //! `cnsctl push`, `pull`, `sign`, `verify`, `generate-key-pair`: flags mapped to
 //! `cns_oci::artifact` (bundles as signed OCI artifacts) and `cns_oci::sign`.
 
-use crate::opts::{PushArgs, RegistryArgs};
+use crate::opts::{OutputFormat, PushArgs, RegistryArgs, print_json};
 use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -10,7 +10,8 @@ use cns_oci::archive::UnpackLimits;
 use cns_oci::artifact::{self, Pushed};
 use cns_oci::publish::{Publish, key_password, read_signing_key, read_verifying_key};
 use cns_oci::{Entry, OciRef, Registry, attest, sign};
-use std::path::PathBuf;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Arguments of `push`.
@@ -24,6 +25,9 @@ pub(crate) struct PushCmd {
     pub(crate) reference: String,
     #[command(flatten)]
     pub(crate) push: PushArgs,
+    /// Output: text (the digest on stdout), or json (schemas/output/push.schema.json).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: OutputFormat,
 }
 
 /// Arguments of `pull`.
@@ -47,6 +51,9 @@ pub(crate) struct PullCmd {
     pub(crate) require_attestation: bool,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
+    /// Output: text (the digest on stdout), or json (schemas/output/pull.schema.json).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: OutputFormat,
 }
 
 /// Arguments of `sign`.
@@ -80,6 +87,10 @@ pub(crate) struct VerifyCmd {
     pub(crate) attestation: bool,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
+    /// Output: text, or json (schemas/output/verify.schema.json), printed whether the
+    /// check passed or failed (exit 1 then, with `verified: false` and the reason).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: OutputFormat,
 }
 
 /// Arguments of `generate-key-pair`.
@@ -95,14 +106,10 @@ pub(crate) struct KeyPairCmd {
 
 /// Verification failures are "a check failed" (exit 1); other errors stay errors (exit 2).
 fn check_outcome<T>(r: cns_oci::Result<T>) -> Result<std::result::Result<T, Outcome>> {
-    match r {
-        Ok(v) => Ok(Ok(v)),
-        Err(e @ (cns_oci::Error::Unsigned { .. } | cns_oci::Error::Verify { .. })) => {
-            eprintln!("error: {e}");
-            Ok(Err(Outcome::CheckFailed))
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(check(r)?.map_err(|e| {
+        eprintln!("error: {e}");
+        Outcome::CheckFailed
+    }))
 }
 
 /// The push to `reference` with the flags of `args`, every local input checked before
@@ -116,7 +123,7 @@ pub(crate) fn prepare_push(reference: &str, args: &PushArgs) -> Result<Publish> 
     )?)
 }
 
-/// Run a prepared push on the registry of `registry`'s flags and print the digest.
+/// Run a prepared push on the registry of `registry`'s flags.
 pub(crate) fn push_with(
     publish: Publish,
     registry: &RegistryArgs,
@@ -124,17 +131,30 @@ pub(crate) fn push_with(
 ) -> Result<Pushed> {
     let reg = registry.registry()?;
     let target = publish.target().clone();
-    let pushed = push(publish, &reg).with_context(|| format!("failed to push {target}"))?;
-    println!("{}", pushed.digest);
-    Ok(pushed)
+    push(publish, &reg).with_context(|| format!("failed to push {target}"))
 }
 
-/// Push a bundle's `files` (and, when signed, its `provenance`), reporting the push.
+/// What `push --format json` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PushReport<'a> {
+    reference: String,
+    digest: &'a str,
+    files: usize,
+    bytes: usize,
+    layer_size: usize,
+    signature_tag: Option<&'a str>,
+    attestation_tag: Option<&'a str>,
+}
+
+/// Push a bundle's `files` (and, when signed, its `provenance`), reporting the push: the
+/// digest on stdout, or the report as JSON.
 pub(crate) fn push_bundle(
     publish: Publish,
     registry: &RegistryArgs,
     files: &[Entry],
     provenance: &cns_bundle::provenance::Provenance,
+    format: OutputFormat,
 ) -> Result<()> {
     let start = Instant::now();
     let target = publish.target().clone();
@@ -142,13 +162,25 @@ pub(crate) fn push_bundle(
     let pushed = push_with(publish, registry, |p, reg| {
         p.bundle(reg, files, provenance.to_value(), &progress)
     })?;
+    let bytes = files.iter().map(|f| f.content.len()).sum::<usize>();
     crate::ui::status(&format!(
-        "pushed {} files ({} bytes, layer {} bytes) to {target} in {:.0?}",
+        "pushed {} files ({bytes} bytes, layer {} bytes) to {target} in {:.0?}",
         files.len(),
-        files.iter().map(|f| f.content.len()).sum::<usize>(),
         pushed.layer_size,
         start.elapsed()
     ));
+    match format {
+        OutputFormat::Text => println!("{}", pushed.digest),
+        OutputFormat::Json => print_json(&PushReport {
+            reference: target.to_string(),
+            digest: &pushed.digest,
+            files: files.len(),
+            bytes,
+            layer_size: pushed.layer_size,
+            signature_tag: pushed.signature_tag.as_deref(),
+            attestation_tag: pushed.attestation_tag.as_deref(),
+        })?,
+    }
     Ok(())
 }
 
@@ -157,8 +189,22 @@ pub(crate) fn push(cmd: PushCmd) -> Result<Outcome> {
     let publish = prepare_push(&cmd.reference, &cmd.push)?;
     let files = artifact::bundle::read_dir(&cmd.dir)?;
     let provenance = cns_bundle::provenance::for_directory(&files);
-    push_bundle(publish, &cmd.push.registry, &files, &provenance)?;
+    push_bundle(publish, &cmd.push.registry, &files, &provenance, cmd.format)?;
     Ok(Outcome::Success)
+}
+
+/// What `pull --format json` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PullReport<'a> {
+    reference: String,
+    digest: &'a str,
+    output: &'a Path,
+    files: usize,
+    bytes: u64,
+    unchanged: bool,
+    signature_verified: bool,
+    attestation_verified: bool,
 }
 
 /// `cnsctl pull`.
@@ -213,7 +259,19 @@ pub(crate) fn pull(cmd: PullCmd) -> Result<Outcome> {
         },
         start.elapsed()
     ));
-    println!("{}", pulled.digest);
+    match cmd.format {
+        OutputFormat::Text => println!("{}", pulled.digest),
+        OutputFormat::Json => print_json(&PullReport {
+            reference: r.to_string(),
+            digest: &pulled.digest,
+            output: &cmd.output,
+            files: tree.files().len(),
+            bytes: tree.size() as u64,
+            unchanged: report.unchanged,
+            signature_verified: key.is_some(),
+            attestation_verified: cmd.require_attestation,
+        })?,
+    }
     Ok(Outcome::Success)
 }
 
@@ -238,39 +296,130 @@ pub(crate) fn sign_cmd(cmd: SignCmd) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// What `verify --format json` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifyReport<'a> {
+    reference: String,
+    digest: String,
+    key: &'a Path,
+    /// The signature verified, and the attestation too when asked for.
+    verified: bool,
+    signature: Checked,
+    /// Present when --attestation was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attestation: Option<Checked>,
+    /// Why a check failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// One signature or attestation check.
+#[derive(Serialize)]
+struct Checked {
+    verified: bool,
+    tag: String,
+    /// The attestation's predicate, once verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predicate: Option<serde_json::Value>,
+}
+
+/// A verification failure as `Err` inside `Ok`; other errors stay errors.
+fn check<T>(r: cns_oci::Result<T>) -> Result<std::result::Result<T, cns_oci::Error>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e @ (cns_oci::Error::Unsigned { .. } | cns_oci::Error::Verify { .. })) => Ok(Err(e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `cnsctl verify`.
 pub(crate) fn verify(cmd: VerifyCmd) -> Result<Outcome> {
     let r = OciRef::parse(&cmd.reference)?;
     let key = read_verifying_key(&cmd.key)?;
     let reg = cmd.registry.registry()?;
     let digest = resolve_digest(&reg, &r)?;
-    if let Err(outcome) = check_outcome(sign::verify(&reg, &r, &digest, &key))? {
-        return Ok(outcome);
-    }
+    let mut report = VerifyReport {
+        reference: r.at_digest(&digest).to_string(),
+        digest: digest.clone(),
+        key: &cmd.key,
+        verified: false,
+        signature: Checked {
+            verified: false,
+            tag: sign::signature_tag(&digest),
+            predicate: None,
+        },
+        attestation: None,
+        error: None,
+    };
+    report.signature.verified = match check(sign::verify(&reg, &r, &digest, &key))? {
+        Ok(()) => true,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return verify_report(report, cmd.format);
+        }
+    };
     crate::ui::status(&format!(
         "verified: {} is signed by {}",
-        r.at_digest(&digest),
+        report.reference,
         cmd.key.display()
     ));
     if cmd.attestation {
-        let statement = match check_outcome(attest::verify(
+        let tag = attest::attestation_tag(&digest);
+        let verified = check(attest::verify(
             &reg,
             &r,
             &digest,
             &key,
             attest::SLSA_PROVENANCE_V1,
-        ))? {
-            Ok(s) => s,
-            Err(outcome) => return Ok(outcome),
+        ))?;
+        let (verified, predicate) = match verified {
+            Ok(mut statement) => (true, Some(statement["predicate"].take())),
+            Err(e) => {
+                report.error = Some(e.to_string());
+                (false, None)
+            }
         };
+        report.attestation = Some(Checked {
+            verified,
+            tag: tag.clone(),
+            predicate,
+        });
+        if !verified {
+            return verify_report(report, cmd.format);
+        }
         crate::ui::status(&format!(
-            "verified: its SLSA provenance ({}) is signed by {}",
-            attest::attestation_tag(&digest),
+            "verified: its SLSA provenance ({tag}) is signed by {}",
             cmd.key.display()
         ));
-        println!("{}", serde_json::to_string_pretty(&statement["predicate"])?);
     }
-    Ok(Outcome::Success)
+    report.verified = true;
+    verify_report(report, cmd.format)
+}
+
+/// Print `report` (JSON, or in text the error and the verified predicate) and map it to
+/// the exit code.
+fn verify_report(report: VerifyReport<'_>, format: OutputFormat) -> Result<Outcome> {
+    match format {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Text => {
+            if let Some(e) = &report.error {
+                eprintln!("error: {e}");
+            }
+            if let Some(p) = report
+                .attestation
+                .as_ref()
+                .and_then(|a| a.predicate.as_ref())
+            {
+                println!("{}", serde_json::to_string_pretty(p)?);
+            }
+        }
+    }
+    Ok(if report.verified {
+        Outcome::Success
+    } else {
+        Outcome::CheckFailed
+    })
 }
 
 /// `cnsctl generate-key-pair`.

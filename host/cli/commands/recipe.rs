@@ -27,15 +27,17 @@ pub(crate) struct RecipeArgs {
     /// Write the recipe to FILE or cm://NAMESPACE/NAME instead of stdout.
     #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = Location::parse)]
     output: Option<Location>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "yaml")]
-    format: Format,
+    /// Output format: yaml (default) or json; with --list a table unless given.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Detect the criteria from a cluster snapshot (FILE or cm://NAMESPACE/NAME); criteria
     /// flags override what is detected.
     #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = Location::parse)]
     snapshot: Option<Location>,
-    /// List the supported criteria combinations instead of resolving one.
-    #[arg(long, conflicts_with_all = ["service", "accelerator", "os", "intent", "output", "snapshot"])]
+    /// List the supported criteria combinations instead of resolving one: those the
+    /// criteria flags given admit (`--list --service eks`), as a table, or with --format a
+    /// YAML or JSON list of {service, accelerator, os, intent}.
+    #[arg(long, conflicts_with_all = ["output", "snapshot"])]
     list: bool,
     /// Refuse a recipe with open criteria (any criterion left `any`) instead of warning.
     #[arg(long, env = "CNSCTL_CRITERIA_STRICT", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
@@ -45,14 +47,7 @@ pub(crate) struct RecipeArgs {
 pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> Result<Outcome> {
     let store = data.store()?;
     if args.list {
-        println!("{:<8} {:<12} {:<12} INTENT", "SERVICE", "ACCELERATOR", "OS");
-        for c in cns_recipe::resolve::supported(&store)? {
-            println!(
-                "{:<8} {:<12} {:<12} {}",
-                c.service, c.accelerator, c.os, c.intent
-            );
-        }
-        return Ok(Outcome::Success);
+        return list(&args, &store);
     }
     let mut driver = None;
     let detected = match &args.snapshot {
@@ -125,7 +120,7 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> 
             )),
         }
     }
-    let (text, fmt) = match args.format {
+    let (text, fmt) = match args.format.unwrap_or_default() {
         Format::Yaml => (recipe.to_yaml(), "yaml"),
         Format::Json => (recipe.to_json(), "json"),
     };
@@ -139,6 +134,34 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> 
             ));
         }
         None => print!("{text}"),
+    }
+    Ok(Outcome::Success)
+}
+
+/// `recipe --list`: the supported combinations the criteria flags admit.
+fn list(args: &RecipeArgs, store: &cns_recipe::Store) -> Result<Outcome> {
+    let filter = Criteria::new(
+        args.service.as_deref(),
+        args.accelerator.as_deref(),
+        args.os.as_deref(),
+        args.intent.as_deref(),
+    )?;
+    let combos = cns_recipe::resolve::supported_matching(store, &filter)?;
+    if combos.is_empty() {
+        crate::ui::warn(&format!("no supported combination matches {filter}"));
+    }
+    match args.format {
+        None => {
+            println!("{:<8} {:<12} {:<12} INTENT", "SERVICE", "ACCELERATOR", "OS");
+            for c in &combos {
+                println!(
+                    "{:<8} {:<12} {:<12} {}",
+                    c.service, c.accelerator, c.os, c.intent
+                );
+            }
+        }
+        Some(Format::Json) => println!("{}", serde_json::to_string_pretty(&combos)?),
+        Some(Format::Yaml) => print!("{}", serde_norway::to_string(&combos)?),
     }
     Ok(Outcome::Success)
 }

@@ -123,7 +123,7 @@ impl Publish {
         progress: &dyn Fn(&str),
     ) -> Result<Pushed> {
         let (r, key) = (&self.target, self.key.as_ref());
-        let pushed = artifact::bundle::push(reg, r, files, key)?;
+        let mut pushed = artifact::bundle::push(reg, r, files, key)?;
         if let Some(k) = key {
             let statement = attest::statement(
                 &r.repository_ref(),
@@ -136,6 +136,7 @@ impl Publish {
                 "attached SLSA provenance to {} (attestation tag {tag}, {size} bytes)",
                 pushed.digest
             ));
+            pushed.attestation_tag = Some(tag);
         }
         report_signature(&pushed, progress);
         self.finish(pushed)

@@ -345,6 +345,16 @@ pub fn supported(store: &Store) -> Result<Vec<Criteria>> {
     Ok(out)
 }
 
+/// The supported combinations that `filter` admits: each of its fields `any` or equal
+/// (what `recipe --list --service eks` lists).
+pub fn supported_matching(store: &Store, filter: &Criteria) -> Result<Vec<Criteria>> {
+    filter.check()?;
+    Ok(supported(store)?
+        .into_iter()
+        .filter(|c| filter.matches(c))
+        .collect())
+}
+
 /// Whether every criterion `q` gives is named by an overlay that matches it (the right-or-loud
 /// rule of [`resolve`], without merging anything).
 fn covered(overlays: &BTreeMap<String, RecipeMetadata>, q: &Criteria) -> bool {
@@ -456,5 +466,31 @@ mod tests {
         assert_eq!(a.version.as_deref(), Some("1"));
         assert_eq!(a.overrides, Some(json!({"x": {"y": 1, "z": 3}})));
         assert_eq!(a.dependency_refs, ["d1", "d2"]);
+    }
+
+    #[test]
+    fn supported_matching_keeps_what_the_filter_names() {
+        let store = Store::embedded();
+        let all = supported(&store).unwrap();
+        let any = Criteria::new(None, None, None, None).unwrap();
+        assert_eq!(supported_matching(&store, &any).unwrap(), all);
+        let eks = Criteria::new(Some("eks"), None, None, Some("training")).unwrap();
+        let got = supported_matching(&store, &eks).unwrap();
+        assert!(!got.is_empty() && got.len() < all.len());
+        assert!(
+            got.iter()
+                .all(|c| c.service == "eks" && c.intent == "training")
+        );
+        assert_eq!(
+            got.len(),
+            all.iter()
+                .filter(|c| c.service == "eks" && c.intent == "training")
+                .count()
+        );
+        let bad = Criteria {
+            service: "nope".into(),
+            ..any
+        };
+        assert!(supported_matching(&store, &bad).is_err());
     }
 }

@@ -183,8 +183,9 @@ fn push(args: PluginPushArgs) -> Result<Outcome> {
         wit: p.wit_version.clone(),
     };
     let progress = |l: &str| crate::ui::status(l);
-    super::oci::push_with(publish, &args.push.registry, |pb, reg| {
+    let pushed = super::oci::push_with(publish, &args.push.registry, |pb, reg| {
         pb.plugin(reg, &bytes, &meta, &progress)
     })?;
+    println!("{}", pushed.digest);
     Ok(Outcome::Success)
 }

@@ -18,6 +18,8 @@ pub struct Pushed {
     pub signature_tag: Option<String>,
     /// Size of the layer in bytes.
     pub layer_size: usize,
+    /// The SLSA provenance attestation's tag, when one was attached.
+    pub attestation_tag: Option<String>,
 }
 
 /// Push `m` with its `layer` to `target` (a tag), and sign it with `key`.
@@ -38,6 +40,7 @@ fn publish(
         digest,
         signature_tag,
         layer_size: layer.len(),
+        attestation_tag: None,
     })
 }
 
