@@ -59,3 +59,13 @@ fi
 for t in check-jsonschema kubernetes-validate; do
   ln -sf "../venv/bin/$t" "$tools/bin/$t"
 done
+
+# Schemathesis, an independent OpenAPI fuzzer run against `cnsctl serve` by the tests, in its
+# own venv (its dependencies pin jsonschema and friends differently from the validators').
+if [ ! -x "$tools/st-venv/bin/st" ] || [ "$("$tools/st-venv/bin/st" --version 2>/dev/null)" != "st, version 4.32.5" ]; then
+  echo "==> installing schemathesis into $tools/st-venv"
+  rm -rf "$tools/st-venv"
+  python3 -m venv "$tools/st-venv"
+  "$tools/st-venv/bin/pip" install -q --disable-pip-version-check schemathesis==4.32.5
+fi
+ln -sf "../st-venv/bin/st" "$tools/bin/st"

@@ -8,7 +8,7 @@ use cns_test_support::{describe, require_tool, run};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -184,6 +184,16 @@ fn api_error(
     assert_eq!(header(&got.1, "content-type"), "application/json");
     let body: Value = serde_json::from_slice(&got.2).unwrap();
     conforms(doc, "Error", &body);
+    if status == 400 {
+        // Every 400 names what it refuses.
+        conforms(doc, "BadRequest", &body);
+        assert!(
+            body["details"]["field"]
+                .as_str()
+                .is_some_and(|f| !f.is_empty()),
+            "{body}"
+        );
+    }
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["requestId"], header(&got.1, "x-request-id"));
     body
@@ -652,6 +662,40 @@ fn serve_errors_are_the_documented_json() {
         "UNSUPPORTED_MEDIA_TYPE",
     );
     assert_eq!(e["details"]["contentType"], "text/html");
+    // text/plain and the form encoding (what `curl -d` sends without -H) are not JSON or
+    // YAML either: 415 on every route that reads a body, saying what to send.
+    for route in ["/v1/bundle", "/v1/recipe", "/v1/query"] {
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "text/plain; charset=utf-8",
+        ] {
+            let e = api_error(
+                &doc,
+                &s.post(route, ct, recipe.clone()),
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+            );
+            assert!(
+                e["message"].as_str().unwrap().contains("application/json"),
+                "{e}"
+            );
+        }
+    }
+    // JSON and YAML by any of their names, and no Content-Type at all, are read.
+    for ct in [
+        "application/json",
+        "application/yaml",
+        "application/x-yaml",
+        "text/yaml",
+        "application/vnd.cns+json",
+    ] {
+        assert_eq!(s.post("/v1/bundle", ct, recipe.clone()).0, 200, "{ct}");
+    }
+    assert_eq!(
+        send(client().post(s.url("/v1/bundle")).body(recipe.clone())).0,
+        200
+    );
     // A Content-Type with bytes outside visible ASCII is no media type: 415, not "none".
     let e = api_error(
         &doc,
@@ -1227,4 +1271,78 @@ fn strict_criteria_and_the_successors_query_body() {
     );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!(true));
+}
+
+/// An independent OpenAPI fuzzer (schemathesis, pinned in scripts/setup.sh) with all its
+/// checks against `cnsctl serve`: no 5xx, every answer matching `/openapi.json`, requests
+/// the document refuses refused and those it allows accepted (relaxed only where
+/// scripts/schemathesis.toml says why). A fixed seed, so a failure reproduces.
+#[test]
+fn an_independent_openapi_fuzzer_finds_nothing() {
+    let Some(st) = require_tool("st", &[&repo_file("target/tools/bin")]) else {
+        return;
+    };
+    let s = Server::start(&["--rate-limit", "0", "--no-access-log"]);
+    let work = tempdir(); // its caches (.schemathesis, .hypothesis) land here
+    let o = run(Command::new(st)
+        .current_dir(work.path())
+        .args(["--config-file"])
+        .arg(repo_file("scripts/schemathesis.toml"))
+        .args(["run", &format!("{}/openapi.json", s.base)])
+        .args([
+            "--checks",
+            "all",
+            "--max-examples",
+            "100",
+            "--seed",
+            "20261207",
+        ])
+        .args(["--request-timeout", "30"])
+        .env("NO_COLOR", "1"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(
+        out.contains("Tested: 9"),
+        "every operation of the document: {out}"
+    );
+    assert!(s.get("/health").0 == 200);
+}
+
+/// The OpenAPI document's Recipe is the published recipe schema, definitions included, so
+/// the server's body and `cnsctl validate --schema` never drift apart.
+#[test]
+fn the_openapi_recipe_is_the_published_recipe_schema() {
+    let read = |p: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(repo_file(p)).unwrap()).unwrap()
+    };
+    let doc = read("host/server/src/openapi.json");
+    let mut published = read("schemas/recipe-result.schema.json");
+    let defs = published
+        .as_object_mut()
+        .unwrap()
+        .remove("definitions")
+        .unwrap();
+    published.as_object_mut().unwrap().remove("$schema");
+    let names = [
+        ("componentRef", "RecipeComponentRef"),
+        ("constraint", "RecipeConstraint"),
+        ("criteria", "RecipeCriteria"),
+    ];
+    let rewrite = |v: &Value| -> Value {
+        let mut s = v.to_string();
+        for (from, to) in names {
+            s = s.replace(
+                &format!("\"#/definitions/{from}\""),
+                &format!("\"#/components/schemas/{to}\""),
+            );
+        }
+        serde_json::from_str(&s).unwrap()
+    };
+    let schemas = &doc["components"]["schemas"];
+    let mut recipe = schemas["Recipe"].clone();
+    recipe.as_object_mut().unwrap().remove("description");
+    assert_eq!(recipe, rewrite(&published));
+    for (from, to) in names {
+        assert_eq!(schemas[to], rewrite(&defs[from]), "{to}");
+    }
 }

@@ -128,7 +128,7 @@ fn bundle_request(
 fn request_error(e: &cns_bundle::Error) -> ApiError {
     match e.field() {
         Some(field) => ApiError::field(field, e.to_string()),
-        None => ApiError::invalid(e.to_string()),
+        None => ApiError::field("query", e.to_string()),
     }
 }
 
@@ -136,7 +136,7 @@ fn request_error(e: &cns_bundle::Error) -> ApiError {
 /// the predecessor's Python client sends it.
 fn bundle_body(body: &[u8]) -> Result<(RecipeResult, Vec<String>), ApiError> {
     let text = std::str::from_utf8(body)
-        .map_err(|e| ApiError::invalid(format!("the request body is not UTF-8: {e}")))?;
+        .map_err(|e| ApiError::field("body", format!("the request body is not UTF-8: {e}")))?;
     let bad = |e: cns_recipe::Error| ApiError::field("recipe", e.to_string());
     // The usual body is the recipe itself: read it once. Only a body that is not a recipe is
     // read again, as a document, to see whether it wraps one (a wrapper has no `kind`, and a
@@ -177,8 +177,9 @@ fn bundle_body(body: &[u8]) -> Result<(RecipeResult, Vec<String>), ApiError> {
                     ),
                 ));
             }
-            let text = serde_norway::to_string(&recipe)
-                .map_err(|e| ApiError::invalid(format!("the recipe cannot be read: {e}")))?;
+            let text = serde_norway::to_string(&recipe).map_err(|e| {
+                ApiError::field("recipe", format!("the recipe cannot be read: {e}"))
+            })?;
             Ok((
                 RecipeResult::from_yaml("request body: recipe", &text).map_err(bad)?,
                 bundlers,

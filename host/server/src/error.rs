@@ -59,14 +59,17 @@ impl ApiError {
         }
     }
 
-    /// 400 `INVALID_REQUEST`.
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, INVALID_REQUEST, message)
-    }
-
-    /// 400 `INVALID_REQUEST` about one query parameter or body field.
+    /// 400 `INVALID_REQUEST` about one query parameter or body field (`body` for the body
+    /// as a whole): every 400 names what it refuses in `details.field`.
     pub(crate) fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::invalid(message).with_details(json!({ "field": field }))
+        // A parameter or key whose name is empty is still named.
+        let field = if field.is_empty() {
+            "(empty name)"
+        } else {
+            field
+        };
+        Self::new(StatusCode::BAD_REQUEST, INVALID_REQUEST, message)
+            .with_details(json!({ "field": field }))
     }
 
     /// 500 `INTERNAL_ERROR`: never for anything a client sent.
@@ -118,8 +121,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Map an error of `cnsctl`'s libraries to an answer: the client's mistakes are 400s,
-/// plugin deadlines 504, plugin faults 502, anything else 500.
+/// Map an error of rendering a bundle to an answer: the client's mistakes are 400s (naming
+/// the flag they are about, else `recipe`: what the bundle is made from), plugin deadlines
+/// 504, plugin faults 502, anything else 500.
 pub(crate) fn classify(err: &anyhow::Error) -> ApiError {
     let message = chain(err);
     if let Some(r) = plugin_error(err) {
@@ -136,14 +140,14 @@ pub(crate) fn classify(err: &anyhow::Error) -> ApiError {
                 B::Files(F::Write { .. } | F::OutputExists { .. }) => {
                     return ApiError::internal(message);
                 }
-                _ => return ApiError::invalid(message),
+                _ => return ApiError::field(b.field().unwrap_or("recipe"), message),
             }
         }
         if e.downcast_ref::<cns_recipe::Error>().is_some() {
-            return ApiError::invalid(message);
+            return ApiError::field("recipe", message);
         }
     }
-    ApiError::invalid(message)
+    ApiError::field("recipe", message)
 }
 
 /// The plugin runtime's error in `err`'s chain: itself, or inside a bundle error about a
@@ -170,7 +174,8 @@ fn runtime(r: &cns_runtime::Error, message: String) -> ApiError {
         R::PluginReturned {
             kind: cns_runtime::Refusal::InvalidInput | cns_runtime::Refusal::Unsupported,
             ..
-        } => ApiError::invalid(message).with_details(json!({ "plugin": plugin })),
+        } => ApiError::field("recipe", message)
+            .with_details(json!({ "field": "recipe", "plugin": plugin })),
         R::Engine(_) | R::UnsafeCache { .. } => ApiError::internal(message),
         _ => ApiError::new(StatusCode::BAD_GATEWAY, PLUGIN_FAILED, message)
             .with_details(json!({ "plugin": plugin, "kind": plugin_error_kind(r) })),

@@ -20,8 +20,10 @@ pub(crate) fn params(uri: &Uri) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Content types a body may have: JSON, YAML, or none/plain text/form (what `curl -d`
-/// sends), read as JSON or YAML.
+/// Content types a body may have: JSON or YAML (`+json`/`+yaml` suffixes included), or
+/// none (then read as JSON or YAML). Anything else, `text/plain` and the form encoding
+/// `curl -d` sends by default included, is 415: the body is not read as something it does
+/// not say it is.
 pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
@@ -44,9 +46,6 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
             | "application/x-yaml"
             | "text/yaml"
             | "text/x-yaml"
-            | "text/plain"
-            | "application/x-www-form-urlencoded"
-            | ""
     ) || essence.ends_with("+json")
         || essence.ends_with("+yaml");
     if ok {
@@ -56,7 +55,7 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             error::UNSUPPORTED_MEDIA_TYPE,
             format!(
-                "Content-Type `{}` is not supported; send application/json or application/yaml",
+                "Content-Type `{}` is not supported; send application/json or application/yaml (curl: -H 'Content-Type: application/json' --data-binary @FILE)",
                 essence.escape_debug()
             ),
         )
@@ -109,9 +108,10 @@ pub(crate) async fn read_body(
                 }
                 cause = c.source();
             }
-            Err(ApiError::invalid(format!(
-                "cannot read the request body: {e}"
-            )))
+            Err(ApiError::field(
+                "body",
+                format!("cannot read the request body: {e}"),
+            ))
         }
     }
 }
@@ -142,17 +142,25 @@ pub(crate) async fn document(
     .await
 }
 
-/// A JSON or YAML document (JSON is read as YAML, its superset), its nesting bounded first.
+/// A JSON or YAML document, its nesting bounded first. JSON is read as JSON (YAML's `\u`
+/// escapes take no surrogate pairs, JSON's do); anything else as YAML.
 pub(crate) fn parse_document(body: &[u8]) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(body)
-        .map_err(|e| ApiError::invalid(format!("the request body is not UTF-8: {e}")))?;
+        .map_err(|e| ApiError::field("body", format!("the request body is not UTF-8: {e}")))?;
     if text.trim().is_empty() {
-        return Err(ApiError::invalid("the request body is empty"));
+        return Err(ApiError::field("body", "the request body is empty"));
     }
     cns_files::nesting::check(text)
-        .map_err(|e| ApiError::invalid(format!("the request body is not accepted: {e}")))?;
-    serde_norway::from_str::<Value>(text)
-        .map_err(|e| ApiError::invalid(format!("the request body is not valid JSON or YAML: {e}")))
+        .map_err(|e| ApiError::field("body", format!("the request body is not accepted: {e}")))?;
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return Ok(v);
+    }
+    serde_norway::from_str::<Value>(text).map_err(|e| {
+        ApiError::field(
+            "body",
+            format!("the request body is not valid JSON or YAML: {e}"),
+        )
+    })
 }
 
 pub(crate) fn timeout(what: &str) -> ApiError {
@@ -162,4 +170,52 @@ pub(crate) fn timeout(what: &str) -> ApiError {
         format!("{what} took longer than the request deadline"),
     )
     .retryable()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_json_or_yaml_and_refusals_name_the_body() {
+        // A JSON surrogate pair (one character outside the BMP) YAML's escapes cannot read.
+        let v = parse_document(br#"{"selector": "\ud83d\ude00"}"#).unwrap();
+        assert_eq!(v["selector"], "\u{1F600}");
+        assert_eq!(parse_document(b"service: eks\n").unwrap()["service"], "eks");
+        for bad in [&b""[..], b"\xff", b"a: [", b"  \n"] {
+            let e = parse_document(bad).unwrap_err();
+            assert_eq!(e.details.unwrap()["field"], "body");
+        }
+    }
+
+    #[test]
+    fn only_json_and_yaml_are_read() {
+        let with = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+            check_content_type(&h)
+        };
+        assert!(check_content_type(&HeaderMap::new()).is_ok());
+        for ok in [
+            "application/json",
+            "application/yaml; charset=utf-8",
+            "application/x-yaml",
+            "text/yaml",
+            "application/vnd.x+json",
+        ] {
+            assert!(with(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "text/html",
+            "multipart/form-data",
+        ] {
+            assert_eq!(
+                with(refused).unwrap_err().status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{refused}"
+            );
+        }
+    }
 }

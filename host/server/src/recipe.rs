@@ -63,14 +63,28 @@ fn criteria(pairs: &[(String, String)], also: &[&str], source: &str) -> Result<C
 /// `RecipeCriteria` document with the fields under `spec`.
 fn body_pairs(doc: Value) -> Result<Vec<(String, String)>, ApiError> {
     let Value::Object(mut map) = doc else {
-        return Err(ApiError::invalid(
+        return Err(ApiError::field(
+            "body",
             "the request body must be an object of criteria (service, accelerator, os, intent)",
         ));
     };
     if let Some(spec) = map.remove("spec") {
-        map.remove("kind");
-        map.remove("apiVersion");
-        map.remove("metadata");
+        for (key, want_object) in [("kind", false), ("apiVersion", false), ("metadata", true)] {
+            match map.remove(key) {
+                None => {}
+                Some(Value::String(_)) if !want_object => {}
+                Some(Value::Object(_)) if want_object => {}
+                Some(other) => {
+                    return Err(ApiError::field(
+                        key,
+                        format!(
+                            "`{key}` beside `spec` must be {}, not {other}",
+                            if want_object { "an object" } else { "a string" }
+                        ),
+                    ));
+                }
+            }
+        }
         if !map.is_empty() {
             let extra: Vec<&String> = map.keys().collect();
             return Err(ApiError::field(
@@ -194,11 +208,19 @@ fn recipe_response(r: &Resolved) -> Response {
 
 /// `strict=true` (as `recipe --criteria-strict`): a criterion left open is refused, naming it.
 fn strict(pairs: &[(String, String)], c: &Criteria, source: &str) -> Result<(), ApiError> {
-    let on = match pairs
-        .iter()
-        .find(|(k, _)| k == "strict")
-        .map(|(_, v)| v.as_str())
-    {
+    let mut given = pairs.iter().filter(|(k, _)| k == "strict").map(|(_, v)| v);
+    let first = given.next();
+    if let Some(other) = given.find(|v| Some(*v) != first) {
+        return Err(ApiError::field(
+            "strict",
+            format!(
+                "{source} `strict` is given twice (`{}` and `{}`)",
+                first.map_or("", |f| f.as_str()).escape_debug(),
+                other.escape_debug()
+            ),
+        ));
+    }
+    let on = match first.map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
         Some(v) => {
@@ -420,5 +442,20 @@ mod tests {
         assert_eq!(p, [("service".to_string(), "gke".to_string())]);
         assert!(body_pairs(json!({"service": 1})).is_err());
         assert!(body_pairs(json!(["eks"])).is_err());
+        // The document's fields are what they say, and strict says one thing.
+        let e = body_pairs(json!({"kind": null, "spec": {"service": "eks"}})).unwrap_err();
+        assert_eq!(e.details.unwrap()["field"], "kind");
+        let e = body_pairs(json!({"metadata": "x", "spec": {}})).unwrap_err();
+        assert_eq!(e.details.unwrap()["field"], "metadata");
+        let p = body_pairs(json!({"criteria": {"strict": false}, "strict": true})).unwrap();
+        let c = criteria(&p, &["strict"], "field").unwrap();
+        let e = strict(&p, &c, "field").unwrap_err();
+        assert!(
+            e.message.contains("`strict` is given twice"),
+            "{}",
+            e.message
+        );
+        let e = body_pairs(json!({"": false})).unwrap_err();
+        assert_eq!(e.details.unwrap()["field"], "(empty name)");
     }
 }
