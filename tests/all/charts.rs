@@ -401,3 +401,274 @@ fn image_check(
     nic_cluster_policy_images(&bundle.join(name), &node_os, arch, &mut expected);
     (locked, expected)
 }
+
+/// A chart's default values with its subcharts' (each under its chart name, the parent's
+/// section over it), read from the chart directory.
+fn chart_defaults(dir: &Path) -> Value {
+    let read = |p: &Path| -> Value {
+        serde_norway::from_str(&std::fs::read_to_string(p).unwrap_or_default())
+            .unwrap_or(Value::Null)
+    };
+    let mut parent = read(&dir.join("values.yaml"));
+    if !parent.is_object() {
+        parent = serde_json::json!({});
+    }
+    let mut subs = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir.join("charts")) {
+        let mut dirs: Vec<_> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("Chart.yaml").is_file())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            let name = read(&d.join("Chart.yaml"))["name"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            subs.push((name, chart_defaults(&d)));
+        }
+    }
+    cns_values::chart_types::with_subcharts(&parent, &subs)
+}
+
+/// The chart records of the recipe data (`recipes/components/<name>/chart-types.yaml`: the
+/// types of the chart's default values with its subcharts', and its `values.schema.json`
+/// reduced, where the chart ships one) are what the real charts at the registry's versions
+/// declare. `UPDATE_CHART_TYPES=1 cargo test --test integration chart_records` rewrites them.
+#[test]
+fn chart_records_are_what_the_charts_declare() {
+    use cns_recipe::chart::{ChartRecord, types_path};
+    let update = std::env::var("UPDATE_CHART_TYPES").is_ok_and(|v| v == "1");
+    let data = repo_file("recipes");
+    let store = cns_recipe::Store::from_dir(&data).unwrap();
+    let mut recorded = Vec::new();
+    let mut stale = Vec::new();
+    for c in &store.registry().unwrap().components {
+        let dir = chart_dir(&c.name);
+        let types_file = data.join(types_path(&c.name));
+        let Ok(chart_yaml) = std::fs::read_to_string(dir.join("Chart.yaml")) else {
+            assert!(!types_file.exists(), "{}: no reference chart", c.name);
+            continue;
+        };
+        let meta: Value = serde_norway::from_str(&chart_yaml).unwrap();
+        if meta["version"].as_str() != Some(c.helm.version.as_str()) {
+            // The reference is another version: nothing may be recorded for this one.
+            assert!(
+                !types_file.exists(),
+                "{}: the reference chart is {}",
+                c.name,
+                meta["version"]
+            );
+            continue;
+        }
+        assert_eq!(
+            meta["name"].as_str(),
+            Some(c.helm.chart.as_str()),
+            "{}",
+            c.name
+        );
+        let schema = std::fs::read_to_string(dir.join("values.schema.json"))
+            .ok()
+            .map(|text| {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                cns_values::chart_types::reduce(&v)
+                    .unwrap_or_else(|e| panic!("{}: values.schema.json: {e}", c.name))
+            });
+        let record = ChartRecord {
+            chart: c.helm.chart.clone(),
+            version: c.helm.version.clone(),
+            types: cns_values::chart_types::record(&chart_defaults(&dir)),
+            schema,
+        };
+        let text = format!(
+            "# Chart {} {}: the types of its default values (its subcharts' under their names){}, checked\n# against every bundle's values. Generated from the chart by\n#   UPDATE_CHART_TYPES=1 cargo test --test integration chart_records\n{}",
+            c.helm.chart,
+            c.helm.version,
+            if record.schema.is_some() {
+                " and its values.schema.json reduced to what cnsctl checks"
+            } else {
+                ""
+            },
+            serde_norway::to_string(&record.to_value()).unwrap()
+        );
+        if std::fs::read_to_string(&types_file).ok().as_deref() != Some(text.as_str()) {
+            if update {
+                std::fs::write(&types_file, &text).unwrap();
+            } else {
+                stale.push(types_file.display().to_string());
+            }
+        }
+        recorded.push(c.name.clone());
+    }
+    assert!(
+        stale.is_empty(),
+        "chart records differ from the charts; read the charts' change, then regenerate with\n  UPDATE_CHART_TYPES=1 cargo test --test integration chart_records\n{}",
+        stale.join("\n")
+    );
+    assert_eq!(
+        recorded,
+        [
+            "cert-manager",
+            "gpu-operator",
+            "network-operator",
+            "skyhook"
+        ],
+        "every component whose reference chart is the registry's version has a record"
+    );
+}
+
+/// The reduced schema cnsctl checks answers as the chart's full values.schema.json does,
+/// under a real JSON Schema validator, on the chart's defaults, the values of every
+/// supported recipe, and, at every property the schema names, a value of the wrong type and
+/// (where the map is closed) a key it does not allow.
+#[test]
+fn a_reduced_chart_schema_answers_as_the_full_one() {
+    use cns_values::chart_types::{Shape, check_shape, reduce};
+    let dir = chart_dir("cert-manager");
+    let full: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("values.schema.json")).unwrap())
+            .unwrap();
+    let validator = jsonschema::validator_for(&full).unwrap();
+    let shape = reduce(&full).unwrap();
+    let full_says = |v: &Value| {
+        validator.iter_errors(v).all(|e| {
+            matches!(
+                e.kind(),
+                jsonschema::error::ValidationErrorKind::Required { .. }
+            )
+        })
+    };
+    let mut corpus: Vec<Value> = vec![chart_defaults(&dir), serde_json::json!({})];
+    let store = cns_recipe::Store::embedded();
+    for c in cns_recipe::resolve::supported(&store).unwrap() {
+        let r = cns_recipe::resolve(&store, &c).unwrap();
+        for cref in r.component_refs.iter().filter(|r| r.name == "cert-manager") {
+            corpus.push(store.component_values(cref).unwrap());
+        }
+    }
+    // Mutations at every named property, to the depth the schema names them.
+    fn mutate(shape: &Shape, path: &mut Vec<String>, out: &mut Vec<Value>) {
+        let at = |path: &[String], leaf: Value| {
+            let mut v = leaf;
+            for k in path.iter().rev() {
+                v = serde_json::json!({ k.as_str(): v });
+            }
+            v
+        };
+        if shape.closed {
+            path.push("notAKeyOfTheChart".into());
+            out.push(at(path, serde_json::json!(1)));
+            path.pop();
+        }
+        for (k, sub) in &shape.properties {
+            path.push(k.clone());
+            for wrong in [
+                serde_json::json!("s"),
+                serde_json::json!(true),
+                serde_json::json!(7),
+                serde_json::json!([1]),
+                serde_json::json!({"x": 1}),
+            ] {
+                out.push(at(path, wrong));
+            }
+            mutate(sub, path, out);
+            path.pop();
+        }
+    }
+    mutate(&shape, &mut Vec::new(), &mut corpus);
+    let (mut valid, mut invalid) = (0, 0);
+    for v in &corpus {
+        let ours = check_shape(v, &shape);
+        assert_eq!(ours.is_empty(), full_says(v), "{v}: {ours:?}");
+        if ours.is_empty() {
+            valid += 1
+        } else {
+            invalid += 1
+        }
+    }
+    assert!(
+        valid > 100 && invalid > 300,
+        "{valid} valid, {invalid} invalid"
+    );
+}
+
+/// Values the chart cannot take are refused before anything is written (exit 2), naming
+/// component, chart version, path, the chart's type and what was given; what the chart
+/// takes (strings for strings, numbers where it has a string, anything where it has `{}`)
+/// passes; a chart version the data has no record of is said, not checked.
+#[test]
+fn values_that_contradict_the_chart_are_refused_before_anything_is_written() {
+    let tmp = tempdir();
+    let t = tmp.path();
+    let bundle = |args: &[&str]| {
+        run(cnsctl(&t.join("cache"))
+            .current_dir(t)
+            .args(["bundle", "--output", "out"])
+            .args(args))
+    };
+    for (set, want) in [
+        (
+            "gpuoperator:driver=5",
+            "driver: the chart has a map there, given the number 5",
+        ),
+        (
+            "gpuoperator:driver.enabled=yes",
+            "driver.enabled: the chart has a bool there, given the string \"yes\"",
+        ),
+        (
+            "gpuoperator:daemonsets.tolerations.a=b",
+            "daemonsets.tolerations: the chart has a list there, given a map",
+        ),
+        (
+            "certmanager:foo=1",
+            "foo: values.schema.json: `foo` is not a key the chart allows here",
+        ),
+        (
+            "certmanager:webhook.timeoutSeconds=x",
+            "webhook.timeoutSeconds: values.schema.json: the string \"x\" is not of type number",
+        ),
+    ] {
+        let o = bundle(&["--set", set]);
+        assert_eq!(o.status.code(), Some(2), "{set}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        let component = if set.starts_with("gpu") {
+            "the values of `gpu-operator` do not fit chart gpu-operator v26.7.0"
+        } else {
+            "the values of `cert-manager` do not fit chart cert-manager v1.21.1"
+        };
+        assert!(err.contains(component), "{set}: {err}");
+        assert!(err.contains(want), "{set}: {err}");
+        assert!(!t.join("out").exists(), "{set}: nothing written");
+    }
+    for ok in [
+        "gpuoperator:driver.version=570",
+        "gpuoperator:driver.version=1.50",
+        "gpuoperator:daemonsets.labels.team=gpu",
+        "gpuoperator:node-feature-discovery.worker.tolerations=null",
+    ] {
+        let o = bundle(&["--set", ok, "--force"]);
+        assert!(o.status.success(), "{ok}: {}", describe(&o));
+    }
+    // Another chart version than the data records: said, and not checked.
+    let recipe = t.join("old.yaml");
+    std::fs::write(
+        &recipe,
+        "kind: recipeResult\napiVersion: cns.nvidia.com/v1alpha1\ncomponentRefs:\n- name: gpu-operator\n  version: v25.10.0\n",
+    )
+    .unwrap();
+    let o = bundle(&[
+        "--recipe",
+        recipe.to_str().unwrap(),
+        "--set",
+        "gpuoperator:driver=5",
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(
+            "the values of `gpu-operator` are not checked against its chart: the recipe data records chart gpu-operator v26.7.0, the recipe uses gpu-operator v25.10.0"
+        ),
+        "{}",
+        describe(&o)
+    );
+}

@@ -73,6 +73,22 @@ pub enum Error {
         /// What went wrong (part of this message, not a separate cause).
         error: cns_runtime::Error,
     },
+    /// A component's final values contradict its chart (the types of the chart's default
+    /// values, or its values.schema.json, as the recipe data records them).
+    #[error(
+        "the values of `{component}` do not fit chart {chart} {version}:\n  {}",
+        problems.join("\n  ")
+    )]
+    ChartValues {
+        /// The component.
+        component: String,
+        /// The chart's name.
+        chart: String,
+        /// The chart version the values were checked against.
+        version: String,
+        /// Each contradiction: `path: what the chart has, what was given`.
+        problems: Vec<String>,
+    },
     /// A bundler wrote a `values.yaml` that is not a values tree.
     #[error(
         "bundler `{plugin}` wrote a values.yaml for `{component}` that cannot be read: {reason}"

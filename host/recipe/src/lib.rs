@@ -5,6 +5,7 @@
 //! [`Registry`]; the `recipe` and `validate` commands are built on [`resolve()`] and
 //! [`constraints`].
 
+pub mod chart;
 pub mod component;
 pub mod constraints;
 pub mod criteria;

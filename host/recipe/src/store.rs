@@ -24,7 +24,11 @@ pub struct Store {
     registry: OnceLock<Registry>,
     // Values files parsed so far (a process rendering many bundles parses each once).
     values_files: Arc<Mutex<BTreeMap<String, Value>>>,
+    // Chart records read so far, by component (`None`: the data has none).
+    chart_records: Arc<Mutex<ChartRecords>>,
 }
+
+type ChartRecords = BTreeMap<String, Option<Arc<crate::chart::ChartRecord>>>;
 
 fn collect(dir: &Dir<'static>, out: &mut BTreeMap<String, Vec<u8>>) {
     for f in dir.files() {
@@ -78,6 +82,7 @@ impl Store {
             overlays: OnceLock::new(),
             registry: OnceLock::new(),
             values_files: Arc::new(Mutex::new(BTreeMap::new())),
+            chart_records: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }
 
@@ -98,6 +103,7 @@ impl Store {
             overlays: OnceLock::new(),
             registry: OnceLock::new(),
             values_files: Arc::new(Mutex::new(BTreeMap::new())),
+            chart_records: Arc::new(Mutex::new(BTreeMap::new())),
         })
     }
 
@@ -199,6 +205,27 @@ impl Store {
             )));
         }
         Ok(values)
+    }
+
+    /// The chart records read so far.
+    pub(crate) fn chart_records_cache(&self) -> std::sync::MutexGuard<'_, ChartRecords> {
+        self.chart_records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A YAML document of the data (from its JSON twin when embedded), as a tree.
+    pub(crate) fn document(&self, path: &str, what: &'static str) -> Result<Value> {
+        let text = self.text(path, "cnsctl")?;
+        if let Some(v) = json_twin(path, text).and_then(|j| serde_json::from_str(j).ok()) {
+            return Ok(v);
+        }
+        cns_files::nesting::check(text)
+            .map_err(|e| e.to_string())
+            .and_then(|()| serde_norway::from_str(text).map_err(|e| e.to_string()))
+            .map_err(|message| Error::Parse {
+                path: path.to_string(),
+                what,
+                message,
+            })
     }
 
     /// A values file as a tree, parsed on first use.

@@ -15,6 +15,7 @@
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
+pub mod chart_types;
 mod emit;
 pub mod strvals;
 pub mod tree;

@@ -22,6 +22,27 @@ pub struct ResolvedComponent {
     pub order: u32,
     /// The bundler's input.
     pub input: ComponentInput,
+    /// The recorded chart its final values are checked against, when the recipe data has
+    /// one for this chart version.
+    pub chart: Option<std::sync::Arc<cns_recipe::chart::ChartRecord>>,
+}
+
+/// `values` against `record`: every contradiction, as one error naming the component.
+pub(super) fn check_chart_values(
+    component: &str,
+    record: &cns_recipe::chart::ChartRecord,
+    values: &Value,
+) -> Result<()> {
+    let problems = record.check(values);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::ChartValues {
+        component: component.to_string(),
+        chart: record.chart.clone(),
+        version: record.version.clone(),
+        problems,
+    })
 }
 
 /// What the image inventory needs of a component besides its final values: the registry's
@@ -253,6 +274,24 @@ pub fn plan<B: Backend + ?Sized>(
         let plugin = backend.bundler_name(name).ok_or_else(|| Error::NoBundler {
             component: name.clone(),
         })?;
+        let chart = filled(name, "chart", &cref.chart)?;
+        let version = filled(name, "version", &cref.version)?;
+        let record = match store.chart_record(name)? {
+            Some(r) if r.chart == chart && r.version == version => {
+                if let Some(tree) = cluster_trees.get(name) {
+                    check_chart_values(name, &r, tree)?;
+                }
+                Some(r)
+            }
+            Some(r) => {
+                warnings.push(format!(
+                    "the values of `{name}` are not checked against its chart: the recipe data records chart {} {}, the recipe uses {chart} {version}",
+                    r.chart, r.version
+                ));
+                None
+            }
+            None => None,
+        };
         let dependencies: Vec<String> = cref
             .dependency_refs
             .iter()
@@ -267,8 +306,8 @@ pub fn plan<B: Backend + ?Sized>(
                 namespace: filled(name, "namespace", &cref.namespace)?,
                 chart: ChartSource {
                     repository: filled(name, "source", &cref.source)?,
-                    chart: filled(name, "chart", &cref.chart)?,
-                    version: filled(name, "version", &cref.version)?,
+                    chart,
+                    version,
                 },
                 values_json: cns_values::to_json(&values),
                 system: scheduling(
@@ -285,6 +324,7 @@ pub fn plan<B: Backend + ?Sized>(
                 manifests,
                 dependencies,
             },
+            chart: record,
         });
     }
     Ok(Plan {

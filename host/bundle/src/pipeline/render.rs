@@ -46,6 +46,10 @@ pub fn render<B: Backend + ?Sized>(plan: &Plan, backend: &B) -> Result<Vec<Rende
             Some(v) => v,
             None => written_values(c, &out.files)?,
         };
+        // Before anything is written: the final values against the chart.
+        if let Some(record) = &c.chart {
+            super::plan::check_chart_values(&c.input.name, record, &values)?;
+        }
         Ok(Rendered {
             files: out.files,
             values,
