@@ -599,17 +599,19 @@ fn version_and_recipe_list_are_machine_readable() {
         all.as_array().unwrap().len() + 1,
         "{table}"
     );
-    let eks: Value = serde_json::from_str(&ok(&cns(&[
-        "recipe",
-        "--list",
-        "--service",
-        "eks",
-        "--intent",
-        "training",
-        "--format",
-        "json",
-    ])))
-    .unwrap();
+    let eks_training = |format: &str| {
+        ok(&cns(&[
+            "recipe",
+            "--list",
+            "--service",
+            "eks",
+            "--intent",
+            "training",
+            "--format",
+            format,
+        ]))
+    };
+    let eks: Value = serde_json::from_str(&eks_training("json")).unwrap();
     conforms("recipe-list", &eks);
     let want: Vec<&Value> = all
         .as_array()
@@ -619,16 +621,7 @@ fn version_and_recipe_list_are_machine_readable() {
         .collect();
     assert!(!want.is_empty());
     assert_eq!(eks.as_array().unwrap().iter().collect::<Vec<_>>(), want);
-    let yaml = ok(&cns(&[
-        "recipe",
-        "--list",
-        "--service",
-        "eks",
-        "--intent",
-        "training",
-        "--format",
-        "yaml",
-    ]));
+    let yaml = eks_training("yaml");
     let from_yaml: Value = serde_norway::from_str(&yaml).unwrap();
     assert_eq!(from_yaml, eks);
     let o = cns(&["recipe", "--list", "--service", "nope"]);

@@ -28,6 +28,15 @@ fn cns(tmp: &Path, args: &[&str]) -> Output {
     run(&mut c)
 }
 
+/// cosign.key/.pub and other.key/.pub in `t` (password `pw`).
+fn two_key_pairs(t: &Path) {
+    ok(&cns(t, &["generate-key-pair"]));
+    ok(&cns(
+        t,
+        &["generate-key-pair", "--output-key-prefix", "other"],
+    ));
+}
+
 fn untar(python: &Path, tgz: &Path, into: &Path) {
     let o = run(Command::new(python)
         .args([
@@ -143,11 +152,7 @@ fn signatures_verify_and_every_tamper_case_is_refused() {
     };
     let tmp = tempdir();
     let t = tmp.path();
-    ok(&cns(t, &["generate-key-pair"]));
-    ok(&cns(
-        t,
-        &["generate-key-pair", "--output-key-prefix", "other"],
-    ));
+    two_key_pairs(t);
     fails(&cns(t, &["generate-key-pair"]), 2, "exists");
     let key = std::fs::read_to_string(t.join("cosign.key")).unwrap();
     assert!(key.starts_with("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----"));
@@ -462,11 +467,7 @@ fn plugins_from_files_and_signed_oci_artifacts() {
         .unwrap();
     std::fs::write(t.join("script.wasm"), script.bytes).unwrap();
     std::fs::write(t.join("copy.wasm"), script.bytes).unwrap();
-    ok(&cns(t, &["generate-key-pair"]));
-    ok(&cns(
-        t,
-        &["generate-key-pair", "--output-key-prefix", "other"],
-    ));
+    two_key_pairs(t);
 
     // From a file: replaces the built-in deployer of the same name, said on stderr.
     let o = cns(t, &["bundle", "--output", "b1", "--plugin", "script.wasm"]);
@@ -771,11 +772,7 @@ fn signed_bundles_carry_slsa_provenance_checked_independently() {
     };
     let tmp = tempdir();
     let t = tmp.path();
-    ok(&cns(t, &["generate-key-pair"]));
-    ok(&cns(
-        t,
-        &["generate-key-pair", "--output-key-prefix", "other"],
-    ));
+    two_key_pairs(t);
     let repo = reg.oci("bundles/prov");
     let reference = format!("{repo}:v1");
     let flags = [
@@ -1072,11 +1069,7 @@ fn push_pull_and_verify_report_as_json_in_their_documented_shapes() {
     };
     let tmp = tempdir();
     let t = tmp.path();
-    ok(&cns(t, &["generate-key-pair"]));
-    ok(&cns(
-        t,
-        &["generate-key-pair", "--output-key-prefix", "other"],
-    ));
+    two_key_pairs(t);
     ok(&cns(t, &["bundle", "--output", "b"]));
     let reference = format!("{}:v1", reg.oci("bundles/json"));
     let json = |o: &Output| -> Value {

@@ -362,11 +362,22 @@ fn shape_walk<'a>(
         match shape.properties.get(k) {
             Some(sub) => shape_walk(v, sub, path, out),
             None if shape.closed => {
-                let allowed: Vec<&str> = shape.properties.keys().map(String::as_str).collect();
+                let keys = || shape.properties.keys().map(String::as_str);
+                let hint = if shape.properties.len() <= 8 {
+                    format!("allowed: {}", keys().collect::<Vec<_>>().join(", "))
+                } else {
+                    let closest = keys()
+                        .map(|c| (strsim::levenshtein(k, c), c))
+                        .filter(|(d, c)| *d <= 2 || c.eq_ignore_ascii_case(k))
+                        .min();
+                    match closest {
+                        Some((_, c)) => format!("did you mean `{c}`?"),
+                        None => format!("{} keys allowed", shape.properties.len()),
+                    }
+                };
                 out.push(format!(
-                    "{}: values.schema.json: `{k}` is not a key the chart allows here (allowed: {})",
-                    at(path),
-                    allowed.join(", ")
+                    "{}: values.schema.json: `{k}` is not a key the chart allows here ({hint})",
+                    at(path)
                 ));
             }
             None => {}

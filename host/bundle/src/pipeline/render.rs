@@ -84,7 +84,10 @@ mod tests {
     fn final_values_are_the_bundlers_values_yaml_or_its_input() {
         let stub = Stub {
             files: [
-                ("cert-manager", vec![file("values.yaml", "a: 1\nb: [x]\n")]),
+                (
+                    "cert-manager",
+                    vec![file("values.yaml", "replicaCount: 1\nextraArgs: [x]\n")],
+                ),
                 ("skyhook", vec![file("manifests/x.yaml", "kind: X\n")]),
             ]
             .into(),
@@ -93,8 +96,11 @@ mod tests {
         let p = planned(&stub, true);
         let r = render(&p, &stub).unwrap();
         assert_eq!(r.len(), 4);
-        assert_eq!(cns_values::to_json(&r[0].values), r#"{"a":1,"b":["x"]}"#);
-        assert_eq!(r[0].values["b"][0], "x");
+        assert_eq!(
+            cns_values::to_json(&r[0].values),
+            r#"{"extraArgs":["x"],"replicaCount":1}"#
+        );
+        assert_eq!(r[0].values["extraArgs"][0], "x");
         // No values.yaml: the input values pass through unchanged.
         assert_eq!(
             cns_values::to_json(&r[3].values),
@@ -104,6 +110,40 @@ mod tests {
             *stub.rendered.lock().unwrap(),
             ["cert-manager", "gpu-operator", "nvsentinel", "skyhook"],
             "serial renders in deployment order"
+        );
+    }
+
+    #[test]
+    fn final_values_the_chart_cannot_take_are_refused() {
+        let stub = Stub {
+            files: [(
+                "cert-manager",
+                vec![file("values.yaml", "replicaCount: two\nreplicaCont: 1\n")],
+            )]
+            .into(),
+            ..Default::default()
+        };
+        let e = render(&planned(&stub, true), &stub).unwrap_err();
+        let Error::ChartValues {
+            component,
+            version,
+            problems,
+            ..
+        } = &e
+        else {
+            panic!("{e}")
+        };
+        assert_eq!(
+            (component.as_str(), version.as_str()),
+            ("cert-manager", "v1.21.1")
+        );
+        assert_eq!(
+            problems,
+            &[
+                "replicaCount: the chart has a number there, given the string \"two\"",
+                "replicaCont: values.schema.json: `replicaCont` is not a key the chart allows here (did you mean `replicaCount`?)",
+                "replicaCount: values.schema.json: the string \"two\" is not of type number",
+            ]
         );
     }
 
