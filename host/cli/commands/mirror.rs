@@ -7,9 +7,7 @@ use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::Args;
 use cns_bundle::images::{Copy, MirrorPlan};
-use cns_oci::mirror::CopyStats;
-use serde::Serialize;
-use std::time::Instant;
+use cns_oci::mirror::{Job, Report};
 
 /// Arguments of `mirror`.
 #[derive(Debug, Args)]
@@ -44,71 +42,11 @@ pub(crate) struct MirrorArgs {
     pub(crate) format: OutputFormat,
 }
 
-/// What `mirror --format json` prints.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MirrorReport<'a> {
-    to: &'a str,
-    from: Option<&'a str>,
-    dry_run: bool,
-    copies: Vec<Copied<'a>>,
-    /// What cannot be copied, with why.
-    skipped: &'a [String],
-    /// Absent in a dry run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    totals: Option<Totals>,
-}
-
-/// One image or chart copied (or, in a dry run, to copy).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Copied<'a> {
-    what: &'a str,
-    from: String,
-    to: String,
-    /// The digest the source must hold, when the recipe pins one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expect: Option<&'a str>,
-    /// The manifest digest copied (absent in a dry run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    digest: Option<String>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    stats: Option<Counts>,
-}
-
-#[derive(Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Counts {
-    manifests: usize,
-    blobs_copied: usize,
-    bytes_copied: u64,
-    blobs_skipped: usize,
-}
-
-impl From<&CopyStats> for Counts {
-    fn from(s: &CopyStats) -> Self {
-        Counts {
-            manifests: s.manifests,
-            blobs_copied: s.blobs_copied,
-            bytes_copied: s.bytes_copied,
-            blobs_skipped: s.blobs_skipped,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Totals {
-    #[serde(flatten)]
-    counts: Counts,
-    seconds: f64,
-}
-
 pub(crate) fn run(
     args: MirrorArgs,
     data: &RecipeDataOpts,
     kube: &cns_kube::location::Documents,
 ) -> Result<Outcome> {
-    let start = Instant::now();
     let to = cns_bundle::options::parse_mirror("--to", &args.to)?;
     let from = args
         .from
@@ -128,83 +66,39 @@ pub(crate) fn run(
     };
     let jobs = copies
         .iter()
-        .map(|c| Ok((c, reference(c, &c.from)?, reference(c, &c.to)?)))
+        .map(|c| {
+            Ok(Job {
+                what: c.what.clone(),
+                from: reference(c, &c.from)?,
+                to: reference(c, &c.to)?,
+                expect: c.expect.clone(),
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     for s in &skipped {
         crate::ui::status(&format!("warning: not copied: {s}"));
     }
-    let mut report = MirrorReport {
-        to: &args.to,
-        from: args.from.as_deref(),
-        dry_run: args.dry_run,
-        copies: jobs
-            .iter()
-            .map(|(c, from, to)| Copied {
-                what: &c.what,
-                from: from.to_string(),
-                to: to.to_string(),
-                expect: c.expect.as_deref(),
-                digest: None,
-                stats: None,
-            })
-            .collect(),
-        skipped: &skipped,
-        totals: None,
-    };
-    if args.dry_run {
-        match args.format {
-            OutputFormat::Json => print_json(&report)?,
-            OutputFormat::Text => {
-                for (_, from, to) in &jobs {
-                    println!("{from} -> {to}");
-                }
+    let mut report = Report::plan(&format!("oci://{to}"), args.from.as_deref(), &jobs, skipped);
+    if !args.dry_run {
+        let src = crate::opts::RegistryArgs {
+            plain_http: args.source_plain_http,
+            registry_timeout: args.registry.registry_timeout,
+        }
+        .registry()?;
+        let dst = args.registry.registry()?;
+        report
+            .run(&src, &dst, &jobs, &|l| crate::ui::status(l))
+            .map_err(|(what, e)| anyhow::Error::new(e).context(what))?;
+        crate::ui::status(&report.summary());
+    }
+    match args.format {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Text if args.dry_run => {
+            for j in &jobs {
+                println!("{} -> {}", j.from, j.to);
             }
         }
-        return Ok(Outcome::Success);
-    }
-    let src = crate::opts::RegistryArgs {
-        plain_http: args.source_plain_http,
-        registry_timeout: args.registry.registry_timeout,
-    }
-    .registry()?;
-    let dst = args.registry.registry()?;
-    let mut total = CopyStats::default();
-    for (i, (c, from, to)) in jobs.iter().enumerate() {
-        let t = Instant::now();
-        let mut stats = CopyStats::default();
-        let digest = cns_oci::mirror::copy(&src, from, &dst, to, c.expect.as_deref(), &mut stats)
-            .with_context(|| format!("mirror {}: {from} -> {to}", c.what))?;
-        crate::ui::status(&format!(
-            "[{}/{}] {} -> {to} ({digest}): {} blobs copied ({} bytes), {} already there, {:.0?}",
-            i + 1,
-            jobs.len(),
-            c.what,
-            stats.blobs_copied,
-            stats.bytes_copied,
-            stats.blobs_skipped,
-            t.elapsed()
-        ));
-        total.add(&stats);
-        report.copies[i].digest = Some(digest);
-        report.copies[i].stats = Some(Counts::from(&stats));
-    }
-    let secs = start.elapsed().as_secs_f64();
-    crate::ui::status(&format!(
-        "mirrored {} images and charts to oci://{to}: {} manifests, {} blobs copied ({} bytes, {:.1} MB/s), {} blobs already there, in {:.1} s",
-        jobs.len(),
-        total.manifests,
-        total.blobs_copied,
-        total.bytes_copied,
-        total.bytes_copied as f64 / 1e6 / secs.max(1e-9),
-        total.blobs_skipped,
-        secs
-    ));
-    if args.format == OutputFormat::Json {
-        report.totals = Some(Totals {
-            counts: Counts::from(&total),
-            seconds: secs,
-        });
-        print_json(&report)?;
+        OutputFormat::Text => {}
     }
     Ok(Outcome::Success)
 }

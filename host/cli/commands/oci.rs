@@ -7,11 +7,11 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use cns_files::FileTree;
 use cns_oci::archive::UnpackLimits;
+use cns_oci::artifact::bundle::PullReport;
 use cns_oci::artifact::{self, Pushed};
 use cns_oci::publish::{Publish, key_password, read_signing_key, read_verifying_key};
 use cns_oci::{Entry, OciRef, Registry, attest, sign};
-use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Arguments of `push`.
@@ -106,7 +106,7 @@ pub(crate) struct KeyPairCmd {
 
 /// Verification failures are "a check failed" (exit 1); other errors stay errors (exit 2).
 fn check_outcome<T>(r: cns_oci::Result<T>) -> Result<std::result::Result<T, Outcome>> {
-    Ok(check(r)?.map_err(|e| {
+    Ok(cns_oci::verify::checked(r)?.map_err(|e| {
         eprintln!("error: {e}");
         Outcome::CheckFailed
     }))
@@ -134,19 +134,6 @@ pub(crate) fn push_with(
     push(publish, &reg).with_context(|| format!("failed to push {target}"))
 }
 
-/// What `push --format json` prints.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PushReport<'a> {
-    reference: String,
-    digest: &'a str,
-    files: usize,
-    bytes: usize,
-    layer_size: usize,
-    signature_tag: Option<&'a str>,
-    attestation_tag: Option<&'a str>,
-}
-
 /// Push a bundle's `files` (and, when signed, its `provenance`), reporting the push: the
 /// digest on stdout, or the report as JSON.
 pub(crate) fn push_bundle(
@@ -171,15 +158,7 @@ pub(crate) fn push_bundle(
     ));
     match format {
         OutputFormat::Text => println!("{}", pushed.digest),
-        OutputFormat::Json => print_json(&PushReport {
-            reference: target.to_string(),
-            digest: &pushed.digest,
-            files: files.len(),
-            bytes,
-            layer_size: pushed.layer_size,
-            signature_tag: pushed.signature_tag.as_deref(),
-            attestation_tag: pushed.attestation_tag.as_deref(),
-        })?,
+        OutputFormat::Json => print_json(&pushed.report(&target, files))?,
     }
     Ok(())
 }
@@ -191,20 +170,6 @@ pub(crate) fn push(cmd: PushCmd) -> Result<Outcome> {
     let provenance = cns_bundle::provenance::for_directory(&files);
     push_bundle(publish, &cmd.push.registry, &files, &provenance, cmd.format)?;
     Ok(Outcome::Success)
-}
-
-/// What `pull --format json` prints.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PullReport<'a> {
-    reference: String,
-    digest: &'a str,
-    output: &'a Path,
-    files: usize,
-    bytes: u64,
-    unchanged: bool,
-    signature_verified: bool,
-    attestation_verified: bool,
 }
 
 /// `cnsctl pull`.
@@ -263,8 +228,8 @@ pub(crate) fn pull(cmd: PullCmd) -> Result<Outcome> {
         OutputFormat::Text => println!("{}", pulled.digest),
         OutputFormat::Json => print_json(&PullReport {
             reference: r.to_string(),
-            digest: &pulled.digest,
-            output: &cmd.output,
+            digest: pulled.digest.clone(),
+            output: cmd.output.display().to_string(),
             files: tree.files().len(),
             bytes: tree.size() as u64,
             unchanged: report.unchanged,
@@ -275,147 +240,48 @@ pub(crate) fn pull(cmd: PullCmd) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn resolve_digest(reg: &Registry, r: &OciRef) -> Result<String> {
-    if let Some(d) = &r.digest {
-        return Ok(d.clone());
-    }
-    let (_, digest) = reg
-        .fetch_manifest(r)?
-        .with_context(|| format!("{r} does not exist"))?;
-    Ok(digest)
-}
-
 /// `cnsctl sign`.
 pub(crate) fn sign_cmd(cmd: SignCmd) -> Result<Outcome> {
     let r = OciRef::parse(&cmd.reference)?;
     let key = read_signing_key(&cmd.key, cmd.insecure_key_permissions)?;
     let reg = cmd.registry.registry()?;
-    let digest = resolve_digest(&reg, &r)?;
+    let digest = cns_oci::verify::digest_of(&reg, &r)?;
     let tag = sign::sign(&reg, &r, &digest, &key).with_context(|| format!("failed to sign {r}"))?;
     crate::ui::status(&format!("signed {digest} (signature tag {tag})"));
     Ok(Outcome::Success)
 }
 
-/// What `verify --format json` prints.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct VerifyReport<'a> {
-    reference: String,
-    digest: String,
-    key: &'a Path,
-    /// The signature verified, and the attestation too when asked for.
-    verified: bool,
-    signature: Checked,
-    /// Present when --attestation was given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attestation: Option<Checked>,
-    /// Why a check failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-/// One signature or attestation check.
-#[derive(Serialize)]
-struct Checked {
-    verified: bool,
-    tag: String,
-    /// The attestation's predicate, once verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    predicate: Option<serde_json::Value>,
-}
-
-/// A verification failure as `Err` inside `Ok`; other errors stay errors.
-fn check<T>(r: cns_oci::Result<T>) -> Result<std::result::Result<T, cns_oci::Error>> {
-    match r {
-        Ok(v) => Ok(Ok(v)),
-        Err(e @ (cns_oci::Error::Unsigned { .. } | cns_oci::Error::Verify { .. })) => Ok(Err(e)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// `cnsctl verify`.
+/// `cnsctl verify`: the library's answer, printed; a check that did not verify exits 1.
 pub(crate) fn verify(cmd: VerifyCmd) -> Result<Outcome> {
     let r = OciRef::parse(&cmd.reference)?;
     let key = read_verifying_key(&cmd.key)?;
     let reg = cmd.registry.registry()?;
-    let digest = resolve_digest(&reg, &r)?;
-    let mut report = VerifyReport {
-        reference: r.at_digest(&digest).to_string(),
-        digest: digest.clone(),
-        key: &cmd.key,
-        verified: false,
-        signature: Checked {
-            verified: false,
-            tag: sign::signature_tag(&digest),
-            predicate: None,
-        },
-        attestation: None,
-        error: None,
-    };
-    report.signature.verified = match check(sign::verify(&reg, &r, &digest, &key))? {
-        Ok(()) => true,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return verify_report(report, cmd.format);
-        }
-    };
-    crate::ui::status(&format!(
-        "verified: {} is signed by {}",
-        report.reference,
-        cmd.key.display()
-    ));
-    if cmd.attestation {
-        let tag = attest::attestation_tag(&digest);
-        let verified = check(attest::verify(
-            &reg,
-            &r,
-            &digest,
-            &key,
-            attest::SLSA_PROVENANCE_V1,
-        ))?;
-        let (verified, predicate) = match verified {
-            Ok(mut statement) => (true, Some(statement["predicate"].take())),
-            Err(e) => {
-                report.error = Some(e.to_string());
-                (false, None)
-            }
-        };
-        report.attestation = Some(Checked {
-            verified,
-            tag: tag.clone(),
-            predicate,
-        });
-        if !verified {
-            return verify_report(report, cmd.format);
-        }
+    let key_name = cmd.key.display().to_string();
+    let v = cns_oci::verify::verify(&reg, &r, &key, &key_name, cmd.attestation)?;
+    if v.signature.verified {
         crate::ui::status(&format!(
-            "verified: its SLSA provenance ({tag}) is signed by {}",
-            cmd.key.display()
+            "verified: {} is signed by {key_name}",
+            v.reference
         ));
     }
-    report.verified = true;
-    verify_report(report, cmd.format)
-}
-
-/// Print `report` (JSON, or in text the error and the verified predicate) and map it to
-/// the exit code.
-fn verify_report(report: VerifyReport<'_>, format: OutputFormat) -> Result<Outcome> {
-    match format {
-        OutputFormat::Json => print_json(&report)?,
+    if let Some(a) = v.attestation.as_ref().filter(|a| a.verified) {
+        crate::ui::status(&format!(
+            "verified: its SLSA provenance ({}) is signed by {key_name}",
+            a.tag
+        ));
+    }
+    match cmd.format {
+        OutputFormat::Json => print_json(&v)?,
         OutputFormat::Text => {
-            if let Some(e) = &report.error {
+            if let Some(e) = &v.error {
                 eprintln!("error: {e}");
             }
-            if let Some(p) = report
-                .attestation
-                .as_ref()
-                .and_then(|a| a.predicate.as_ref())
-            {
+            if let Some(p) = v.attestation.as_ref().and_then(|a| a.predicate.as_ref()) {
                 println!("{}", serde_json::to_string_pretty(p)?);
             }
         }
     }
-    Ok(if report.verified {
+    Ok(if v.verified {
         Outcome::Success
     } else {
         Outcome::CheckFailed

@@ -8,8 +8,7 @@ use clap::Args;
 use cns_kube::cm::Document;
 use cns_kube::location::{Documents, Location};
 use cns_recipe::RecipeResult;
-use cns_recipe::constraints::Status;
-use cns_recipe::validation::{self, CriterionStatus, Verdict};
+use cns_recipe::validation::{self, Verdict};
 use cns_snapshot::document::Snapshot;
 use std::path::PathBuf;
 
@@ -57,7 +56,9 @@ pub(crate) fn run(args: ValidateArgs, kube: &Documents) -> Result<Outcome> {
         &snapshot,
         &snap_at.to_string(),
     );
-    report(&result, args.allow_skipped);
+    for line in result.report_lines(args.allow_skipped) {
+        crate::ui::status(&line);
+    }
     let doc = match args.format {
         Format::Yaml => serde_norway::to_string(&result)?,
         Format::Json => serde_json::to_string_pretty(&result)? + "\n",
@@ -72,72 +73,6 @@ pub(crate) fn run(args: ValidateArgs, kube: &Documents) -> Result<Outcome> {
         Verdict::Incomplete if args.allow_skipped => Outcome::Success,
         Verdict::Incomplete | Verdict::Fail => Outcome::CheckFailed,
     })
-}
-
-/// A line per criterion and constraint on stderr, then the summary naming what was skipped.
-fn report(r: &validation::ValidationResult, allow_skipped: bool) {
-    let safe = |s: &str| cns_files::terminal_safe(s, false).into_owned();
-    for c in &r.criteria_checks {
-        let mark = match c.status {
-            CriterionStatus::Matched => "PASS",
-            CriterionStatus::Mismatched => "FAIL",
-            CriterionStatus::NotChecked => "----",
-        };
-        crate::ui::status(&format!(
-            "{mark} criterion {}: recipe `{}`, snapshot {}{}",
-            c.name,
-            safe(&c.recipe),
-            c.snapshot
-                .as_deref()
-                .map_or("not measured".to_string(), |s| format!("`{}`", safe(s))),
-            c.note
-                .as_deref()
-                .map(|n| format!(" ({})", safe(n)))
-                .unwrap_or_default()
-        ));
-    }
-    for c in &r.results {
-        let mark = match c.status {
-            Status::Passed => "PASS",
-            Status::Failed => "FAIL",
-            Status::Skipped => "SKIP",
-        };
-        crate::ui::status(&format!(
-            "{mark} {} (expected {}, actual {})",
-            safe(&c.name),
-            safe(&c.expected),
-            safe(c.actual.as_deref().unwrap_or("not measured"))
-        ));
-        if c.status == Status::Failed
-            && let Some(h) = &c.remediation
-        {
-            crate::ui::status(&format!("     hint: {}", safe(h)));
-        }
-    }
-    let s = &r.summary;
-    crate::ui::status(&format!(
-        "{} of {} constraints passed, {} failed, {} skipped; {} criteria contradict the snapshot",
-        s.passed, s.total, s.failed, s.skipped, s.criteria_mismatched
-    ));
-    let skipped: Vec<String> = r
-        .results
-        .iter()
-        .filter(|c| c.status == Status::Skipped)
-        .map(|c| format!("`{}` (no such reading in the snapshot)", safe(&c.name)))
-        .collect();
-    let verdict = match s.status {
-        Verdict::Pass => "pass".to_string(),
-        Verdict::Fail => "fail".to_string(),
-        Verdict::Incomplete if allow_skipped => format!(
-            "incomplete, accepted by --allow-skipped: not evaluated {}",
-            skipped.join(", ")
-        ),
-        Verdict::Incomplete => format!(
-            "incomplete: not evaluated {}; take a snapshot that has them, or pass --allow-skipped",
-            skipped.join(", ")
-        ),
-    };
-    crate::ui::status(&format!("status: {verdict}"));
 }
 
 fn schemas(files: &[PathBuf]) -> Result<Outcome> {

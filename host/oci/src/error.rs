@@ -138,6 +138,12 @@ pub enum Error {
         #[source]
         source: Option<std::io::Error>,
     },
+    /// Nothing is stored at the reference.
+    #[error("{reference} does not exist")]
+    NotFound {
+        /// The reference.
+        reference: String,
+    },
     /// No signature is stored for the artifact.
     #[error("{reference} is not signed: no signature at tag `{tag}`")]
     Unsigned {

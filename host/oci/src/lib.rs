@@ -14,6 +14,7 @@ pub mod publish;
 pub mod reference;
 pub mod registry;
 pub mod sign;
+pub mod verify;
 
 pub use archive::Entry;
 pub use error::{Error, Result};

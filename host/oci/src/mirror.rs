@@ -6,7 +6,7 @@
 
 use crate::manifest::Descriptor;
 use crate::{Error, OciRef, Registry, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Every manifest media type a copy or a digest lookup accepts.
 pub const ACCEPT_ANY: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -23,7 +23,8 @@ pub const MAX_INDEX_DEPTH: usize = 4;
 pub const MAX_MANIFESTS: usize = 256;
 
 /// What a copy did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CopyStats {
     /// Manifests pushed (an index and its platforms count one each).
     pub manifests: usize,
@@ -276,6 +277,169 @@ fn copy_at(
     }
     stats.manifests += 1;
     Ok(digest)
+}
+
+/// One image or chart to mirror: what it is (`image REF`, `chart REPO:VERSION`), where it
+/// is read and written, and the digest the source must hold when the recipe pins one.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// What it is, for messages.
+    pub what: String,
+    /// Where it is read.
+    pub from: OciRef,
+    /// Where it is written.
+    pub to: OciRef,
+    /// The pinned digest.
+    pub expect: Option<String>,
+}
+
+/// What `mirror` did, or in a dry run would do: the answer a pipeline reads
+/// (`mirror --format json`, schemas/output/mirror.schema.json).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The target, as given.
+    pub to: String,
+    /// The source mirror, when one was given.
+    pub from: Option<String>,
+    /// Nothing was copied.
+    pub dry_run: bool,
+    /// Each job, in order.
+    pub copies: Vec<Copied>,
+    /// What cannot be copied, with why.
+    pub skipped: Vec<String>,
+    /// Absent in a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<Totals>,
+}
+
+/// One job's outcome.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Copied {
+    /// What it is.
+    pub what: String,
+    /// Where it was read.
+    pub from: String,
+    /// Where it was written.
+    pub to: String,
+    /// The pinned digest, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    /// The manifest digest copied (absent in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// What the copy did (absent in a dry run).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<CopyStats>,
+}
+
+/// Every job together.
+#[derive(Debug, Clone, Serialize)]
+pub struct Totals {
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: CopyStats,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+impl Report {
+    /// The plan: `jobs` to copy into `to` (from `from`), `skipped` with why.
+    pub fn plan(to: &str, from: Option<&str>, jobs: &[Job], skipped: Vec<String>) -> Report {
+        Report {
+            to: to.to_string(),
+            from: from.map(str::to_string),
+            dry_run: true,
+            copies: jobs
+                .iter()
+                .map(|j| Copied {
+                    what: j.what.clone(),
+                    from: j.from.to_string(),
+                    to: j.to.to_string(),
+                    expect: j.expect.clone(),
+                    digest: None,
+                    stats: None,
+                })
+                .collect(),
+            skipped,
+            totals: None,
+        }
+    }
+
+    /// Copy every job from `src` to `dst` in order, each as [`copy`] does, saying after each
+    /// one what it did (`progress`); the report then holds each digest and count and the
+    /// totals. The first failure stops the run, naming the job.
+    pub fn run(
+        &mut self,
+        src: &Registry,
+        dst: &Registry,
+        jobs: &[Job],
+        progress: &dyn Fn(&str),
+    ) -> std::result::Result<(), (String, Error)> {
+        let start = std::time::Instant::now();
+        let mut total = CopyStats::default();
+        self.dry_run = false;
+        for (i, (job, out)) in jobs.iter().zip(self.copies.iter_mut()).enumerate() {
+            let t = std::time::Instant::now();
+            let mut stats = CopyStats::default();
+            let digest = copy(
+                src,
+                &job.from,
+                dst,
+                &job.to,
+                job.expect.as_deref(),
+                &mut stats,
+            )
+            .map_err(|e| {
+                (
+                    format!("mirror {}: {} -> {}", job.what, job.from, job.to),
+                    e,
+                )
+            })?;
+            progress(&format!(
+                "[{}/{}] {} -> {} ({digest}): {} blobs copied ({} bytes), {} already there, {:.0?}",
+                i + 1,
+                jobs.len(),
+                job.what,
+                job.to,
+                stats.blobs_copied,
+                stats.bytes_copied,
+                stats.blobs_skipped,
+                t.elapsed()
+            ));
+            total.add(&stats);
+            out.digest = Some(digest);
+            out.stats = Some(stats);
+        }
+        self.totals = Some(Totals {
+            counts: total,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+        Ok(())
+    }
+
+    /// One line saying what the run did.
+    pub fn summary(&self) -> String {
+        let Some(t) = &self.totals else {
+            return format!(
+                "would mirror {} images and charts to {}",
+                self.copies.len(),
+                self.to
+            );
+        };
+        format!(
+            "mirrored {} images and charts to {}: {} manifests, {} blobs copied ({} bytes, {:.1} MB/s), {} blobs already there, in {:.1} s",
+            self.copies.len(),
+            self.to,
+            t.counts.manifests,
+            t.counts.blobs_copied,
+            t.counts.bytes_copied,
+            t.counts.bytes_copied as f64 / 1e6 / t.seconds.max(1e-9),
+            t.counts.blobs_skipped,
+            t.seconds
+        )
+    }
 }
 
 #[cfg(test)]

@@ -204,6 +204,79 @@ fn compare_criteria(want: &Criteria, snapshot: &Snapshot) -> Vec<CriterionCheck>
     out
 }
 
+impl ValidationResult {
+    /// The result for people: a line per criterion and constraint (`PASS`, `FAIL`, `SKIP`,
+    /// `----` for a criterion not checked), then the counts and the status naming each
+    /// constraint not evaluated; readings are escaped for a terminal.
+    pub fn report_lines(&self, allow_skipped: bool) -> Vec<String> {
+        let r = self;
+        let mut out = Vec::new();
+        let safe = |s: &str| cns_files::terminal_safe(s, false).into_owned();
+        for c in &r.criteria_checks {
+            let mark = match c.status {
+                CriterionStatus::Matched => "PASS",
+                CriterionStatus::Mismatched => "FAIL",
+                CriterionStatus::NotChecked => "----",
+            };
+            out.push(format!(
+                "{mark} criterion {}: recipe `{}`, snapshot {}{}",
+                c.name,
+                safe(&c.recipe),
+                c.snapshot
+                    .as_deref()
+                    .map_or("not measured".to_string(), |s| format!("`{}`", safe(s))),
+                c.note
+                    .as_deref()
+                    .map(|n| format!(" ({})", safe(n)))
+                    .unwrap_or_default()
+            ));
+        }
+        for c in &r.results {
+            let mark = match c.status {
+                Status::Passed => "PASS",
+                Status::Failed => "FAIL",
+                Status::Skipped => "SKIP",
+            };
+            out.push(format!(
+                "{mark} {} (expected {}, actual {})",
+                safe(&c.name),
+                safe(&c.expected),
+                safe(c.actual.as_deref().unwrap_or("not measured"))
+            ));
+            if c.status == Status::Failed
+                && let Some(h) = &c.remediation
+            {
+                out.push(format!("     hint: {}", safe(h)));
+            }
+        }
+        let s = &r.summary;
+        out.push(format!(
+        "{} of {} constraints passed, {} failed, {} skipped; {} criteria contradict the snapshot",
+        s.passed, s.total, s.failed, s.skipped, s.criteria_mismatched
+    ));
+        let skipped: Vec<String> = r
+            .results
+            .iter()
+            .filter(|c| c.status == Status::Skipped)
+            .map(|c| format!("`{}` (no such reading in the snapshot)", safe(&c.name)))
+            .collect();
+        let verdict = match s.status {
+            Verdict::Pass => "pass".to_string(),
+            Verdict::Fail => "fail".to_string(),
+            Verdict::Incomplete if allow_skipped => format!(
+                "incomplete, accepted by --allow-skipped: not evaluated {}",
+                skipped.join(", ")
+            ),
+            Verdict::Incomplete => format!(
+                "incomplete: not evaluated {}; take a snapshot that has them, or pass --allow-skipped",
+                skipped.join(", ")
+            ),
+        };
+        out.push(format!("status: {verdict}"));
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

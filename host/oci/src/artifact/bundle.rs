@@ -146,6 +146,29 @@ pub struct Pulled {
     pub files: Vec<Entry>,
 }
 
+/// What `pull --format json` prints once the bundle is written
+/// (schemas/output/pull.schema.json).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullReport {
+    /// What was pulled.
+    pub reference: String,
+    /// Its manifest digest.
+    pub digest: String,
+    /// Where it was written.
+    pub output: String,
+    /// Files written.
+    pub files: usize,
+    /// Their bytes together.
+    pub bytes: u64,
+    /// The output already held exactly these files and was left as it was.
+    pub unchanged: bool,
+    /// Its signature was verified.
+    pub signature_verified: bool,
+    /// Its SLSA provenance was verified.
+    pub attestation_verified: bool,
+}
+
 /// Pull the bundle at `r`: manifest and layer digests, the signature when `key` is given
 /// (an unsigned or badly signed bundle is [`Error::Unsigned`] / [`Error::Verify`]), then
 /// the layer unpacked within `limits` and its `checksums.txt` checked.

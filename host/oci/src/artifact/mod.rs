@@ -22,6 +22,41 @@ pub struct Pushed {
     pub attestation_tag: Option<String>,
 }
 
+/// What `push --format json` prints (schemas/output/push.schema.json).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushReport {
+    /// Where it was pushed.
+    pub reference: String,
+    /// The manifest digest.
+    pub digest: String,
+    /// Files in the bundle.
+    pub files: usize,
+    /// Their bytes together.
+    pub bytes: usize,
+    /// The layer's bytes.
+    pub layer_size: usize,
+    /// The signature tag, when signed.
+    pub signature_tag: Option<String>,
+    /// The attestation tag, when one was attached.
+    pub attestation_tag: Option<String>,
+}
+
+impl Pushed {
+    /// The report of pushing `files` to `target`.
+    pub fn report(&self, target: &crate::OciRef, files: &[crate::Entry]) -> PushReport {
+        PushReport {
+            reference: target.to_string(),
+            digest: self.digest.clone(),
+            files: files.len(),
+            bytes: files.iter().map(|f| f.content.len()).sum(),
+            layer_size: self.layer_size,
+            signature_tag: self.signature_tag.clone(),
+            attestation_tag: self.attestation_tag.clone(),
+        }
+    }
+}
+
 /// Push `m` with its `layer` to `target` (a tag), and sign it with `key`.
 fn publish(
     reg: &Registry,

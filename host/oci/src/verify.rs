@@ -1,0 +1,122 @@
+//! Verifying an artifact in a registry as `cnsctl verify` does: its signature by a key and,
+//! on request, its SLSA provenance attestation by the same key. The answer is what a pipeline
+//! reads ([`Verification`], `verify --format json`, schemas/output/verify.schema.json): a
+//! failed check is in it (`verified: false` and why), not an error.
+
+use crate::sign::{self, VerifyingKey};
+use crate::{Error, OciRef, Registry, Result, attest};
+use serde::Serialize;
+
+/// The outcome of verifying one artifact.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// The artifact at its digest.
+    pub reference: String,
+    /// Its manifest digest.
+    pub digest: String,
+    /// The key it was checked with, as the user named it.
+    pub key: String,
+    /// The signature verified, and the attestation too when asked for.
+    pub verified: bool,
+    /// The signature check.
+    pub signature: Check,
+    /// The attestation check, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<Check>,
+    /// Why a check failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One signature or attestation check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// It verified.
+    pub verified: bool,
+    /// The tag it is stored under (`sha256-….sig`, `sha256-….att`).
+    pub tag: String,
+    /// The attestation's predicate, once verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<serde_json::Value>,
+}
+
+/// A check that did not verify (unsigned, or a bad signature) as `Err` inside `Ok`; any
+/// other failure (the registry, the network) stays an error.
+pub fn checked<T>(r: Result<T>) -> Result<std::result::Result<T, Error>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e @ (Error::Unsigned { .. } | Error::Verify { .. })) => Ok(Err(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The manifest digest of `r`: its own, or the one its tag points at.
+pub fn digest_of(reg: &Registry, r: &OciRef) -> Result<String> {
+    if let Some(d) = &r.digest {
+        return Ok(d.clone());
+    }
+    match reg.fetch_manifest(r)? {
+        Some((_, digest)) => Ok(digest),
+        None => Err(Error::NotFound {
+            reference: r.to_string(),
+        }),
+    }
+}
+
+/// Verify `r`'s signature with `key` (named `key_name` in the answer) and, with
+/// `attestation`, its SLSA provenance attestation.
+pub fn verify(
+    reg: &Registry,
+    r: &OciRef,
+    key: &VerifyingKey,
+    key_name: &str,
+    attestation: bool,
+) -> Result<Verification> {
+    let digest = digest_of(reg, r)?;
+    let mut v = Verification {
+        reference: r.at_digest(&digest).to_string(),
+        digest: digest.clone(),
+        key: key_name.to_string(),
+        verified: false,
+        signature: Check {
+            verified: false,
+            tag: sign::signature_tag(&digest),
+            predicate: None,
+        },
+        attestation: None,
+        error: None,
+    };
+    if let Err(e) = checked(sign::verify(reg, r, &digest, key))? {
+        v.error = Some(e.to_string());
+        return Ok(v);
+    }
+    v.signature.verified = true;
+    if attestation {
+        let mut check = Check {
+            verified: false,
+            tag: attest::attestation_tag(&digest),
+            predicate: None,
+        };
+        match checked(attest::verify(
+            reg,
+            r,
+            &digest,
+            key,
+            attest::SLSA_PROVENANCE_V1,
+        ))? {
+            Ok(mut statement) => {
+                check.verified = true;
+                check.predicate = Some(statement["predicate"].take());
+            }
+            Err(e) => v.error = Some(e.to_string()),
+        }
+        let ok = check.verified;
+        v.attestation = Some(check);
+        if !ok {
+            return Ok(v);
+        }
+    }
+    v.verified = true;
+    Ok(v)
+}
