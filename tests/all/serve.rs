@@ -168,9 +168,7 @@ fn openapi(s: &Server) -> Value {
 fn conforms(doc: &Value, name: &str, body: &Value) {
     let mut root = doc.clone();
     root["$ref"] = json!(format!("#/components/schemas/{name}"));
-    let v = jsonschema::validator_for(&root).expect("the OpenAPI schemas are valid JSON Schema");
-    let errors: Vec<String> = v.iter_errors(body).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{name}: {errors:?}\n{body}");
+    crate::util::assert_valid(&root, body, name);
 }
 
 /// An error answer: status, documented JSON shape, code.

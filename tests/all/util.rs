@@ -73,10 +73,15 @@ pub(crate) fn conforms(name: &str, doc: &serde_json::Value) {
     let path = repo_file(&format!("schemas/output/{name}.schema.json"));
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let v = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    assert_valid(&schema, doc, name);
+}
+
+/// `doc` is valid against `schema` (named `label` in the failure, with every violation).
+pub(crate) fn assert_valid(schema: &serde_json::Value, doc: &serde_json::Value, label: &str) {
+    let v = jsonschema::validator_for(schema).expect("a valid JSON Schema");
     let errors: Vec<String> = v
         .iter_errors(doc)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "{name}: {}\n{doc:#}", errors.join("\n"));
+    assert!(errors.is_empty(), "{label}: {}\n{doc:#}", errors.join("\n"));
 }

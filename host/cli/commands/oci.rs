@@ -149,16 +149,17 @@ pub(crate) fn push_bundle(
     let pushed = push_with(publish, registry, |p, reg| {
         p.bundle(reg, files, provenance.to_value(), &progress)
     })?;
-    let bytes = files.iter().map(|f| f.content.len()).sum::<usize>();
+    let report = pushed.report(&target, files);
     crate::ui::status(&format!(
-        "pushed {} files ({bytes} bytes, layer {} bytes) to {target} in {:.0?}",
-        files.len(),
-        pushed.layer_size,
+        "pushed {} files ({} bytes, layer {} bytes) to {target} in {:.0?}",
+        report.files,
+        report.bytes,
+        report.layer_size,
         start.elapsed()
     ));
     match format {
-        OutputFormat::Text => println!("{}", pushed.digest),
-        OutputFormat::Json => print_json(&pushed.report(&target, files))?,
+        OutputFormat::Text => println!("{}", report.digest),
+        OutputFormat::Json => print_json(&report)?,
     }
     Ok(())
 }

@@ -50,7 +50,8 @@ impl ChartRecord {
             what: "chart record",
             message,
         };
-        let doc = store.document(&path, "chart record")?;
+        let doc: Value =
+            crate::model::parse_yaml(&path, "chart record", store.text(&path, "cnsctl")?)?;
         let field = |k: &str| {
             doc.get(k)
                 .and_then(Value::as_str)

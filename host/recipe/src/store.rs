@@ -212,22 +212,6 @@ impl Store {
         self.chart_records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A YAML document of the data (from its JSON twin when embedded), as a tree.
-    pub(crate) fn document(&self, path: &str, what: &'static str) -> Result<Value> {
-        let text = self.text(path, "cnsctl")?;
-        if let Some(v) = json_twin(path, text).and_then(|j| serde_json::from_str(j).ok()) {
-            return Ok(v);
-        }
-        cns_files::nesting::check(text)
-            .map_err(|e| e.to_string())
-            .and_then(|()| serde_norway::from_str(text).map_err(|e| e.to_string()))
-            .map_err(|message| Error::Parse {
-                path: path.to_string(),
-                what,
-                message,
-            })
-    }
-
     /// A values file as a tree, parsed on first use.
     fn values_file(&self, path: &str, from: &str) -> Result<Value> {
         let cache = |m: &Mutex<BTreeMap<String, Value>>| {
