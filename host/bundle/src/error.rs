@@ -149,3 +149,13 @@ impl Error {
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<cns_recipe::scheduling::FlagError> for Error {
+    fn from(e: cns_recipe::scheduling::FlagError) -> Self {
+        Error::InvalidFlag {
+            flag: e.flag,
+            value: e.value,
+            reason: e.reason,
+        }
+    }
+}

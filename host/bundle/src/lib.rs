@@ -21,6 +21,6 @@ pub use cns_files::FileTree;
 pub use error::{Error, Result};
 pub use options::{BundleOptions, Placement, SetOverride};
 pub use pipeline::{
-    Plan, Rendered, ResolvedComponent, assemble, generate, inventory, plan, render,
+    Plan, Rendered, ResolvedComponent, assemble, generate, images_of, inventory, plan, render,
 };
 pub use request::BundleRequest;

@@ -130,10 +130,8 @@ pub(crate) fn compute(
         &recipe,
         &opts.deployer,
     )?;
-    let plan = cns_bundle::plan(&recipe, &store, &catalog, &opts)
+    let (plan, inv) = cns_bundle::images_of(&recipe, &store, &catalog, &opts)
         .context("failed to compute the images")?;
-    let rendered = cns_bundle::render(&plan, &catalog).context("failed to compute the images")?;
-    let inv = cns_bundle::inventory(&recipe, &plan, &rendered);
     for note in &inv.incomplete {
         crate::ui::status(&format!("warning: incomplete: {note}"));
     }

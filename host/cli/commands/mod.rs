@@ -168,96 +168,14 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
+    // The predecessor's demo commands run verbatim in the integration tests
+    // (recipes::predecessor_validate_command_runs_verbatim_and_passes, deployers, cluster).
     #[test]
-    fn cli_is_well_formed() {
+    fn cli_is_well_formed_and_validate_takes_one_mode() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn predecessor_demo_bundle_command_parses() {
-        let cli = Cli::try_parse_from([
-            "cnsctl",
-            "bundle",
-            "--recipe",
-            "recipe.yaml",
-            "--output",
-            "./bundles",
-            "--deployer",
-            "argocd",
-            "--system-node-selector",
-            "nodeGroup=system-pool",
-            "--accelerated-node-selector",
-            "nodeGroup=customer-gpu",
-            "--accelerated-node-toleration",
-            "dedicated=user-workload:NoSchedule",
-        ])
-        .unwrap();
-        let Command::Bundle(b) = cli.command else {
-            panic!("not bundle")
-        };
-        assert_eq!(b.deployer, "argocd");
-        assert_eq!(
-            b.accelerated_node_toleration,
-            ["dedicated=user-workload:NoSchedule"]
-        );
-    }
-
-    #[test]
-    fn predecessor_demo_recipe_command_parses() {
-        let cli = Cli::try_parse_from([
-            "cnsctl",
-            "recipe",
-            "--service",
-            "eks",
-            "--accelerator",
-            "h100",
-            "--os",
-            "ubuntu",
-            "--intent",
-            "training",
-            "--output",
-            "recipe.yaml",
-        ])
-        .unwrap();
-        assert!(matches!(cli.command, Command::Recipe(_)));
-    }
-
-    #[test]
-    fn predecessor_demo_validate_command_parses() {
-        let cli = Cli::try_parse_from([
-            "cnsctl",
-            "validate",
-            "--recipe",
-            "recipe.yaml",
-            "--snapshot",
-            "snapshot.yaml",
-            "--output",
-            "validation-results.yaml",
-        ])
-        .unwrap();
-        assert!(matches!(cli.command, Command::Validate(_)));
-        assert!(Cli::try_parse_from(["cnsctl", "validate", "--recipe", "r.yaml"]).is_err());
-        assert!(
-            Cli::try_parse_from([
-                "cnsctl",
-                "validate",
-                "--schema",
-                "a.yaml",
-                "--recipe",
-                "r",
-                "--snapshot",
-                "s"
-            ])
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn plugin_list_parses() {
-        let cli = Cli::try_parse_from(["cnsctl", "plugin", "list", "--json"]).unwrap();
-        assert!(matches!(
-            cli.command,
-            Command::Plugin(plugin::PluginCommand::List(_))
-        ));
+        let parse = |args: &[&str]| Cli::try_parse_from([&["cnsctl", "validate"], args].concat());
+        assert!(parse(&["--recipe", "r.yaml", "--snapshot", "s.yaml"]).is_ok());
+        assert!(parse(&["--recipe", "r.yaml"]).is_err());
+        assert!(parse(&["--schema", "a.yaml", "--recipe", "r", "--snapshot", "s"]).is_err());
     }
 }

@@ -3,7 +3,7 @@
 use crate::opts::Format;
 use crate::opts::RecipeDataOpts;
 use crate::outcome::Outcome;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use cns_kube::cm::Document;
 use cns_kube::location::{Documents, Location};
@@ -49,77 +49,29 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> 
     if args.list {
         return list(&args, &store);
     }
-    let mut driver = None;
-    let detected = match &args.snapshot {
+    let snapshot = match &args.snapshot {
         Some(loc) => {
             let text = kube.read(loc, Document::Snapshot)?;
             let snap = cns_snapshot::document::Snapshot::from_yaml(&loc.to_string(), &text)?;
-            let d = cns_recipe::detect::detect(&snap);
-            let c = d.criteria;
-            crate::ui::status(&format!("detected from {loc}: {c}"));
-            for u in &d.unmatched {
-                let given = match u.field {
-                    "accelerator" => args.accelerator.is_some(),
-                    _ => args.os.is_some(),
-                };
-                if !given {
-                    crate::ui::warn(&u.to_string());
-                }
-            }
-            driver = snap.driver_version();
-            Some(c)
+            Some((loc.to_string(), snap))
         }
         None => None,
     };
-    let pick = |flag: &Option<String>, det: Option<&str>| {
-        flag.clone()
-            .or_else(|| det.filter(|d| *d != "any").map(str::to_string))
-    };
-    let criteria = Criteria::new(
-        pick(&args.service, detected.as_ref().map(|d| d.service.as_str())).as_deref(),
-        pick(
-            &args.accelerator,
-            detected.as_ref().map(|d| d.accelerator.as_str()),
-        )
-        .as_deref(),
-        pick(&args.os, detected.as_ref().map(|d| d.os.as_str())).as_deref(),
-        pick(&args.intent, detected.as_ref().map(|d| d.intent.as_str())).as_deref(),
+    let recipe = cns_recipe::ask::ask(
+        &store,
+        cns_recipe::ask::Ask {
+            service: args.service.as_deref(),
+            accelerator: args.accelerator.as_deref(),
+            os: args.os.as_deref(),
+            intent: args.intent.as_deref(),
+            snapshot: snapshot.as_ref().map(|(n, s)| (n.as_str(), s)),
+            strict: args.criteria_strict,
+        },
+        |n| match n.warning {
+            true => crate::ui::warn(&n.text),
+            false => crate::ui::status(&n.text),
+        },
     )?;
-    let mut recipe = cns_recipe::resolve(&store, &criteria)
-        .with_context(|| format!("failed to resolve a recipe for {criteria}"))?;
-    // Open criteria are loud: what each would decide here, or refused with --criteria-strict.
-    let open = cns_recipe::open::open_criteria(&store, &criteria, &recipe)?;
-    if args.criteria_strict && !open.is_empty() {
-        let fields: Vec<String> = open.iter().map(|o| format!("--{}", o.field)).collect();
-        anyhow::bail!(
-            "--criteria-strict: the recipe for {criteria} leaves {} open; pass {}\n{}",
-            open.iter().map(|o| o.field).collect::<Vec<_>>().join(", "),
-            fields.join(" "),
-            open.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-    }
-    for o in &open {
-        crate::ui::warn(&o.to_string());
-    }
-    if let Some((version, reading)) = driver {
-        use cns_recipe::pin::DriverPin;
-        match cns_recipe::pin::pin_driver(&mut recipe, &store, &version)? {
-            DriverPin::NotApplicable | DriverPin::Same => {}
-            DriverPin::NotAVersion => crate::ui::warn(&format!(
-                "the snapshot's driver version `{}` ({reading}) is not a version; not pinned",
-                version.escape_debug()
-            )),
-            DriverPin::Kept(v) => crate::ui::status(&format!(
-                "the recipe pins driver.version {v}; the snapshot measured {version} ({reading}): kept {v}"
-            )),
-            DriverPin::Pinned => crate::ui::status(&format!(
-                "pinned gpu-operator driver.version={version} from the snapshot ({reading}); the recipe left it open"
-            )),
-        }
-    }
     let (text, fmt) = match args.format.unwrap_or_default() {
         Format::Yaml => (recipe.to_yaml(), "yaml"),
         Format::Json => (recipe.to_json(), "json"),

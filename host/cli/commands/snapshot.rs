@@ -3,14 +3,11 @@
 
 use crate::opts::Format;
 use crate::outcome::Outcome;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use cns_bundle::options::{parse_selectors, parse_tolerations};
-use cns_kube::agent::AgentOptions;
-use cns_kube::cm::{CmUri, Document};
+use cns_kube::agent::{AgentFlags, AgentOptions};
+use cns_kube::cm::Document;
 use cns_kube::location::{Documents, Location};
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -85,30 +82,13 @@ pub(crate) fn run(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
         return agent(args, kube);
     }
     let start = Instant::now();
-    let paths = cns_snapshot::Paths::host(args.host_root.as_deref());
-    let node = args.node.clone().or_else(cns_kube::collect::node_name);
-    let mut collectors = cns_snapshot::local_collectors(&paths);
-    if !args.no_kubernetes && cns_kube::config_source(kube.kubeconfig()).is_some() {
-        let (kc, node) = (kube.kubeconfig().map(PathBuf::from), node.clone());
-        collectors.push(cns_snapshot::Collector::new(
-            "K8s",
-            Duration::from_secs(60),
-            move || {
-                let c = cns_kube::Cluster::connect(kc.as_deref()).map_err(|e| e.to_string())?;
-                c.collect_k8s(node.as_deref()).map_err(|e| e.to_string())
-            },
-        ));
-    }
-    let mut meta = BTreeMap::new();
-    meta.insert("version".to_string(), json!(env!("CARGO_PKG_VERSION")));
-    meta.insert(
-        "timestamp".to_string(),
-        json!(cns_snapshot::rfc3339_utc(std::time::SystemTime::now())),
-    );
-    if let Some(n) = &node {
-        meta.insert("source-node".to_string(), Value::String(n.clone()));
-    }
-    let got = cns_snapshot::collect(collectors, meta);
+    let got = cns_kube::collect::snapshot(cns_kube::collect::Here {
+        paths: cns_snapshot::Paths::host(args.host_root.as_deref()),
+        node: args.node.clone().or_else(cns_kube::collect::node_name),
+        kubeconfig: kube.kubeconfig(),
+        kubernetes: !args.no_kubernetes,
+        version: env!("CARGO_PKG_VERSION"),
+    });
     for (kind, e) in &got.errors {
         crate::ui::warn(&format!("{kind} collector: {e}"));
     }
@@ -141,59 +121,29 @@ pub(crate) fn run(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
 }
 
 fn render(s: &cns_snapshot::document::Snapshot, format: Format) -> Result<(String, &'static str)> {
-    Ok(match format {
-        Format::Yaml => (serde_norway::to_string(s)?, "yaml"),
-        Format::Json => (serde_json::to_string_pretty(s)? + "\n", "json"),
-    })
+    s.to_text(matches!(format, Format::Json))
+        .map_err(|e| anyhow::anyhow!("cannot write the snapshot: {e}"))
 }
 
 fn agent(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
-    let Some(image) = args.image.clone() else {
-        bail!("--deploy-agent needs --image IMAGE (the cnsctl agent image; see the README)");
-    };
-    let ns = args.namespace.clone();
-    if !cns_recipe::fields::is_dns_label(&ns) {
-        bail!("--namespace `{ns}` is not a valid namespace name");
-    }
-    let cm = match &args.output {
-        Some(Location::ConfigMap(u)) if u.namespace != ns => bail!(
-            "--output {u}: the agent can only write ConfigMaps in its own namespace (--namespace {ns})"
-        ),
-        Some(Location::ConfigMap(u)) => u.clone(),
-        _ => CmUri::parse(&format!("cm://{ns}/cns-snapshot"))?,
-    };
-    let node_selector = parse_selectors("--node-selector", &args.node_selector)?;
-    if node_selector.is_empty() {
-        crate::ui::warn(&format!(
-            "no --node-selector: the agent runs on a node labelled {}={} (set by GPU Feature Discovery)",
-            cns_kube::agent::DEFAULT_NODE_SELECTOR.0,
-            cns_kube::agent::DEFAULT_NODE_SELECTOR.1
-        ));
-    }
-    let tolerations = parse_tolerations("--toleration", &args.toleration)?
-        .into_iter()
-        .map(|t| k8s_openapi::api::core::v1::Toleration {
-            key: t.key,
-            operator: Some(t.operator),
-            value: t.value,
-            effect: t.effect,
-            ..Default::default()
-        })
-        .collect();
-    let opts = AgentOptions {
-        namespace: ns,
-        name: "cns".into(),
-        image,
-        node_selector,
-        tolerations,
-        output: cm.clone(),
-        timeout: args.timeout,
-        runtime_class: args.runtime_class.clone(),
-        image_pull_policy: args.image_pull_policy.clone(),
-        // Dry-run output stays the same from run to run: no run label.
-        run_id: (!args.dry_run).then(cns_kube::agent::new_run_id),
-    };
-    opts.validate()?;
+    let opts = AgentOptions::from_flags(
+        AgentFlags {
+            namespace: args.namespace.clone(),
+            image: args.image.clone(),
+            output: match &args.output {
+                Some(Location::ConfigMap(u)) => Some(u.clone()),
+                _ => None,
+            },
+            node_selector: args.node_selector.clone(),
+            toleration: args.toleration.clone(),
+            timeout: args.timeout,
+            runtime_class: args.runtime_class.clone(),
+            image_pull_policy: args.image_pull_policy.clone(),
+            dry_run: args.dry_run,
+        },
+        crate::ui::warn,
+    )?;
+    let cm = opts.output.clone();
     if args.dry_run {
         for o in cns_kube::agent::objects(&opts).to_values() {
             print!("---\n{}", serde_norway::to_string(&o)?);

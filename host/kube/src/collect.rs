@@ -1,6 +1,7 @@
 //! The K8s snapshot collector: the API server's version (`server`), this node's provider,
 //! labels, taints and versions (`node`), the images of the pods running on it (`image`), and
-//! the GPU Operator's ClusterPolicy flattened (`policy`).
+//! the GPU Operator's ClusterPolicy flattened (`policy`); and [`snapshot`], this node's
+//! whole snapshot: the local collectors with this one where a cluster is configured.
 
 use crate::{Cluster, Error, Result};
 use cns_snapshot::document::Subtype;
@@ -9,6 +10,49 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// What `snapshot` (without the agent) reads.
+#[derive(Debug, Clone)]
+pub struct Here<'a> {
+    /// Where the node's files are.
+    pub paths: cns_snapshot::Paths,
+    /// The node's name (`--node`, else [`node_name`]).
+    pub node: Option<String>,
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<&'a std::path::Path>,
+    /// Also collect the K8s measurement when a cluster is configured.
+    pub kubernetes: bool,
+    /// The version of cnsctl that takes it (`metadata.version`).
+    pub version: &'a str,
+}
+
+/// Take this node's snapshot: GPU, OS and SystemD, and K8s when asked for and a cluster is
+/// configured; the metadata says which cnsctl took it, when, and on which node.
+pub fn snapshot(here: Here<'_>) -> cns_snapshot::Collected {
+    let mut collectors = cns_snapshot::local_collectors(&here.paths);
+    if here.kubernetes && crate::config_source(here.kubeconfig).is_some() {
+        let (kc, node) = (here.kubeconfig.map(PathBuf::from), here.node.clone());
+        collectors.push(cns_snapshot::Collector::new(
+            "K8s",
+            std::time::Duration::from_secs(60),
+            move || {
+                let c = Cluster::connect(kc.as_deref()).map_err(|e| e.to_string())?;
+                c.collect_k8s(node.as_deref()).map_err(|e| e.to_string())
+            },
+        ));
+    }
+    let mut meta = BTreeMap::new();
+    meta.insert("version".to_string(), json!(here.version));
+    meta.insert(
+        "timestamp".to_string(),
+        json!(cns_snapshot::rfc3339_utc(std::time::SystemTime::now())),
+    );
+    if let Some(n) = here.node {
+        meta.insert("source-node".to_string(), Value::String(n));
+    }
+    cns_snapshot::collect(collectors, meta)
+}
 
 /// Which node the collector describes: `NODE_NAME` (the agent Job sets it from the downward
 /// API), else the host name, which is the node name on every managed service.

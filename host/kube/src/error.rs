@@ -18,6 +18,14 @@ pub enum Error {
         /// What is expected.
         reason: String,
     },
+    /// A flag the agent cannot run without is missing.
+    #[error("{flag} is needed: {reason}")]
+    MissingOption {
+        /// The flag.
+        flag: &'static str,
+        /// What it is for.
+        reason: &'static str,
+    },
     /// The configuration could not be loaded.
     #[error("cannot use the cluster configuration from {source_name}: {message}")]
     Config {

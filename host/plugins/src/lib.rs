@@ -3,6 +3,7 @@
 //! `oci://` references (pulled and admitted by the trust policy, [`trust`]). The CLI and the
 //! server map their flags to [`Options`].
 
+pub mod report;
 pub mod trust;
 
 use cns_oci::artifact::plugin::{self as oci_plugin, Admission, TrustedKey};

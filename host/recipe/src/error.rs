@@ -42,6 +42,19 @@ pub enum Error {
         /// The missing file.
         path: String,
     },
+    /// Resolving the criteria failed.
+    #[error("failed to resolve a recipe for {criteria}")]
+    Resolve {
+        /// The criteria, as `service=… accelerator=… os=… intent=…`.
+        criteria: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+    /// `--criteria-strict` and the recipe leaves criteria open; the message names each with
+    /// its choices.
+    #[error("{0}")]
+    CriteriaOpen(String),
     /// A criteria value is not one of the known ones.
     #[error("unknown {field} `{value}`; valid values: {valid}")]
     UnknownCriteria {

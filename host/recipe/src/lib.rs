@@ -5,6 +5,7 @@
 //! [`Registry`]; the `recipe` and `validate` commands are built on [`resolve()`] and
 //! [`constraints`].
 
+pub mod ask;
 pub mod chart;
 pub mod component;
 pub mod constraints;
@@ -18,6 +19,7 @@ pub mod open;
 pub mod pin;
 pub mod registry;
 pub mod resolve;
+pub mod scheduling;
 pub mod schema;
 pub mod store;
 pub mod validation;

@@ -87,6 +87,18 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 impl Snapshot {
+    /// The snapshot as YAML, or JSON (pretty, with a final newline), with the format's name.
+    pub fn to_text(&self, json: bool) -> Result<(String, &'static str), String> {
+        let text = if json {
+            serde_json::to_string_pretty(self)
+                .map(|t| t + "\n")
+                .map_err(|e| e.to_string())
+        } else {
+            serde_norway::to_string(self).map_err(|e| e.to_string())
+        };
+        Ok((text?, if json { "json" } else { "yaml" }))
+    }
+
     /// Parse a snapshot; `path` is used in errors.
     pub fn from_yaml(path: &str, text: &str) -> Result<Self, Error> {
         let parse_error = |message: String| Error::Parse {

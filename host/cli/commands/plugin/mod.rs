@@ -10,6 +10,7 @@ use crate::opts::PluginOpts;
 use crate::outcome::Outcome;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use cns_plugins::report::Description;
 
 /// Plugin commands.
 #[derive(Debug, Subcommand)]
@@ -76,16 +77,6 @@ pub(crate) struct PluginPushArgs {
     push: crate::opts::PushArgs,
 }
 
-fn describe(p: &cns_runtime::Plugin) -> serde_json::Value {
-    serde_json::json!({
-        "name": p.name, "kind": p.kind.as_str(), "version": p.version, "wit": p.wit_version,
-        "size": p.size, "sha256": p.sha256, "serves": p.serves, "origin": p.origin.to_string(),
-        "imports": p.imports, "description": p.description,
-        "code": if p.precompiled { "embedded" } else if p.from_cache { "cache" } else { "compiled" },
-    })
-}
-
-/// Arguments of `plugin list`.
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
     #[command(flatten)]
@@ -111,33 +102,12 @@ pub(crate) fn run(cmd: PluginCommand) -> Result<Outcome> {
     let plugins = args.plugins.options();
     let runtime = cns_plugins::runtime(&plugins)?;
     let catalog = cns_plugins::catalog(&plugins, &runtime, cns_plugin_artifacts::require())?;
+    let plugins = catalog.plugins();
     if args.json {
-        let list: Vec<_> = catalog.plugins().iter().map(|p| describe(p)).collect();
+        let list: Vec<_> = plugins.iter().map(|p| Description::of(p)).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(Outcome::Success);
-    }
-    let w = catalog
-        .plugins()
-        .iter()
-        .map(|p| p.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(4);
-    println!(
-        "{:<w$} {:<9} {:<8} {:<6} {:>9}  {:<64}  SERVES",
-        "NAME", "KIND", "VERSION", "WIT", "SIZE", "SHA256"
-    );
-    for p in catalog.plugins() {
-        println!(
-            "{:<w$} {:<9} {:<8} {:<6} {:>9}  {:<64}  {}",
-            p.name,
-            p.kind.as_str(),
-            p.version,
-            p.wit_version,
-            p.size,
-            p.sha256,
-            p.serves.join(",")
-        );
+    } else {
+        print!("{}", cns_plugins::report::table(plugins));
     }
     Ok(Outcome::Success)
 }
@@ -146,21 +116,12 @@ fn inspect(args: InspectArgs) -> Result<Outcome> {
     let plugins = args.plugins.options();
     let runtime = cns_plugins::runtime(&plugins)?;
     let p = cns_plugins::load(&plugins, &runtime, &args.source)?;
-    let d = describe(&p);
+    let d = Description::of(&p);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&d)?);
-        return Ok(Outcome::Success);
+    } else {
+        print!("{}", d.text());
     }
-    println!("name:        {}", p.name);
-    println!("kind:        {}", p.kind.as_str());
-    println!("version:     {}", p.version);
-    println!("wit:         cns:plugin@{}", p.wit_version);
-    println!("serves:      {}", p.serves.join(", "));
-    println!("description: {}", p.description);
-    println!("imports:     {}", p.imports.join(", "));
-    println!("size:        {} bytes", p.size);
-    println!("sha256:      {}", p.sha256);
-    println!("origin:      {}", p.origin);
     Ok(Outcome::Success)
 }
 

@@ -21,6 +21,105 @@ use std::time::Duration;
 /// Node selector used when none is given: GPU Feature Discovery's label for GPU nodes.
 pub const DEFAULT_NODE_SELECTOR: (&str, &str) = ("nvidia.com/gpu.present", "true");
 
+/// The agent's flags as given (`snapshot --deploy-agent`), before they are checked.
+#[derive(Debug, Clone, Default)]
+pub struct AgentFlags {
+    /// `--namespace`.
+    pub namespace: String,
+    /// `--image`.
+    pub image: Option<String>,
+    /// `--output` when it is a ConfigMap.
+    pub output: Option<CmUri>,
+    /// `--node-selector`, each `key=value`.
+    pub node_selector: Vec<String>,
+    /// `--toleration`, each `key=value:Effect` or a shorter form.
+    pub toleration: Vec<String>,
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// `--runtime-class`.
+    pub runtime_class: Option<String>,
+    /// `--image-pull-policy`.
+    pub image_pull_policy: String,
+    /// `--dry-run`: the objects are printed, not created (no run label, so the output is the
+    /// same from run to run).
+    pub dry_run: bool,
+}
+
+impl AgentOptions {
+    /// Check the flags and build the options: the ConfigMap defaults to
+    /// `cm://NAMESPACE/cns-snapshot`, the node selector to [`DEFAULT_NODE_SELECTOR`] (with
+    /// `warn` told why), every toleration from its flag form.
+    pub fn from_flags(f: AgentFlags, warn: impl Fn(&str)) -> Result<Self> {
+        let bad = |flag: &'static str, value: &str, reason: &str| Error::InvalidOption {
+            flag,
+            value: value.escape_debug().to_string(),
+            reason: reason.to_string(),
+        };
+        let Some(image) = f.image else {
+            return Err(Error::MissingOption {
+                flag: "--image",
+                reason: "--deploy-agent runs the cnsctl agent image IMAGE (see the README)",
+            });
+        };
+        let ns = f.namespace;
+        if !cns_recipe::fields::is_dns_label(&ns) {
+            return Err(bad("--namespace", &ns, "not a valid namespace name"));
+        }
+        let output = match f.output {
+            Some(u) if u.namespace != ns => {
+                return Err(bad(
+                    "--output",
+                    &u.to_string(),
+                    &format!(
+                        "the agent can only write ConfigMaps in its own namespace (--namespace {ns})"
+                    ),
+                ));
+            }
+            Some(u) => u,
+            None => CmUri::parse(&format!("cm://{ns}/cns-snapshot"))?,
+        };
+        let flag = |e: cns_recipe::scheduling::FlagError| Error::InvalidOption {
+            flag: e.flag,
+            value: e.value,
+            reason: e.reason,
+        };
+        let node_selector =
+            cns_recipe::scheduling::parse_selectors("--node-selector", &f.node_selector)
+                .map_err(flag)?;
+        if node_selector.is_empty() {
+            warn(&format!(
+                "no --node-selector: the agent runs on a node labelled {}={} (set by GPU Feature Discovery)",
+                DEFAULT_NODE_SELECTOR.0, DEFAULT_NODE_SELECTOR.1
+            ));
+        }
+        let tolerations = cns_recipe::scheduling::parse_tolerations("--toleration", &f.toleration)
+            .map_err(flag)?
+            .into_iter()
+            .map(|t| Toleration {
+                key: t.key,
+                operator: Some(t.operator),
+                value: t.value,
+                effect: t.effect,
+                ..Default::default()
+            })
+            .collect();
+        let opts = AgentOptions {
+            namespace: ns,
+            name: "cns".into(),
+            image,
+            node_selector,
+            tolerations,
+            output,
+            timeout: f.timeout,
+            runtime_class: f.runtime_class,
+            image_pull_policy: f.image_pull_policy,
+            run_id: (!f.dry_run).then(new_run_id),
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
 /// Where the agent container sees the node's files.
 pub const HOST_ROOT: &str = "/host";
 

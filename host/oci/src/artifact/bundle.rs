@@ -170,12 +170,14 @@ pub struct PullReport {
 }
 
 /// Pull the bundle at `r`: manifest and layer digests, the signature when `key` is given
-/// (an unsigned or badly signed bundle is [`Error::Unsigned`] / [`Error::Verify`]), then
-/// the layer unpacked within `limits` and its `checksums.txt` checked.
+/// (an unsigned or badly signed bundle is [`Error::Unsigned`] / [`Error::Verify`]) and,
+/// with `attestation`, its SLSA provenance signed by the same key; then the layer unpacked
+/// within `limits` and its `checksums.txt` checked.
 pub fn pull(
     reg: &Registry,
     r: &OciRef,
     key: Option<&VerifyingKey>,
+    attestation: bool,
     limits: UnpackLimits,
 ) -> Result<Pulled> {
     let pulled = reg.pull_artifact(
@@ -186,6 +188,15 @@ pub fn pull(
     )?;
     if let Some(key) = key {
         sign::verify(reg, r, &pulled.digest, key)?;
+        if attestation {
+            crate::attest::verify(
+                reg,
+                r,
+                &pulled.digest,
+                key,
+                crate::attest::SLSA_PROVENANCE_V1,
+            )?;
+        }
     }
     let files = archive::unpack(&pulled.layer, limits)?;
     check_checksums(&r.to_string(), &files)?;
