@@ -628,3 +628,77 @@ fn version_and_recipe_list_are_machine_readable() {
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown service `nope`"));
 }
+
+/// `recipe --list --explain`: the coverage table says, for every supported leaf, which
+/// overlays make it and which leaves resolve to the same content, and why each overlay is
+/// there; the EFA fabric separates EKS training by accelerator, the DRA driver GB200.
+#[test]
+fn the_coverage_table_explains_every_leaf() {
+    use crate::util::{conforms, ok};
+    use serde_json::Value;
+    let tmp = tempdir();
+    let cns = |args: &[&str]| run(cnsctl(&tmp.path().join("cache")).args(args));
+    let all: Value = serde_json::from_str(&ok(&cns(&[
+        "recipe",
+        "--list",
+        "--explain",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    conforms("recipe-coverage", &all);
+    let leaves = all["leaves"].as_array().unwrap();
+    assert_eq!(leaves.len(), 48);
+    // 17 distinct contents before the training fabric and NVLink domains; each new one is a
+    // leaf the table explains with an overlay of its own.
+    assert_eq!(all["distinct"], 32, "{all:#}");
+    let group = |s: &str, a: &str, o: &str, i: &str| {
+        let l = leaves
+            .iter()
+            .find(|l| {
+                l["criteria"]
+                    == serde_json::json!({"service": s, "accelerator": a, "os": o, "intent": i})
+            })
+            .unwrap();
+        (l["content"].as_u64().unwrap(), l["overlays"].clone())
+    };
+    let (a100, a100_overlays) = group("eks", "a100", "ubuntu", "training");
+    let (h100, _) = group("eks", "h100", "ubuntu", "training");
+    assert_ne!(a100, h100);
+    assert!(
+        a100_overlays
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("eks-training-a100"))
+    );
+    // Where A100 and H100 stay alike, the accelerator levels say why.
+    assert_eq!(
+        group("aks", "a100", "ubuntu", "inference").0,
+        group("aks", "h100", "ubuntu", "inference").0
+    );
+    let why = all["overlays"]["a100"].as_str().unwrap();
+    assert!(why.contains("nothing of its own"), "{why}");
+    for (name, why) in all["overlays"].as_object().unwrap() {
+        assert!(why.as_str().unwrap().ends_with('.'), "{name}: {why}");
+    }
+    // The text table: a row per leaf and the count; filters keep their leaves.
+    let text = ok(&cns(&["recipe", "--list", "--explain"]));
+    assert!(
+        text.contains("48 supported leaves resolve to 32 distinct contents"),
+        "{text}"
+    );
+    let gb200: Value = serde_json::from_str(&ok(&cns(&[
+        "recipe",
+        "--list",
+        "--explain",
+        "--accelerator",
+        "gb200",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(gb200["leaves"].as_array().unwrap().len(), 16);
+    assert!(gb200["overlays"].get("a100").is_none());
+    let o = cns(&["recipe", "--explain"]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+}

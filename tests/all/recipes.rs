@@ -20,11 +20,16 @@ fn every_supported_combination_resolves() {
             r.deployment_order.contains(&"gpu-operator".to_string()),
             "{c}"
         );
-        assert_eq!(
-            r.deployment_order[0], "cert-manager",
-            "{c}: {:?}",
-            r.deployment_order
-        );
+        // cert-manager comes before everything that needs it; only components that depend
+        // on nothing (the EFA device plugin) may come earlier.
+        let cm = r.deployment_order.iter().position(|n| n == "cert-manager");
+        for earlier in &r.deployment_order[..cm.expect("cert-manager")] {
+            assert!(
+                r.component(earlier).unwrap().dependency_refs.is_empty(),
+                "{c}: {:?}",
+                r.deployment_order
+            );
+        }
         // The network operator serves Mellanox RDMA; EKS GPU instances use EFA instead.
         assert_eq!(
             r.component("network-operator").is_some(),
@@ -97,7 +102,14 @@ fn predecessor_recipe_command_runs_verbatim() {
     assert_eq!(r.api_version, "cns.nvidia.com/v1alpha1");
     assert_eq!(
         r.metadata.applied_overlays,
-        ["base", "h100", "ubuntu", "eks", "eks-training"]
+        [
+            "base",
+            "h100",
+            "ubuntu",
+            "eks",
+            "eks-training",
+            "eks-training-h100"
+        ]
     );
     let o = run(cnsctl(tmp.path()).args(["recipe", "--service", "ekss"]));
     assert_eq!(o.status.code(), Some(2));
@@ -155,6 +167,85 @@ fn predecessor_validate_command_runs_verbatim_and_passes() {
     assert_eq!(r["summary"]["status"], "pass");
     assert_eq!(r["results"].as_array().unwrap().len(), 4);
     assert_eq!(r["results"][0]["actual"], "v1.34.1-eks-3025e55");
+}
+
+/// The snapshot's PCI scan counts EFA interfaces (`GPU.fabric.efa-count`); an EKS training
+/// recipe, which installs the EFA device plugin, on a node without one gets a hint (the
+/// verdict stays what the constraints say), and a node with EFA under a recipe without the
+/// plugin gets the other hint.
+#[test]
+fn validate_hints_at_a_missing_training_fabric() {
+    let tmp = tempdir();
+    let snap = std::fs::read_to_string(repo_file("tests/fixtures/snapshot-eks-h100.yaml"))
+        .unwrap()
+        .replacen(
+            "  - type: GPU\n    subtypes:\n",
+            "  - type: GPU\n    subtypes:\n      - subtype: fabric\n        data:\n          efa-count: EFA\n          detection-source: pci-sysfs\n",
+            1,
+        );
+    assert!(snap.contains("efa-count"));
+    let cns = |args: &[&str]| run(cnsctl(tmp.path()).current_dir(tmp.path()).args(args));
+    for intent in ["training", "inference"] {
+        let o = cns(&[
+            "recipe",
+            "--service",
+            "eks",
+            "--accelerator",
+            "h100",
+            "--os",
+            "ubuntu",
+            "--intent",
+            intent,
+            "--output",
+            &format!("{intent}.yaml"),
+        ]);
+        assert!(o.status.success(), "{}", describe(&o));
+    }
+    let validate = |recipe: &str, efa: u32| {
+        std::fs::write(
+            tmp.path().join("s.yaml"),
+            snap.replace("EFA", &efa.to_string()),
+        )
+        .unwrap();
+        let o = cns(&[
+            "validate",
+            "--recipe",
+            recipe,
+            "--snapshot",
+            "s.yaml",
+            "--format",
+            "json",
+        ]);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        crate::util::conforms("validation-result", &r);
+        (o, r)
+    };
+    let (o, r) = validate("training.yaml", 0);
+    assert!(
+        o.status.success(),
+        "the hint does not change the verdict: {}",
+        describe(&o)
+    );
+    let hint = r["hints"][0].as_str().unwrap();
+    assert!(
+        hint.contains("no EFA interface") && hint.contains("p5"),
+        "{hint}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("HINT the recipe installs the EFA device plugin")
+    );
+    let (_, r) = validate("training.yaml", 32);
+    assert!(r.get("hints").is_none(), "{r:#}");
+    let (o, r) = validate("inference.yaml", 32);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(
+        r["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("32 EFA interface(s)"),
+        "{r:#}"
+    );
 }
 
 #[test]
@@ -656,7 +747,7 @@ fn predecessor_files_bundlers_flag_and_recipe_graph_checks() {
     let cases = [
         (
             example.replacen("version: v1.21.1", "version: 1.50", 1),
-            "componentRefs[0].version: `1.5`",
+            "componentRefs[1].version: `1.5`",
             "quote it",
         ),
         (
@@ -670,15 +761,11 @@ fn predecessor_files_bundlers_flag_and_recipe_graph_checks() {
         ),
         (
             example.replacen("- skyhook\n", "- ghost\n", 1),
-            "deploymentOrder[3]: `ghost`",
+            "deploymentOrder[4]: `ghost`",
             "not a component",
         ),
         (
-            example.replacen(
-                "deploymentOrder:\n- cert-manager\n",
-                "deploymentOrder:\n",
-                1,
-            ),
+            example.replacen("\n- cert-manager\n", "\n", 1),
             "deploymentOrder: `cert-manager`",
             "leaves out",
         ),
@@ -757,7 +844,7 @@ fn criteria_without_their_own_settings_are_loud_and_partial_queries_are_right() 
                 "--intent",
                 "training",
             ][..],
-            &["base", "h100", "eks", "eks-training"][..],
+            &["base", "h100", "eks", "eks-training", "eks-training-h100"][..],
             &["os"][..],
         ),
         (

@@ -5,6 +5,7 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 "${SCRIPT_DIR}/nvsentinel/scripts/uninstall.sh"
+"${SCRIPT_DIR}/nvidia-dra-driver-gpu/scripts/uninstall.sh"
 "${SCRIPT_DIR}/gpu-operator/scripts/uninstall.sh"
 "${SCRIPT_DIR}/network-operator/scripts/uninstall.sh"
 "${SCRIPT_DIR}/cert-manager/scripts/uninstall.sh"

@@ -4,6 +4,7 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+"${SCRIPT_DIR}/aws-efa-k8s-device-plugin/scripts/install.sh"
 "${SCRIPT_DIR}/cert-manager/scripts/install.sh"
 "${SCRIPT_DIR}/gpu-operator/scripts/install.sh"
 "${SCRIPT_DIR}/nvsentinel/scripts/install.sh"

@@ -39,6 +39,11 @@ pub(crate) struct RecipeArgs {
     /// YAML or JSON list of {service, accelerator, os, intent}.
     #[arg(long, conflicts_with_all = ["output", "snapshot"])]
     list: bool,
+    /// With --list: the coverage table, each leaf with the overlays that make it, its content
+    /// group (leaves in one group get the same components, values, manifests and constraints)
+    /// and why each overlay is there; with --format, the same as JSON or YAML.
+    #[arg(long, requires = "list")]
+    explain: bool,
     /// Refuse a recipe with open criteria (any criterion left `any`) instead of warning.
     #[arg(long, env = "CNSCTL_CRITERIA_STRICT", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
     criteria_strict: bool,
@@ -101,6 +106,16 @@ fn list(args: &RecipeArgs, store: &cns_recipe::Store) -> Result<Outcome> {
     let combos = cns_recipe::resolve::supported_matching(store, &filter)?;
     if combos.is_empty() {
         crate::ui::warn(&format!("no supported combination matches {filter}"));
+    }
+    if args.explain {
+        let mut c = cns_recipe::coverage::coverage(store)?;
+        c.retain(|l| filter.matches(&l.criteria));
+        match args.format {
+            None => print!("{}", c.text()),
+            Some(Format::Json) => println!("{}", serde_json::to_string_pretty(&c)?),
+            Some(Format::Yaml) => print!("{}", serde_norway::to_string(&c)?),
+        }
+        return Ok(Outcome::Success);
     }
     match args.format {
         None => {

@@ -9,6 +9,7 @@ pub mod ask;
 pub mod chart;
 pub mod component;
 pub mod constraints;
+pub mod coverage;
 pub mod criteria;
 pub mod detect;
 mod embedded;

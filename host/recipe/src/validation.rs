@@ -94,6 +94,10 @@ pub struct ValidationResult {
     pub results: Vec<Check>,
     /// Counts and the verdict.
     pub summary: Summary,
+    /// What the snapshot suggests beyond the constraints, which does not change the verdict
+    /// (e.g. a training fabric the recipe installs and the node lacks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
 }
 
 /// Compare `recipe` (read from `recipe_at`) with `snapshot` (read from `snapshot_at`).
@@ -140,6 +144,26 @@ pub fn validate(
             status,
         },
         results,
+        hints: hints(recipe, snapshot),
+    }
+}
+
+/// The EFA device plugin exposes the node's Elastic Fabric Adapter interfaces; the snapshot's
+/// PCI scan counts them (`GPU.fabric.efa-count`). A recipe that installs the plugin on a node
+/// without EFA, or a node with EFA whose recipe does not, gets a hint. No reading, no hint.
+fn hints(recipe: &RecipeResult, snapshot: &Snapshot) -> Vec<String> {
+    let efa = snapshot
+        .lookup("GPU.fabric.efa-count")
+        .and_then(|n| n.parse::<u64>().ok());
+    let plugin = recipe.component("aws-efa-k8s-device-plugin").is_some();
+    match efa {
+        Some(0) if plugin => vec![
+            "the recipe installs the EFA device plugin, but the snapshot's node has no EFA interface (GPU.fabric.efa-count 0): NCCL between nodes would fall back to TCP; use an EFA instance type (p4d, p5, p6e) with EFA interfaces attached to the node group".to_string(),
+        ],
+        Some(n) if n > 0 && !plugin => vec![format!(
+            "the snapshot's node has {n} EFA interface(s) and the recipe installs no EFA device plugin: pods cannot request vpc.amazonaws.com/efa (the EKS training recipes install it)"
+        )],
+        _ => Vec::new(),
     }
 }
 
@@ -248,6 +272,9 @@ impl ValidationResult {
             {
                 out.push(format!("     hint: {}", safe(h)));
             }
+        }
+        for h in &r.hints {
+            out.push(format!("HINT {}", safe(h)));
         }
         let s = &r.summary;
         out.push(format!(

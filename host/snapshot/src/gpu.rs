@@ -88,6 +88,32 @@ pub fn scan_pci(devices: &Path) -> Vec<PciGpu> {
     gpus
 }
 
+/// Amazon's PCI vendor ID; its Elastic Fabric Adapter devices are 0xefa0 to 0xefa3 (EFA
+/// generations 1 to 4, as the Linux kernel's efa driver lists them in efa_main.c).
+pub const AMAZON_VENDOR: &str = "0x1d0f";
+
+/// The `fabric` subtype: the inter-node fabric devices NCCL uses next to the GPUs, from the
+/// same PCI scan (`efa-count`: Elastic Fabric Adapter interfaces).
+pub fn fabric(devices: &Path) -> BTreeMap<String, Value> {
+    let attr =
+        |dir: &Path, name: &str| read(&dir.join(name)).map(|s| s.trim().to_ascii_lowercase());
+    let efa = std::fs::read_dir(devices)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|dir| attr(dir, "vendor").as_deref() == Some(AMAZON_VENDOR))
+        .filter(|dir| {
+            attr(dir, "device")
+                .is_some_and(|d| ["0xefa0", "0xefa1", "0xefa2", "0xefa3"].contains(&d.as_str()))
+        })
+        .count();
+    BTreeMap::from([
+        ("efa-count".to_string(), json!(efa)),
+        ("detection-source".to_string(), json!("pci-sysfs")),
+    ])
+}
+
 /// The `hardware` subtype from the PCI scan.
 pub fn hardware(gpus: &[PciGpu]) -> BTreeMap<String, Value> {
     let mut d = BTreeMap::new();
@@ -204,7 +230,8 @@ fn find_smi() -> Option<PathBuf> {
 
 /// Collect the GPU measurement.
 pub fn collect(paths: &Paths) -> Result<Subtypes, String> {
-    let gpus = scan_pci(&paths.sys.join("bus/pci/devices"));
+    let devices = paths.sys.join("bus/pci/devices");
+    let gpus = scan_pci(&devices);
     let mut out = vec![subtype("hardware", hardware(&gpus))];
     let driver = match read(&paths.proc.join("driver/nvidia/version")) {
         Some(t) => parse_driver_version(&t),
@@ -229,6 +256,9 @@ pub fn collect(paths: &Paths) -> Result<Subtypes, String> {
             parse_smi_xml(&String::from_utf8_lossy(&output.stdout))?,
         ));
     }
+    if devices.is_dir() {
+        out.push(subtype("fabric", fabric(&devices)));
+    }
     Ok(out)
 }
 
@@ -236,6 +266,24 @@ pub fn collect(paths: &Paths) -> Result<Subtypes, String> {
 mod tests {
     use super::*;
     use crate::os::tests::reference;
+
+    #[test]
+    fn efa_interfaces_are_counted_from_pci() {
+        let t = tempfile::tempdir().unwrap();
+        for (addr, vendor, device) in [
+            ("0000:10:00.0", "0x1d0f", "0xefa1"),
+            ("0000:11:00.0", "0x1d0f", "0xEFA2"),
+            ("0000:12:00.0", "0x1d0f", "0x8061"), // an ENA network interface, not EFA
+            ("0000:13:00.0", "0x10de", "0x2330"),
+        ] {
+            let d = t.path().join(addr);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("vendor"), format!("{vendor}\n")).unwrap();
+            std::fs::write(d.join("device"), format!("{device}\n")).unwrap();
+        }
+        assert_eq!(fabric(t.path())["efa-count"], json!(2));
+        assert_eq!(fabric(&t.path().join("none"))["efa-count"], json!(0));
+    }
 
     #[test]
     fn smi_xml_of_the_h100_node() {
@@ -313,6 +361,8 @@ mod tests {
         let got = collect(&Paths::under(d.path())).unwrap();
         assert_eq!(got[0].subtype, "hardware");
         assert_eq!(got[1].data["loaded"], false);
+        let fabric = got.iter().find(|s| s.subtype == "fabric").unwrap();
+        assert_eq!(fabric.data["efa-count"], 0);
     }
 
     /// What the real H200 node's driver and nvidia-smi said, read as the collector reads it
