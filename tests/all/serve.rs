@@ -836,9 +836,104 @@ fn serve_limits_each_client_behind_a_trusted_proxy() {
     assert!(log.contains("\"client\":\"198.51.100.2\""), "{log}");
 }
 
+/// A metric's value in the `/metrics` text.
+fn metric(s: &Server, name: &str) -> f64 {
+    let text = String::from_utf8(s.get("/metrics").2).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// A bundle is a pure function of its request: every answer carries a strong ETag (equal for
+/// equal requests, on any server), If-None-Match gets 304 without a body, and repeated
+/// requests come from the bounded cache without rendering; off with --cache-mib 0; the cache
+/// stays within its cap, pushing the least recently used out.
+#[test]
+fn serve_answers_repeated_bundles_by_etag_and_from_the_cache() {
+    let s = Server::start(&["--rate-limit", "0"]);
+    let recipe = s.get(&format!("/v1/recipe?{EKS}")).2;
+    let bundle = |s: &Server, query: &str, extra: &[(&str, &str)]| {
+        let mut req = client()
+            .post(s.url(&format!("/v1/bundle?{query}")))
+            .header("content-type", "application/json")
+            .body(recipe.clone());
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        send(req)
+    };
+    let (status, h, first) = bundle(&s, "deployer=argocd", &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&first));
+    let etag = header(&h, "etag").to_string();
+    assert!(
+        etag.starts_with("\"sha256-") && etag.ends_with(".zip\""),
+        "{etag}"
+    );
+    assert_eq!(metric(&s, "cns_bundle_cache_misses_total"), 1.0);
+    let (status, h, again) = bundle(&s, "deployer=argocd", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "etag"), etag);
+    assert_eq!(again, first, "the cached answer is the rendered one");
+    assert_eq!(metric(&s, "cns_bundle_cache_hits_total"), 1.0);
+    assert_eq!(
+        metric(&s, "cns_bundles_rendered_total"),
+        1.0,
+        "no second render"
+    );
+    let (status, h, empty) = bundle(&s, "deployer=argocd", &[("if-none-match", &etag)]);
+    assert_eq!(status, 304);
+    assert!(empty.is_empty());
+    assert_eq!(header(&h, "etag"), etag);
+    let (status, _, _) = bundle(
+        &s,
+        "deployer=argocd",
+        &[("if-none-match", "\"sha256-0.zip\", W/\"other\"")],
+    );
+    assert_eq!(status, 200, "a tag the bundle does not have");
+    // Other options, another archive form: other tags.
+    let (_, h, _) = bundle(&s, "deployer=flux", &[]);
+    assert_ne!(header(&h, "etag"), etag);
+    let (_, h, _) = bundle(&s, "deployer=argocd", &[("accept", "application/gzip")]);
+    assert!(header(&h, "etag").ends_with(".tar.gz\""), "{h:?}");
+    assert!(metric(&s, "cns_bundle_cache_bytes") > 0.0);
+
+    // No cache: the same tag from a render each time, and 304 after rendering.
+    let off = Server::start(&["--rate-limit", "0", "--cache-mib", "0"]);
+    let (_, h, body) = bundle(&off, "deployer=argocd", &[]);
+    assert_eq!(
+        header(&h, "etag"),
+        etag,
+        "the tag is the content's, on any server"
+    );
+    assert_eq!(body, first);
+    let (status, _, _) = bundle(&off, "deployer=argocd", &[("if-none-match", &etag)]);
+    assert_eq!(status, 304);
+    assert_eq!(metric(&off, "cns_bundles_rendered_total"), 2.0);
+    assert_eq!(metric(&off, "cns_bundle_cache_hits_total"), 0.0);
+    assert_eq!(metric(&off, "cns_bundle_cache_misses_total"), 0.0);
+
+    // A 1 MiB cache with more distinct bundles than fit: evictions, never over the cap.
+    let small = Server::start(&["--rate-limit", "0", "--cache-mib", "1"]);
+    let n = (1 << 20) / first.len() + 4;
+    for i in 0..n {
+        let (status, _, _) = bundle(&small, &format!("deployer=argocd&revision=r{i}"), &[]);
+        assert_eq!(status, 200);
+    }
+    assert!(metric(&small, "cns_bundle_cache_evictions_total") >= 1.0);
+    assert!(metric(&small, "cns_bundle_cache_bytes") <= (1 << 20) as f64);
+    // The most recent is still there; the first was pushed out.
+    bundle(&small, &format!("deployer=argocd&revision=r{}", n - 1), &[]);
+    assert_eq!(metric(&small, "cns_bundle_cache_hits_total"), 1.0);
+    bundle(&small, "deployer=argocd&revision=r0", &[]);
+    assert_eq!(metric(&small, "cns_bundle_cache_hits_total"), 1.0);
+}
+
 #[test]
 fn serve_renders_64_concurrent_bundles_alike_and_counts_them() {
-    // (A long queue timeout: on a loaded CI machine 64 renders on two slots take a while.)
+    // (A long queue timeout: on a loaded CI machine 64 renders on two slots take a while.
+    // No cache: every request renders.)
     let s = Server::start(&[
         "--rate-limit",
         "0",
@@ -846,6 +941,8 @@ fn serve_renders_64_concurrent_bundles_alike_and_counts_them() {
         "2",
         "--queue-timeout",
         "300",
+        "--cache-mib",
+        "0",
     ]);
     let recipe = s.get(&format!("/v1/recipe?{EKS}")).2;
     let url = s.url("/v1/bundle?deployer=argocd");

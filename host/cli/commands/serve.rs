@@ -88,6 +88,12 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     pub(crate) no_access_log: bool,
 
+    /// MiB of rendered bundles kept for repeated requests (a bundle is a pure function of
+    /// its request; least recently used first out); 0 turns the cache off. Every answer
+    /// carries its ETag either way, and If-None-Match gets 304.
+    #[arg(long, value_name = "MIB", default_value_t = 64, env = "CNS_CACHE_MIB", value_parser = clap::value_parser!(u64).range(0..=65536))]
+    pub(crate) cache_mib: u64,
+
     #[command(flatten)]
     pub(crate) plugins: PluginOpts,
 }
@@ -110,6 +116,7 @@ pub(crate) fn run(args: ServeArgs, data: &RecipeDataOpts) -> Result<Outcome> {
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         trusted_proxies: args.trusted_proxy,
         access_log: !args.no_access_log,
+        cache_bytes: (args.cache_mib as usize) << 20,
     };
     let plugins = args.plugins.options();
     cns_server::run(

@@ -110,6 +110,19 @@ impl FileTree {
         )
     }
 
+    /// The tree's content digest, `sha256:<hex>`: SHA-256 over each file's mode, path and
+    /// content's SHA-256, in path order. Equal trees have equal digests, and a changed byte,
+    /// name or mode changes it; the server's `ETag` is built on it.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (path, e) in &self.files {
+            h.update(format!("{:o} {path}\0", e.mode()).as_bytes());
+            h.update(Sha256::digest(&e.content));
+        }
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+
     /// Add `checksums.txt` covering every other file.
     pub fn seal(&mut self) -> Result<()> {
         let sums = self.checksums();
@@ -120,6 +133,25 @@ impl FileTree {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn the_digest_follows_content_names_and_modes() {
+        let t = tree();
+        assert_eq!(t.digest(), tree().digest());
+        assert!(t.digest().starts_with("sha256:") && t.digest().len() == 7 + 64);
+        let first = t.files.keys().next().unwrap().clone();
+        let mut changed = tree();
+        changed.files.get_mut(&first).unwrap().content.push(b'x');
+        assert_ne!(changed.digest(), t.digest());
+        let mut exec = tree();
+        let e = exec.files.get_mut(&first).unwrap();
+        e.executable = !e.executable;
+        assert_ne!(exec.digest(), t.digest());
+        let mut renamed = tree();
+        let e = renamed.files.remove(&first).unwrap();
+        renamed.files.insert(format!("{first}2"), e);
+        assert_ne!(renamed.digest(), t.digest());
+    }
 
     pub(crate) fn tree() -> FileTree {
         let mut t = FileTree::default();

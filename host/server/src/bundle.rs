@@ -2,6 +2,7 @@
 //! render slot, the render on the blocking pool within the deadline, and the bundle as a
 //! zip (gzip-encoded when the client takes it) or a `.tar.gz`.
 
+use crate::cache::{self, Answer, Form};
 use crate::error::{self, ApiError};
 use crate::http::{check_content_type, off_loop, params, parse_document, read_body, timeout};
 use crate::{Shared, archive};
@@ -289,7 +290,23 @@ pub(crate) async fn bundle(
     let (mut opts, _) = request.validate(&recipe).map_err(|e| request_error(&e))?;
     let tar_gz = wants_tar_gz(&headers);
     // A zip is sent gzip-encoded to clients that take it (a .tar.gz is compressed already).
-    let gzip = !tar_gz && accepts_gzip(&headers);
+    let form = match (tar_gz, accepts_gzip(&headers)) {
+        (true, _) => Form::TarGz,
+        (false, true) => Form::ZipGzip,
+        (false, false) => Form::Zip,
+    };
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let key = request_key(&recipe, &opts, &catalog, form);
+    if let Some(hit) = s.bundles.get(&key) {
+        s.metrics.cache_hits.inc();
+        return Ok(respond(&hit, form, if_none_match.as_deref(), start));
+    }
+    if s.bundles.enabled() {
+        s.metrics.cache_misses.inc();
+    }
 
     let permit = render_slot(&s).await?;
     // Alone on the machine, a bundle renders its components on threads; with others
@@ -302,20 +319,23 @@ pub(crate) async fn bundle(
         let tree = cns_bundle::generate(&recipe, &shared.store, catalog.as_ref(), &opts);
         shared.metrics.renders_in_flight.dec();
         let tree = tree.map_err(anyhow::Error::from)?;
-        let bytes = if tar_gz {
-            archive::tar_gz(&tree)?
-        } else if gzip {
-            archive::gzip(&archive::zip(&tree)?)?
-        } else {
-            archive::zip(&tree)?
+        let bytes = match form {
+            Form::TarGz => archive::tar_gz(&tree)?,
+            Form::ZipGzip => archive::gzip(&archive::zip(&tree)?)?,
+            Form::Zip => archive::zip(&tree)?,
         };
-        anyhow::Ok((tree.files().len(), tree.size(), bytes))
+        anyhow::Ok(Answer {
+            body: bytes.into(),
+            etag: form.etag(&tree.digest()),
+            files: tree.files().len(),
+            size: tree.size(),
+        })
     });
     let done = tokio::time::timeout(s.cfg.request_timeout, work)
         .await
         .map_err(|_| timeout("rendering the bundle"))?
         .map_err(|e| ApiError::internal(format!("the render task failed: {e}")))?;
-    let (files, size, bytes) = done.map_err(|e| {
+    let answer = done.map_err(|e| {
         let err = error::classify(&e);
         if let Some(r) = error::plugin_error(&e) {
             s.metrics
@@ -329,34 +349,92 @@ pub(crate) async fn bundle(
         err
     })?;
     s.metrics.bundles.inc();
-    let (content_type, name) = if tar_gz {
-        ("application/gzip", "bundles.tar.gz")
-    } else {
-        ("application/zip", "bundles.zip")
+    let answer = Arc::new(answer);
+    if s.bundles.enabled() {
+        let kept = s.bundles.insert(key, answer.clone());
+        s.metrics.cache_evictions.inc_by(kept.evicted as u64);
+        s.metrics.cache_bytes.set(kept.bytes as i64);
+    }
+    Ok(respond(&answer, form, if_none_match.as_deref(), start))
+}
+
+/// The key of a bundle request: everything the bundle's bytes depend on. The recipe as its
+/// canonical YAML, the validated options (sorted maps and lists in flag order; whether the
+/// components render on threads does not change the output and is left out), the archive
+/// form, each plugin's digest, the recipe data's and cnsctl's versions. The recipe data
+/// itself is fixed for the server's life.
+fn request_key(
+    recipe: &RecipeResult,
+    opts: &cns_bundle::BundleOptions,
+    catalog: &cns_runtime::Catalog,
+    form: Form,
+) -> [u8; 32] {
+    let opts = cns_bundle::BundleOptions {
+        parallel: false,
+        ..opts.clone()
     };
-    let mut r = Response::new(Body::from(bytes));
+    let (recipe, opts) = (recipe.to_yaml(), format!("{opts:?}"));
+    let plugins: Vec<&[u8]> = catalog
+        .plugins()
+        .iter()
+        .map(|p| p.sha256.as_bytes())
+        .collect();
+    cache::key(
+        [
+            recipe.as_bytes(),
+            opts.as_bytes(),
+            form.etag("").as_bytes(),
+            cns_recipe::resolve::DATA_VERSION.as_bytes(),
+            env!("CARGO_PKG_VERSION").as_bytes(),
+        ]
+        .into_iter()
+        .chain(plugins),
+    )
+}
+
+/// The response for `answer`: `304 Not Modified` when `if_none_match` names its `ETag`, else
+/// the archive with its headers.
+fn respond(answer: &Answer, form: Form, if_none_match: Option<&str>, start: Instant) -> Response {
+    let not_modified = if_none_match.is_some_and(|v| cache::none_match(v, &answer.etag));
+    let mut r = if not_modified {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        Response::new(Body::from(answer.body.clone()))
+    };
+    let (content_type, name) = match form {
+        Form::TarGz => ("application/gzip", "bundles.tar.gz"),
+        Form::Zip | Form::ZipGzip => ("application/zip", "bundles.zip"),
+    };
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&answer.etag) {
+        h.insert(header::ETAG, v);
+    }
     h.insert(
         header::VARY,
         HeaderValue::from_static("accept, accept-encoding"),
     );
-    if gzip {
+    if not_modified {
+        return r;
+    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if form == Form::ZipGzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     for (k, v) in [
-        ("x-bundle-files", files.to_string()),
-        ("x-bundle-size", size.to_string()),
+        ("x-bundle-files", answer.files.to_string()),
+        ("x-bundle-size", answer.size.to_string()),
         ("x-bundle-duration", format!("{:?}", start.elapsed())),
     ] {
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(k, v);
         }
     }
-    Ok(r)
+    r
 }
 
 #[cfg(test)]

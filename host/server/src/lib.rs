@@ -1,11 +1,13 @@
 //! The recipe and bundle HTTP API behind `cnsctl serve` (the predecessor's `cnsd`) on axum,
 //! hyper and tokio. One process shares the recipe data and one plugin runtime across requests
-//! (each plugin call still gets a fresh sandboxed instance); it keeps no state between
-//! requests, so it scales as replicas behind a Kubernetes Service.
+//! (each plugin call still gets a fresh sandboxed instance); beyond caches of answers that
+//! are pure functions of their requests (resolved recipes, rendered bundles) it
+//! keeps no state between requests, so it scales as replicas behind a Kubernetes Service.
 
 mod api;
 mod archive;
 mod bundle;
+mod cache;
 mod error;
 mod http;
 mod limit;
@@ -59,6 +61,8 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<String>,
     /// One JSON access-log line per request on stderr.
     pub access_log: bool,
+    /// Bytes of rendered bundles kept for repeated requests; 0: none.
+    pub cache_bytes: usize,
 }
 
 /// Loads the plugin catalog, once, in the background after the socket is bound (the
@@ -89,6 +93,8 @@ pub(crate) struct Shared {
     pub(crate) queued: AtomicUsize,
     pub(crate) cfg: Config,
     pub(crate) recipes: recipe::RecipeCache,
+    /// Rendered bundles by request (`--cache-mib`).
+    pub(crate) bundles: cache::BundleCache,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
     pub(crate) trusted: Vec<limit::Network>,
     ids: AtomicU64,
@@ -174,6 +180,7 @@ pub fn run(args: ServeConfig, store: cns_recipe::Store, load_plugins: PluginLoad
             access_log: args.access_log,
         },
         recipes: Default::default(),
+        bundles: cache::BundleCache::new(args.cache_bytes),
         trusted: args
             .trusted_proxies
             .iter()

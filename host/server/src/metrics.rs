@@ -49,6 +49,10 @@ pub(crate) struct Metrics {
     pub(crate) renders_in_flight: Gauge,
     pub(crate) renders_queued: Gauge,
     pub(crate) bundles: Counter,
+    pub(crate) cache_hits: Counter,
+    pub(crate) cache_misses: Counter,
+    pub(crate) cache_evictions: Counter,
+    pub(crate) cache_bytes: Gauge,
 }
 
 impl Metrics {
@@ -64,6 +68,10 @@ impl Metrics {
         let renders_in_flight = Gauge::default();
         let renders_queued = Gauge::default();
         let bundles = Counter::default();
+        let cache_hits = Counter::default();
+        let cache_misses = Counter::default();
+        let cache_evictions = Counter::default();
+        let cache_bytes = Gauge::default();
         registry.register(
             "cns_http_requests",
             "HTTP requests answered, by method, route and status",
@@ -105,6 +113,27 @@ impl Metrics {
             "Bundles rendered and sent",
             bundles.clone(),
         );
+        registry.register(
+            "cns_bundle_cache_hits",
+            "Bundle requests answered from the cache of rendered bundles",
+            cache_hits.clone(),
+        );
+        registry.register(
+            "cns_bundle_cache_misses",
+            "Bundle requests the cache did not hold (rendered, then kept)",
+            cache_misses.clone(),
+        );
+        registry.register(
+            "cns_bundle_cache_evictions",
+            "Rendered bundles pushed out of the cache to keep it within --cache-mib",
+            cache_evictions.clone(),
+        );
+        registry.register_with_unit(
+            "cns_bundle_cache",
+            "Bytes the cache of rendered bundles holds",
+            Unit::Bytes,
+            cache_bytes.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -115,6 +144,10 @@ impl Metrics {
             renders_in_flight,
             renders_queued,
             bundles,
+            cache_hits,
+            cache_misses,
+            cache_evictions,
+            cache_bytes,
         }
     }
 
