@@ -882,6 +882,21 @@ fn serve_answers_repeated_bundles_by_etag_and_from_the_cache() {
         1.0,
         "no second render"
     );
+    // The same recipe written otherwise (other whitespace): parsed, then found by its
+    // canonical key.
+    let v: Value = serde_json::from_slice(&recipe).unwrap();
+    let compact = serde_json::to_vec(&v).unwrap();
+    assert_ne!(compact, recipe);
+    let (status, h, _) = send(
+        client()
+            .post(s.url("/v1/bundle?deployer=argocd"))
+            .header("content-type", "application/json")
+            .body(compact),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "etag"), etag);
+    assert_eq!(metric(&s, "cns_bundle_cache_hits_total"), 2.0);
+    assert_eq!(metric(&s, "cns_bundles_rendered_total"), 1.0);
     let (status, h, empty) = bundle(&s, "deployer=argocd", &[("if-none-match", &etag)]);
     assert_eq!(status, 304);
     assert!(empty.is_empty());

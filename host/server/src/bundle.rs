@@ -280,14 +280,6 @@ pub(crate) async fn bundle(
     check_content_type(&headers)?;
     let pairs = params(&uri);
     let body = read_body(&headers, body, s.cfg.max_body, s.cfg.body_timeout).await?;
-    let (recipe, bundlers) = off_loop(
-        s.cfg.request_timeout,
-        "reading the request body",
-        move || bundle_body(&body),
-    )
-    .await?;
-    let request = bundle_request(&pairs, &bundlers)?;
-    let (mut opts, _) = request.validate(&recipe).map_err(|e| request_error(&e))?;
     let tar_gz = wants_tar_gz(&headers);
     // A zip is sent gzip-encoded to clients that take it (a .tar.gz is compressed already).
     let form = match (tar_gz, accepts_gzip(&headers)) {
@@ -299,9 +291,24 @@ pub(crate) async fn bundle(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // The same bytes asked before: the answer without parsing anything.
+    let raw = raw_key(&uri, &headers, &body, form, &catalog);
+    if let Some(hit) = s.bundles.get_raw(&raw) {
+        s.metrics.cache_hits.inc();
+        return Ok(respond(&hit, form, if_none_match.as_deref(), start));
+    }
+    let (recipe, bundlers) = off_loop(
+        s.cfg.request_timeout,
+        "reading the request body",
+        move || bundle_body(&body),
+    )
+    .await?;
+    let request = bundle_request(&pairs, &bundlers)?;
+    let (mut opts, _) = request.validate(&recipe).map_err(|e| request_error(&e))?;
     let key = request_key(&recipe, &opts, &catalog, form);
     if let Some(hit) = s.bundles.get(&key) {
         s.metrics.cache_hits.inc();
+        s.bundles.alias(raw, key);
         return Ok(respond(&hit, form, if_none_match.as_deref(), start));
     }
     if s.bundles.enabled() {
@@ -354,6 +361,7 @@ pub(crate) async fn bundle(
         let kept = s.bundles.insert(key, answer.clone());
         s.metrics.cache_evictions.inc_by(kept.evicted as u64);
         s.metrics.cache_bytes.set(kept.bytes as i64);
+        s.bundles.alias(raw, key);
     }
     Ok(respond(&answer, form, if_none_match.as_deref(), start))
 }
@@ -384,6 +392,39 @@ fn request_key(
             recipe.as_bytes(),
             opts.as_bytes(),
             form.etag("").as_bytes(),
+            cns_recipe::resolve::DATA_VERSION.as_bytes(),
+            env!("CARGO_PKG_VERSION").as_bytes(),
+        ]
+        .into_iter()
+        .chain(plugins),
+    )
+}
+
+/// The key of a request as sent: its query string, content type, archive form and body
+/// bytes, with the plugins' digests and the versions as in [`request_key`]. Equal bytes ask
+/// for the same bundle; requests written differently meet at their canonical key.
+fn raw_key(
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    form: Form,
+    catalog: &cns_runtime::Catalog,
+) -> [u8; 32] {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map_or(&b""[..], |v| v.as_bytes());
+    let plugins: Vec<&[u8]> = catalog
+        .plugins()
+        .iter()
+        .map(|p| p.sha256.as_bytes())
+        .collect();
+    cache::key(
+        [
+            &b"raw"[..],
+            uri.query().unwrap_or_default().as_bytes(),
+            content_type,
+            form.etag("").as_bytes(),
+            body,
             cns_recipe::resolve::DATA_VERSION.as_bytes(),
             env!("CARGO_PKG_VERSION").as_bytes(),
         ]

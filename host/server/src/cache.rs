@@ -3,7 +3,9 @@
 //! and cnsctl's version), so a repeated request is answered from a bounded in-memory cache,
 //! least recently used first out, without rendering; and every answer carries its strong
 //! `ETag` (the bundle tree's digest and the archive form), so a client that holds it gets
-//! `304 Not Modified` from `If-None-Match`.
+//! `304 Not Modified` from `If-None-Match`. A request whose raw bytes (query, content type,
+//! archive form, body) were seen before finds its answer through an alias without parsing
+//! anything; one that differs only in how it is written finds it by its canonical key.
 
 use bytes::Bytes;
 use lru::LruCache;
@@ -88,9 +90,14 @@ pub(crate) struct Outcome {
     pub(crate) bytes: usize,
 }
 
+/// Raw-request keys remembered per canonical key (each alias costs ~100 bytes).
+const ALIASES: usize = 4096;
+
 struct Inner {
     map: LruCache<[u8; 32], Arc<Answer>>,
     bytes: usize,
+    /// Raw-request key → canonical key.
+    aliases: LruCache<[u8; 32], [u8; 32]>,
 }
 
 /// Rendered answers by request key, at most `cap` bytes (`0`: off).
@@ -107,6 +114,7 @@ impl BundleCache {
             inner: Mutex::new(Inner {
                 map: LruCache::unbounded(),
                 bytes: 0,
+                aliases: LruCache::new(std::num::NonZeroUsize::new(ALIASES).expect("not 0")),
             }),
         }
     }
@@ -127,6 +135,23 @@ impl BundleCache {
             return None;
         }
         self.lock().map.get(key).cloned()
+    }
+
+    /// The answer a raw request seen before led to, if it is still kept.
+    pub(crate) fn get_raw(&self, raw: &[u8; 32]) -> Option<Arc<Answer>> {
+        if !self.enabled() {
+            return None;
+        }
+        let mut inner = self.lock();
+        let key = *inner.aliases.get(raw)?;
+        inner.map.get(&key).cloned()
+    }
+
+    /// Remember that the raw request `raw` is the canonical request `key`.
+    pub(crate) fn alias(&self, raw: [u8; 32], key: [u8; 32]) {
+        if self.enabled() {
+            self.lock().aliases.put(raw, key);
+        }
     }
 
     /// Keep `answer` under `key`, pushing out the least recently used answers until the
@@ -192,6 +217,22 @@ mod tests {
         // Replacing a key counts its bytes once.
         let before = c.insert(a, answer(1000, "a")).bytes;
         assert_eq!(before, 2 * (1000 + 3 + 256));
+    }
+
+    #[test]
+    fn a_raw_request_finds_its_answer_through_its_alias() {
+        let c = BundleCache::new(1 << 20);
+        let (raw, canonical) = (key([&b"raw"[..]]), key([&b"canonical"[..]]));
+        assert!(c.get_raw(&raw).is_none());
+        c.insert(canonical, answer(10, "x"));
+        c.alias(raw, canonical);
+        assert_eq!(c.get_raw(&raw).unwrap().etag, "\"x\"");
+        // The answer pushed out: the alias leads nowhere.
+        let small = BundleCache::new(300);
+        small.insert(canonical, answer(10, "x"));
+        small.alias(raw, canonical);
+        small.insert(key([&b"other"[..]]), answer(10, "y"));
+        assert!(small.get_raw(&raw).is_none());
     }
 
     #[test]
