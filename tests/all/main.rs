@@ -15,5 +15,6 @@ mod recipes;
 mod sandbox;
 mod serve;
 mod set_values;
+mod upgrade;
 mod util;
 mod wit_versions;

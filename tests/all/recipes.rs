@@ -503,6 +503,18 @@ fn every_shipped_document_matches_its_schema() {
             files.push(e.unwrap().path());
         }
     }
+    // The transition records.
+    for e in std::fs::read_dir(repo_file("recipes/components")).unwrap() {
+        let f = e.unwrap().path().join("upgrades.yaml");
+        if f.exists() {
+            files.push(f);
+        }
+    }
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with("cert-manager/upgrades.yaml"))
+    );
     let o = run(cnsctl(tmp.path()).arg("validate").args(
         files
             .iter()

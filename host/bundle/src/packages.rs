@@ -133,8 +133,8 @@ mod tests {
         );
         let charts = docs[1]["spec"]["charts"].as_array().unwrap();
         assert_eq!(charts.len(), p.components.len());
-        assert_eq!(charts[1]["name"], "gpu-operator");
-        assert_eq!(charts[1]["version"], "v26.7.0");
+        assert_eq!(charts[2]["name"], "gpu-operator");
+        assert_eq!(charts[2]["version"], "v26.7.0");
     }
 
     #[test]
@@ -145,9 +145,9 @@ mod tests {
         let comps = doc["components"].as_array().unwrap();
         assert_eq!(comps.len(), p.components.len());
         // An OCI chart source names the chart in its URL; a classic repository by repoName.
-        let nvsentinel = &comps[2]["charts"][0];
+        let nvsentinel = &comps[3]["charts"][0];
         assert_eq!(nvsentinel["url"], "oci://ghcr.io/nvidia/nvsentinel");
-        let skyhook = &comps[3]["charts"][0];
+        let skyhook = &comps[4]["charts"][0];
         assert_eq!(skyhook["repoName"], "skyhook-operator");
         assert_eq!(skyhook["valuesFiles"][0], "skyhook/values.yaml");
     }

@@ -10,6 +10,7 @@ mod plugin;
 pub(crate) mod recipe;
 pub(crate) mod serve;
 mod snapshot;
+mod upgrade;
 mod validate;
 mod version;
 
@@ -88,6 +89,14 @@ pub(crate) enum Command {
         after_help = "Exit codes: 0 pass (or incomplete with --allow-skipped); 1 a check failed: a criterion the snapshot contradicts, a constraint that failed or could not be evaluated, or (--schema) a file that does not match its schema; 2 usage or input error."
     )]
     Validate(validate::ValidateArgs),
+    /// Whether a cluster can move from what it runs to a recipe: a verdict per component
+    /// (safe, manual with steps, blocked, unknown, identity-changed) from the recipe data's
+    /// transition records.
+    #[command(
+        name = "upgrade-check",
+        after_help = "Exit codes: 0 every component safe; 1 a component is manual, blocked, unknown or identity-changed; 2 usage or input error."
+    )]
+    UpgradeCheck(upgrade::UpgradeArgs),
     /// Compare two snapshots: every added, removed and modified reading (exit 1 on drift).
     #[command(after_help = "Exit codes: 0 no drift; 1 drift; 2 usage or input error.")]
     Diff(diff::DiffArgs),
@@ -150,6 +159,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
         Command::Mirror(args) => mirror::run(*args, &cli.data, &kube),
         Command::Recipe(args) => recipe::run(args, &cli.data, &kube),
         Command::Validate(args) => validate::run(args, &kube),
+        Command::UpgradeCheck(args) => upgrade::run(args, &cli.data, &kube),
         Command::Push(cmd) => oci::push(cmd),
         Command::Pull(cmd) => oci::pull(cmd),
         Command::Sign(cmd) => oci::sign_cmd(cmd),

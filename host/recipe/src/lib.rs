@@ -23,6 +23,7 @@ pub mod resolve;
 pub mod scheduling;
 pub mod schema;
 pub mod store;
+pub mod upgrade;
 pub mod validation;
 
 pub use criteria::Criteria;

@@ -1,5 +1,6 @@
-//! JSON Schema validation of cnsctl documents (recipes, overlays, the registry, snapshots)
-//! against the schemas shipped in `schemas/`, with file, line and field path in each error.
+//! JSON Schema validation of cnsctl documents (recipes, overlays, the registry, snapshots,
+//! transition records) against the schemas shipped in `schemas/`, with file, line and field
+//! path in each error.
 
 use serde_json::Value;
 
@@ -24,6 +25,11 @@ pub const SCHEMAS: &[(&str, &str, &str)] = &[
         "Snapshot",
         "snapshot.schema.json",
         include_str!("../../../schemas/snapshot.schema.json"),
+    ),
+    (
+        "UpgradeRecords",
+        "upgrades.schema.json",
+        include_str!("../../../schemas/upgrades.schema.json"),
     ),
 ];
 

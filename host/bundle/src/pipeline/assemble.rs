@@ -110,6 +110,7 @@ mod tests {
         assert_eq!(
             paths,
             [
+                "aws-efa-k8s-device-plugin/values.yaml",
                 "cert-manager/values.yaml",
                 "checksums.txt",
                 "deploy.sh",
@@ -123,11 +124,11 @@ mod tests {
         assert!(tree.files()["deploy.sh"].executable);
         assert_eq!(
             tree.get("deploy.sh").unwrap(),
-            b"0 cert-manager\n1 gpu-operator\n2 nvsentinel\n3 skyhook\n"
+            b"0 aws-efa-k8s-device-plugin\n1 cert-manager\n2 gpu-operator\n3 nvsentinel\n4 skyhook\n"
         );
         let input = stub.deployed.lock().unwrap().clone().unwrap();
-        assert_eq!(input.components[1].files, ["values.yaml"]);
-        assert_eq!(input.components[1].dependencies, ["cert-manager"]);
+        assert_eq!(input.components[2].files, ["values.yaml"]);
+        assert_eq!(input.components[2].dependencies, ["cert-manager"]);
         let checksums = String::from_utf8(tree.get("checksums.txt").unwrap().to_vec()).unwrap();
         assert_eq!(checksums.lines().count(), paths.len() - 1);
         assert!(!checksums.contains("checksums.txt"));

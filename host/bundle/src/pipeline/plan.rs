@@ -369,10 +369,16 @@ mod tests {
         let names: Vec<&str> = p.components.iter().map(|c| c.input.name.as_str()).collect();
         assert_eq!(
             names,
-            ["cert-manager", "gpu-operator", "nvsentinel", "skyhook"]
+            [
+                "aws-efa-k8s-device-plugin",
+                "cert-manager",
+                "gpu-operator",
+                "nvsentinel",
+                "skyhook"
+            ]
         );
-        let gpu = &p.components[1];
-        assert_eq!((gpu.plugin.as_str(), gpu.order), ("stub-gpu-operator", 1));
+        let gpu = &p.components[2];
+        assert_eq!((gpu.plugin.as_str(), gpu.order), ("stub-gpu-operator", 2));
         assert_eq!(gpu.input.chart.version, "v26.7.0");
         assert_eq!(gpu.input.namespace, "gpu-operator");
         assert_eq!(gpu.input.dependencies, ["cert-manager"]);
@@ -400,8 +406,16 @@ mod tests {
         });
         let p = plan(&recipe, &store, &Stub::default(), &o).unwrap();
         let names: Vec<&str> = p.components.iter().map(|c| c.input.name.as_str()).collect();
-        assert_eq!(names, ["cert-manager", "gpu-operator", "nvsentinel"]);
-        let v = cns_values::from_json(&p.components[1].input.values_json).unwrap();
+        assert_eq!(
+            names,
+            [
+                "aws-efa-k8s-device-plugin",
+                "cert-manager",
+                "gpu-operator",
+                "nvsentinel"
+            ]
+        );
+        let v = cns_values::from_json(&p.components[2].input.values_json).unwrap();
         assert_eq!(v["driver"]["version"], "570.195.03");
 
         let mut o = BundleOptions {
@@ -437,7 +451,12 @@ mod tests {
             "unknown deployer `helm`; available: script, flux"
         );
         let stub = Stub {
-            bundlers: vec!["cert-manager", "gpu-operator", "skyhook"],
+            bundlers: vec![
+                "aws-efa-k8s-device-plugin",
+                "cert-manager",
+                "gpu-operator",
+                "skyhook",
+            ],
             ..Default::default()
         };
         let e = plan(&recipe, &store, &stub, &opts(|_| {})).unwrap_err();
@@ -460,7 +479,7 @@ mod tests {
             r.system_node_toleration = vec!["dedicated=system:NoSchedule".into()];
         });
         let p = plan(&recipe, &store, &Stub::default(), &o).unwrap();
-        let gpu = &p.components[1].input;
+        let gpu = &p.components[2].input;
         assert_eq!(
             gpu.accelerated.node_selector[0].key,
             "nvidia.com/gpu.present"
@@ -475,7 +494,7 @@ mod tests {
             r.accelerated_node_selector = vec!["pool=gpu".into()];
         });
         let p = plan(&recipe, &store, &Stub::default(), &o).unwrap();
-        let gpu = &p.components[1].input;
+        let gpu = &p.components[2].input;
         assert!(gpu.accelerated.node_selector.is_empty());
         assert_eq!(p.clusters, ["a", "b"]);
         let tree = cns_values::to_json(&p.cluster_trees["gpu-operator"]);

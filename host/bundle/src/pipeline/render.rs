@@ -95,20 +95,26 @@ mod tests {
         };
         let p = planned(&stub, true);
         let r = render(&p, &stub).unwrap();
-        assert_eq!(r.len(), 4);
+        assert_eq!(r.len(), 5);
         assert_eq!(
-            cns_values::to_json(&r[0].values),
+            cns_values::to_json(&r[1].values),
             r#"{"extraArgs":["x"],"replicaCount":1}"#
         );
-        assert_eq!(r[0].values["extraArgs"][0], "x");
+        assert_eq!(r[1].values["extraArgs"][0], "x");
         // No values.yaml: the input values pass through unchanged.
         assert_eq!(
-            cns_values::to_json(&r[3].values),
-            p.components[3].input.values_json
+            cns_values::to_json(&r[4].values),
+            p.components[4].input.values_json
         );
         assert_eq!(
             *stub.rendered.lock().unwrap(),
-            ["cert-manager", "gpu-operator", "nvsentinel", "skyhook"],
+            [
+                "aws-efa-k8s-device-plugin",
+                "cert-manager",
+                "gpu-operator",
+                "nvsentinel",
+                "skyhook"
+            ],
             "serial renders in deployment order"
         );
     }
