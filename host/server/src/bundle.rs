@@ -382,21 +382,24 @@ fn request_key(
         ..opts.clone()
     };
     let (recipe, opts) = (recipe.to_yaml(), format!("{opts:?}"));
-    let plugins: Vec<&[u8]> = catalog
-        .plugins()
-        .iter()
-        .map(|p| p.sha256.as_bytes())
-        .collect();
+    key_with_context(&[recipe.as_bytes(), opts.as_bytes()], form, catalog)
+}
+
+/// A cache key over `parts`, the archive form, each plugin's digest, and the recipe data's
+/// and cnsctl's versions: what every bundle depends on besides the request itself.
+fn key_with_context(parts: &[&[u8]], form: Form, catalog: &cns_runtime::Catalog) -> [u8; 32] {
+    let tag = form.etag("");
+    let context = [
+        tag.as_bytes(),
+        cns_recipe::resolve::DATA_VERSION.as_bytes(),
+        env!("CARGO_PKG_VERSION").as_bytes(),
+    ];
     cache::key(
-        [
-            recipe.as_bytes(),
-            opts.as_bytes(),
-            form.etag("").as_bytes(),
-            cns_recipe::resolve::DATA_VERSION.as_bytes(),
-            env!("CARGO_PKG_VERSION").as_bytes(),
-        ]
-        .into_iter()
-        .chain(plugins),
+        parts
+            .iter()
+            .copied()
+            .chain(context)
+            .chain(catalog.plugins().iter().map(|p| p.sha256.as_bytes())),
     )
 }
 
@@ -413,23 +416,15 @@ fn raw_key(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .map_or(&b""[..], |v| v.as_bytes());
-    let plugins: Vec<&[u8]> = catalog
-        .plugins()
-        .iter()
-        .map(|p| p.sha256.as_bytes())
-        .collect();
-    cache::key(
-        [
+    key_with_context(
+        &[
             &b"raw"[..],
             uri.query().unwrap_or_default().as_bytes(),
             content_type,
-            form.etag("").as_bytes(),
             body,
-            cns_recipe::resolve::DATA_VERSION.as_bytes(),
-            env!("CARGO_PKG_VERSION").as_bytes(),
-        ]
-        .into_iter()
-        .chain(plugins),
+        ],
+        form,
+        catalog,
     )
 }
 
