@@ -143,6 +143,48 @@ fn the_predecessors_demo_recipe_gets_a_verdict_per_component() {
     ]));
     assert!(!text.contains("manual") && text.contains("safe"), "{text}");
 
+    // Regenerated with --inherit-from, the recipe keeps skyhook where the predecessor put it:
+    // no longer an identity change, only a version move no record covers.
+    let o = cns(&[
+        "recipe",
+        "--service",
+        "eks",
+        "--accelerator",
+        "h100",
+        "--os",
+        "ubuntu",
+        "--intent",
+        "training",
+        "--inherit-from",
+        "old.yaml",
+        "-o",
+        "kept.yaml",
+    ]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("kept skyhook source `oci://ghcr.io/nvidia`"),
+        "{err}"
+    );
+    assert!(err.contains("kept skyhook chart `skyhook`"), "{err}");
+    let o = cns(&[
+        "upgrade-check",
+        "--from",
+        "old.yaml",
+        "--to",
+        "kept.yaml",
+        "--format",
+        "json",
+    ]);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sky = r["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "skyhook")
+        .unwrap();
+    assert_eq!(sky["verdict"], "unknown", "{sky:#}");
+
     // What cannot be read yet is said, with what to pass instead.
     let o = cns(&["upgrade-check", "--from", "cluster"]);
     assert_eq!(o.status.code(), Some(2));

@@ -29,18 +29,13 @@ pub(crate) struct UpgradeArgs {
 }
 
 /// A recipe from a flag: a bundle directory's recipe.yaml, a file or a ConfigMap.
-fn read(flag: &str, at: &str, kube: &Documents) -> Result<RecipeResult> {
+pub(crate) fn read(flag: &str, at: &str, kube: &Documents) -> Result<RecipeResult> {
     if at == "cluster" {
         bail!(
             "{flag} cluster: reading what a cluster runs (Helm release Secrets, Argo CD Applications, Flux HelmReleases) is not implemented yet; pass the recipe or the bundle directory it was installed from"
         );
     }
-    let path = std::path::Path::new(at);
-    let loc = if path.is_dir() {
-        Location::File(path.join("recipe.yaml"))
-    } else {
-        Location::parse(at).map_err(anyhow::Error::msg)?
-    };
+    let loc = Location::recipe_at(at).map_err(anyhow::Error::msg)?;
     kube.read_recipe(Some(&loc))
         .with_context(|| format!("{flag} `{at}`"))
 }

@@ -27,6 +27,15 @@ impl fmt::Display for Location {
 }
 
 impl Location {
+    /// Where a recipe is: [`Location::parse`], except that a directory is a bundle, whose
+    /// recipe is its `recipe.yaml`.
+    pub fn recipe_at(s: &str) -> Result<Location, String> {
+        match Location::parse(s)? {
+            Location::File(p) if p.is_dir() => Ok(Location::File(p.join("recipe.yaml"))),
+            other => Ok(other),
+        }
+    }
+
     /// A value parser for flags: `cm://…` must be a valid URI; anything else is a path.
     pub fn parse(s: &str) -> Result<Location, String> {
         if CmUri::is_cm(s) {

@@ -1,6 +1,7 @@
 //! A recipe as a person asks for it (`cnsctl recipe`): the criteria given, the rest detected
-//! from a snapshot, resolved; the criteria it leaves open said (or refused when strict); and
-//! the GPU driver pinned to what the snapshot measured where the recipe leaves it open.
+//! from a snapshot, resolved; the criteria it leaves open said (or refused when strict); the
+//! GPU driver pinned to what the snapshot measured where the recipe leaves it open; and, with
+//! a recipe the cluster runs, each component kept where it is installed ([`inherit`]).
 
 use crate::pin::DriverPin;
 use crate::{Criteria, Error, RecipeResult, Result, Store};
@@ -21,6 +22,8 @@ pub struct Ask<'a> {
     pub snapshot: Option<(&'a str, &'a Snapshot)>,
     /// `--criteria-strict`: refuse a recipe that leaves criteria open.
     pub strict: bool,
+    /// `--inherit-from`: the recipe the cluster was installed from (see [`inherit`]).
+    pub inherit_from: Option<&'a RecipeResult>,
 }
 
 /// Something the person should read, in the order it was found.
@@ -108,7 +111,54 @@ pub fn ask(store: &Store, ask: Ask<'_>, mut say: impl FnMut(Note)) -> Result<Rec
             ),
         }
     }
+    if let Some(from) = ask.inherit_from {
+        for kept in inherit(&mut recipe, from) {
+            note(false, kept);
+        }
+    }
     Ok(recipe)
+}
+
+/// Keep each component of `recipe` that `from` also has where `from` installed it: its
+/// namespace, chart and source (an OCI source without a chart, the predecessor's form, is
+/// split into the registry path and the chart). The release name is the component's own, so
+/// it cannot move. Returns a line per field kept that differs from what `recipe` had.
+pub fn inherit(recipe: &mut RecipeResult, from: &RecipeResult) -> Vec<String> {
+    let mut kept = Vec::new();
+    for c in recipe.component_refs.iter_mut() {
+        let Some(old) = from.component(&c.name) else {
+            continue;
+        };
+        let (source, chart) = match (old.source.as_deref(), old.chart.as_deref()) {
+            (Some(src), None) if src.starts_with("oci://") => {
+                let src = src.trim_end_matches('/');
+                match src.rsplit_once('/') {
+                    Some((repo, chart)) if repo.len() > "oci://".len() => {
+                        (Some(repo.to_string()), Some(chart.to_string()))
+                    }
+                    _ => (Some(src.to_string()), None),
+                }
+            }
+            (s, ch) => (s.map(str::to_string), ch.map(str::to_string)),
+        };
+        for (field, new, old) in [
+            ("namespace", &mut c.namespace, old.namespace.clone()),
+            ("source", &mut c.source, source),
+            ("chart", &mut c.chart, chart),
+        ] {
+            if let Some(old) = old
+                && new.as_deref() != Some(old.as_str())
+            {
+                kept.push(format!(
+                    "kept {} {field} `{old}` from the installed recipe (the recipe data says `{}`)",
+                    c.name,
+                    new.as_deref().unwrap_or("(default)")
+                ));
+                *new = Some(old);
+            }
+        }
+    }
+    kept
 }
 
 #[cfg(test)]
@@ -143,6 +193,38 @@ mod tests {
             ..open
         };
         let e = ask(&store, strict, |_| {}).unwrap_err();
+        // Inherited from an installed recipe: the predecessor's skyhook stays where it is.
+        let mut installed = ask(&store, full, |_| {}).unwrap();
+        let sky = installed
+            .component_refs
+            .iter_mut()
+            .find(|c| c.name == "skyhook")
+            .unwrap();
+        sky.source = Some("oci://ghcr.io/nvidia/skyhook".into());
+        sky.chart = None;
+        sky.namespace = Some("skyhook-system".into());
+        let mut said = Vec::new();
+        let r = ask(
+            &store,
+            Ask {
+                inherit_from: Some(&installed),
+                ..full
+            },
+            |n| said.push(n.text),
+        )
+        .unwrap();
+        let sky = r.component("skyhook").unwrap();
+        assert_eq!(sky.source.as_deref(), Some("oci://ghcr.io/nvidia"));
+        assert_eq!(sky.chart.as_deref(), Some("skyhook"));
+        assert_eq!(sky.namespace.as_deref(), Some("skyhook-system"));
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(
+            said[0].starts_with("kept skyhook namespace `skyhook-system`"),
+            "{said:?}"
+        );
+        // Nothing differs: nothing said.
+        let mut same = r.clone();
+        assert!(inherit(&mut same, &r).is_empty());
         assert!(
             e.to_string()
                 .starts_with("--criteria-strict: the recipe for"),
