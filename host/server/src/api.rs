@@ -43,6 +43,11 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "/v1/bundle",
         "the bundle of a recipe, as a zip (or tar.gz)",
     ),
+    (
+        "POST",
+        "/v1/upgrade-check",
+        "whether a cluster can move from one recipe to another: a verdict per component",
+    ),
     ("GET", "/health", "liveness"),
     (
         "GET",
@@ -64,6 +69,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/recipe", get(recipe_get).post(recipe_post))
         .route("/v1/query", get(query_get).post(query_post))
         .route("/v1/bundle", post(bundle))
+        .route("/v1/upgrade-check", post(crate::upgrade::upgrade_check))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))

@@ -13,6 +13,7 @@ mod http;
 mod limit;
 mod metrics;
 mod recipe;
+mod upgrade;
 
 use anyhow::{Context, Result};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};

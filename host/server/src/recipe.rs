@@ -124,7 +124,7 @@ fn body_pairs(doc: Value) -> Result<Vec<(String, String)>, ApiError> {
 
 /// A recipe-library error as an answer: unknown criteria are 400 naming the field and the
 /// valid values; criteria the data has nothing for are 404 `NO_MATCHING_RULE`.
-fn recipe_error(e: cns_recipe::Error) -> ApiError {
+pub(crate) fn recipe_error(e: cns_recipe::Error) -> ApiError {
     use cns_recipe::Error as E;
     match &e {
         E::UnknownCriteria {
