@@ -4,7 +4,7 @@
 use super::images::{Selection, compute};
 use crate::opts::{OutputFormat, RecipeDataOpts, print_json};
 use crate::outcome::Outcome;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use cns_bundle::images::{Copy, MirrorPlan};
 use cns_oci::mirror::{Job, Report};
@@ -61,20 +61,10 @@ pub(crate) fn run(
         .map(|c| (c.input.name.as_str(), &c.input.chart));
     let MirrorPlan { copies, skipped } =
         cns_bundle::images::mirror_plan(&computed.inv, charts, &to, from.as_deref());
-    let reference = |c: &Copy, r: &str| {
-        cns_oci::OciRef::parse(&format!("oci://{r}")).with_context(|| c.what.clone())
-    };
     let jobs = copies
         .iter()
-        .map(|c| {
-            Ok(Job {
-                what: c.what.clone(),
-                from: reference(c, &c.from)?,
-                to: reference(c, &c.to)?,
-                expect: c.expect.clone(),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(|c: &Copy| Job::parse(&c.what, &c.from, &c.to, c.expect.clone()))
+        .collect::<cns_oci::Result<Vec<_>>>()?;
     for s in &skipped {
         crate::ui::status(&format!("warning: not copied: {s}"));
     }

@@ -3,7 +3,7 @@
 
 use crate::opts::{OutputFormat, PushArgs, RegistryArgs, print_json};
 use crate::outcome::Outcome;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use cns_files::FileTree;
 use cns_oci::archive::UnpackLimits;
@@ -283,27 +283,14 @@ pub(crate) fn verify(cmd: VerifyCmd) -> Result<Outcome> {
 
 /// `cnsctl generate-key-pair`.
 pub(crate) fn generate_key_pair(cmd: KeyPairCmd) -> Result<Outcome> {
-    let (key_path, pub_path) = (
-        PathBuf::from(format!("{}.key", cmd.output_key_prefix)),
-        PathBuf::from(format!("{}.pub", cmd.output_key_prefix)),
-    );
-    for p in [&key_path, &pub_path] {
-        if p.exists() && !cmd.force {
-            bail!("`{}` exists; use --force to overwrite", p.display());
-        }
-    }
     let pw = key_password().context(
         "set CNS_SIGN_PASSWORD (or COSIGN_PASSWORD) to the password that encrypts the private key (it may be empty)",
     )?;
-    let (private, public) = sign::generate_key_pair(pw.as_bytes())?;
-    cns_files::write_private(&key_path, private.as_bytes())
-        .with_context(|| format!("failed to write `{}`", key_path.display()))?;
-    cns_files::write_atomic(&pub_path, public.as_bytes())
-        .with_context(|| format!("failed to write `{}`", pub_path.display()))?;
+    let (key, public) = cns_oci::publish::write_key_pair(&cmd.output_key_prefix, cmd.force, &pw)?;
     crate::ui::status(&format!(
         "wrote {} (encrypted private key) and {} (public key)",
-        key_path.display(),
-        pub_path.display()
+        key.display(),
+        public.display()
     ));
     Ok(Outcome::Success)
 }

@@ -293,6 +293,28 @@ pub struct Job {
     pub expect: Option<String>,
 }
 
+impl Job {
+    /// A copy of `what` from the reference `from` to `to` (both `REGISTRY/REPOSITORY:TAG` or
+    /// `@DIGEST`, without `oci://`), expecting the `expect` digest at the source when given.
+    pub fn parse(what: &str, from: &str, to: &str, expect: Option<String>) -> Result<Job> {
+        let reference = |r: &str| {
+            OciRef::parse(&format!("oci://{r}")).map_err(|e| match e {
+                Error::Reference { reference, reason } => Error::Reference {
+                    reference,
+                    reason: format!("{reason} ({what})"),
+                },
+                other => other,
+            })
+        };
+        Ok(Job {
+            what: what.to_string(),
+            from: reference(from)?,
+            to: reference(to)?,
+            expect,
+        })
+    }
+}
+
 /// What `mirror` did, or in a dry run would do: the answer a pipeline reads
 /// (`mirror --format json`, schemas/output/mirror.schema.json).
 #[derive(Debug, Clone, Serialize)]

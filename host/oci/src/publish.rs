@@ -15,6 +15,32 @@ pub fn key_password() -> Option<String> {
         .ok()
 }
 
+/// Write a new key pair as `PREFIX.key` (the private key, encrypted with `password`, cosign's
+/// format, mode 0600) and `PREFIX.pub`, refusing to replace either unless `force`. Returns
+/// both paths.
+pub fn write_key_pair(prefix: &str, force: bool, password: &str) -> Result<(PathBuf, PathBuf)> {
+    let (key_path, pub_path) = (
+        PathBuf::from(format!("{prefix}.key")),
+        PathBuf::from(format!("{prefix}.pub")),
+    );
+    for p in [&key_path, &pub_path] {
+        if p.exists() && !force {
+            return Err(Error::Key {
+                path: p.display().to_string(),
+                reason: "exists; use --force to overwrite".into(),
+            });
+        }
+    }
+    let (private, public) = sign::generate_key_pair(password.as_bytes())?;
+    let write_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |source: std::io::Error| Error::WriteFile { path, source }
+    };
+    cns_files::write_private(&key_path, private.as_bytes()).map_err(write_error(&key_path))?;
+    cns_files::write_atomic(&pub_path, public.as_bytes()).map_err(write_error(&pub_path))?;
+    Ok((key_path, pub_path))
+}
+
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
         path: path.display().to_string(),
