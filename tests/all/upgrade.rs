@@ -49,6 +49,19 @@ deploymentOrder:
 - skyhook
 ";
 
+/// `cnsctl recipe` for the criteria of [`PREDECESSOR`].
+const RECIPE_FOR_PREDECESSOR: &[&str] = &[
+    "recipe",
+    "--service",
+    "eks",
+    "--accelerator",
+    "h100",
+    "--os",
+    "ubuntu",
+    "--intent",
+    "training",
+];
+
 #[test]
 fn the_predecessors_demo_recipe_gets_a_verdict_per_component() {
     let tmp = tempdir();
@@ -118,19 +131,7 @@ fn the_predecessors_demo_recipe_gets_a_verdict_per_component() {
     assert!(text.contains("targetRevision"), "{text}");
 
     // A bundle directory as FROM, and the same recipe on both sides: every component safe.
-    let o = cns(&[
-        "recipe",
-        "--service",
-        "eks",
-        "--accelerator",
-        "h100",
-        "--os",
-        "ubuntu",
-        "--intent",
-        "training",
-        "-o",
-        "new.yaml",
-    ]);
+    let o = cns(&[RECIPE_FOR_PREDECESSOR, &["-o", "new.yaml"]].concat());
     assert!(o.status.success(), "{}", describe(&o));
     let o = cns(&["bundle", "-r", "new.yaml", "-o", "bundle"]);
     assert!(o.status.success(), "{}", describe(&o));
@@ -146,20 +147,10 @@ fn the_predecessors_demo_recipe_gets_a_verdict_per_component() {
     // Regenerated with --inherit-from, the recipe keeps skyhook where the predecessor put it:
     // no longer an identity change, only a version move no record covers.
     let o = cns(&[
-        "recipe",
-        "--service",
-        "eks",
-        "--accelerator",
-        "h100",
-        "--os",
-        "ubuntu",
-        "--intent",
-        "training",
-        "--inherit-from",
-        "old.yaml",
-        "-o",
-        "kept.yaml",
-    ]);
+        RECIPE_FOR_PREDECESSOR,
+        &["--inherit-from", "old.yaml", "-o", "kept.yaml"],
+    ]
+    .concat());
     assert!(o.status.success(), "{}", describe(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -20,7 +20,7 @@ pub(crate) struct UpgradeArgs {
     #[arg(long, value_name = "FILE|DIR|cm://NS/NAME")]
     to: Option<String>,
     /// The deployer whose steps to list.
-    #[arg(short, long, value_name = "NAME", default_value = "script", value_parser = ["script", "argocd", "flux"])]
+    #[arg(short, long, value_name = "NAME", default_value = "script", value_parser = cns_recipe::upgrade::DEPLOYERS)]
     deployer: String,
     /// Output: a table with the steps (default), or the report as json or yaml
     /// (schemas/output/upgrade-check.schema.json).

@@ -18,6 +18,9 @@ pub enum Error {
         /// What is expected.
         reason: String,
     },
+    /// A node selector or toleration flag that does not parse (the bundle's flags read alike).
+    #[error(transparent)]
+    Flag(#[from] cns_recipe::scheduling::FlagError),
     /// A flag the agent cannot run without is missing.
     #[error("{flag} is needed: {reason}")]
     MissingOption {

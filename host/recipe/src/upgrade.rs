@@ -169,21 +169,28 @@ pub struct Identity {
     pub manifests: Vec<String>,
 }
 
+/// The deployers whose steps records give (`steps.script`, `.argocd`, `.flux`).
+pub const DEPLOYERS: [&str; 3] = ["script", "argocd", "flux"];
+
+/// The registry's chart defaults for `name`, if it knows the component.
+fn registry_defaults<'s>(
+    store: &'s Store,
+    name: &str,
+) -> Option<&'s crate::registry::HelmDefaults> {
+    store.registry().ok()?.get(name).map(|d| &d.helm)
+}
+
 fn identity(c: &ComponentRef, store: &Store) -> Identity {
-    let defaults = store
-        .registry()
-        .ok()
-        .and_then(|r| r.get(&c.name))
-        .map(|d| d.helm.clone());
+    let defaults = registry_defaults(store, &c.name);
     let namespace = c
         .namespace
         .clone()
-        .or_else(|| defaults.as_ref().map(|d| d.namespace.clone()))
+        .or_else(|| defaults.map(|d| d.namespace.clone()))
         .unwrap_or_else(|| c.name.clone());
     let source = c
         .source
         .clone()
-        .or_else(|| defaults.as_ref().map(|d| d.repository.clone()))
+        .or_else(|| defaults.map(|d| d.repository.clone()))
         .unwrap_or_default();
     let source = source.trim_end_matches('/');
     // An OCI source without a chart name is the chart itself (the predecessor's form,
@@ -195,7 +202,7 @@ fn identity(c: &ComponentRef, store: &Store) -> Identity {
             "{source} {}",
             chart
                 .map(str::to_string)
-                .or_else(|| defaults.as_ref().map(|d| d.chart.clone()))
+                .or_else(|| defaults.map(|d| d.chart.clone()))
                 .unwrap_or_else(|| c.name.clone())
         ),
     };
@@ -276,11 +283,8 @@ pub fn check(
         let version = |c: Option<&ComponentRef>| {
             c.map(|c| {
                 c.version.clone().unwrap_or_else(|| {
-                    store
-                        .registry()
-                        .ok()
-                        .and_then(|r| r.get(&c.name))
-                        .map(|d| d.helm.version.clone())
+                    registry_defaults(store, &c.name)
+                        .map(|d| d.version.clone())
                         .unwrap_or_default()
                 })
             })

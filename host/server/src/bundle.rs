@@ -291,9 +291,11 @@ pub(crate) async fn bundle(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    // The same bytes asked before: the answer without parsing anything.
-    let raw = raw_key(&uri, &headers, &body, form, &catalog);
-    if let Some(hit) = s.bundles.get_raw(&raw) {
+    // With the cache on, the same bytes asked before: the answer without parsing anything.
+    // With it off, no key is computed at all.
+    let cached = s.bundles.enabled();
+    let raw = cached.then(|| raw_key(&uri, &headers, &body, form, &catalog));
+    if let Some(hit) = raw.as_ref().and_then(|raw| s.bundles.get_raw(raw)) {
         s.metrics.cache_hits.inc();
         return Ok(respond(&hit, form, if_none_match.as_deref(), start));
     }
@@ -305,13 +307,13 @@ pub(crate) async fn bundle(
     .await?;
     let request = bundle_request(&pairs, &bundlers)?;
     let (mut opts, _) = request.validate(&recipe).map_err(|e| request_error(&e))?;
-    let key = request_key(&recipe, &opts, &catalog, form);
-    if let Some(hit) = s.bundles.get(&key) {
-        s.metrics.cache_hits.inc();
-        s.bundles.alias(raw, key);
-        return Ok(respond(&hit, form, if_none_match.as_deref(), start));
-    }
-    if s.bundles.enabled() {
+    let keys = raw.map(|raw| (raw, request_key(&recipe, &opts, &catalog, form)));
+    if let Some((raw, key)) = keys {
+        if let Some(hit) = s.bundles.get(&key) {
+            s.metrics.cache_hits.inc();
+            s.bundles.alias(raw, key);
+            return Ok(respond(&hit, form, if_none_match.as_deref(), start));
+        }
         s.metrics.cache_misses.inc();
     }
 
@@ -357,7 +359,7 @@ pub(crate) async fn bundle(
     })?;
     s.metrics.bundles.inc();
     let answer = Arc::new(answer);
-    if s.bundles.enabled() {
+    if let Some((raw, key)) = keys {
         let kept = s.bundles.insert(key, answer.clone());
         s.metrics.cache_evictions.inc_by(kept.evicted as u64);
         s.metrics.cache_bytes.set(kept.bytes as i64);

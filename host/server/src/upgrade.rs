@@ -9,15 +9,13 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use cns_recipe::RecipeResult;
+use cns_recipe::upgrade::DEPLOYERS;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long checking may take (it reads recipes and records; no plugin runs).
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The deployers whose steps the records give.
-const DEPLOYERS: [&str; 3] = ["script", "argocd", "flux"];
 
 /// One recipe of the body, by its key: held to the published recipe schema (as the OpenAPI
 /// document states it), then read.

@@ -78,22 +78,15 @@ impl AgentOptions {
             Some(u) => u,
             None => CmUri::parse(&format!("cm://{ns}/cns-snapshot"))?,
         };
-        let flag = |e: cns_recipe::scheduling::FlagError| Error::InvalidOption {
-            flag: e.flag,
-            value: e.value,
-            reason: e.reason,
-        };
         let node_selector =
-            cns_recipe::scheduling::parse_selectors("--node-selector", &f.node_selector)
-                .map_err(flag)?;
+            cns_recipe::scheduling::parse_selectors("--node-selector", &f.node_selector)?;
         if node_selector.is_empty() {
             warn(&format!(
                 "no --node-selector: the agent runs on a node labelled {}={} (set by GPU Feature Discovery)",
                 DEFAULT_NODE_SELECTOR.0, DEFAULT_NODE_SELECTOR.1
             ));
         }
-        let tolerations = cns_recipe::scheduling::parse_tolerations("--toleration", &f.toleration)
-            .map_err(flag)?
+        let tolerations = cns_recipe::scheduling::parse_tolerations("--toleration", &f.toleration)?
             .into_iter()
             .map(|t| Toleration {
                 key: t.key,
