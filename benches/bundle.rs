@@ -51,6 +51,7 @@ fn opts(deployer: &str, parallel: bool) -> BundleOptions {
         parallel,
         clusters: Vec::new(),
         registry_mirror: None,
+        upgrade_from: None,
     }
 }
 

@@ -53,6 +53,16 @@ pub enum Error {
         /// A valid order.
         expected: Vec<String>,
     },
+    /// `--upgrade-from`: a transition record blocks the move of these components.
+    #[error(
+        "--upgrade-from `{from}`: the move is blocked for {components}; pass --allow-blocked to bundle anyway"
+    )]
+    UpgradeBlocked {
+        /// What was named as installed.
+        from: String,
+        /// Each blocked component with the record's reason.
+        components: String,
+    },
     /// A recipe-data problem.
     #[error(transparent)]
     Recipe(#[from] cns_recipe::Error),

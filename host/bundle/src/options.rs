@@ -99,6 +99,21 @@ pub struct BundleOptions {
     /// is pointed at the mirror (values at the registry's `mirror` paths, operator custom
     /// resources among the manifests).
     pub registry_mirror: Option<String>,
+    /// `--upgrade-from`: what runs now. The move to this bundle is judged
+    /// ([`cns_recipe::upgrade`]); the bundle gets `UPGRADING.md`, and a `blocked` move is
+    /// refused unless allowed.
+    pub upgrade_from: Option<UpgradeFrom>,
+}
+
+/// What a bundle made with `--upgrade-from` upgrades.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeFrom {
+    /// How the user named it (`UPGRADING.md` says what it was checked against).
+    pub label: String,
+    /// Each installed component.
+    pub installed: Vec<cns_recipe::upgrade::Installed>,
+    /// `--allow-blocked`: bundle even where a record says `blocked`.
+    pub allow_blocked: bool,
 }
 
 /// Parse `key=value` node selectors (repeatable) into a sorted map

@@ -275,6 +275,7 @@ impl BundleRequest {
                 .as_deref()
                 .map(|m| parse_mirror("--registry-mirror", m))
                 .transpose()?,
+            upgrade_from: None,
         })
     }
 

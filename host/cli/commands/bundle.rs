@@ -137,6 +137,18 @@ pub(crate) struct BundleArgs {
     #[arg(long)]
     pub(crate) resolve_digests: bool,
 
+    /// What the cluster runs now (a recipe FILE or cm://NS/NAME, a bundle DIR, or `cluster`
+    /// through --kubeconfig): the move to this bundle is judged as `cnsctl upgrade-check`
+    /// does, the bundle gets UPGRADING.md (the steps for its deployer, in deployment order),
+    /// and a move a record blocks is refused.
+    #[arg(long, value_name = "FILE|DIR|cm://NS/NAME|cluster")]
+    pub(crate) upgrade_from: Option<String>,
+
+    /// With --upgrade-from: bundle even where a transition record says `blocked`
+    /// (UPGRADING.md still says why).
+    #[arg(long, requires = "upgrade_from")]
+    pub(crate) allow_blocked: bool,
+
     #[command(flatten)]
     pub(crate) plugins: PluginOpts,
 
@@ -195,6 +207,14 @@ pub(crate) fn run(
                 added.join(", ")
             ));
         }
+    }
+    if let Some(at) = &args.upgrade_from {
+        let running = super::upgrade::running("--upgrade-from", at, kube, &store, Some(&recipe))?;
+        opts.upgrade_from = Some(cns_bundle::options::UpgradeFrom {
+            label: at.clone(),
+            installed: running.installed,
+            allow_blocked: args.allow_blocked,
+        });
     }
     // Everything the push needs is checked before any plugin runs.
     let push = match args.output.to_str().filter(|s| s.starts_with("oci://")) {

@@ -47,11 +47,15 @@ pub(crate) struct RecipeArgs {
     /// Refuse a recipe with open criteria (any criterion left `any`) instead of warning.
     #[arg(long, env = "CNSCTL_CRITERIA_STRICT", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
     criteria_strict: bool,
-    /// The recipe the cluster was installed from (FILE, a bundle DIR or cm://NS/NAME): each
-    /// component it has keeps its namespace, chart and source, so a regenerated recipe never
-    /// moves what is installed; what was kept is printed. `cnsctl upgrade-check` then judges
-    /// the versions.
-    #[arg(long, value_name = "FILE|DIR|cm://NS/NAME", conflicts_with = "list")]
+    /// What the cluster runs: the recipe it was installed from (FILE or cm://NS/NAME), the
+    /// bundle DIR, or `cluster` (read through --kubeconfig): each component it has keeps its
+    /// namespace, chart and source, so a regenerated recipe never moves what is installed;
+    /// what was kept is printed. `cnsctl upgrade-check` then judges the versions.
+    #[arg(
+        long,
+        value_name = "FILE|DIR|cm://NS/NAME|cluster",
+        conflicts_with = "list"
+    )]
     inherit_from: Option<String>,
 }
 
@@ -71,7 +75,7 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> 
     let installed = args
         .inherit_from
         .as_deref()
-        .map(|at| super::upgrade::read("--inherit-from", at, kube))
+        .map(|at| super::upgrade::running("--inherit-from", at, kube, &store, None))
         .transpose()?;
     let recipe = cns_recipe::ask::ask(
         &store,
@@ -82,7 +86,7 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> 
             intent: args.intent.as_deref(),
             snapshot: snapshot.as_ref().map(|(n, s)| (n.as_str(), s)),
             strict: args.criteria_strict,
-            inherit_from: installed.as_ref(),
+            inherit_from: installed.as_ref().map(|r| r.installed.as_slice()),
         },
         |n| match n.warning {
             true => crate::ui::warn(&n.text),

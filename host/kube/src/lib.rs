@@ -1,7 +1,8 @@
 //! cnsctl's Kubernetes edge, on kube's client: finding the cluster (`--kubeconfig`,
 //! `KUBECONFIG`, `~/.kube/config`, in-cluster), `cm://NAMESPACE/NAME` ConfigMap storage
 //! ([`cm`]), documents at a file or `cm://` location ([`location`]), the K8s snapshot
-//! collector ([`collect`]) and the snapshot agent Job ([`agent`]).
+//! collector ([`collect`]), the snapshot agent Job ([`agent`]) and what a cluster runs
+//! ([`installed`]).
 //!
 //! The API is blocking: each [`Cluster`] owns a small Tokio runtime and runs kube's async
 //! calls on it, so the CLI stays synchronous like the rest of cnsctl.
@@ -10,6 +11,7 @@ pub mod agent;
 pub mod cm;
 pub mod collect;
 mod error;
+pub mod installed;
 pub mod location;
 
 pub use error::{Error, Result};

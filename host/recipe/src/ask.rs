@@ -4,6 +4,7 @@
 //! a recipe the cluster runs, each component kept where it is installed ([`inherit`]).
 
 use crate::pin::DriverPin;
+use crate::upgrade::Installed;
 use crate::{Criteria, Error, RecipeResult, Result, Store};
 use cns_snapshot::document::Snapshot;
 
@@ -22,8 +23,8 @@ pub struct Ask<'a> {
     pub snapshot: Option<(&'a str, &'a Snapshot)>,
     /// `--criteria-strict`: refuse a recipe that leaves criteria open.
     pub strict: bool,
-    /// `--inherit-from`: the recipe the cluster was installed from (see [`inherit`]).
-    pub inherit_from: Option<&'a RecipeResult>,
+    /// `--inherit-from`: what the cluster runs (see [`inherit`]).
+    pub inherit_from: Option<&'a [Installed]>,
 }
 
 /// Something the person should read, in the order it was found.
@@ -119,38 +120,26 @@ pub fn ask(store: &Store, ask: Ask<'_>, mut say: impl FnMut(Note)) -> Result<Rec
     Ok(recipe)
 }
 
-/// Keep each component of `recipe` that `from` also has where `from` installed it: its
-/// namespace, chart and source (an OCI source without a chart, the predecessor's form, is
-/// split into the registry path and the chart). The release name is the component's own, so
-/// it cannot move. Returns a line per field kept that differs from what `recipe` had.
-pub fn inherit(recipe: &mut RecipeResult, from: &RecipeResult) -> Vec<String> {
+/// Keep each component of `recipe` that `from` (what is installed: from a recipe, a bundle
+/// or a cluster) also has where it is installed: its namespace, chart and source, where
+/// known. The release name is the component's own, so it cannot move. Returns a line per
+/// field kept that differs from what `recipe` had.
+pub fn inherit(recipe: &mut RecipeResult, from: &[Installed]) -> Vec<String> {
     let mut kept = Vec::new();
     for c in recipe.component_refs.iter_mut() {
-        let Some(old) = from.component(&c.name) else {
+        let Some(old) = from.iter().find(|i| i.name == c.name) else {
             continue;
         };
-        let (source, chart) = match (old.source.as_deref(), old.chart.as_deref()) {
-            (Some(src), None) if src.starts_with("oci://") => {
-                let src = src.trim_end_matches('/');
-                match src.rsplit_once('/') {
-                    Some((repo, chart)) if repo.len() > "oci://".len() => {
-                        (Some(repo.to_string()), Some(chart.to_string()))
-                    }
-                    _ => (Some(src.to_string()), None),
-                }
-            }
-            (s, ch) => (s.map(str::to_string), ch.map(str::to_string)),
-        };
         for (field, new, old) in [
-            ("namespace", &mut c.namespace, old.namespace.clone()),
-            ("source", &mut c.source, source),
-            ("chart", &mut c.chart, chart),
+            ("namespace", &mut c.namespace, Some(old.namespace.clone())),
+            ("source", &mut c.source, old.source.clone()),
+            ("chart", &mut c.chart, old.chart.clone()),
         ] {
             if let Some(old) = old
                 && new.as_deref() != Some(old.as_str())
             {
                 kept.push(format!(
-                    "kept {} {field} `{old}` from the installed recipe (the recipe data says `{}`)",
+                    "kept {} {field} `{old}` from what is installed (the recipe data says `{}`)",
                     c.name,
                     new.as_deref().unwrap_or("(default)")
                 ));
@@ -207,7 +196,7 @@ mod tests {
         let r = ask(
             &store,
             Ask {
-                inherit_from: Some(&installed),
+                inherit_from: Some(&crate::upgrade::of_recipe(&installed, &store)),
                 ..full
             },
             |n| said.push(n.text),
@@ -224,7 +213,7 @@ mod tests {
         );
         // Nothing differs: nothing said.
         let mut same = r.clone();
-        assert!(inherit(&mut same, &r).is_empty());
+        assert!(inherit(&mut same, &crate::upgrade::of_recipe(&r, &store)).is_empty());
         assert!(
             e.to_string()
                 .starts_with("--criteria-strict: the recipe for"),

@@ -77,6 +77,10 @@ fn kind_of(resource: &str) -> &'static str {
         "clusterroles" => "ClusterRole",
         "clusterrolebindings" => "ClusterRoleBinding",
         "clusterpolicies" => "ClusterPolicy",
+        "secrets" => "Secret",
+        "applications" => "Application",
+        "helmreleases" => "HelmRelease",
+        "helmrepositories" => "HelmRepository",
         _ => "Unknown",
     }
 }

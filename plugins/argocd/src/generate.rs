@@ -21,7 +21,7 @@
 
 use cns_plugin_sdk::deploy::{
     BundleSource, cluster_values, clusters, dns_label, flag, has_manifests, option, ordered,
-    placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
+    origin_labels, placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::deep_merge;
 use cns_plugin_sdk::values::{Value, json};
@@ -208,6 +208,7 @@ pub fn application(
         "metadata": {
             "name": set.app_name(&c.name),
             "namespace": set.namespace,
+            "labels": origin_labels(c),
             "annotations": {"argocd.argoproj.io/sync-wave": c.order.to_string()},
             "finalizers": ["resources-finalizer.argocd.argoproj.io"],
         },

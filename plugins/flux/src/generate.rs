@@ -24,7 +24,7 @@
 
 use cns_plugin_sdk::deploy::{
     BundleSource, cluster_values, clusters, dns_label, flag, has_manifests, option, ordered,
-    placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
+    origin_labels, placeholder_help, pod_security, pod_security_labels, readme_head, yaml_doc,
 };
 use cns_plugin_sdk::values::{Value, json};
 use cns_plugin_sdk::{BundleFile, Component, Deployment, PluginError, file};
@@ -115,7 +115,7 @@ pub fn helm_release(
     Ok(json!({
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
-        "metadata": {"name": c.name, "namespace": FLUX_NAMESPACE},
+        "metadata": {"name": c.name, "namespace": FLUX_NAMESPACE, "labels": origin_labels(c)},
         "spec": spec,
     }))
 }

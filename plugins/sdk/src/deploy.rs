@@ -53,6 +53,40 @@ pub fn pod_security_labels(level: &str) -> Value {
     Value::Object(m)
 }
 
+/// Label naming the component an object (an Argo CD `Application`, a Flux `HelmRelease`)
+/// installs; `cnsctl upgrade-check --from cluster` finds what a bundle installed by it.
+pub const COMPONENT_LABEL: &str = "cns.nvidia.com/component";
+/// Label with the chart version the object installs.
+pub const VERSION_LABEL: &str = "cns.nvidia.com/version";
+
+/// The labels of an object that installs `c`: made by cnsctl, the component and its
+/// version (a chart version is a valid label value: at most 63 of `[A-Za-z0-9._-]`; longer
+/// or other versions are cut to what a label allows).
+pub fn origin_labels(c: &crate::Component) -> Value {
+    let version: String = c
+        .chart
+        .version
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-') {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect();
+    let version = version.trim_matches(|ch: char| !ch.is_ascii_alphanumeric());
+    let mut m = values::Map::new();
+    m.insert(
+        "app.kubernetes.io/managed-by".into(),
+        Value::String("cnsctl".into()),
+    );
+    m.insert(COMPONENT_LABEL.into(), Value::String(c.name.clone()));
+    m.insert(VERSION_LABEL.into(), Value::String(version.to_string()));
+    Value::Object(m)
+}
+
 /// The clusters sharing this bundle (`--cluster-values`), empty when it is one cluster's.
 pub fn clusters(input: &Deployment) -> &[String] {
     &input.clusters

@@ -10,7 +10,9 @@ use cns_runtime::values::to_wit;
 
 /// Step 3 of the pipeline: the component files under their folders, the deployer's files,
 /// `images.lock.yaml` from `inv` (taken with [`inventory`](super::inventory()) and perhaps
-/// completed with digests by the caller), `recipe.yaml` and `checksums.txt`.
+/// completed with digests by the caller), `recipe.yaml`, `bundle-info.yaml` (what the bundle
+/// installs, for a later upgrade-check), `UPGRADING.md` with `--upgrade-from`, and
+/// `checksums.txt`.
 pub fn assemble<B: Backend + ?Sized>(
     recipe: &RecipeResult,
     plan: &Plan,
@@ -77,6 +79,25 @@ pub fn assemble<B: Backend + ?Sized>(
         false,
         "cnsctl",
     )?;
+    tree.add(
+        cns_recipe::upgrade::BUNDLE_INFO.into(),
+        plan.info.to_yaml().into_bytes(),
+        false,
+        "cnsctl",
+    )?;
+    if let Some((from, report)) = &plan.upgrade {
+        let order: Vec<String> = plan
+            .components
+            .iter()
+            .map(|c| c.input.name.clone())
+            .collect();
+        tree.add(
+            "UPGRADING.md".into(),
+            report.markdown(from, &order).into_bytes(),
+            false,
+            "cnsctl",
+        )?;
+    }
     tree.seal()?;
     Ok(tree)
 }
@@ -111,6 +132,7 @@ mod tests {
             paths,
             [
                 "aws-efa-k8s-device-plugin/values.yaml",
+                "bundle-info.yaml",
                 "cert-manager/values.yaml",
                 "checksums.txt",
                 "deploy.sh",
@@ -132,6 +154,58 @@ mod tests {
         let checksums = String::from_utf8(tree.get("checksums.txt").unwrap().to_vec()).unwrap();
         assert_eq!(checksums.lines().count(), paths.len() - 1);
         assert!(!checksums.contains("checksums.txt"));
+    }
+
+    #[test]
+    fn bundle_info_says_what_is_installed_and_upgrade_from_adds_the_steps() {
+        use cns_recipe::upgrade::{BundleInfo, Installed};
+        let stub = Stub::default();
+        let tree = bundle(&stub).unwrap();
+        let info = std::str::from_utf8(tree.get("bundle-info.yaml").unwrap()).unwrap();
+        let info = BundleInfo::parse("bundle-info.yaml", info).unwrap();
+        assert_eq!(info.deployer, "script");
+        let names: Vec<&str> = info.components.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names[..2], ["aws-efa-k8s-device-plugin", "cert-manager"]);
+        assert!(info.recipe_digest.starts_with("sha256:"));
+        assert!(tree.get("UPGRADING.md").is_none());
+
+        // What runs: cert-manager at the predecessor's pin, and something the recipe dropped.
+        let (recipe, store) = example();
+        let mut cm = info.components[1].clone();
+        cm.version = "v1.17.2".into();
+        let gone = Installed {
+            name: "old-thing".into(),
+            release: "old-thing".into(),
+            ..cm.clone()
+        };
+        let opts = BundleOptions {
+            deployer: "script".into(),
+            upgrade_from: Some(crate::options::UpgradeFrom {
+                label: "old.yaml".into(),
+                installed: vec![cm, gone],
+                allow_blocked: false,
+            }),
+            ..Default::default()
+        };
+        let p = plan(&recipe, &store, &stub, &opts).unwrap();
+        let r = render(&p, &stub).unwrap();
+        let inv = inventory(&recipe, &p, &r);
+        let tree = assemble(&recipe, &p, r, &stub, &inv).unwrap();
+        let md = std::str::from_utf8(tree.get("UPGRADING.md").unwrap()).unwrap();
+        assert!(
+            md.contains("`cnsctl bundle --upgrade-from old.yaml`"),
+            "{md}"
+        );
+        // The steps in deployment order: cert-manager first, the dropped component last.
+        let cm_at = md.find("## 1. cert-manager (manual)").expect(md);
+        let gone_at = md.find("## 2. old-thing (manual)").expect(md);
+        assert!(cm_at < gone_at);
+        assert!(md.contains("| gpu-operator | - | v26.7.0 | safe |"), "{md}");
+        let checksums = std::str::from_utf8(tree.get("checksums.txt").unwrap()).unwrap();
+        assert!(
+            checksums.contains("  UPGRADING.md\n") && checksums.contains("  bundle-info.yaml\n"),
+            "{checksums}"
+        );
     }
 
     #[test]

@@ -76,6 +76,10 @@ pub struct Plan {
     /// Per component: its registry entry and, with `--cluster-values`, its cluster tree
     /// (what the image inventory needs besides the final values).
     pub(super) image_context: BTreeMap<String, ImageContext>,
+    /// With `--upgrade-from`: what was named as installed, and the move judged.
+    pub(super) upgrade: Option<(String, cns_recipe::upgrade::Report)>,
+    /// What `bundle-info.yaml` says the bundle installs.
+    pub(super) info: cns_recipe::upgrade::BundleInfo,
 }
 
 /// Map each `--set` to a recipe component (by name or registry alias); collect disables.
@@ -327,9 +331,30 @@ pub fn plan<B: Backend + ?Sized>(
             chart: record,
         });
     }
+    let names: Vec<&str> = order.iter().map(String::as_str).collect();
+    let info = cns_recipe::upgrade::BundleInfo::new(
+        recipe,
+        recipe.to_yaml().as_bytes(),
+        store,
+        &opts.deployer,
+        &names,
+    );
+    let upgrade = match &opts.upgrade_from {
+        Some(from) => Some(judge_upgrade(
+            recipe,
+            &order,
+            store,
+            opts,
+            from,
+            &mut warnings,
+        )?),
+        None => None,
+    };
     Ok(Plan {
         components,
         warnings,
+        upgrade,
+        info,
         criteria: crit,
         recipe_version: recipe.metadata.version.clone().unwrap_or_default(),
         deployer: opts.deployer.clone(),
@@ -346,6 +371,55 @@ pub fn plan<B: Backend + ?Sized>(
         parallel: opts.parallel,
         image_context,
     })
+}
+
+/// The move from `from` to the bundled components of `recipe` (`order`); what the recipe
+/// has but the bundle leaves out (`-b`, `enabled=false`) is not judged. `blocked` refuses
+/// the bundle unless allowed; `unknown` and `identity-changed` are warnings.
+fn judge_upgrade(
+    recipe: &RecipeResult,
+    order: &[String],
+    store: &Store,
+    opts: &BundleOptions,
+    from: &crate::options::UpgradeFrom,
+    warnings: &mut Vec<String>,
+) -> Result<(String, cns_recipe::upgrade::Report)> {
+    use cns_recipe::upgrade::Verdict;
+    let mut to = recipe.clone();
+    to.component_refs.retain(|c| order.contains(&c.name));
+    let installed: Vec<_> = from
+        .installed
+        .iter()
+        .filter(|c| order.contains(&c.name) || recipe.component(&c.name).is_none())
+        .cloned()
+        .collect();
+    let report = cns_recipe::upgrade::check_installed(&installed, &to, store, &opts.deployer)?;
+    let blocked: Vec<String> = report
+        .components
+        .iter()
+        .filter(|c| c.verdict == Verdict::Blocked)
+        .map(|c| format!("{} ({})", c.component, c.reason))
+        .collect();
+    if !blocked.is_empty() && !from.allow_blocked {
+        return Err(Error::UpgradeBlocked {
+            from: from.label.clone(),
+            components: blocked.join("; "),
+        });
+    }
+    for c in &report.components {
+        if matches!(
+            c.verdict,
+            Verdict::Unknown | Verdict::IdentityChanged | Verdict::Blocked
+        ) {
+            warnings.push(format!(
+                "--upgrade-from: {} is {}: {} (see UPGRADING.md)",
+                c.component,
+                c.verdict.as_str(),
+                c.reason
+            ));
+        }
+    }
+    Ok((from.label.clone(), report))
 }
 
 #[cfg(test)]

@@ -5,9 +5,18 @@
 //! `safe`, and a component whose identity changes (namespace, chart, source, release name,
 //! manifests) cannot be upgraded in place at all.
 
-use crate::component::ComponentRef;
+mod installed;
+mod records;
+mod report;
+
+pub use installed::{BUNDLE_INFO, BundleInfo, Installed, of_component, of_recipe};
+pub use records::{
+    RELEASED_PINS, Record, Records, records, records_path, released_pins, uncovered_moves,
+};
+
 use crate::constraints::satisfies;
-use crate::{Error, RecipeResult, Result, Store};
+use crate::{RecipeResult, Result, Store};
+use records::range_holds;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -41,184 +50,8 @@ impl Verdict {
     }
 }
 
-/// One transition record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Record {
-    /// Versions moved from: comma-separated conditions, all of which hold (`>= v1.17.0, < v1.18.0`).
-    pub from: String,
-    /// Versions moved to, the same way.
-    pub to: String,
-    /// `safe`, `manual` or `blocked`; a record does not say `unknown` (that is the absence
-    /// of one) or `identity-changed` (that is read from the recipes).
-    pub verdict: Verdict,
-    /// One line: what the move does.
-    pub summary: String,
-    /// What must hold before the move.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub precondition: Option<String>,
-    /// Steps by deployer (`script`, `argocd`, `flux`); `all` applies to every deployer and
-    /// comes first.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub steps: BTreeMap<String, Vec<String>>,
-    /// The release notes and upgrade guides each fact comes from.
-    pub references: Vec<String>,
-    /// How the record was checked (read from the notes, or run on a cluster, with the date).
-    pub verified_by: String,
-}
-
-/// `components/<name>/upgrades.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Records {
-    /// `UpgradeRecords`.
-    pub kind: String,
-    /// cnsctl's document API version.
-    pub api_version: String,
-    /// The component the records are for.
-    pub component: String,
-    /// The records, any order.
-    pub upgrades: Vec<Record>,
-}
-
-/// Where a record's file lives in the recipe data.
-pub fn records_path(component: &str) -> String {
-    format!("components/{component}/upgrades.yaml")
-}
-
-/// The records of `component` (none when it has no file); checked as they are read: the
-/// header, the verdicts a record may give, and ranges and references that are not empty.
-pub fn records(store: &Store, component: &str) -> Result<Vec<Record>> {
-    let path = records_path(component);
-    if store.get(&path).is_none() {
-        return Ok(Vec::new());
-    }
-    let text = store.text(&path, &path)?;
-    let r: Records = crate::model::parse_yaml(&path, "UpgradeRecords", text)?;
-    let bad = |what: &'static str, value: String, reason: &str| Error::Invalid {
-        path: path.clone(),
-        what,
-        value,
-        reason: reason.to_string(),
-    };
-    if r.kind != "UpgradeRecords" || r.api_version != crate::API_VERSION {
-        return Err(bad(
-            "kind/apiVersion",
-            format!("{}/{}", r.kind, r.api_version),
-            &format!("expected UpgradeRecords/{}", crate::API_VERSION),
-        ));
-    }
-    if r.component != component {
-        return Err(bad(
-            "component",
-            r.component,
-            "must name the folder's component",
-        ));
-    }
-    for (i, u) in r.upgrades.iter().enumerate() {
-        if matches!(u.verdict, Verdict::Unknown | Verdict::IdentityChanged) {
-            return Err(bad(
-                "verdict",
-                format!("upgrades[{i}]: {}", u.verdict.as_str()),
-                "a record says safe, manual or blocked",
-            ));
-        }
-        for (field, range) in [("from", &u.from), ("to", &u.to)] {
-            if range_holds(range, "0").is_none() {
-                return Err(bad(
-                    "version range",
-                    format!("upgrades[{i}].{field}: {range}"),
-                    "expected comma-separated conditions such as `>= v1.17.0, < v1.18.0`",
-                ));
-            }
-        }
-        if u.references.is_empty() {
-            return Err(bad(
-                "references",
-                format!("upgrades[{i}]"),
-                "every record names the notes its facts come from",
-            ));
-        }
-    }
-    Ok(r.upgrades)
-}
-
-/// Whether `version` meets every condition of `range`; `None` if a condition is malformed.
-fn range_holds(range: &str, version: &str) -> Option<bool> {
-    let mut all = true;
-    for cond in range.split(',').map(str::trim) {
-        if cond.is_empty() {
-            return None;
-        }
-        all &= satisfies(version, cond)?;
-    }
-    Some(all)
-}
-
-/// What identifies an installed component: a change to any of these is not an upgrade.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Identity {
-    /// The namespace it is installed into.
-    pub namespace: String,
-    /// The chart as Helm pulls it: `oci://REGISTRY/PATH/CHART`, or `REPOSITORY CHART`.
-    pub chart: String,
-    /// The Helm release name (cnsctl names releases after their component).
-    pub release: String,
-    /// The manifests shipped with it, by file name.
-    pub manifests: Vec<String>,
-}
-
 /// The deployers whose steps records give (`steps.script`, `.argocd`, `.flux`).
 pub const DEPLOYERS: [&str; 3] = ["script", "argocd", "flux"];
-
-/// The registry's chart defaults for `name`, if it knows the component.
-fn registry_defaults<'s>(
-    store: &'s Store,
-    name: &str,
-) -> Option<&'s crate::registry::HelmDefaults> {
-    store.registry().ok()?.get(name).map(|d| &d.helm)
-}
-
-fn identity(c: &ComponentRef, store: &Store) -> Identity {
-    let defaults = registry_defaults(store, &c.name);
-    let namespace = c
-        .namespace
-        .clone()
-        .or_else(|| defaults.map(|d| d.namespace.clone()))
-        .unwrap_or_else(|| c.name.clone());
-    let source = c
-        .source
-        .clone()
-        .or_else(|| defaults.map(|d| d.repository.clone()))
-        .unwrap_or_default();
-    let source = source.trim_end_matches('/');
-    // An OCI source without a chart name is the chart itself (the predecessor's form,
-    // `oci://ghcr.io/nvidia/nvsentinel`); with one, the chart is under it.
-    let chart = match (source.starts_with("oci://"), c.chart.as_deref()) {
-        (true, Some(chart)) => format!("{source}/{chart}"),
-        (true, None) => source.to_string(),
-        (false, chart) => format!(
-            "{source} {}",
-            chart
-                .map(str::to_string)
-                .or_else(|| defaults.map(|d| d.chart.clone()))
-                .unwrap_or_else(|| c.name.clone())
-        ),
-    };
-    let mut manifests: Vec<String> = c
-        .manifest_files
-        .iter()
-        .map(|m| m.rsplit('/').next().unwrap_or(m).to_string())
-        .collect();
-    manifests.sort();
-    Identity {
-        namespace,
-        chart,
-        release: c.name.clone(),
-        manifests,
-    }
-}
 
 /// The verdict on one component.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -266,33 +99,31 @@ pub fn check(
     store: &Store,
     deployer: &str,
 ) -> Result<Report> {
-    let enabled = |r: &RecipeResult| -> BTreeMap<String, ComponentRef> {
-        r.component_refs
-            .iter()
-            .filter(|c| c.enabled())
-            .map(|c| (c.name.clone(), c.clone()))
-            .collect()
+    check_installed(&of_recipe(from, store), to, store, deployer)
+}
+
+/// Judge the move from what is installed (`from`: from a recipe, a bundle's
+/// `bundle-info.yaml` or a cluster) to `to`.
+pub fn check_installed(
+    from: &[Installed],
+    to: &RecipeResult,
+    store: &Store,
+    deployer: &str,
+) -> Result<Report> {
+    let by_name = |v: Vec<Installed>| -> BTreeMap<String, Installed> {
+        v.into_iter().map(|c| (c.name.clone(), c)).collect()
     };
-    let (old, new) = (enabled(from), enabled(to));
+    let (old, new) = (by_name(from.to_vec()), by_name(of_recipe(to, store)));
     let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
     names.sort();
     names.dedup();
     let mut components = Vec::new();
     for name in names {
         let (a, b) = (old.get(name), new.get(name));
-        let version = |c: Option<&ComponentRef>| {
-            c.map(|c| {
-                c.version.clone().unwrap_or_else(|| {
-                    registry_defaults(store, &c.name)
-                        .map(|d| d.version.clone())
-                        .unwrap_or_default()
-                })
-            })
-        };
         let mut check = Check {
             component: name.clone(),
-            from: version(a),
-            to: version(b),
+            from: a.map(|c| c.version.clone()),
+            to: b.map(|c| c.version.clone()),
             verdict: Verdict::Safe,
             reason: String::new(),
             precondition: None,
@@ -333,28 +164,12 @@ pub fn check(
 
 fn judge(
     check: &mut Check,
-    a: &ComponentRef,
-    b: &ComponentRef,
+    a: &Installed,
+    b: &Installed,
     store: &Store,
     deployer: &str,
 ) -> Result<()> {
-    let (ia, ib) = (identity(a, store), identity(b, store));
-    let changed: Vec<String> = [
-        ("namespace", &ia.namespace, &ib.namespace),
-        ("chart", &ia.chart, &ib.chart),
-        ("release name", &ia.release, &ib.release),
-    ]
-    .into_iter()
-    .filter(|(_, x, y)| x != y)
-    .map(|(what, x, y)| format!("{what} `{x}` -> `{y}`"))
-    .chain((ia.manifests != ib.manifests).then(|| {
-        format!(
-            "manifests [{}] -> [{}]",
-            ia.manifests.join(", "),
-            ib.manifests.join(", ")
-        )
-    }))
-    .collect();
+    let changed = a.identity_changes(b);
     if !changed.is_empty() {
         check.verdict = Verdict::IdentityChanged;
         check.reason = format!(
@@ -403,51 +218,10 @@ fn judge(
     Ok(())
 }
 
-impl Report {
-    /// The report as a table with each component's reason, then the steps of those that
-    /// have any.
-    pub fn text(&self) -> String {
-        let dash = "-".to_string();
-        let mut out = format!(
-            "{:<28} {:<12} {:<12} {:<17} REASON\n",
-            "COMPONENT", "FROM", "TO", "VERDICT"
-        );
-        for c in &self.components {
-            out.push_str(&format!(
-                "{:<28} {:<12} {:<12} {:<17} {}\n",
-                c.component,
-                c.from.as_ref().unwrap_or(&dash),
-                c.to.as_ref().unwrap_or(&dash),
-                c.verdict.as_str(),
-                c.reason
-            ));
-        }
-        for c in self
-            .components
-            .iter()
-            .filter(|c| !c.steps.is_empty() || c.precondition.is_some())
-        {
-            out.push_str(&format!(
-                "\n{} ({} deployer):\n",
-                c.component, self.deployer
-            ));
-            if let Some(p) = &c.precondition {
-                out.push_str(&format!("  before: {p}\n"));
-            }
-            for (i, s) in c.steps.iter().enumerate() {
-                out.push_str(&format!("  {}. {s}\n", i + 1));
-            }
-            for r in &c.references {
-                out.push_str(&format!("  see {r}\n"));
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::component::ComponentRef;
 
     fn recipe(components: &[(&str, &str)]) -> RecipeResult {
         let mut r = Store::default_recipe().unwrap();
@@ -543,9 +317,15 @@ mod tests {
             chart: Some("nvsentinel".into()),
             ..Default::default()
         };
-        assert_eq!(identity(&old, &store).chart, identity(&new, &store).chart);
+        let (a, b) = (of_component(&old, &store), of_component(&new, &store));
+        assert_eq!((&a.source, &a.chart), (&b.source, &b.chart));
+        assert_eq!(a.chart_ref(), "oci://ghcr.io/nvidia/nvsentinel");
         old.source = Some("oci://ghcr.io/nvidia/skyhook".into());
-        assert_ne!(identity(&old, &store).chart, identity(&new, &store).chart);
+        let a = of_component(&old, &store);
+        assert_eq!(
+            a.identity_changes(&b),
+            ["chart `oci://ghcr.io/nvidia/skyhook` -> `oci://ghcr.io/nvidia/nvsentinel`"]
+        );
     }
 
     #[test]
