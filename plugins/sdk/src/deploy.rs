@@ -62,7 +62,7 @@ pub const VERSION_LABEL: &str = "cns.nvidia.com/version";
 /// The labels of an object that installs `c`: made by cnsctl, the component and its
 /// version (a chart version is a valid label value: at most 63 of `[A-Za-z0-9._-]`; longer
 /// or other versions are cut to what a label allows).
-pub fn origin_labels(c: &crate::Component) -> Value {
+pub fn origin_labels(c: &Component) -> Value {
     let version: String = c
         .chart
         .version
@@ -290,6 +290,23 @@ mod tests {
 
     fn input(opts: &[(&str, &str)]) -> Deployment {
         crate::testing::deployment(vec![], opts)
+    }
+
+    #[test]
+    fn origin_labels_are_valid_label_values() {
+        let mut c = crate::testing::rendered("gpu-operator", 0, "https://r", &[]);
+        c.chart.version = "v26.7.0".into();
+        let l = origin_labels(&c);
+        assert_eq!(l[COMPONENT_LABEL], "gpu-operator");
+        assert_eq!(l[VERSION_LABEL], "v26.7.0");
+        assert_eq!(l["app.kubernetes.io/managed-by"], "cnsctl");
+        // A SemVer build suffix and an over-long version become a label value.
+        c.chart.version = format!("1.0.0+build/{}", "x".repeat(80));
+        let v = origin_labels(&c)[VERSION_LABEL]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(v.len() <= 63 && v.starts_with("1.0.0_build_"), "{v}");
     }
 
     #[test]

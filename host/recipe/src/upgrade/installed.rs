@@ -230,3 +230,62 @@ impl BundleInfo {
         Ok(info)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn installed(ns: &str, chart: Option<&str>, source: Option<&str>) -> Installed {
+        Installed {
+            name: "c".into(),
+            version: "1.0.0".into(),
+            namespace: ns.into(),
+            chart: chart.map(str::to_string),
+            source: source.map(str::to_string),
+            release: "c".into(),
+            manifests: None,
+        }
+    }
+
+    #[test]
+    fn what_one_side_does_not_know_is_not_compared() {
+        // A Helm release record has the chart's name but not its repository.
+        let cluster = installed("ns", Some("chart"), None);
+        let recipe = Installed {
+            manifests: Some(vec!["a.yaml".into()]),
+            ..installed("ns", Some("chart"), Some("https://r"))
+        };
+        assert!(cluster.identity_changes(&recipe).is_empty());
+        let moved = installed("other", Some("chart"), Some("https://s"));
+        assert_eq!(
+            recipe.identity_changes(&moved),
+            [
+                "namespace `ns` -> `other`",
+                "chart `https://r chart` -> `https://s chart`"
+            ]
+        );
+        assert_eq!(
+            installed("ns", Some("x"), Some("oci://ghcr.io/nvidia")).chart_ref(),
+            "oci://ghcr.io/nvidia/x"
+        );
+    }
+
+    #[test]
+    fn bundle_info_reads_back_and_refuses_another_kind() {
+        let store = Store::embedded();
+        let recipe = Store::default_recipe().unwrap();
+        let info = BundleInfo::new(&recipe, b"r", &store, "flux", &["cert-manager"]);
+        assert_eq!(info.components.len(), 1);
+        let text = info.to_yaml();
+        assert_eq!(
+            BundleInfo::parse("b/bundle-info.yaml", &text).unwrap(),
+            info
+        );
+        let e = BundleInfo::parse(
+            "b/bundle-info.yaml",
+            &text.replace("kind: BundleInfo", "kind: Other"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("b/bundle-info.yaml"), "{e}");
+    }
+}
