@@ -10,6 +10,7 @@ use cns_test_support::{describe, require_tool, run};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 /// cnsctl with no cluster configured unless the test gives one (HOME without ~/.kube).
 fn cns(t: &Path) -> Command {
@@ -665,6 +666,7 @@ fn the_demo_stage_1_command_runs_the_agent_and_stages_2_and_3_read_its_configmap
     assert_eq!(
         kinds,
         [
+            "Namespace",
             "ServiceAccount",
             "Role",
             "RoleBinding",
@@ -673,13 +675,17 @@ fn the_demo_stage_1_command_runs_the_agent_and_stages_2_and_3_read_its_configmap
             "Job"
         ]
     );
-    let pod = &docs[5]["spec"]["template"]["spec"];
+    assert_eq!(
+        docs[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "privileged"
+    );
+    let pod = &docs[6]["spec"]["template"]["spec"];
     assert_eq!(
         pod["nodeSelector"],
         json!({"nvidia.com/gpu.present": "true"})
     );
     assert_eq!(pod["tolerations"], json!([{"operator": "Exists"}]));
-    assert_eq!(docs[5]["spec"]["backoffLimit"], 0);
+    assert_eq!(docs[6]["spec"]["backoffLimit"], 0);
     validate_objects(t.path(), &docs);
 
     // Flags that would reach the Job are checked first: exit 2 naming the flag, no objects.
@@ -1119,4 +1125,248 @@ fn the_agent_takes_no_object_it_did_not_make() {
             "{gone} left: {left:?}"
         );
     }
+}
+
+/// One HTTP/1.1 request to the test API server: the status code, the `Warning` headers and
+/// the body as JSON.
+fn api(base: &str, method: &str, path: &str, obj: Option<&Value>) -> (u16, Vec<String>, Value) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let body = obj.map(Value::to_string).unwrap_or_default();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let code: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (mut len, mut warnings) = (0, Vec::new());
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap();
+        match k.to_ascii_lowercase().as_str() {
+            "content-length" => len = v.trim().parse().unwrap(),
+            "warning" => warnings.push(v.trim().to_string()),
+            _ => {}
+        }
+    }
+    let mut out = vec![0; len];
+    r.read_exact(&mut out).unwrap();
+    (code, warnings, serde_json::from_slice(&out).unwrap())
+}
+
+/// The test API server answers as the Kubernetes API reference says the real one does where
+/// cnsctl depends on it (see `cns_test_support::kube`): a missing namespace, unknown fields
+/// with and without `fieldValidation=Strict`, invalid objects, a second create, deleting a
+/// namespace.
+#[test]
+fn the_test_api_answers_as_the_real_one_where_it_matters() {
+    require_tool("kubernetes-validate", &[&repo_file("target/tools/bin")]);
+    let k = FakeKube::start();
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}});
+    // A namespace that does not exist.
+    let (code, _, st) = api(
+        &k.url,
+        "POST",
+        "/api/v1/namespaces/nope/configmaps",
+        Some(&cm),
+    );
+    assert_eq!(code, 404);
+    assert_eq!(
+        (
+            st["kind"].as_str(),
+            st["reason"].as_str(),
+            st["message"].as_str()
+        ),
+        (
+            Some("Status"),
+            Some("NotFound"),
+            Some("namespaces \"nope\" not found")
+        )
+    );
+    assert_eq!(st["details"], json!({"name": "nope", "kind": "namespaces"}));
+    // Unknown fields: refused under Strict, naming the path; dropped with a warning otherwise.
+    let mut odd = cm.clone();
+    odd["spec"] = json!({"x": 1});
+    let (code, _, st) = api(
+        &k.url,
+        "POST",
+        "/api/v1/namespaces/default/configmaps?fieldValidation=Strict",
+        Some(&odd),
+    );
+    assert_eq!(
+        (code, st["reason"].as_str()),
+        (400, Some("BadRequest")),
+        "{st}"
+    );
+    assert_eq!(
+        st["message"],
+        "strict decoding error: unknown field \"spec\""
+    );
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "i", "imagePolicy": "Always"}]}}}});
+    let (code, _, st) = api(
+        &k.url,
+        "POST",
+        "/apis/batch/v1/namespaces/default/jobs?fieldValidation=Strict",
+        Some(&job),
+    );
+    assert_eq!(code, 400, "{st}");
+    assert_eq!(
+        st["message"],
+        "strict decoding error: unknown field \"spec.template.spec.containers[0].imagePolicy\""
+    );
+    let (code, warnings, stored) = api(
+        &k.url,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        Some(&odd),
+    );
+    assert_eq!(code, 201, "{stored}");
+    assert_eq!(warnings, ["299 - \"unknown field \\\"spec\\\"\""]);
+    assert!(stored.get("spec").is_none(), "{stored}");
+    // A second create of the name.
+    let (code, _, st) = api(
+        &k.url,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        Some(&cm),
+    );
+    assert_eq!((code, st["reason"].as_str()), (409, Some("AlreadyExists")));
+    assert_eq!(st["details"], json!({"name": "a", "kind": "configmaps"}));
+    // An object its schema refuses: an RBAC rule without verbs.
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "r"}, "rules": [{"apiGroups": [""], "resources": ["pods"]}]});
+    let (code, _, st) = api(
+        &k.url,
+        "POST",
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+        Some(&role),
+    );
+    assert_eq!(
+        (code, st["reason"].as_str()),
+        (422, Some("Invalid")),
+        "{st}"
+    );
+    assert!(st["message"].as_str().unwrap().contains("rules[0]"), "{st}");
+    // Deleting a namespace deletes what is in it.
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tmp"}});
+    assert_eq!(api(&k.url, "POST", "/api/v1/namespaces", Some(&ns)).0, 201);
+    assert_eq!(
+        api(
+            &k.url,
+            "POST",
+            "/api/v1/namespaces/tmp/configmaps",
+            Some(&cm)
+        )
+        .0,
+        201
+    );
+    assert_eq!(api(&k.url, "DELETE", "/api/v1/namespaces/tmp", None).0, 200);
+    assert!(k.get("/api/v1/namespaces/tmp/configmaps/a").is_none());
+}
+
+/// `--deploy-agent` into a namespace that does not exist yet (before the GPU Operator is
+/// installed, `gpu-operator` does not): the agent makes it, labelled to admit its privileged
+/// pod, and `--cleanup` removes it only when it does not hold the snapshot; an existing
+/// namespace is left as it is, and one whose Pod Security labels would refuse the agent is
+/// said.
+#[test]
+fn the_agent_makes_its_namespace_and_cleanup_removes_only_what_it_made() {
+    let t = tempdir();
+    let k = fake_cluster();
+    let kc = k.kubeconfig();
+    let (tt, kk) = (t.path().to_path_buf(), kc.clone());
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = fail.clone();
+    k.on_job(move |job| {
+        if f.load(std::sync::atomic::Ordering::SeqCst) {
+            return JobRun {
+                succeeded: false,
+                log: "boom".into(),
+            };
+        }
+        run_agent_locally(&tt, &kk, job)
+    });
+    let agent = |ns: &str| {
+        run(cns(t.path()).env("KUBECONFIG", &kc).args([
+            "snapshot",
+            "--deploy-agent",
+            "--namespace",
+            ns,
+            "--image",
+            "img:1",
+            "--node-selector",
+            "nodeGroup=customer-gpu",
+            "--cleanup",
+        ]))
+    };
+    let o = agent("cns-system");
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("created namespace cns-system (Pod Security: privileged;"),
+        "{err}"
+    );
+    // The snapshot is in it: it stays, and so does the namespace; cleanup says why.
+    let ns = k
+        .get("/api/v1/namespaces/cns-system")
+        .expect("namespace made");
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "privileged"
+    );
+    assert!(
+        k.get("/api/v1/namespaces/cns-system/configmaps/cns-snapshot")
+            .is_some()
+    );
+    assert!(
+        err.contains("agent resources removed except Namespace cns-system (made by this run; it holds the snapshot cm://cns-system/cns-snapshot)"),
+        "{err}"
+    );
+    assert!(!err.contains("warning:"), "{err}");
+    // Every create asked the server to refuse unknown fields.
+    for r in k.requests().iter().filter(|r| r.starts_with("POST")) {
+        assert!(r.ends_with("fieldValidation=Strict"), "{r}");
+    }
+
+    // A failed run wrote no snapshot: cleanup removes the namespace it made.
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let o = agent("cns-failed");
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        k.get("/api/v1/namespaces/cns-failed").is_none(),
+        "{:?}",
+        k.paths()
+    );
+    fail.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // An existing namespace that enforces `restricted`: left as it is, and said.
+    k.insert(
+        "/api/v1/namespaces/locked",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "locked",
+            "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}),
+    );
+    let o = agent("locked");
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: namespace locked enforces Pod Security `restricted`, which refuses the agent's pod"),
+        "{err}"
+    );
+    let ns = k.get("/api/v1/namespaces/locked").unwrap();
+    assert_eq!(
+        ns["metadata"]["labels"],
+        json!({"pod-security.kubernetes.io/enforce": "restricted"})
+    );
+    assert!(!err.contains("created namespace"), "{err}");
 }

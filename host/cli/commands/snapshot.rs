@@ -159,10 +159,17 @@ fn agent(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
             Ok(kept) if kept.is_empty() => {
                 progress("agent resources removed (the ConfigMap is kept)");
             }
-            Ok(kept) => crate::ui::warn(&format!(
-                "agent resources removed except {}: another run or owner holds them now (the ConfigMap is kept)",
-                kept.join(", ")
-            )),
+            Ok(kept) => {
+                let line = format!(
+                    "agent resources removed except {} (the ConfigMap is kept)",
+                    kept.join(", ")
+                );
+                if kept.iter().any(|k| k.contains("another")) {
+                    crate::ui::warn(&line)
+                } else {
+                    progress(&line)
+                }
+            }
             Err(_) => {}
         }
         Some(r)

@@ -5,7 +5,7 @@
 use crate::{Cluster, Error, Result};
 use cns_recipe::fields::{is_dns_label, is_dns_subdomain};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::{Api, ObjectMeta};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -164,7 +164,7 @@ impl Cluster {
         let api: Api<ConfigMap> = Api::namespaced(self.client(), &uri.namespace);
         let mut cm = config_map(uri, doc, text, format, timestamp, env!("CARGO_PKG_VERSION"));
         let what = uri.to_string();
-        match self.block(api.create(&PostParams::default(), &cm)) {
+        match self.create_strict(&cm) {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 let old = self
@@ -181,7 +181,7 @@ impl Cluster {
                     return Err(Error::NotOurs { what });
                 }
                 cm.metadata.resource_version = old.metadata.resource_version;
-                self.block(api.replace(&uri.name, &PostParams::default(), &cm))
+                self.replace_strict(&cm)
                     .map(|_| ())
                     .map_err(|e| Error::kube(&what, e))
             }

@@ -103,10 +103,52 @@ impl Cluster {
         self.rt.block_on(f)
     }
 
+    /// Create `obj` with `fieldValidation=Strict`: the API server refuses a field it does not
+    /// know (kube's `PostParams` cannot ask for it; the query is added to kube's request).
+    pub(crate) fn create_strict<K>(&self, obj: &K) -> std::result::Result<K, kube::Error>
+    where
+        K: kube::Resource<DynamicType = ()> + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let url = K::url_path(&(), obj.meta().namespace.as_deref());
+        let body = serde_json::to_vec(obj).map_err(kube::Error::SerdeError)?;
+        let req = kube::core::Request::new(url)
+            .create(&kube::api::PostParams::default(), body)
+            .map_err(kube::Error::BuildRequest)?;
+        self.block(self.client.request::<K>(strict(req)?))
+    }
+
+    /// Replace `obj` (with its resourceVersion) with `fieldValidation=Strict`.
+    pub(crate) fn replace_strict<K>(&self, obj: &K) -> std::result::Result<K, kube::Error>
+    where
+        K: kube::Resource<DynamicType = ()> + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let url = K::url_path(&(), obj.meta().namespace.as_deref());
+        let name = obj.meta().name.clone().unwrap_or_default();
+        let body = serde_json::to_vec(obj).map_err(kube::Error::SerdeError)?;
+        let req = kube::core::Request::new(url)
+            .replace(&name, &kube::api::PostParams::default(), body)
+            .map_err(kube::Error::BuildRequest)?;
+        self.block(self.client.request::<K>(strict(req)?))
+    }
+
     /// The kube client (for callers with their own requests).
     pub fn client(&self) -> kube::Client {
         self.client.clone()
     }
+}
+
+/// `req` with `fieldValidation=Strict` added to its query.
+fn strict(
+    mut req: http::Request<Vec<u8>>,
+) -> std::result::Result<http::Request<Vec<u8>>, kube::Error> {
+    let uri = req.uri().to_string();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    *req.uri_mut() = format!("{uri}{sep}fieldValidation=Strict")
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| {
+            kube::Error::BuildRequest(kube::core::request::Error::Validation(e.to_string()))
+        })?;
+    Ok(req)
 }
 
 /// An error and its causes on one line.

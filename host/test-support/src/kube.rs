@@ -1,9 +1,23 @@
 //! A Kubernetes API server stand-in for tests: an HTTP/1.1 server on 127.0.0.1 that keeps
 //! objects in memory and answers the endpoints cnsctl uses (`/version`, core and group
 //! resources: get, list with label and field selectors, create, replace, delete, pod logs)
-//! with bodies and `Status` errors shaped as the real API's (404 NotFound, 409
-//! AlreadyExists, 403 Forbidden for denied verbs). No real API server can be installed on
-//! the test machines; this is what the Kubernetes paths are tested against.
+//! with bodies and `Status` errors shaped as the real API's. No real API server can be
+//! installed on the test machines; this is what the Kubernetes paths are tested against, so
+//! where it matters it behaves as the Kubernetes API reference ("API Concepts": field
+//! validation, "Status" kind, namespaces) says the real one does:
+//!
+//! - a namespaced object can only be created in a namespace that exists: otherwise 404
+//!   NotFound, `namespaces "NAME" not found`, `details: {name, kind: namespaces}`. A new
+//!   server has `default`, `kube-system`, `kube-public` and `kube-node-lease`; an object a
+//!   test [`FakeKube::insert`]s brings its namespace with it;
+//! - a create or replace of a built-in kind is checked against that kind's OpenAPI schema
+//!   (the strict JSON Schemas `kubernetes-validate` ships, for the server's version):
+//!   missing required fields and wrong types are 422 Invalid; a field the schema does not
+//!   know is 400 BadRequest `strict decoding error: unknown field "spec.foo"` under
+//!   `?fieldValidation=Strict`, and dropped with a `Warning` header otherwise (the server's
+//!   default, `Warn`); custom resources are stored as sent;
+//! - a second create of a name is 409 AlreadyExists; a denied verb 403 Forbidden;
+//! - deleting a namespace deletes what is in it.
 //!
 //! A created Job is "run" by a test-provided hook on its own thread: it gets the Job and
 //! returns whether the pod succeeded and its log; the server then records a pod and the
@@ -141,6 +155,166 @@ fn status(code: u16, reason: &str, message: String) -> (u16, Value) {
     )
 }
 
+/// A `Status` about one object, with the `details` the real server adds.
+fn status_of(code: u16, reason: &str, message: String, name: &str, kind: &str) -> (u16, Value) {
+    let (code, mut v) = status(code, reason, message);
+    v["details"] = json!({"name": name, "kind": kind});
+    (code, v)
+}
+
+/// The namespaces a new cluster has.
+const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// The strict JSON Schemas of `kubernetes-validate` for Kubernetes 1.34 (the server's
+/// version): `$defs` of every built-in kind, keyed `io.k8s.api.GROUP.VERSION.KIND`.
+fn k8s_definitions() -> Option<&'static Value> {
+    static DEFS: std::sync::OnceLock<Option<Value>> = std::sync::OnceLock::new();
+    DEFS.get_or_init(|| {
+        let tool = crate::require_tool(
+            "kubernetes-validate",
+            &[&crate::workspace_root().join("target/tools/bin")],
+        )?;
+        let text = std::fs::read_to_string(&tool).ok()?;
+        let python = text.lines().next()?.strip_prefix("#!")?.trim().to_string();
+        let out = std::process::Command::new(python)
+            .args(["-c", "import kubernetes_validate, os; print(os.path.dirname(kubernetes_validate.__file__))"])
+            .output()
+            .ok()?;
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+            .join("kubernetes-json-schema/v1.34.0-local-strict/_definitions.json");
+        let defs: Value = serde_json::from_str(
+            &std::fs::read_to_string(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display())),
+        )
+        .expect("kubernetes-validate's definitions are JSON");
+        Some(defs)
+    })
+    .as_ref()
+}
+
+/// What the schema of `obj`'s kind says of it: `(unknown fields, other violations)`; `None`
+/// when the kind is not built in (a custom resource) or the schemas are not installed.
+fn schema_check(obj: &Value) -> Option<(Vec<String>, Vec<String>)> {
+    type Validators = Mutex<BTreeMap<String, Arc<jsonschema::Validator>>>;
+    static VALIDATORS: std::sync::OnceLock<Validators> = std::sync::OnceLock::new();
+    let (api_version, kind) = (obj["apiVersion"].as_str()?, obj["kind"].as_str()?);
+    let (group, version) = api_version
+        .rsplit_once('/')
+        .unwrap_or(("core", api_version));
+    let group = group.split('.').next().unwrap_or(group);
+    let name = format!("io.k8s.api.{group}.{version}.{kind}");
+    let defs = k8s_definitions()?;
+    defs["$defs"].get(&name)?;
+    let validator = {
+        let mut cache = VALIDATORS.get_or_init(Default::default).lock().unwrap();
+        cache
+            .entry(name.clone())
+            .or_insert_with(|| {
+                let schema = json!({"$schema": "https://json-schema.org/draft/2020-12/schema",
+                    "$defs": defs["$defs"], "$ref": format!("#/$defs/{name}")});
+                Arc::new(
+                    jsonschema::validator_for(&schema)
+                        .expect("kubernetes-validate's schema compiles"),
+                )
+            })
+            .clone()
+    };
+    let (mut unknown, mut other) = (Vec::new(), Vec::new());
+    for e in validator.iter_errors(obj) {
+        // `/spec/template/spec/containers/0` as the server says it: `spec.template.spec.containers[0]`.
+        let mut at = String::new();
+        for seg in e
+            .instance_path()
+            .to_string()
+            .split('/')
+            .filter(|s| !s.is_empty())
+        {
+            if seg.parse::<usize>().is_ok() {
+                at.push_str(&format!("[{seg}]"));
+            } else {
+                if !at.is_empty() {
+                    at.push('.');
+                }
+                at.push_str(seg);
+            }
+        }
+        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+            e.kind()
+        {
+            for u in unexpected {
+                unknown.push(if at.is_empty() {
+                    u.clone()
+                } else {
+                    format!("{at}.{u}")
+                });
+            }
+        } else {
+            other.push(format!(
+                "{}: {e}",
+                if at.is_empty() { "<root>" } else { &at }
+            ));
+        }
+    }
+    Some((unknown, other))
+}
+
+/// Remove `fields` (dotted, as [`schema_check`] names them) from `obj`, as the server drops
+/// unknown fields under `fieldValidation=Warn`.
+fn drop_fields(obj: &mut Value, fields: &[String]) {
+    for f in fields {
+        let mut parts: Vec<String> = Vec::new();
+        for p in f.split('.') {
+            match p.split_once('[') {
+                Some((name, idx)) => {
+                    parts.push(name.to_string());
+                    for i in idx.split('[') {
+                        parts.push(i.trim_end_matches(']').to_string());
+                    }
+                }
+                None => parts.push(p.to_string()),
+            }
+        }
+        let Some((last, path)) = parts.split_last() else {
+            continue;
+        };
+        let pointer: String = path.iter().map(|p| format!("/{p}")).collect();
+        if let Some(Value::Object(m)) = obj.pointer_mut(&pointer) {
+            m.remove(last);
+        }
+    }
+}
+
+/// The schema's answer to a create or replace: `Err` is the refusal; `Ok` the warnings.
+fn admit(obj: &mut Value, strict: bool) -> Result<Vec<String>, (u16, Value)> {
+    let Some((unknown, other)) = schema_check(obj) else {
+        return Ok(Vec::new());
+    };
+    let kind = obj["kind"].as_str().unwrap_or("").to_string();
+    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+    if !other.is_empty() {
+        return Err(status_of(
+            422,
+            "Invalid",
+            format!("{kind} \"{name}\" is invalid: {}", other.join("; ")),
+            &name,
+            &kind,
+        ));
+    }
+    let said: Vec<String> = unknown
+        .iter()
+        .map(|u| format!("unknown field \"{u}\""))
+        .collect();
+    if strict && !said.is_empty() {
+        return Err(status(
+            400,
+            "BadRequest",
+            format!("strict decoding error: {}", said.join(", ")),
+        ));
+    }
+    drop_fields(obj, &unknown);
+    Ok(said)
+}
+
 fn query_map(q: &str) -> BTreeMap<String, String> {
     q.split('&')
         .filter_map(|kv| kv.split_once('='))
@@ -193,6 +367,14 @@ fn selected(obj: &Value, q: &BTreeMap<String, String>) -> bool {
     label_ok && field_ok
 }
 
+/// A Namespace object as the server keeps it.
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "uid": format!("uid-ns-{name}"), "resourceVersion": "1",
+            "labels": {"kubernetes.io/metadata.name": name}},
+        "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+}
+
 impl FakeKube {
     /// Start the server.
     pub fn start() -> Self {
@@ -200,6 +382,10 @@ impl FakeKube {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let state = Arc::new(Mutex::new(State {
             resources: RESOURCES.iter().map(|s| s.to_string()).collect(),
+            objects: SYSTEM_NAMESPACES
+                .iter()
+                .map(|ns| (format!("/api/v1/namespaces/{ns}"), namespace(ns)))
+                .collect(),
             ..Default::default()
         }));
         let hook: Arc<Mutex<Option<JobHook>>> = Arc::new(Mutex::new(None));
@@ -236,6 +422,11 @@ impl FakeKube {
     pub fn insert(&self, path: &str, obj: Value) {
         let mut s = self.state.lock().unwrap();
         if let Some(r) = Route::parse(path) {
+            if let Some(ns) = &r.namespace {
+                s.objects
+                    .entry(format!("/api/v1/namespaces/{ns}"))
+                    .or_insert_with(|| namespace(ns));
+            }
             s.resources.insert(r.resource);
         }
         s.objects.insert(path.to_string(), obj);
@@ -309,9 +500,19 @@ fn serve(conn: TcpStream, state: &Arc<Mutex<State>>, hook: &Arc<Mutex<Option<Job
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let (code, ctype, out) = handle(state, hook, &method, &target, &body);
+        let mut warnings = Vec::new();
+        let (code, ctype, out) = handle(state, hook, &method, &target, &body, &mut warnings);
+        let warned: String = warnings
+            .iter()
+            .map(|w| {
+                format!(
+                    "Warning: 299 - {}\r\n",
+                    serde_json::to_string(w).unwrap_or_default()
+                )
+            })
+            .collect();
         let head = format!(
-            "HTTP/1.1 {code} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {code} X\r\nContent-Type: {ctype}\r\n{warned}Content-Length: {}\r\n\r\n",
             out.len()
         );
         if conn.write_all(head.as_bytes()).is_err() || conn.write_all(&out).is_err() {
@@ -326,6 +527,7 @@ fn handle(
     method: &str,
     target: &str,
     body: &[u8],
+    warnings: &mut Vec<String>,
 ) -> (u16, &'static str, Vec<u8>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let q = query_map(query);
@@ -436,12 +638,32 @@ fn handle(
                 ));
             };
             let path = r.object(&name);
+            if let Some(ns) = &r.namespace
+                && !s.objects.contains_key(&format!("/api/v1/namespaces/{ns}"))
+            {
+                return json_reply(status_of(
+                    404,
+                    "NotFound",
+                    format!("namespaces \"{ns}\" not found"),
+                    ns,
+                    "namespaces",
+                ));
+            }
             if s.objects.contains_key(&path) {
-                return json_reply(status(
+                return json_reply(status_of(
                     409,
                     "AlreadyExists",
                     format!("{} \"{name}\" already exists", r.resource),
+                    &name,
+                    &r.resource,
                 ));
+            }
+            match admit(
+                &mut obj,
+                q.get("fieldValidation").map(String::as_str) == Some("Strict"),
+            ) {
+                Ok(w) => warnings.extend(w),
+                Err(refused) => return json_reply(refused),
             }
             s.version += 1;
             obj["metadata"]["resourceVersion"] = json!(s.version.to_string());
@@ -476,6 +698,13 @@ fn handle(
             let Ok(mut obj) = serde_json::from_slice::<Value>(body) else {
                 return json_reply(status(400, "BadRequest", "body is not JSON".into()));
             };
+            match admit(
+                &mut obj,
+                q.get("fieldValidation").map(String::as_str) == Some("Strict"),
+            ) {
+                Ok(w) => warnings.extend(w),
+                Err(refused) => return json_reply(refused),
+            }
             s.version += 1;
             obj["metadata"]["resourceVersion"] = json!(s.version.to_string());
             s.objects.insert(path, obj.clone());
@@ -485,6 +714,18 @@ fn handle(
             let path = r.object(name);
             match s.objects.remove(&path) {
                 Some(o) => {
+                    if r.resource == "namespaces" && r.prefix == "/api/v1" {
+                        // What is in a namespace goes with it.
+                        let inside: Vec<String> = s
+                            .objects
+                            .keys()
+                            .filter(|p| p.contains(&format!("/namespaces/{name}/")))
+                            .cloned()
+                            .collect();
+                        for p in inside {
+                            s.objects.remove(&p);
+                        }
+                    }
                     if r.resource == "jobs" {
                         // Background propagation: the Job's pods go too.
                         let pods = format!(

@@ -9,7 +9,7 @@
 mod objects;
 mod run;
 
-pub use objects::{Objects, cluster_name, objects};
+pub use objects::{Objects, POD_SECURITY_LEVEL, cluster_name, objects};
 
 use crate::cm::CmUri;
 use crate::{Error, Result};

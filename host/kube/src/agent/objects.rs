@@ -4,7 +4,7 @@
 use super::{AgentOptions, DEFAULT_NODE_SELECTOR, HOST_ROOT, OWNER_LABELS, RUN_LABEL};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, EnvVarSource, HostPathVolumeSource, ObjectFieldSelector, PodSpec,
+    Container, EnvVar, EnvVarSource, HostPathVolumeSource, Namespace, ObjectFieldSelector, PodSpec,
     PodTemplateSpec, ResourceRequirements, SecurityContext, ServiceAccount, Toleration, Volume,
     VolumeMount,
 };
@@ -57,8 +57,15 @@ pub fn cluster_name(o: &AgentOptions) -> String {
     format!("{}-snapshot-agent-{}", o.name, o.namespace)
 }
 
+/// The Pod Security level the agent's pod needs: it is privileged, shares the host's PID
+/// namespace and mounts host paths, which `baseline` and `restricted` refuse.
+pub const POD_SECURITY_LEVEL: &str = "privileged";
+
 /// The agent's objects, in the order they are created.
 pub struct Objects {
+    /// The namespace, created only when it does not exist: labelled to admit the privileged
+    /// agent under Pod Security Admission, and with the run so cleanup knows it made it.
+    pub namespace: Namespace,
     /// ServiceAccount the Job runs as.
     pub service_account: ServiceAccount,
     /// The snapshot's ConfigMap: create it, then read and replace only that one.
@@ -86,6 +93,7 @@ impl Objects {
             j
         }
         vec![
+            v(&self.namespace),
             v(&self.service_account),
             v(&self.role),
             v(&self.role_binding),
@@ -106,6 +114,21 @@ pub fn objects(o: &AgentOptions) -> Objects {
         ..Default::default()
     };
     let cluster = cluster_name(o);
+    let mut ns_labels = labels(o.run_id.as_deref());
+    for mode in ["enforce", "audit", "warn"] {
+        ns_labels.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            POD_SECURITY_LEVEL.into(),
+        );
+    }
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(ns.to_string()),
+            labels: Some(ns_labels),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let node_selector = if o.node_selector.is_empty() {
         BTreeMap::from([(
             DEFAULT_NODE_SELECTOR.0.to_string(),
@@ -196,6 +219,7 @@ pub fn objects(o: &AgentOptions) -> Objects {
     let mut job_labels = labels(o.run_id.as_deref());
     job_labels.insert("app.kubernetes.io/instance".into(), o.name.clone());
     Objects {
+        namespace,
         service_account: ServiceAccount {
             metadata: meta(o, &o.name, Some(ns)),
             ..Default::default()

@@ -2,15 +2,14 @@
 //! cnsctl's agent did not make is an error, never replaced), the Job awaited and its failure
 //! explained, and cleanup of exactly the objects this run made.
 
+use super::objects::POD_SECURITY_LEVEL;
 use super::{AgentOptions, cluster_name, made_by_agent, made_by_run, objects};
 use crate::{Cluster, Error, Result, go_duration};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::Resource;
-use kube::api::{
-    Api, DeleteParams, ListParams, LogParams, PostParams, Preconditions, PropagationPolicy,
-};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Preconditions, PropagationPolicy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -25,7 +24,7 @@ impl Cluster {
     {
         let name = obj.meta().name.clone().unwrap_or_default();
         let what = describe::<K>(obj.meta().namespace.as_deref(), &name);
-        match self.block(api.create(&PostParams::default(), obj)) {
+        match self.create_strict(obj) {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 let old = self
@@ -36,7 +35,7 @@ impl Cluster {
                 }
                 let mut new = obj.clone();
                 new.meta_mut().resource_version = old.meta().resource_version.clone();
-                self.block(api.replace(&name, &PostParams::default(), &new))
+                self.replace_strict(&new)
                     .map(|_| ())
                     .map_err(|e| Error::kube(&what, e))
             }
@@ -103,6 +102,7 @@ impl Cluster {
         let objs = objects(o);
         let ns = o.namespace.as_str();
         let c = self.client();
+        self.ensure_namespace(o, &objs.namespace, progress)?;
         progress(&format!("deploying agent: namespace={ns}"));
         self.apply(&Api::namespaced(c.clone(), ns), &objs.service_account)?;
         self.apply(&Api::namespaced(c.clone(), ns), &objs.role)?;
@@ -118,7 +118,7 @@ impl Cluster {
                 what: describe::<Job>(Some(ns), &o.name),
             });
         }
-        self.block(jobs.create(&PostParams::default(), &objs.job))
+        self.create_strict(&objs.job)
             .map_err(|e| Error::kube(format!("Job {ns}/{}", o.name), e))?;
         progress("agent deployed successfully");
         progress(&format!(
@@ -128,6 +128,60 @@ impl Cluster {
         ));
         self.wait_job(o)?;
         progress("job completed successfully");
+        Ok(())
+    }
+
+    /// Create the agent's namespace when it does not exist (labelled to admit the
+    /// privileged agent); an existing one is left as it is, and said when its Pod Security
+    /// labels would refuse the agent.
+    fn ensure_namespace(
+        &self,
+        o: &AgentOptions,
+        namespace: &Namespace,
+        progress: &dyn Fn(&str),
+    ) -> Result<()> {
+        let ns = o.namespace.as_str();
+        let what = format!("Namespace {ns}");
+        let api: Api<Namespace> = Api::all(self.client());
+        let existing = match self.block(api.get_opt(ns)) {
+            Ok(found) => found,
+            // Not allowed to read namespaces: the agent's own objects say the rest.
+            Err(kube::Error::Api(s)) if s.code == 403 => {
+                progress(&format!(
+                    "warning: cannot read {what} ({}): assuming it exists",
+                    s.message
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(Error::kube(what, e)),
+        };
+        let existing = match existing {
+            Some(n) => n,
+            None => match self.create_strict(namespace) {
+                Ok(_) => {
+                    progress(&format!(
+                        "created namespace {ns} (Pod Security: {POD_SECURITY_LEVEL}; --cleanup removes it unless it holds the snapshot)"
+                    ));
+                    return Ok(());
+                }
+                // Made meanwhile by someone else: theirs, judged as any existing one.
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    self.block(api.get(ns)).map_err(|e| Error::kube(&what, e))?
+                }
+                Err(e) => return Err(Error::kube(what, e)),
+            },
+        };
+        let enforce = existing
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("pod-security.kubernetes.io/enforce"))
+            .map(String::as_str);
+        if let Some(level) = enforce.filter(|l| *l != POD_SECURITY_LEVEL) {
+            progress(&format!(
+                "warning: namespace {ns} enforces Pod Security `{level}`, which refuses the agent's pod (privileged, host PID, host paths) unless the cluster exempts it; it is left as it is: label it pod-security.kubernetes.io/enforce={POD_SECURITY_LEVEL} or pass another --namespace"
+            ));
+        }
         Ok(())
     }
 
@@ -258,9 +312,10 @@ impl Cluster {
         (reason, logs)
     }
 
-    /// Remove the Job and the RBAC objects this run made (its [`super::RUN_LABEL`]); the
-    /// ConfigMap stays. Returns the objects of the agent's names that were left because
-    /// another run or another owner holds them now.
+    /// Remove the Job and the RBAC objects this run made (its [`super::RUN_LABEL`]), and the
+    /// namespace if this run made it and it does not hold the snapshot; the ConfigMap stays.
+    /// Returns what was left, each with why (another run or owner holds it now, or the
+    /// namespace holds the snapshot).
     pub fn cleanup_agent(&self, o: &AgentOptions) -> Result<Vec<String>> {
         let c = self.client();
         let ns = o.namespace.as_str();
@@ -272,7 +327,10 @@ impl Cluster {
                 let api: Api<$kind> = $api;
                 let mine = |x: &$kind| made_by_run(x.meta(), &run);
                 if !self.delete_if(&api, $name, &mine, None)? {
-                    kept.push(describe::<$kind>($ns, $name));
+                    kept.push(format!(
+                        "{} (another run or owner holds it now)",
+                        describe::<$kind>($ns, $name)
+                    ));
                 }
             }};
         }
@@ -291,7 +349,30 @@ impl Cluster {
             Some(ns)
         );
         remove!(ClusterRoleBinding, Api::all(c.clone()), &cluster, None);
-        remove!(ClusterRole, Api::all(c), &cluster, None);
+        remove!(ClusterRole, Api::all(c.clone()), &cluster, None);
+        // The namespace, if this run made it: not while it holds the snapshot.
+        let namespaces: Api<Namespace> = Api::all(c.clone());
+        let made = self
+            .block(namespaces.get_opt(ns))
+            .map_err(|e| Error::kube(format!("Namespace {ns}"), e))?
+            .is_some_and(|n| made_by_run(n.meta(), &run));
+        if made {
+            let cms: Api<ConfigMap> = Api::namespaced(c, ns);
+            let snapshot = self
+                .block(cms.get_opt(&o.output.name))
+                .map_err(|e| Error::kube(o.output.to_string(), e))?;
+            if snapshot.is_some() {
+                kept.push(format!(
+                    "Namespace {ns} (made by this run; it holds the snapshot {})",
+                    o.output
+                ));
+            } else {
+                let mine = |n: &Namespace| made_by_run(n.meta(), &run);
+                if !self.delete_if(&namespaces, ns, &mine, None)? {
+                    kept.push(format!("Namespace {ns} (another owner holds it now)"));
+                }
+            }
+        }
         Ok(kept)
     }
 }
