@@ -2,7 +2,8 @@
 # Installs what building and testing cnsctl needs and a fresh Debian machine lacks:
 # the WebAssembly toolchain for the plugins (Debian's rustc-web + std sources + lld, used
 # with -Zbuild-std) unless rustup already has the wasm32-unknown-unknown target, and the
-# real tools the tests run (shellcheck, sha256sum, helm, buildah for the agent image) and
+# real tools the tests run (shellcheck, sha256sum, helm, buildah for the agent image, a D-Bus
+# system bus with python3-dbusmock's systemd for the SystemD collector) and
 # the load generator of scripts/bench.sh (wrk), and man (the man pages test renders one). Safe
 # to run again.
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(shellcheck coreutils python3 python3-venv docker-registry skopeo buildah binutils wrk man-db)
+packages=(shellcheck coreutils python3 python3-venv docker-registry skopeo buildah binutils wrk man-db dbus-daemon python3-dbusmock)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if ! rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | xargs -r ls 2>/dev/null | grep -q '^libstd-'; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)

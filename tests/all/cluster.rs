@@ -785,6 +785,10 @@ fn a_failed_or_stuck_agent_is_reported_with_reason_and_log() {
     fails(&run(c.args(["snapshot", "--deploy-agent"])), 2, "--image");
 }
 
+/// The agent image builds, runs `cnsctl version` and pushes; then the agent Job's own
+/// command line runs inside the image's filesystem (buildah, chroot isolation) with the
+/// node's paths mounted where the Job mounts them, the system bus among them: the snapshot
+/// it writes to the (test) API server has systemd's readings, with no systemctl in the image.
 #[test]
 fn agent_image_builds_runs_cnsctl_and_pushes_to_the_loopback_registry() {
     let Some(_) = require_tool("buildah", &[Path::new("/usr/bin")]) else {
@@ -793,15 +797,20 @@ fn agent_image_builds_runs_cnsctl_and_pushes_to_the_loopback_registry() {
     let Some(reg) = cns_test_support::registry::TestRegistry::start() else {
         return;
     };
+    let t = tempdir();
+    let root = t.path().join("node");
+    let Some(_bus) = systemd_node(&root) else {
+        return;
+    };
+    let tag = "localhost/cnsctl-agent:test";
     let reference = format!("{}/cnsctl-agent:test", reg.addr);
     let o = run(Command::new(repo_file("scripts/agent-image.sh"))
         .args([
             "--binary",
             env!("CARGO_BIN_EXE_cnsctl"),
             "--tag",
-            "localhost/cnsctl-agent:test",
+            tag,
             "--plain-http",
-            "--rm",
             "--push",
         ])
         .arg(&reference));
@@ -822,6 +831,86 @@ fn agent_image_builds_runs_cnsctl_and_pushes_to_the_loopback_registry() {
         Some(1),
         "{manifest}"
     );
+
+    // The Job's command line, as --dry-run prints it.
+    let k = fake_cluster();
+    let kc = k.kubeconfig();
+    let dry = run(cns(t.path()).env("KUBECONFIG", &kc).args([
+        "snapshot",
+        "--deploy-agent",
+        "--namespace",
+        "gpu-operator",
+        "--image",
+        tag,
+        "--node-selector",
+        "nodeGroup=customer-gpu",
+        "--dry-run",
+    ]));
+    let docs: Vec<Value> = ok(&dry)
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(yaml)
+        .collect();
+    let pod = &docs.iter().find(|d| d["kind"] == "Job").unwrap()["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let mounts: Vec<String> = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap().to_string())
+        .collect();
+    assert!(mounts.contains(&"/host/run/dbus".to_string()), "{mounts:?}");
+    let b = |args: &[&str]| {
+        run(Command::new("buildah")
+            .args(["--storage-driver", "vfs"])
+            .args(args))
+    };
+    let ctr = ok(&b(&["from", "--quiet", "--pull=never", tag]))
+        .trim()
+        .to_string();
+    let mut args: Vec<String> = vec!["run".into(), "--isolation".into(), "chroot".into()];
+    // Each of the Job's host paths, from the test's node root, read-only as in the Job.
+    for m in &mounts {
+        let host = root.join(m.trim_start_matches("/host/"));
+        args.extend(["-v".into(), format!("{}:{m}:ro", host.display())]);
+    }
+    // The Job reaches the API with its ServiceAccount (in-cluster config, the cluster's CA);
+    // here a kubeconfig reaches the test API, and a kubeconfig without a CA makes the client
+    // load the system's roots, which the scratch image does not have: the host's are lent.
+    args.extend([
+        "-v".into(),
+        "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro".into(),
+        "-v".into(),
+        format!("{}:/kubeconfig:ro", kc.display()),
+        "--env".into(),
+        "KUBECONFIG=/kubeconfig".into(),
+        "--env".into(),
+        "NODE_NAME=gpu-node-1".into(),
+        ctr.clone(),
+        "--".into(),
+    ]);
+    args.extend(
+        c["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(c["args"].as_array().unwrap())
+            .map(|a| a.as_str().unwrap().to_string()),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = b(&args);
+    let _ = b(&["rm", &ctr]);
+    let _ = b(&["rmi", "-f", tag]);
+    ok(&o);
+    let cm = k
+        .get("/api/v1/namespaces/gpu-operator/configmaps/cns-snapshot")
+        .expect("the agent wrote its ConfigMap");
+    let snap = yaml(cm["data"]["snapshot.yaml"].as_str().unwrap());
+    let containerd =
+        reading(&snap, "SystemD", "containerd.service").unwrap_or_else(|| panic!("{snap:#?}"));
+    assert_eq!(containerd["Delegate"], "yes");
+    assert_eq!(containerd["LimitNOFILE"], "infinity");
+    assert!(reading(&snap, "SystemD", "kubelet.service").is_some());
 }
 
 #[test]
@@ -1369,4 +1458,60 @@ fn the_agent_makes_its_namespace_and_cleanup_removes_only_what_it_made() {
         json!({"pod-security.kubernetes.io/enforce": "restricted"})
     );
     assert!(!err.contains("created namespace"), "{err}");
+}
+
+/// What `systemctl show` prints for the units [`cns_test_support::dbus::UNITS`] describes.
+const SYSTEMCTL_SHOW: [(&str, &str); 2] = [
+    (
+        "containerd.service",
+        "ActiveState=active\nSubState=running\nLoadState=loaded\nUnitFileState=enabled\nFragmentPath=/usr/lib/systemd/system/containerd.service\nDelegate=yes\nCPUAccounting=yes\nMemoryAccounting=yes\nTasksAccounting=yes\nIOAccounting=no\nLimitNOFILE=infinity\nLimitMEMLOCK=8388608\nTasksMax=infinity\nRestart=always\n",
+    ),
+    (
+        "kubelet.service",
+        "ActiveState=active\nSubState=running\nLoadState=loaded\nUnitFileState=enabled\nFragmentPath=/etc/systemd/system/kubelet.service\nDelegate=no\nCPUAccounting=yes\nMemoryAccounting=yes\nTasksAccounting=yes\nIOAccounting=no\nLimitNOFILE=1048576\nLimitMEMLOCK=8388608\nTasksMax=76800\nRestart=always\n",
+    ),
+];
+
+/// A host root as the agent sees the node: booted with systemd, the system bus's socket
+/// under run/dbus (served by a real dbus-daemon with python3-dbusmock's systemd).
+fn systemd_node(root: &Path) -> Option<cns_test_support::dbus::MockSystemd> {
+    std::fs::create_dir_all(root.join("run/systemd/system")).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "ID=ubuntu\nVERSION_ID=\"24.04\"\nPRETTY_NAME=\"Ubuntu 24.04.3 LTS\"\n",
+    )
+    .unwrap();
+    cns_test_support::dbus::MockSystemd::start(root)
+}
+
+/// SystemD readings come over the system bus, with no `systemctl` to run (the agent image
+/// has none): the same keys and values `systemctl show` gives, a unit systemd has not loaded
+/// (docker) left out.
+#[test]
+fn systemd_readings_come_over_the_bus_without_systemctl() {
+    let t = tempdir();
+    let root = t.path().join("node");
+    let Some(_bus) = systemd_node(&root) else {
+        return;
+    };
+    // A PATH with cnsctl's neighbours only: no systemctl.
+    let o = run(cns(t.path())
+        .env("PATH", t.path())
+        .args(["snapshot", "--host-root"])
+        .arg(&root)
+        .args(["--output", "snap.yaml"])
+        .current_dir(t.path()));
+    ok(&o);
+    let snap = yaml(&std::fs::read_to_string(t.path().join("snap.yaml")).unwrap());
+    for (unit, shown) in SYSTEMCTL_SHOW {
+        let got = reading(&snap, "SystemD", unit).unwrap_or_else(|| panic!("{unit}: {snap:#?}"));
+        let want: serde_json::Map<String, Value> = shown
+            .lines()
+            .map(|l| l.split_once('=').unwrap())
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        assert_eq!(got, &Value::Object(want), "{unit}");
+    }
+    assert!(reading(&snap, "SystemD", "docker.service").is_none());
 }

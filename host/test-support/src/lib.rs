@@ -1,6 +1,7 @@
 //! Test helpers for cnsctl: locating real external tools (which must exist under `CI=true`),
 //! running commands and reading outputs. A dev-dependency only.
 
+pub mod dbus;
 pub mod kube;
 pub mod modcycles;
 pub mod registry;

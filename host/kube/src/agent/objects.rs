@@ -213,6 +213,9 @@ pub fn objects(o: &AgentOptions) -> Objects {
         volume_mounts: Some(vec![
             mount("os-release", "/etc/os-release"),
             mount("run-systemd", "/run/systemd"),
+            // The system bus's socket, for systemd's unit properties (the image has no
+            // systemctl); connecting to a socket works through a read-only mount.
+            mount("run-dbus", "/run/dbus"),
         ]),
         ..Default::default()
     };
@@ -295,6 +298,7 @@ pub fn objects(o: &AgentOptions) -> Objects {
                         volumes: Some(vec![
                             host_path("os-release", "/etc/os-release", "File"),
                             host_path("run-systemd", "/run/systemd", "DirectoryOrCreate"),
+                            host_path("run-dbus", "/run/dbus", "DirectoryOrCreate"),
                         ]),
                         ..Default::default()
                     }),
