@@ -18,6 +18,15 @@ if ! rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | x
   packages+=(rustc-web cargo-web rust-web-src lld-22)
 fi
 
+# --cross: what scripts/cross-aarch64.sh needs (the arm64 agent image): a cross linker and C
+# library, Debian's aarch64 standard library for rustc-web, and qemu-user to run the result.
+if [ "${1:-}" = "--cross" ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $SUDO dpkg --add-architecture arm64
+  fi
+  packages+=(rustc-web gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstd-rust-web-dev:arm64 qemu-user binutils-aarch64-linux-gnu)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

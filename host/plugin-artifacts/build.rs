@@ -112,8 +112,14 @@ fn main() {
 /// Compile every component to native code with the runtime's engine configuration
 /// (`cns-engine`) and write `<name>.cwasm` next to it, so the binary starts with compiled
 /// plugins (no Cranelift run on first use). A component that cannot be precompiled gets an
-/// empty file: the runtime then compiles it at load time as before.
+/// empty file (as does a cross build, whose binary runs on another architecture): the
+/// runtime then compiles it at load time as before.
 fn precompile(out_dir: &Path, built: &[(&str, PathBuf, bool)]) {
+    // The engine compiles for the machine the build script runs on: a binary for another
+    // (`--target aarch64-unknown-linux-gnu` on x86_64) compiles its plugins when it loads them.
+    if env::var("TARGET").ok() != env::var("HOST").ok() {
+        return write_empty_cwasm(out_dir, built);
+    }
     let engine = match cns_engine::engine() {
         Ok((e, _)) => e,
         Err(e) => {

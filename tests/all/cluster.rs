@@ -686,7 +686,38 @@ fn the_demo_stage_1_command_runs_the_agent_and_stages_2_and_3_read_its_configmap
     );
     assert_eq!(pod["tolerations"], json!([{"operator": "Exists"}]));
     assert_eq!(docs[6]["spec"]["backoffLimit"], 0);
+    // An amd64 image runs on amd64 nodes only (not on a GB200's Grace CPUs).
+    let arch = |pod: &Value| {
+        pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            ["nodeSelectorTerms"][0]["matchExpressions"][0]
+            .clone()
+    };
+    assert_eq!(
+        arch(pod),
+        json!({"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]})
+    );
     validate_objects(t.path(), &docs);
+    let multi = demo(&[
+        "snapshot",
+        "--deploy-agent",
+        "--namespace",
+        "gpu-operator",
+        "--image",
+        "img:1",
+        "--image-arch",
+        "arm64,amd64",
+        "--dry-run",
+    ]);
+    let job = ok(&multi)
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(yaml)
+        .find(|d| d["kind"] == "Job")
+        .unwrap();
+    assert_eq!(
+        arch(&job["spec"]["template"]["spec"])["values"],
+        json!(["amd64", "arm64"])
+    );
 
     // Flags that would reach the Job are checked first: exit 2 naming the flag, no objects.
     for (flag, value) in [

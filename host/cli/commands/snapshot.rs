@@ -72,6 +72,11 @@ pub(crate) struct SnapshotArgs {
     /// Image pull policy of the agent pod.
     #[arg(long, value_name = "POLICY", default_value = "IfNotPresent", value_parser = ["Always", "IfNotPresent", "Never"], requires = "deploy_agent")]
     image_pull_policy: String,
+    /// The CPU architectures the agent image has (comma-separated: amd64, arm64): the Job
+    /// runs only on nodes of these (kubernetes.io/arch). An image built with
+    /// `scripts/agent-image.sh --binary-arm64` has both; GB200/GB300 nodes are arm64.
+    #[arg(long, value_name = "ARCH,…", value_delimiter = ',', default_value = "amd64", value_parser = ["amd64", "arm64"], requires = "deploy_agent")]
+    image_arch: Vec<String>,
     /// Print every object the agent needs (YAML) instead of creating them.
     #[arg(long, requires = "deploy_agent")]
     dry_run: bool,
@@ -139,6 +144,7 @@ fn agent(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
             timeout: args.timeout,
             runtime_class: args.runtime_class.clone(),
             image_pull_policy: args.image_pull_policy.clone(),
+            image_arch: args.image_arch.clone(),
             dry_run: args.dry_run,
         },
         crate::ui::warn,

@@ -9,7 +9,7 @@
 mod objects;
 mod run;
 
-pub use objects::{Objects, POD_SECURITY_LEVEL, cluster_name, objects};
+pub use objects::{ARCH_LABEL, Objects, POD_SECURITY_LEVEL, cluster_name, objects};
 
 use crate::cm::CmUri;
 use crate::{Error, Result};
@@ -40,6 +40,8 @@ pub struct AgentFlags {
     pub runtime_class: Option<String>,
     /// `--image-pull-policy`.
     pub image_pull_policy: String,
+    /// `--image-arch`: the architectures the image has (empty: amd64).
+    pub image_arch: Vec<String>,
     /// `--dry-run`: the objects are printed, not created (no run label, so the output is the
     /// same from run to run).
     pub dry_run: bool,
@@ -106,6 +108,14 @@ impl AgentOptions {
             timeout: f.timeout,
             runtime_class: f.runtime_class,
             image_pull_policy: f.image_pull_policy,
+            image_arch: if f.image_arch.is_empty() {
+                vec!["amd64".into()]
+            } else {
+                let mut a = f.image_arch;
+                a.sort();
+                a.dedup();
+                a
+            },
             run_id: (!f.dry_run).then(new_run_id),
         };
         opts.validate()?;
@@ -137,6 +147,8 @@ pub struct AgentOptions {
     pub runtime_class: Option<String>,
     /// Image pull policy.
     pub image_pull_policy: String,
+    /// The CPU architectures the image has: the Job's node affinity (`kubernetes.io/arch`).
+    pub image_arch: Vec<String>,
     /// This run's id ([`new_run_id`]), in the [`RUN_LABEL`] of every object it creates so
     /// that cleanup removes only those; `None` for `--dry-run` output, which stays the same
     /// from run to run.
@@ -305,6 +317,17 @@ impl AgentOptions {
                 "expected 1s to 24h",
             ));
         }
+        if let Some(a) = self
+            .image_arch
+            .iter()
+            .find(|a| !["amd64", "arm64"].contains(&a.as_str()))
+        {
+            return Err(bad(
+                "--image-arch",
+                a.escape_debug().to_string(),
+                "expected amd64 or arm64",
+            ));
+        }
         if !["Always", "IfNotPresent", "Never"].contains(&self.image_pull_policy.as_str()) {
             return Err(bad(
                 "--image-pull-policy",
@@ -331,6 +354,7 @@ mod tests {
             timeout: Duration::from_secs(300),
             runtime_class: Some("nvidia".into()),
             image_pull_policy: "IfNotPresent".into(),
+            image_arch: vec!["amd64".into()],
             run_id: Some("0123456789abcdef".into()),
         }
     }

@@ -4,7 +4,8 @@
 use super::{AgentOptions, DEFAULT_NODE_SELECTOR, HOST_ROOT, OWNER_LABELS, RUN_LABEL};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, EnvVarSource, HostPathVolumeSource, Namespace, ObjectFieldSelector, PodSpec,
+    Affinity, Container, EnvVar, EnvVarSource, HostPathVolumeSource, Namespace, NodeAffinity,
+    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector, PodSpec,
     PodTemplateSpec, ResourceRequirements, SecurityContext, ServiceAccount, Toleration, Volume,
     VolumeMount,
 };
@@ -56,6 +57,9 @@ fn rule(groups: &[&str], resources: &[&str], names: &[&str], verbs: &[&str]) -> 
 pub fn cluster_name(o: &AgentOptions) -> String {
     format!("{}-snapshot-agent-{}", o.name, o.namespace)
 }
+
+/// The node label naming its CPU architecture.
+pub const ARCH_LABEL: &str = "kubernetes.io/arch";
 
 /// The Pod Security level the agent's pod needs: it is privileged, shares the host's PID
 /// namespace and mounts host paths, which `baseline` and `restricted` refuse.
@@ -294,6 +298,28 @@ pub fn objects(o: &AgentOptions) -> Objects {
                         node_selector: Some(node_selector),
                         tolerations: Some(tolerations),
                         runtime_class_name: o.runtime_class.clone(),
+                        // Only nodes whose CPU the image has a binary for (an amd64-only
+                        // image cannot start on a GB200's Grace CPUs).
+                        affinity: Some(Affinity {
+                            node_affinity: Some(NodeAffinity {
+                                required_during_scheduling_ignored_during_execution: Some(
+                                    NodeSelector {
+                                        node_selector_terms: vec![NodeSelectorTerm {
+                                            match_expressions: Some(vec![
+                                                NodeSelectorRequirement {
+                                                    key: ARCH_LABEL.into(),
+                                                    operator: "In".into(),
+                                                    values: Some(o.image_arch.clone()),
+                                                },
+                                            ]),
+                                            ..Default::default()
+                                        }],
+                                    },
+                                ),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }),
                         containers: vec![container],
                         volumes: Some(vec![
                             host_path("os-release", "/etc/os-release", "File"),

@@ -288,11 +288,28 @@ impl Cluster {
             }
         }
         if reason.is_none() {
-            reason = Some(format!(
-                "{name}: phase {}{}",
-                status.phase.unwrap_or_else(|| "Unknown".into()),
-                status.message.map(|m| format!(": {m}")).unwrap_or_default()
-            ));
+            // Not scheduled: the scheduler's reason, and what the Job asks of a node.
+            let unscheduled = status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False");
+            reason = Some(match unscheduled {
+                Some(c) => format!(
+                    "{name}: not scheduled: {}{} (the agent runs on {} nodes only, --image-arch, matching its node selector)",
+                    c.reason.clone().unwrap_or_else(|| "Unschedulable".into()),
+                    c.message
+                        .as_ref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default(),
+                    o.image_arch.join("/")
+                ),
+                None => format!(
+                    "{name}: phase {}{}",
+                    status.phase.unwrap_or_else(|| "Unknown".into()),
+                    status.message.map(|m| format!(": {m}")).unwrap_or_default()
+                ),
+            });
         }
         let lp = LogParams {
             tail_lines: Some(20),
