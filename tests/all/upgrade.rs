@@ -64,6 +64,16 @@ const RECIPE_FOR_PREDECESSOR: &[&str] = &[
     "training",
 ];
 
+/// An upgrade-check report's components by name.
+fn by_component(report: &Value) -> std::collections::BTreeMap<&str, &Value> {
+    report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["component"].as_str().unwrap(), c))
+        .collect()
+}
+
 #[test]
 fn the_predecessors_demo_recipe_gets_a_verdict_per_component() {
     let tmp = tempdir();
@@ -78,12 +88,7 @@ fn the_predecessors_demo_recipe_gets_a_verdict_per_component() {
     );
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     conforms("upgrade-check", &r);
-    let by: std::collections::BTreeMap<&str, &Value> = r["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["component"].as_str().unwrap(), c))
-        .collect();
+    let by = by_component(&r);
     let verdict = |name: &str| by[name]["verdict"].as_str().unwrap();
     // A record covers each of these moves, with steps and the notes they come from.
     for name in ["cert-manager", "gpu-operator"] {
@@ -309,12 +314,7 @@ fn what_a_cluster_runs_is_read_from_helm_argo_cd_and_flux() {
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     conforms("upgrade-check", &r);
-    let by: std::collections::BTreeMap<&str, &Value> = r["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["component"].as_str().unwrap(), c))
-        .collect();
+    let by = by_component(&r);
     assert!(!by.contains_key("prometheus"), "{r:#}");
     assert_eq!(
         by["cert-manager"]["from"], "v1.17.2",

@@ -3,7 +3,7 @@
 //! document every bundle carries to say where it came from.
 
 use crate::component::ComponentRef;
-use crate::{Criteria, Error, RecipeResult, Result, Store};
+use crate::{Criteria, RecipeResult, Result, Store};
 use serde::{Deserialize, Serialize};
 
 /// One component as it is installed, or would be: its version and what identifies it. A
@@ -219,14 +219,7 @@ impl BundleInfo {
     /// Read `text` (the file at `path`), checking its header.
     pub fn parse(path: &str, text: &str) -> Result<BundleInfo> {
         let info: BundleInfo = crate::model::parse_yaml(path, "BundleInfo", text)?;
-        if info.kind != "BundleInfo" || info.api_version != crate::API_VERSION {
-            return Err(Error::Invalid {
-                path: path.into(),
-                what: "kind/apiVersion",
-                value: format!("{}/{}", info.kind, info.api_version),
-                reason: format!("expected BundleInfo/{}", crate::API_VERSION),
-            });
-        }
+        super::header(path, &info.kind, &info.api_version, "BundleInfo")?;
         Ok(info)
     }
 }

@@ -50,6 +50,20 @@ impl Verdict {
     }
 }
 
+/// A document's `kind`/`apiVersion` header: `want` of this cnsctl's API version, or an error
+/// naming `path` and what was found.
+fn header(path: &str, kind: &str, api_version: &str, want: &str) -> Result<()> {
+    if kind == want && api_version == crate::API_VERSION {
+        return Ok(());
+    }
+    Err(crate::Error::Invalid {
+        path: path.into(),
+        what: "kind/apiVersion",
+        value: format!("{kind}/{api_version}"),
+        reason: format!("expected {want}/{}", crate::API_VERSION),
+    })
+}
+
 /// The deployers whose steps records give (`steps.script`, `.argocd`, `.flux`).
 pub const DEPLOYERS: [&str; 3] = ["script", "argocd", "flux"];
 

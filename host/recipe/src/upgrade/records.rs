@@ -68,13 +68,7 @@ pub fn records(store: &Store, component: &str) -> Result<Vec<Record>> {
         value,
         reason: reason.to_string(),
     };
-    if r.kind != "UpgradeRecords" || r.api_version != crate::API_VERSION {
-        return Err(bad(
-            "kind/apiVersion",
-            format!("{}/{}", r.kind, r.api_version),
-            &format!("expected UpgradeRecords/{}", crate::API_VERSION),
-        ));
-    }
+    super::header(&path, &r.kind, &r.api_version, "UpgradeRecords")?;
     if r.component != component {
         return Err(bad(
             "component",
@@ -141,14 +135,7 @@ struct ReleasedPins {
 pub fn released_pins(store: &Store) -> Result<BTreeMap<String, String>> {
     let text = store.text(RELEASED_PINS, RELEASED_PINS)?;
     let p: ReleasedPins = crate::model::parse_yaml(RELEASED_PINS, "ReleasedPins", text)?;
-    if p.kind != "ReleasedPins" || p.api_version != crate::API_VERSION {
-        return Err(Error::Invalid {
-            path: RELEASED_PINS.into(),
-            what: "kind/apiVersion",
-            value: format!("{}/{}", p.kind, p.api_version),
-            reason: format!("expected ReleasedPins/{}", crate::API_VERSION),
-        });
-    }
+    super::header(RELEASED_PINS, &p.kind, &p.api_version, "ReleasedPins")?;
     Ok(p.pins)
 }
 
