@@ -168,9 +168,15 @@ fn agent(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
             Ok(kept) => {
                 let line = format!(
                     "agent resources removed except {} (the ConfigMap is kept)",
-                    kept.join(", ")
+                    kept.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
-                if kept.iter().any(|k| k.contains("another")) {
+                if kept
+                    .iter()
+                    .any(|k| k.why == cns_kube::agent::Why::HeldElsewhere)
+                {
                     crate::ui::warn(&line)
                 } else {
                     progress(&line)

@@ -73,15 +73,17 @@ pub fn assemble<B: Backend + ?Sized>(
         false,
         "cnsctl",
     )?;
-    tree.add(
-        "recipe.yaml".into(),
-        recipe.to_yaml().into_bytes(),
-        false,
-        "cnsctl",
-    )?;
+    let recipe_yaml = recipe.to_yaml().into_bytes();
+    let info = cns_recipe::upgrade::BundleInfo::new(
+        recipe,
+        &recipe_yaml,
+        &plan.deployer,
+        plan.installed.clone(),
+    );
+    tree.add("recipe.yaml".into(), recipe_yaml, false, "cnsctl")?;
     tree.add(
         cns_recipe::upgrade::BUNDLE_INFO.into(),
-        plan.info.to_yaml().into_bytes(),
+        info.to_yaml().into_bytes(),
         false,
         "cnsctl",
     )?;

@@ -78,8 +78,9 @@ pub struct Plan {
     pub(super) image_context: BTreeMap<String, ImageContext>,
     /// With `--upgrade-from`: what was named as installed, and the move judged.
     pub(super) upgrade: Option<(String, cns_recipe::upgrade::Report)>,
-    /// What `bundle-info.yaml` says the bundle installs.
-    pub(super) info: cns_recipe::upgrade::BundleInfo,
+    /// Each bundled component as it will be installed, in deployment order (what
+    /// `bundle-info.yaml` lists).
+    pub(super) installed: Vec<cns_recipe::upgrade::Installed>,
 }
 
 /// Map each `--set` to a recipe component (by name or registry alias); collect disables.
@@ -331,14 +332,11 @@ pub fn plan<B: Backend + ?Sized>(
             chart: record,
         });
     }
-    let names: Vec<&str> = order.iter().map(String::as_str).collect();
-    let info = cns_recipe::upgrade::BundleInfo::new(
-        recipe,
-        recipe.to_yaml().as_bytes(),
-        store,
-        &opts.deployer,
-        &names,
-    );
+    let installed = order
+        .iter()
+        .filter_map(|n| recipe.component(n))
+        .map(|c| cns_recipe::upgrade::of_component(c, store))
+        .collect();
     let upgrade = match &opts.upgrade_from {
         Some(from) => Some(judge_upgrade(
             recipe,
@@ -354,7 +352,7 @@ pub fn plan<B: Backend + ?Sized>(
         components,
         warnings,
         upgrade,
-        info,
+        installed,
         criteria: crit,
         recipe_version: recipe.metadata.version.clone().unwrap_or_default(),
         deployer: opts.deployer.clone(),

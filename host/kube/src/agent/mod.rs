@@ -10,6 +10,7 @@ mod objects;
 mod run;
 
 pub use objects::{ARCH_LABEL, Objects, POD_SECURITY_LEVEL, cluster_name, objects};
+pub use run::{Left, Why};
 
 use crate::cm::CmUri;
 use crate::{Error, Result};

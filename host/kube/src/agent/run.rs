@@ -331,9 +331,8 @@ impl Cluster {
 
     /// Remove the Job and the RBAC objects this run made (its [`super::RUN_LABEL`]), and the
     /// namespace if this run made it and it does not hold the snapshot; the ConfigMap stays.
-    /// Returns what was left, each with why (another run or owner holds it now, or the
-    /// namespace holds the snapshot).
-    pub fn cleanup_agent(&self, o: &AgentOptions) -> Result<Vec<String>> {
+    /// Returns what was left, each with why.
+    pub fn cleanup_agent(&self, o: &AgentOptions) -> Result<Vec<Left>> {
         let c = self.client();
         let ns = o.namespace.as_str();
         let cluster = cluster_name(o);
@@ -344,10 +343,10 @@ impl Cluster {
                 let api: Api<$kind> = $api;
                 let mine = |x: &$kind| made_by_run(x.meta(), &run);
                 if !self.delete_if(&api, $name, &mine, None)? {
-                    kept.push(format!(
-                        "{} (another run or owner holds it now)",
-                        describe::<$kind>($ns, $name)
-                    ));
+                    kept.push(Left {
+                        what: describe::<$kind>($ns, $name),
+                        why: Why::HeldElsewhere,
+                    });
                 }
             }};
         }
@@ -378,19 +377,54 @@ impl Cluster {
             let snapshot = self
                 .block(cms.get_opt(&o.output.name))
                 .map_err(|e| Error::kube(o.output.to_string(), e))?;
+            let what = format!("Namespace {ns}");
             if snapshot.is_some() {
-                kept.push(format!(
-                    "Namespace {ns} (made by this run; it holds the snapshot {})",
-                    o.output
-                ));
+                kept.push(Left {
+                    what,
+                    why: Why::HoldsSnapshot(o.output.to_string()),
+                });
             } else {
                 let mine = |n: &Namespace| made_by_run(n.meta(), &run);
                 if !self.delete_if(&namespaces, ns, &mine, None)? {
-                    kept.push(format!("Namespace {ns} (another owner holds it now)"));
+                    kept.push(Left {
+                        what,
+                        why: Why::HeldElsewhere,
+                    });
                 }
             }
         }
         Ok(kept)
+    }
+}
+
+/// An object [`Cluster::cleanup_agent`] left, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Left {
+    /// `Kind namespace/name` or `Kind name`.
+    pub what: String,
+    /// Why it was left.
+    pub why: Why,
+}
+
+/// Why cleanup left an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// Another run or owner holds it now: not this run's to delete (worth a warning).
+    HeldElsewhere,
+    /// This run made the namespace, and it holds the snapshot (the ConfigMap at this URI).
+    HoldsSnapshot(String),
+}
+
+impl std::fmt::Display for Left {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.why {
+            Why::HeldElsewhere => write!(f, "{} (another run or owner holds it now)", self.what),
+            Why::HoldsSnapshot(uri) => write!(
+                f,
+                "{} (made by this run; it holds the snapshot {uri})",
+                self.what
+            ),
+        }
     }
 }
 

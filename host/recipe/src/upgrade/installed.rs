@@ -182,14 +182,13 @@ pub struct BundleInfo {
 }
 
 impl BundleInfo {
-    /// The document for a bundle of `components` (in deployment order) of `recipe`, whose
-    /// `recipe.yaml` is `recipe_yaml`, written by `deployer`.
+    /// The document for a bundle of `recipe` whose `recipe.yaml` is `recipe_yaml`, written by
+    /// `deployer`, installing `components` (in deployment order, from [`of_component`]).
     pub fn new(
         recipe: &RecipeResult,
         recipe_yaml: &[u8],
-        store: &Store,
         deployer: &str,
-        components: &[&str],
+        components: Vec<Installed>,
     ) -> BundleInfo {
         use sha2::Digest;
         BundleInfo {
@@ -200,11 +199,7 @@ impl BundleInfo {
             recipe_digest: format!("sha256:{}", hex::encode(sha2::Sha256::digest(recipe_yaml))),
             criteria: recipe.criteria.clone(),
             deployer: deployer.into(),
-            components: components
-                .iter()
-                .filter_map(|n| recipe.component(n))
-                .map(|c| of_component(c, store))
-                .collect(),
+            components,
         }
     }
 
@@ -267,7 +262,8 @@ mod tests {
     fn bundle_info_reads_back_and_refuses_another_kind() {
         let store = Store::embedded();
         let recipe = Store::default_recipe().unwrap();
-        let info = BundleInfo::new(&recipe, b"r", &store, "flux", &["cert-manager"]);
+        let cm = of_component(recipe.component("cert-manager").unwrap(), &store);
+        let info = BundleInfo::new(&recipe, b"r", "flux", vec![cm]);
         assert_eq!(info.components.len(), 1);
         let text = info.to_yaml();
         assert_eq!(

@@ -23,6 +23,11 @@
 //! returns whether the pod succeeded and its log; the server then records a pod and the
 //! Job's status as the Job controller would.
 
+mod route;
+mod schema;
+
+use route::{Route, query_map, selected};
+use schema::admit;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -99,55 +104,7 @@ fn kind_of(resource: &str) -> &'static str {
     }
 }
 
-/// A parsed resource path.
-#[derive(Debug)]
-struct Route {
-    /// `/api/v1` or `/apis/GROUP/VERSION`.
-    prefix: String,
-    namespace: Option<String>,
-    resource: String,
-    name: Option<String>,
-    sub: Option<String>,
-}
-
-impl Route {
-    fn parse(path: &str) -> Option<Route> {
-        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let (prefix, rest) = match segs.as_slice() {
-            ["api", "v1", rest @ ..] => ("/api/v1".to_string(), rest),
-            ["apis", g, v, rest @ ..] => (format!("/apis/{g}/{v}"), rest),
-            _ => return None,
-        };
-        let (namespace, rest) = match rest {
-            ["namespaces", ns, r, more @ ..] => (Some(ns.to_string()), {
-                let mut v = vec![*r];
-                v.extend_from_slice(more);
-                v
-            }),
-            r => (None, r.to_vec()),
-        };
-        Some(Route {
-            prefix,
-            namespace,
-            resource: rest.first()?.to_string(),
-            name: rest.get(1).map(|s| s.to_string()),
-            sub: rest.get(2).map(|s| s.to_string()),
-        })
-    }
-
-    fn collection(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{}/namespaces/{ns}/{}", self.prefix, self.resource),
-            None => format!("{}/{}", self.prefix, self.resource),
-        }
-    }
-
-    fn object(&self, name: &str) -> String {
-        format!("{}/{name}", self.collection())
-    }
-}
-
-fn status(code: u16, reason: &str, message: String) -> (u16, Value) {
+pub(super) fn status(code: u16, reason: &str, message: String) -> (u16, Value) {
     (
         code,
         json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -156,7 +113,13 @@ fn status(code: u16, reason: &str, message: String) -> (u16, Value) {
 }
 
 /// A `Status` about one object, with the `details` the real server adds.
-fn status_of(code: u16, reason: &str, message: String, name: &str, kind: &str) -> (u16, Value) {
+pub(super) fn status_of(
+    code: u16,
+    reason: &str,
+    message: String,
+    name: &str,
+    kind: &str,
+) -> (u16, Value) {
     let (code, mut v) = status(code, reason, message);
     v["details"] = json!({"name": name, "kind": kind});
     (code, v)
@@ -164,208 +127,6 @@ fn status_of(code: u16, reason: &str, message: String, name: &str, kind: &str) -
 
 /// The namespaces a new cluster has.
 const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
-
-/// The strict JSON Schemas of `kubernetes-validate` for Kubernetes 1.34 (the server's
-/// version): `$defs` of every built-in kind, keyed `io.k8s.api.GROUP.VERSION.KIND`.
-fn k8s_definitions() -> Option<&'static Value> {
-    static DEFS: std::sync::OnceLock<Option<Value>> = std::sync::OnceLock::new();
-    DEFS.get_or_init(|| {
-        let tool = crate::require_tool(
-            "kubernetes-validate",
-            &[&crate::workspace_root().join("target/tools/bin")],
-        )?;
-        let text = std::fs::read_to_string(&tool).ok()?;
-        let python = text.lines().next()?.strip_prefix("#!")?.trim().to_string();
-        let out = std::process::Command::new(python)
-            .args(["-c", "import kubernetes_validate, os; print(os.path.dirname(kubernetes_validate.__file__))"])
-            .output()
-            .ok()?;
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-            .join("kubernetes-json-schema/v1.34.0-local-strict/_definitions.json");
-        let defs: Value = serde_json::from_str(
-            &std::fs::read_to_string(&dir)
-                .unwrap_or_else(|e| panic!("{}: {e}", dir.display())),
-        )
-        .expect("kubernetes-validate's definitions are JSON");
-        Some(defs)
-    })
-    .as_ref()
-}
-
-/// What the schema of `obj`'s kind says of it: `(unknown fields, other violations)`; `None`
-/// when the kind is not built in (a custom resource) or the schemas are not installed.
-fn schema_check(obj: &Value) -> Option<(Vec<String>, Vec<String>)> {
-    type Validators = Mutex<BTreeMap<String, Arc<jsonschema::Validator>>>;
-    static VALIDATORS: std::sync::OnceLock<Validators> = std::sync::OnceLock::new();
-    let (api_version, kind) = (obj["apiVersion"].as_str()?, obj["kind"].as_str()?);
-    let (group, version) = api_version
-        .rsplit_once('/')
-        .unwrap_or(("core", api_version));
-    let group = group.split('.').next().unwrap_or(group);
-    let name = format!("io.k8s.api.{group}.{version}.{kind}");
-    let defs = k8s_definitions()?;
-    defs["$defs"].get(&name)?;
-    let validator = {
-        let mut cache = VALIDATORS.get_or_init(Default::default).lock().unwrap();
-        cache
-            .entry(name.clone())
-            .or_insert_with(|| {
-                let schema = json!({"$schema": "https://json-schema.org/draft/2020-12/schema",
-                    "$defs": defs["$defs"], "$ref": format!("#/$defs/{name}")});
-                Arc::new(
-                    jsonschema::validator_for(&schema)
-                        .expect("kubernetes-validate's schema compiles"),
-                )
-            })
-            .clone()
-    };
-    let (mut unknown, mut other) = (Vec::new(), Vec::new());
-    for e in validator.iter_errors(obj) {
-        // `/spec/template/spec/containers/0` as the server says it: `spec.template.spec.containers[0]`.
-        let mut at = String::new();
-        for seg in e
-            .instance_path()
-            .to_string()
-            .split('/')
-            .filter(|s| !s.is_empty())
-        {
-            if seg.parse::<usize>().is_ok() {
-                at.push_str(&format!("[{seg}]"));
-            } else {
-                if !at.is_empty() {
-                    at.push('.');
-                }
-                at.push_str(seg);
-            }
-        }
-        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
-            e.kind()
-        {
-            for u in unexpected {
-                unknown.push(if at.is_empty() {
-                    u.clone()
-                } else {
-                    format!("{at}.{u}")
-                });
-            }
-        } else {
-            other.push(format!(
-                "{}: {e}",
-                if at.is_empty() { "<root>" } else { &at }
-            ));
-        }
-    }
-    Some((unknown, other))
-}
-
-/// Remove `fields` (dotted, as [`schema_check`] names them) from `obj`, as the server drops
-/// unknown fields under `fieldValidation=Warn`.
-fn drop_fields(obj: &mut Value, fields: &[String]) {
-    for f in fields {
-        let mut parts: Vec<String> = Vec::new();
-        for p in f.split('.') {
-            match p.split_once('[') {
-                Some((name, idx)) => {
-                    parts.push(name.to_string());
-                    for i in idx.split('[') {
-                        parts.push(i.trim_end_matches(']').to_string());
-                    }
-                }
-                None => parts.push(p.to_string()),
-            }
-        }
-        let Some((last, path)) = parts.split_last() else {
-            continue;
-        };
-        let pointer: String = path.iter().map(|p| format!("/{p}")).collect();
-        if let Some(Value::Object(m)) = obj.pointer_mut(&pointer) {
-            m.remove(last);
-        }
-    }
-}
-
-/// The schema's answer to a create or replace: `Err` is the refusal; `Ok` the warnings.
-fn admit(obj: &mut Value, strict: bool) -> Result<Vec<String>, (u16, Value)> {
-    let Some((unknown, other)) = schema_check(obj) else {
-        return Ok(Vec::new());
-    };
-    let kind = obj["kind"].as_str().unwrap_or("").to_string();
-    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-    if !other.is_empty() {
-        return Err(status_of(
-            422,
-            "Invalid",
-            format!("{kind} \"{name}\" is invalid: {}", other.join("; ")),
-            &name,
-            &kind,
-        ));
-    }
-    let said: Vec<String> = unknown
-        .iter()
-        .map(|u| format!("unknown field \"{u}\""))
-        .collect();
-    if strict && !said.is_empty() {
-        return Err(status(
-            400,
-            "BadRequest",
-            format!("strict decoding error: {}", said.join(", ")),
-        ));
-    }
-    drop_fields(obj, &unknown);
-    Ok(said)
-}
-
-fn query_map(q: &str) -> BTreeMap<String, String> {
-    q.split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), percent_decode(v)))
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) =
-                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn get_path<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
-    dotted.split('.').try_fold(v, |cur, k| cur.get(k))
-}
-
-fn selected(obj: &Value, q: &BTreeMap<String, String>) -> bool {
-    let labels = &obj["metadata"]["labels"];
-    let label_ok = q.get("labelSelector").is_none_or(|sel| {
-        sel.split(',')
-            .filter(|s| !s.is_empty())
-            .all(|kv| match kv.split_once('=') {
-                Some((k, v)) => labels.get(k).and_then(Value::as_str) == Some(v),
-                None => labels.get(kv).is_some(),
-            })
-    });
-    let field_ok = q.get("fieldSelector").is_none_or(|sel| {
-        sel.split(',')
-            .filter(|s| !s.is_empty())
-            .all(|kv| match kv.split_once('=') {
-                Some((k, v)) => get_path(obj, k).and_then(Value::as_str) == Some(v),
-                None => false,
-            })
-    });
-    label_ok && field_ok
-}
 
 /// A Namespace object as the server keeps it.
 fn namespace(name: &str) -> Value {
