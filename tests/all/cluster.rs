@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 /// cnsctl with no cluster configured unless the test gives one (HOME without ~/.kube).
-fn cns(t: &Path) -> Command {
+pub(crate) fn cns(t: &Path) -> Command {
     let mut c = cnsctl(&t.join("cache"));
     c.env("HOME", t)
         .env_remove("KUBECONFIG")
@@ -22,11 +22,11 @@ fn cns(t: &Path) -> Command {
     c
 }
 
-fn yaml(text: &str) -> Value {
+pub(crate) fn yaml(text: &str) -> Value {
     serde_norway::from_str(text).expect("YAML")
 }
 
-fn reading<'a>(s: &'a Value, kind: &str, subtype: &str) -> Option<&'a Value> {
+pub(crate) fn reading<'a>(s: &'a Value, kind: &str, subtype: &str) -> Option<&'a Value> {
     s["measurements"]
         .as_array()?
         .iter()
@@ -37,7 +37,7 @@ fn reading<'a>(s: &'a Value, kind: &str, subtype: &str) -> Option<&'a Value> {
         .map(|st| &st["data"])
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
@@ -317,7 +317,7 @@ fn diff_reports_every_change_sorted_with_distinct_exit_codes() {
     );
 }
 
-fn fake_cluster() -> FakeKube {
+pub(crate) fn fake_cluster() -> FakeKube {
     let k = FakeKube::start();
     k.insert(
         "/api/v1/nodes/gpu-node-1",
@@ -1098,7 +1098,8 @@ fn a_failing_collector_is_reported_and_the_others_still_report() {
         .arg(&out));
     ok(&o);
     assert!(
-        stderr(&o).contains("warning: K8s collector: GET /version:"),
+        stderr(&o).contains("warning: K8s collector: the Kubernetes API: every read failed (")
+            && stderr(&o).contains("server: GET /version:"),
         "{}",
         stderr(&o)
     );

@@ -4,6 +4,7 @@ mod authoring;
 mod charts;
 mod cli;
 mod cluster;
+mod cluster_topology;
 mod deployers;
 mod golden;
 mod hardening;

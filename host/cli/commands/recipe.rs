@@ -34,6 +34,12 @@ pub(crate) struct RecipeArgs {
     /// flags override what is detected.
     #[arg(short, long, value_name = "FILE|cm://NS/NAME", value_parser = Location::parse)]
     snapshot: Option<Location>,
+    /// Detect the criteria from this node pool of the snapshot's cluster topology (its GPU
+    /// product and OS image) instead of from the node the snapshot ran on: for clusters with
+    /// mixed pools. The pools are the K8s.topology reading's (EKS node group, Karpenter
+    /// NodePool, GKE node pool, AKS agent pool, else the instance type).
+    #[arg(long, value_name = "NAME", requires = "snapshot")]
+    node_pool: Option<String>,
     /// List the supported criteria combinations instead of resolving one: those the
     /// criteria flags given admit (`--list --service eks`), as a table, or with --format a
     /// YAML or JSON list of {service, accelerator, os, intent}.
@@ -85,6 +91,7 @@ pub(crate) fn run(args: RecipeArgs, data: &RecipeDataOpts, kube: &Documents) -> 
             os: args.os.as_deref(),
             intent: args.intent.as_deref(),
             snapshot: snapshot.as_ref().map(|(n, s)| (n.as_str(), s)),
+            node_pool: args.node_pool.as_deref(),
             strict: args.criteria_strict,
             inherit_from: installed.as_ref().map(|r| r.installed.as_slice()),
         },

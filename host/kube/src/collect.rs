@@ -1,12 +1,16 @@
 //! The K8s snapshot collector: the API server's version (`server`), this node's provider,
-//! labels, taints and versions (`node`), the images of the pods running on it (`image`), and
-//! the GPU Operator's ClusterPolicy flattened (`policy`); and [`snapshot`], this node's
+//! labels, taints and versions (`node`), every node summarised by pool (`topology`), the
+//! images of the pods running on it (`image`), and the GPU Operator's ClusterPolicy
+//! flattened (`policy`), each read on its own; and [`snapshot`], this node's
 //! whole snapshot: the local collectors with this one where a cluster is configured.
 
 use crate::{Cluster, Error, Result};
+use cns_snapshot::Readings;
 use cns_snapshot::document::Subtype;
 use cns_snapshot::subtype;
+use cns_snapshot::topology::{GPU_RESOURCE, NodeFacts};
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +37,7 @@ pub fn snapshot(here: Here<'_>) -> cns_snapshot::Collected {
     let mut collectors = cns_snapshot::local_collectors(&here.paths);
     if here.kubernetes && crate::config_source(here.kubeconfig).is_some() {
         let (kc, node) = (here.kubeconfig.map(PathBuf::from), here.node.clone());
-        collectors.push(cns_snapshot::Collector::new(
+        collectors.push(cns_snapshot::Collector::partial(
             "K8s",
             std::time::Duration::from_secs(60),
             move || {
@@ -117,35 +121,80 @@ pub fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
 
 impl Cluster {
     /// Collect the K8s measurement for `node` (none: no `node` subtype, images of all pods).
-    pub fn collect_k8s(&self, node: Option<&str>) -> Result<Vec<Subtype>> {
-        let mut out = Vec::new();
+    /// Each read stands alone: one the API refuses (RBAC, a CRD not served) drops only its
+    /// own subtype, recorded in [`Readings::failed`]; only when every read fails is the
+    /// whole measurement an error.
+    pub fn collect_k8s(&self, node: Option<&str>) -> Result<Readings> {
+        let mut r = Readings::default();
+        let mut keep = |name: &str, got: Result<Option<Subtype>>| match got {
+            Ok(Some(s)) => r.subtypes.push(s),
+            Ok(None) => {}
+            Err(e) => {
+                r.failed.insert(name.to_string(), e.to_string());
+            }
+        };
+        keep("server", self.server_subtype().map(Some));
+        let on_node = match node {
+            Some(name) => {
+                let nodes: Api<Node> = Api::all(self.client());
+                match self.block(nodes.get_opt(name)) {
+                    Ok(Some(n)) => {
+                        keep("node", Ok(Some(subtype("node", node_data(&n)))));
+                        Some(name.to_string())
+                    }
+                    // Not a node of this cluster (a laptop with a kubeconfig): cluster-wide
+                    // data only.
+                    Ok(None) => None,
+                    Err(e) => {
+                        keep("node", Err(Error::kube(format!("Node {name}"), e)));
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        keep("topology", self.topology_subtype().map(Some));
+        keep("image", self.image_subtype(on_node.as_deref()).map(Some));
+        keep("policy", self.policy_subtype());
+        let tried = r.subtypes.len() + r.failed.len();
+        if r.subtypes.is_empty() && tried > 0 {
+            let why: Vec<String> = r.failed.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            return Err(Error::Transport {
+                what: "the Kubernetes API".into(),
+                message: format!("every read failed ({})", why.join("; ")),
+            });
+        }
+        Ok(r)
+    }
+
+    fn server_subtype(&self) -> Result<Subtype> {
         let v = self
             .block(self.client().apiserver_version())
             .map_err(|e| Error::kube("GET /version", e))?;
-        out.push(subtype(
+        Ok(subtype(
             "server",
             BTreeMap::from([
                 ("version".to_string(), json!(v.git_version)),
                 ("goVersion".to_string(), json!(v.go_version)),
                 ("platform".to_string(), json!(v.platform)),
             ]),
-        ));
-        let mut on_node = None;
-        if let Some(name) = node {
-            let nodes: Api<Node> = Api::all(self.client());
-            match self.block(nodes.get_opt(name)) {
-                Ok(Some(n)) => {
-                    out.push(subtype("node", node_data(&n)));
-                    on_node = Some(name.to_string());
-                }
-                // Not a node of this cluster (a laptop with a kubeconfig): cluster-wide data only.
-                Ok(None) => {}
-                Err(e) => return Err(Error::kube(format!("Node {name}"), e)),
-            }
-        }
+        ))
+    }
+
+    /// Every node summarised by pool ([`cns_snapshot::topology`]).
+    fn topology_subtype(&self) -> Result<Subtype> {
+        let nodes: Api<Node> = Api::all(self.client());
+        let list = self
+            .block(nodes.list(&ListParams::default()))
+            .map_err(|e| Error::kube("Nodes", e))?;
+        let facts: Vec<NodeFacts> = list.items.iter().map(node_facts).collect();
+        Ok(cns_snapshot::topology::subtype(&facts))
+    }
+
+    fn image_subtype(&self, on_node: Option<&str>) -> Result<Subtype> {
         let pods: Api<Pod> = Api::all(self.client());
         let mut lp = ListParams::default();
-        if let Some(n) = &on_node {
+        if let Some(n) = on_node {
             lp = lp.fields(&format!("spec.nodeName={n}"));
         }
         let list = self
@@ -165,31 +214,62 @@ impl Cluster {
                 }
             }
         }
-        out.push(subtype(
+        Ok(subtype(
             "image",
             images
                 .into_iter()
                 .map(|(k, v)| (k, json!(v.into_iter().collect::<Vec<_>>().join(","))))
                 .collect(),
-        ));
+        ))
+    }
+
+    /// The GPU Operator's ClusterPolicy flattened; none when the CRD is not served (the
+    /// operator is not installed) or no policy exists.
+    fn policy_subtype(&self) -> Result<Option<Subtype>> {
         let gvk = GroupVersionKind::gvk("nvidia.com", "v1", "ClusterPolicy");
         let ar = ApiResource::from_gvk_with_plural(&gvk, "clusterpolicies");
         let policies: Api<DynamicObject> = Api::all_with(self.client(), &ar);
         match self.block(policies.list(&ListParams::default())) {
-            Ok(list) => {
-                if let Some(p) = list.items.first() {
-                    let mut data = BTreeMap::new();
-                    data.insert("name".to_string(), json!(p.metadata.name));
-                    flatten("", p.data.get("spec").unwrap_or(&Value::Null), &mut data);
-                    data.remove("");
-                    out.push(subtype("policy", data));
-                }
-            }
-            // No ClusterPolicy CRD: the GPU Operator is not installed.
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(Error::kube("ClusterPolicies", e)),
+            Ok(list) => Ok(list.items.first().map(|p| {
+                let mut data = BTreeMap::new();
+                data.insert("name".to_string(), json!(p.metadata.name));
+                flatten("", p.data.get("spec").unwrap_or(&Value::Null), &mut data);
+                data.remove("");
+                subtype("policy", data)
+            })),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(Error::kube("ClusterPolicies", e)),
         }
-        Ok(out)
+    }
+}
+
+/// A node as the topology keeps it.
+fn node_facts(n: &Node) -> NodeFacts {
+    let gpus = |q: Option<&BTreeMap<String, Quantity>>| {
+        q.and_then(|m| m.get(GPU_RESOURCE))
+            .and_then(|q| q.0.parse::<i64>().ok())
+    };
+    let status = n.status.as_ref();
+    let info = status.and_then(|s| s.node_info.as_ref());
+    let spec = n.spec.as_ref();
+    NodeFacts {
+        labels: n.metadata.labels.clone().unwrap_or_default(),
+        taints: spec
+            .iter()
+            .flat_map(|s| s.taints.iter().flatten())
+            .map(|t| match &t.value {
+                Some(v) if !v.is_empty() => format!("{}={v}:{}", t.key, t.effect),
+                _ => format!("{}:{}", t.key, t.effect),
+            })
+            .collect(),
+        gpu_capacity: gpus(status.and_then(|s| s.capacity.as_ref())),
+        gpu_allocatable: gpus(status.and_then(|s| s.allocatable.as_ref())),
+        arch: info.map(|i| i.architecture.clone()),
+        os_image: info.map(|i| i.os_image.clone()),
+        kubelet_version: info.map(|i| i.kubelet_version.clone()),
+        provider: spec
+            .and_then(|s| s.provider_id.as_deref())
+            .map(|p| provider(p).to_string()),
     }
 }
 

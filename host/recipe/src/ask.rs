@@ -21,6 +21,9 @@ pub struct Ask<'a> {
     pub intent: Option<&'a str>,
     /// `--snapshot`: where it was read from (for messages) and the snapshot.
     pub snapshot: Option<(&'a str, &'a Snapshot)>,
+    /// `--node-pool`: detect from this pool of the snapshot's topology rather than from the
+    /// node the snapshot ran on ([`crate::detect::detect_pool`]); nothing without `snapshot`.
+    pub node_pool: Option<&'a str>,
     /// `--criteria-strict`: refuse a recipe that leaves criteria open.
     pub strict: bool,
     /// `--inherit-from`: what the cluster runs (see [`inherit`]).
@@ -41,11 +44,25 @@ pub struct Note {
 /// what led to a failure is said before it.
 pub fn ask(store: &Store, ask: Ask<'_>, mut say: impl FnMut(Note)) -> Result<RecipeResult> {
     let mut note = |warning: bool, text: String| say(Note { warning, text });
+
     let mut detected = None;
     let mut driver = None;
     if let Some((name, snap)) = ask.snapshot {
-        let d = crate::detect::detect(snap);
-        note(false, format!("detected from {name}: {}", d.criteria));
+        let d = match ask.node_pool {
+            Some(pool) => {
+                let d = crate::detect::detect_pool(snap, pool)?;
+                note(
+                    false,
+                    format!("detected from node pool {pool} of {name}: {}", d.criteria),
+                );
+                d
+            }
+            None => {
+                let d = crate::detect::detect(snap);
+                note(false, format!("detected from {name}: {}", d.criteria));
+                d
+            }
+        };
         for u in &d.unmatched {
             let given = match u.field {
                 "accelerator" => ask.accelerator.is_some(),
@@ -55,7 +72,23 @@ pub fn ask(store: &Store, ask: Ask<'_>, mut say: impl FnMut(Note)) -> Result<Rec
                 note(true, u.to_string());
             }
         }
-        driver = snap.driver_version();
+        // The driver the snapshot measured is its own node's: pinned only for that node's
+        // pool.
+        let own = cns_snapshot::topology::own_pool(snap);
+        match ask.node_pool {
+            Some(pool) if own.as_deref() != Some(pool) => {
+                if snap.driver_version().is_some() {
+                    note(
+                        false,
+                        format!(
+                            "the snapshot's GPU readings are of a node outside pool {pool} ({}): the driver is not pinned from them",
+                            own.as_deref().unwrap_or("pool unknown")
+                        ),
+                    );
+                }
+            }
+            _ => driver = snap.driver_version(),
+        }
         detected = Some(d.criteria);
     }
     let pick = |flag: Option<&'_ str>, det: Option<&str>| {

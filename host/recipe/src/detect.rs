@@ -44,16 +44,13 @@ pub fn detect(snapshot: &Snapshot) -> Detection {
         .or_else(|| snapshot.lookup("GPU.smi.gpu.name"))
         .or_else(|| snapshot.lookup("GPU.hardware.model"))
         .unwrap_or_default();
-    let upper = model.to_ascii_uppercase();
-    c.accelerator = ["GB200", "H100", "A100"]
-        .iter()
-        .find(|m| upper.contains(*m))
-        .map_or("any".into(), |m| m.to_ascii_lowercase());
+    c.accelerator = accelerator_of(&model).into();
     if c.accelerator == "any" && !model.is_empty() {
         unmatched.push(Unmatched {
             field: "accelerator",
             measured: model,
             known: ACCELERATORS,
+            mixed: false,
         });
     }
     let id = snapshot.lookup("OS.release.ID").unwrap_or_default();
@@ -71,12 +68,94 @@ pub fn detect(snapshot: &Snapshot) -> Detection {
             field: "os",
             measured: format!("ID={id}"),
             known: OSES,
+            mixed: false,
         });
     }
     Detection {
         criteria: c,
         unmatched,
     }
+}
+
+/// The accelerator a GPU's name names (`NVIDIA H100 80GB HBM3`, GPU Feature Discovery's
+/// `NVIDIA-GB200`), `any` for none the recipe data knows.
+fn accelerator_of(model: &str) -> &'static str {
+    let upper = model.to_ascii_uppercase();
+    [("GB200", "gb200"), ("H100", "h100"), ("A100", "a100")]
+        .iter()
+        .find(|(m, _)| upper.contains(m))
+        .map_or("any", |(_, a)| a)
+}
+
+/// The OS a node's `status.nodeInfo.osImage` names, `any` for none the recipe data knows.
+fn os_of_image(image: &str) -> &'static str {
+    let lower = image.to_ascii_lowercase();
+    [
+        ("ubuntu", "ubuntu"),
+        ("container-optimized os", "cos"),
+        ("amazon linux", "amazonlinux"),
+        ("azure linux", "azurelinux"),
+        ("cbl-mariner", "azurelinux"),
+        ("oracle linux", "oraclelinux"),
+    ]
+    .iter()
+    .find(|(m, _)| lower.starts_with(m))
+    .map_or("any", |(_, o)| o)
+}
+
+/// [`detect`] for one node pool of the snapshot's `K8s.topology`
+/// ([`cns_snapshot::topology`]): the accelerator from the pool's GPU product, the OS from
+/// its nodes' OS image, the service as [`detect`] finds it (or from the pool's provider).
+/// The snapshot's own GPU and OS readings are not used: they are of the node the snapshot
+/// ran on, which may be in another pool. A pool whose nodes disagree leaves that field
+/// `any`, said.
+pub fn detect_pool(snapshot: &Snapshot, pool: &str) -> Result<Detection, crate::Error> {
+    let pools = cns_snapshot::topology::pools(snapshot);
+    let Some(p) = pools.get(pool) else {
+        return Err(crate::Error::UnknownPool {
+            pool: pool.to_string(),
+            known: if pools.is_empty() {
+                "none: the snapshot has no K8s.topology (it was taken without a cluster, or \
+                 by a cnsctl before node pools were recorded)"
+                    .into()
+            } else {
+                pools.keys().cloned().collect::<Vec<_>>().join(", ")
+            },
+        });
+    };
+    let mut d = detect(snapshot);
+    d.unmatched.clear();
+    if d.criteria.service == "any"
+        && let [one] = p.provider.as_slice()
+        && crate::criteria::SERVICES.contains(&one.as_str())
+    {
+        d.criteria.service = one.clone();
+    }
+    let mut one_of = |field: &'static str,
+                      values: &[String],
+                      map: fn(&str) -> &'static str,
+                      known: &'static [&'static str]| {
+        let mapped: std::collections::BTreeSet<&str> = values.iter().map(|v| map(v)).collect();
+        match (mapped.len(), mapped.first()) {
+            (0, _) => "any".to_string(),
+            (n @ (1 | 2..), Some(&"any")) | (n @ 2.., _) => {
+                d.unmatched.push(Unmatched {
+                    field,
+                    measured: values.join(", "),
+                    known,
+                    mixed: n > 1,
+                });
+                "any".to_string()
+            }
+            (_, Some(v)) => v.to_string(),
+            (_, None) => "any".to_string(),
+        }
+    };
+    let accelerator = one_of("accelerator", &p.gpu_product, accelerator_of, ACCELERATORS);
+    let os = one_of("os", &p.os_image, os_of_image, OSES);
+    d.criteria.accelerator = accelerator;
+    d.criteria.os = os;
+    Ok(d)
 }
 
 /// What [`detect`] found.
@@ -97,10 +176,20 @@ pub struct Unmatched {
     pub measured: String,
     /// The values the recipe data has settings for.
     pub known: &'static [&'static str],
+    /// A node pool whose nodes measured different values (each in `measured`).
+    pub mixed: bool,
 }
 
 impl std::fmt::Display for Unmatched {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.mixed {
+            return write!(
+                f,
+                "the pool's nodes have different {} readings ({}), so {}=any; pass --{} to \
+                 choose one",
+                self.field, self.measured, self.field, self.field
+            );
+        }
         write!(
             f,
             "the snapshot measured {} `{}`, which is none of the values the recipe data has \
@@ -207,6 +296,47 @@ measurements:
             detect(&Snapshot::from_yaml("s.yaml", SNAP).unwrap())
                 .unmatched
                 .is_empty()
+        );
+    }
+
+    /// A cluster with a GB200 pool and an H100 pool, the snapshot taken on the H100 node:
+    /// each pool detects as itself; a pool of mixed GPUs or an unknown pool is said.
+    #[test]
+    fn a_node_pool_detects_as_itself() {
+        let s = Snapshot::from_yaml(
+            "s.yaml",
+            &format!(
+                "{SNAP}  - type: K8s\n    subtypes:\n      - subtype: topology\n        data:\n          gb200.nodes: 2\n          gb200.gpu-product: NVIDIA-GB200\n          gb200.os-image: Ubuntu 24.04.3 LTS\n          gb200.provider: eks\n          mixed.nodes: 2\n          mixed.gpu-product: NVIDIA-A100-SXM4-80GB,NVIDIA-H100-80GB-HBM3\n          mixed.os-image: Amazon Linux 2023.9.20250929\n"
+            ),
+        )
+        .unwrap();
+        let d = detect_pool(&s, "gb200").unwrap();
+        assert_eq!(
+            d.criteria.to_string(),
+            "service=eks accelerator=gb200 os=ubuntu intent=any"
+        );
+        assert!(d.unmatched.is_empty());
+        let d = detect_pool(&s, "mixed").unwrap();
+        assert_eq!(
+            (d.criteria.accelerator.as_str(), d.criteria.os.as_str()),
+            ("any", "amazonlinux")
+        );
+        assert_eq!(
+            d.unmatched[0].to_string(),
+            "the pool's nodes have different accelerator readings (NVIDIA-A100-SXM4-80GB, \
+             NVIDIA-H100-80GB-HBM3), so accelerator=any; pass --accelerator to choose one"
+        );
+        let e = detect_pool(&s, "gpu").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--node-pool `gpu`: the snapshot has no such node pool; its pools: gb200, mixed"
+        );
+        let bare = Snapshot::from_yaml("s.yaml", SNAP).unwrap();
+        assert!(
+            detect_pool(&bare, "gb200")
+                .unwrap_err()
+                .to_string()
+                .contains("the snapshot has no K8s.topology")
         );
     }
 }

@@ -55,6 +55,14 @@ pub enum Error {
     /// its choices.
     #[error("{0}")]
     CriteriaOpen(String),
+    /// `--node-pool` names no pool the snapshot's topology has.
+    #[error("--node-pool `{pool}`: the snapshot has no such node pool; its pools: {known}")]
+    UnknownPool {
+        /// What was given.
+        pool: String,
+        /// The snapshot's pools, comma-separated, or why it has none.
+        known: String,
+    },
     /// A criteria value is not one of the known ones.
     #[error("unknown {field} `{value}`; valid values: {valid}")]
     UnknownCriteria {

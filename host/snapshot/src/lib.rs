@@ -12,6 +12,7 @@ pub mod document;
 pub mod gpu;
 pub mod os;
 pub mod systemd;
+pub mod topology;
 
 use document::{Measurement, Snapshot, Subtype};
 use serde_json::Value;
@@ -67,6 +68,26 @@ impl Paths {
 /// What a collector returns: its subtypes in order.
 pub type Subtypes = Vec<Subtype>;
 
+/// What a collector measured: the subtypes it read, and each subtype it could not read with
+/// why (a collector of several independent reads, such as K8s's, keeps the rest when one
+/// fails; the failures are recorded as `{Type}.{subtype}` in `metadata.collectorErrors`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Readings {
+    /// The subtypes read, in order.
+    pub subtypes: Subtypes,
+    /// Subtypes that could not be read, by name, with the reason.
+    pub failed: BTreeMap<String, String>,
+}
+
+impl From<Subtypes> for Readings {
+    fn from(subtypes: Subtypes) -> Self {
+        Readings {
+            subtypes,
+            failed: BTreeMap::new(),
+        }
+    }
+}
+
 /// A collector's failure, as recorded in the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CollectError {
@@ -88,15 +109,28 @@ pub struct Collector {
     /// How long it may take.
     pub timeout: Duration,
     /// The work; runs on its own thread.
-    pub run: Box<dyn FnOnce() -> Result<Subtypes, String> + Send>,
+    pub run: Box<dyn FnOnce() -> Result<Readings, String> + Send>,
 }
 
 impl Collector {
-    /// A collector of `kind` with a timeout.
+    /// A collector of `kind` with a timeout, all or nothing.
     pub fn new(
         kind: &'static str,
         timeout: Duration,
         run: impl FnOnce() -> Result<Subtypes, String> + Send + 'static,
+    ) -> Self {
+        Collector {
+            kind,
+            timeout,
+            run: Box::new(move || run().map(Readings::from)),
+        }
+    }
+
+    /// A collector of `kind` whose subtypes can fail one by one ([`Readings::failed`]).
+    pub fn partial(
+        kind: &'static str,
+        timeout: Duration,
+        run: impl FnOnce() -> Result<Readings, String> + Send + 'static,
     ) -> Self {
         Collector {
             kind,
@@ -123,7 +157,8 @@ pub struct Collected {
     /// The snapshot (failed collectors are absent from `measurements` and listed in
     /// `metadata.collectorErrors`).
     pub snapshot: Snapshot,
-    /// Failures by measurement type.
+    /// Failures by measurement type (`{Type}.{subtype}` for one subtype of a partial
+    /// collector).
     pub errors: BTreeMap<String, CollectError>,
     /// How long each collector took, by type (for `-v` output).
     pub durations: BTreeMap<String, Duration>,
@@ -155,7 +190,7 @@ pub fn collect(collectors: Vec<Collector>, metadata: BTreeMap<String, Value>) ->
         });
     }
     drop(tx);
-    let mut results: BTreeMap<&'static str, Result<Subtypes, CollectError>> = BTreeMap::new();
+    let mut results: BTreeMap<&'static str, Result<Readings, CollectError>> = BTreeMap::new();
     let mut durations = BTreeMap::new();
     while !pending.is_empty() {
         // Wait until the earliest remaining deadline.
@@ -194,10 +229,15 @@ pub fn collect(collectors: Vec<Collector>, metadata: BTreeMap<String, Value>) ->
     ordered.sort_by_key(|(k, _)| (rank(k), *k));
     for (kind, out) in ordered {
         match out {
-            Ok(subtypes) => measurements.push(Measurement {
-                kind: kind.to_string(),
-                subtypes,
-            }),
+            Ok(r) => {
+                for (subtype, why) in r.failed {
+                    errors.insert(format!("{kind}.{subtype}"), CollectError::Failed(why));
+                }
+                measurements.push(Measurement {
+                    kind: kind.to_string(),
+                    subtypes: r.subtypes,
+                })
+            }
             Err(e) => {
                 errors.insert(kind.to_string(), e);
             }
@@ -300,6 +340,29 @@ mod tests {
         assert_eq!(got.errors["K8s"], CollectError::Crashed);
         let meta = &got.snapshot.metadata["collectorErrors"];
         assert_eq!(meta["OS"], "timed out after 200ms");
+    }
+
+    #[test]
+    fn a_partial_collector_keeps_what_it_read_and_records_what_it_did_not() {
+        let got = collect(
+            vec![Collector::partial("K8s", Duration::from_secs(5), || {
+                Ok(Readings {
+                    subtypes: vec![subtype("server", BTreeMap::new())],
+                    failed: BTreeMap::from([("image".into(), "pods is forbidden".into())]),
+                })
+            })],
+            BTreeMap::new(),
+        );
+        let m = &got.snapshot.measurements[0];
+        assert_eq!((m.kind.as_str(), m.subtypes.len()), ("K8s", 1));
+        assert_eq!(
+            got.errors["K8s.image"],
+            CollectError::Failed("pods is forbidden".into())
+        );
+        assert_eq!(
+            got.snapshot.metadata["collectorErrors"]["K8s.image"],
+            "pods is forbidden"
+        );
     }
 
     #[test]

@@ -463,7 +463,7 @@ mod tests {
         assert_eq!(
             rules(&objs.cluster_role.rules),
             [
-                s("nodes", "", "get"),
+                s("nodes", "", "get,list"),
                 s("pods", "", "list"),
                 s("clusterpolicies", "", "list"),
             ]

@@ -76,7 +76,7 @@ pub struct Objects {
     pub role: Role,
     /// Binds the Role.
     pub role_binding: RoleBinding,
-    /// Its node, the pods and ClusterPolicies, read-only.
+    /// The nodes, the pods and ClusterPolicies, read-only.
     pub cluster_role: ClusterRole,
     /// Binds the ClusterRole.
     pub cluster_role_binding: ClusterRoleBinding,
@@ -256,10 +256,10 @@ pub fn objects(o: &AgentOptions) -> Objects {
         },
         cluster_role: ClusterRole {
             metadata: meta(o, &cluster, None),
-            // What the K8s collector calls: its own node, the pods (images in use), the
-            // GPU Operator's ClusterPolicy.
+            // What the K8s collector calls: its own node and the list of nodes (the
+            // topology), the pods (images in use), the GPU Operator's ClusterPolicy.
             rules: Some(vec![
-                rule(&[""], &["nodes"], &[], &["get"]),
+                rule(&[""], &["nodes"], &[], &["get", "list"]),
                 rule(&[""], &["pods"], &[], &["list"]),
                 rule(&["nvidia.com"], &["clusterpolicies"], &[], &["list"]),
             ]),
