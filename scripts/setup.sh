@@ -3,7 +3,8 @@
 # the WebAssembly toolchain for the plugins (Debian's rustc-web + std sources + lld, used
 # with -Zbuild-std) unless rustup already has the wasm32-unknown-unknown target, and the
 # real tools the tests run (shellcheck, sha256sum, helm, buildah for the agent image, a D-Bus
-# system bus with python3-dbusmock's systemd for the SystemD collector) and
+# system bus with python3-dbusmock's systemd for the SystemD collector, python3-jsonpatch to apply
+# `diff --format json-patch`) and
 # the load generator of scripts/bench.sh (wrk), and man (the man pages test renders one). Safe
 # to run again.
 set -euo pipefail
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(shellcheck coreutils python3 python3-venv docker-registry skopeo buildah binutils wrk man-db dbus-daemon python3-dbusmock)
+packages=(shellcheck coreutils python3 python3-venv docker-registry skopeo buildah binutils wrk man-db dbus-daemon python3-dbusmock python3-jsonpatch)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if ! rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | xargs -r ls 2>/dev/null | grep -q '^libstd-'; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)

@@ -249,17 +249,37 @@ fn diff_reports_every_change_sorted_with_distinct_exit_codes() {
     assert_eq!(
         rows,
         [
-            vec!["PATH", "CHANGE", "BASELINE", "TARGET"],
+            vec!["PATH", "CHANGE", "SEVERITY", "BASELINE", "TARGET"],
             vec![
                 "K8s.image.nvcr.io/nvidia/gpu-operator",
                 "modified",
+                "info",
                 "v25.3.0",
                 "v25.10.1"
             ],
-            vec!["K8s.server.version", "modified", "v1.33.5", "v1.34.1"],
-            vec!["OS.kmod.nouveau", "removed", "true", "-"],
-            vec!["OS.kmod.nvidia_peermem", "added", "-", "true"],
-            vec!["1", "added,", "1", "removed,", "2", "modified"],
+            vec![
+                "K8s.server.version",
+                "modified",
+                "critical",
+                "v1.33.5",
+                "v1.34.1"
+            ],
+            vec!["OS.kmod.nouveau", "removed", "warning", "true", "-"],
+            vec!["OS.kmod.nvidia_peermem", "added", "warning", "-", "true"],
+            vec![
+                "1",
+                "added,",
+                "1",
+                "removed,",
+                "2",
+                "modified:",
+                "1",
+                "critical,",
+                "2",
+                "warning,",
+                "1",
+                "info"
+            ],
         ],
         "{table}"
     );
@@ -272,7 +292,7 @@ fn diff_reports_every_change_sorted_with_distinct_exit_codes() {
     assert!(offsets.windows(2).all(|w| w[0] == w[1]), "{table}");
     assert!(table.contains("K8s.server.version"));
     assert!(
-        table.ends_with("1 added, 1 removed, 2 modified\n"),
+        table.ends_with("1 added, 1 removed, 2 modified: 1 critical, 2 warning, 1 info\n"),
         "{table}"
     );
     let o = run(cns(t.path())
@@ -284,11 +304,13 @@ fn diff_reports_every_change_sorted_with_distinct_exit_codes() {
     assert_eq!(j["kind"], "SnapshotDiff");
     assert_eq!(
         j["summary"],
-        json!({"added": 1, "removed": 1, "modified": 1, "ignored": 1})
+        json!({"added": 1, "removed": 1, "modified": 1, "ignored": 1, "volatile": 0,
+            "critical": 1, "warning": 2, "info": 0})
     );
     assert_eq!(
         j["changes"][0],
-        json!({"kind": "modified", "path": "K8s.server.version", "baseline": "v1.33.5", "target": "v1.34.1"})
+        json!({"kind": "modified", "path": "K8s.server.version", "severity": "critical",
+            "baseline": "v1.33.5", "target": "v1.34.1"})
     );
     let o = run(cns(t.path())
         .args(["diff", "--format", "yaml"])

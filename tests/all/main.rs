@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod cluster_topology;
 mod deployers;
+mod drift;
 mod golden;
 mod hardening;
 mod hostile_registry;

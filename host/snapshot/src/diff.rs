@@ -1,11 +1,99 @@
 //! Drift between two snapshots: every reading (`{Type}.{subtype}.{key}`) added, removed or
-//! modified, sorted by path. Metadata (timestamps, source node) is not a reading.
+//! modified, sorted by path, each with a severity ([`severity`]); volatile readings
+//! ([`VOLATILE`]: timestamps, ids) left out unless asked for. Shown as a table that fits a
+//! width ([`table`]) or as RFC 6902 operations from one snapshot to the other
+//! ([`json_patch`]). Metadata (timestamps, source node) is not a reading.
 
 use crate::document::Snapshot;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// How much a changed reading matters to a GPU cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The kernel, the GPU driver, the Kubernetes server version, the GPU model or count.
+    Critical,
+    /// Other GPU, OS, SystemD, node-version, ClusterPolicy and topology readings.
+    Warning,
+    /// Everything else (images, labels, taints).
+    Info,
+}
+
+/// Severity by reading path, first match wins; a path matching none is [`Severity::Info`].
+/// `*` crosses `.` and `/`.
+pub const SEVERITY_RULES: &[(&str, Severity)] = &[
+    ("OS.sysctl./proc/sys/kernel/osrelease", Severity::Critical),
+    ("K8s.node.kernel-version", Severity::Critical),
+    ("GPU.driver.version", Severity::Critical),
+    ("GPU.driver.kernel-module", Severity::Critical),
+    ("GPU.smi.driver", Severity::Critical),
+    ("GPU.smi.cuda-version", Severity::Critical),
+    ("K8s.server.version", Severity::Critical),
+    ("GPU.hardware.model", Severity::Critical),
+    ("GPU.hardware.count", Severity::Critical),
+    ("GPU.smi.gpu.model", Severity::Critical),
+    ("GPU.smi.gpu.name", Severity::Critical),
+    ("GPU.smi.gpu-count", Severity::Critical),
+    ("K8s.policy.driver.version", Severity::Critical),
+    ("GPU.*", Severity::Warning),
+    ("OS.*", Severity::Warning),
+    ("SystemD.*", Severity::Warning),
+    ("K8s.server.*", Severity::Warning),
+    ("K8s.node.*-version", Severity::Warning),
+    ("K8s.node.architecture", Severity::Warning),
+    ("K8s.node.os-image", Severity::Warning),
+    ("K8s.policy.*", Severity::Warning),
+    ("K8s.topology.*", Severity::Warning),
+];
+
+/// Readings that change without the node changing: times, process and boot ids, the node's
+/// own name and instance id (two nodes of one pool differ in them). Left out of a diff
+/// unless `--include-volatile`.
+pub const VOLATILE: &[&str] = &[
+    "*timestamp*",
+    "*Timestamp*",
+    "SystemD.*.InvocationID",
+    "SystemD.*.MainPID",
+    "SystemD.*.ExecMainPID",
+    "SystemD.*.NRestarts",
+    "K8s.node.name",
+    "K8s.node.provider-id",
+    "K8s.node.label.kubernetes.io/hostname",
+    "K8s.node.label.nvidia.com/gfd.timestamp",
+];
+
+fn globs(patterns: &[&str]) -> GlobSet {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(Glob::new(p).expect("built-in glob"));
+    }
+    b.build().expect("built-in globs")
+}
+
+/// The severity of a reading's change ([`SEVERITY_RULES`]).
+pub fn severity(path: &str) -> Severity {
+    static RULES: OnceLock<Vec<(GlobSet, Severity)>> = OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            SEVERITY_RULES
+                .iter()
+                .map(|(p, s)| (globs(&[p]), *s))
+                .collect()
+        })
+        .iter()
+        .find(|(g, _)| g.is_match(path))
+        .map_or(Severity::Info, |(_, s)| *s)
+}
+
+/// Whether a reading is volatile ([`VOLATILE`]).
+pub fn is_volatile(path: &str) -> bool {
+    static SET: OnceLock<GlobSet> = OnceLock::new();
+    SET.get_or_init(|| globs(VOLATILE)).is_match(path)
+}
 
 /// What happened to a reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,12 +114,17 @@ pub struct Change {
     pub kind: ChangeKind,
     /// `{Type}.{subtype}.{key}`.
     pub path: String,
+    /// How much it matters.
+    pub severity: Severity,
     /// The baseline's value (absent when added).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Value>,
     /// The target's value (absent when removed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<Value>,
+    /// Where the reading is: type, subtype, key (the path's parts; a key may hold dots).
+    #[serde(skip)]
+    pub at: [String; 3],
 }
 
 /// Counts by kind.
@@ -45,6 +138,14 @@ pub struct Summary {
     pub modified: usize,
     /// Readings ignored by `--ignore`.
     pub ignored: usize,
+    /// Volatile readings left out ([`VOLATILE`]; 0 with `--include-volatile`).
+    pub volatile: usize,
+    /// Changes by severity.
+    pub critical: usize,
+    /// Changes by severity.
+    pub warning: usize,
+    /// Changes by severity.
+    pub info: usize,
 }
 
 /// The comparison of two snapshots.
@@ -86,20 +187,34 @@ pub fn ignore_set(patterns: &[String]) -> Result<GlobSet, IgnoreError> {
 /// value of a key wins (as `Snapshot::lookup` finds the first, documents written by cnsctl
 /// never repeat one).
 pub fn readings(s: &Snapshot) -> BTreeMap<String, Value> {
+    located(s).into_iter().map(|(k, (_, v))| (k, v)).collect()
+}
+
+/// [`readings`] with where each is: type, subtype, key.
+fn located(s: &Snapshot) -> BTreeMap<String, ([String; 3], Value)> {
     let mut out = BTreeMap::new();
     for m in &s.measurements {
         for st in &m.subtypes {
             for (k, v) in &st.data {
-                out.insert(format!("{}.{}.{k}", m.kind, st.subtype), v.clone());
+                out.insert(
+                    format!("{}.{}.{k}", m.kind, st.subtype),
+                    ([m.kind.clone(), st.subtype.clone(), k.clone()], v.clone()),
+                );
             }
         }
     }
     out
 }
 
-/// Compare `baseline` with `target`, skipping paths matched by `ignore`.
-pub fn diff(baseline: &Snapshot, target: &Snapshot, ignore: &GlobSet) -> Drift {
-    let (a, b) = (readings(baseline), readings(target));
+/// Compare `baseline` with `target`, skipping paths matched by `ignore`, and volatile
+/// readings unless `include_volatile`.
+pub fn diff(
+    baseline: &Snapshot,
+    target: &Snapshot,
+    ignore: &GlobSet,
+    include_volatile: bool,
+) -> Drift {
+    let (a, b) = (located(baseline), located(target));
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -107,6 +222,8 @@ pub fn diff(baseline: &Snapshot, target: &Snapshot, ignore: &GlobSet) -> Drift {
     let mut changes = Vec::new();
     for k in keys {
         let (x, y) = (a.get(k), b.get(k));
+        let at = x.or(y).map(|(at, _)| at.clone()).unwrap_or_default();
+        let (x, y) = (x.map(|(_, v)| v), y.map(|(_, v)| v));
         let kind = match (x, y) {
             (Some(x), Some(y)) if x == y => continue,
             (Some(_), Some(_)) => ChangeKind::Modified,
@@ -118,16 +235,28 @@ pub fn diff(baseline: &Snapshot, target: &Snapshot, ignore: &GlobSet) -> Drift {
             summary.ignored += 1;
             continue;
         }
+        if !include_volatile && is_volatile(k) {
+            summary.volatile += 1;
+            continue;
+        }
         match kind {
             ChangeKind::Added => summary.added += 1,
             ChangeKind::Removed => summary.removed += 1,
             ChangeKind::Modified => summary.modified += 1,
         }
+        let severity = severity(k);
+        match severity {
+            Severity::Critical => summary.critical += 1,
+            Severity::Warning => summary.warning += 1,
+            Severity::Info => summary.info += 1,
+        }
         changes.push(Change {
             kind,
             path: k.clone(),
+            severity,
             baseline: x.cloned(),
             target: y.cloned(),
+            at,
         });
     }
     Drift { summary, changes }
@@ -142,58 +271,173 @@ pub fn show(v: Option<&Value>) -> String {
     }
 }
 
-/// The drift as an aligned text table (`PATH  CHANGE  BASELINE  TARGET`) and a summary line;
-/// paths and values with control characters are shown escaped ([`cns_files::terminal_safe`]).
-pub fn table(d: &Drift) -> String {
-    let rows: Vec<[String; 4]> = d
+/// The marker ending a value [`table`] cut to fit.
+pub const CUT: char = '…';
+
+/// `text` in at most `width` characters: cut with [`CUT`] when longer.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push(CUT);
+    out
+}
+
+/// The drift as an aligned text table (`PATH  CHANGE  SEVERITY  BASELINE  TARGET`) and a
+/// summary line; paths and values with control characters are shown escaped
+/// ([`cns_files::terminal_safe`]). With a `width`, rows fit it: the values are cut first,
+/// then the path, a cut cell ending in [`CUT`], none below 8 characters; `None` shows them
+/// whole.
+pub fn table(d: &Drift, width: Option<usize>) -> String {
+    let mut rows: Vec<[String; 5]> = d
         .changes
         .iter()
         .map(|c| {
             [
                 cns_files::terminal_safe(&c.path, false).into_owned(),
                 format!("{:?}", c.kind).to_lowercase(),
+                format!("{:?}", c.severity).to_lowercase(),
                 cns_files::terminal_safe(&show(c.baseline.as_ref()), false).into_owned(),
                 cns_files::terminal_safe(&show(c.target.as_ref()), false).into_owned(),
             ]
         })
         .collect();
-    let head = ["PATH", "CHANGE", "BASELINE", "TARGET"].map(String::from);
-    let mut w = [0usize; 4];
+    let head = ["PATH", "CHANGE", "SEVERITY", "BASELINE", "TARGET"].map(String::from);
+    let mut w = [0usize; 5];
     for r in std::iter::once(&head).chain(&rows) {
         for (i, c) in r.iter().enumerate() {
             w[i] = w[i].max(c.chars().count());
         }
     }
+    if let Some(limit) = width {
+        // Two spaces between columns; CHANGE and SEVERITY are never cut. The values give
+        // way first (the widest a character at a time, to 16), then the path (to 24), then
+        // the widest of the three (to 8).
+        let room = limit.saturating_sub(w[1] + w[2] + 4 * 2);
+        let mut cut = w;
+        for (columns, floor) in [(&[3, 4][..], 16), (&[0][..], 24), (&[0, 3, 4][..], 8)] {
+            while cut[0] + cut[3] + cut[4] > room {
+                let i = columns.iter().copied().max_by_key(|i| cut[*i]).unwrap_or(0);
+                if cut[i] <= floor {
+                    break;
+                }
+                cut[i] -= 1;
+            }
+        }
+        for r in &mut rows {
+            for (i, c) in r.iter_mut().enumerate() {
+                *c = fit(c, cut[i]);
+            }
+        }
+        w = cut;
+    }
     let mut out = String::new();
     if !rows.is_empty() {
         for r in std::iter::once(&head).chain(&rows) {
             let line = format!(
-                "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+                "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
                 r[0],
                 r[1],
                 r[2],
                 r[3],
+                r[4],
                 w0 = w[0],
                 w1 = w[1],
-                w2 = w[2]
+                w2 = w[2],
+                w3 = w[3]
             );
             out.push_str(line.trim_end());
             out.push('\n');
         }
     }
     let s = &d.summary;
+    let mut left_out = Vec::new();
+    if s.ignored > 0 {
+        left_out.push(format!("{} ignored", s.ignored));
+    }
+    if s.volatile > 0 {
+        left_out.push(format!("{} volatile", s.volatile));
+    }
     out.push_str(&format!(
-        "{} added, {} removed, {} modified{}\n",
+        "{} added, {} removed, {} modified{}{}\n",
         s.added,
         s.removed,
         s.modified,
-        if s.ignored > 0 {
-            format!(" ({} ignored)", s.ignored)
-        } else {
+        if d.changes.is_empty() {
             String::new()
+        } else {
+            format!(
+                ": {} critical, {} warning, {} info",
+                s.critical, s.warning, s.info
+            )
+        },
+        if left_out.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", left_out.join(", "))
         }
     ));
     out
+}
+
+/// An RFC 6901 reference token: `~` as `~0`, `/` as `~1`.
+fn token(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+/// The drift as RFC 6902 operations on the baseline document (as `snapshot --format json`
+/// writes it): `replace`, `remove` and `add` of each changed reading's `data` key; a subtype
+/// or measurement the baseline lacks is added whole (after the key operations, appended with
+/// `-`, so no index shifts). Applied to the baseline, the operations give a document with the
+/// target's readings, save those the diff left out (ignored, volatile).
+pub fn json_patch(baseline: &Snapshot, d: &Drift) -> Vec<Value> {
+    // Where each (type, subtype) is in the baseline: the last, as `readings` lets it win.
+    let mut index: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, m) in baseline.measurements.iter().enumerate() {
+        kinds.insert(m.kind.as_str(), i);
+        for (j, st) in m.subtypes.iter().enumerate() {
+            index.insert((m.kind.as_str(), st.subtype.as_str()), (i, j));
+        }
+    }
+    let mut ops = Vec::new();
+    // New subtypes by type, then subtype: their data, in order.
+    let mut new: BTreeMap<&str, BTreeMap<&str, serde_json::Map<String, Value>>> = BTreeMap::new();
+    for c in &d.changes {
+        let [kind, subtype, key] = &c.at;
+        let Some((i, j)) = index.get(&(kind.as_str(), subtype.as_str())) else {
+            if let Some(v) = &c.target {
+                new.entry(kind)
+                    .or_default()
+                    .entry(subtype)
+                    .or_default()
+                    .insert(key.clone(), v.clone());
+            }
+            continue;
+        };
+        let path = format!("/measurements/{i}/subtypes/{j}/data/{}", token(key));
+        ops.push(match (c.kind, &c.target) {
+            (ChangeKind::Removed, _) | (_, None) => json!({"op": "remove", "path": path}),
+            (ChangeKind::Modified, Some(v)) => json!({"op": "replace", "path": path, "value": v}),
+            (ChangeKind::Added, Some(v)) => json!({"op": "add", "path": path, "value": v}),
+        });
+    }
+    for (kind, subtypes) in new {
+        let objects: Vec<Value> = subtypes
+            .into_iter()
+            .map(|(name, data)| json!({"subtype": name, "data": data}))
+            .collect();
+        match kinds.get(kind) {
+            Some(i) => ops.extend(objects.into_iter().map(
+                |o| json!({"op": "add", "path": format!("/measurements/{i}/subtypes/-"), "value": o}),
+            )),
+            None => ops.push(
+                json!({"op": "add", "path": "/measurements/-", "value": {"type": kind, "subtypes": objects}}),
+            ),
+        }
+    }
+    ops
 }
 
 #[cfg(test)]
@@ -216,7 +460,7 @@ mod tests {
         let b = snap(
             "metadata: {timestamp: b}\nmeasurements:\n- type: OS\n  subtypes:\n  - subtype: kmod\n    data: {nvidia: true, new: true}\n- type: K8s\n  subtypes:\n  - subtype: server\n    data: {version: v1.34.1}\n  - subtype: image\n    data: {nginx: '2.0'}\n",
         );
-        let d = diff(&a, &b, &ignore_set(&[]).unwrap());
+        let d = diff(&a, &b, &ignore_set(&[]).unwrap(), false);
         let paths: Vec<_> = d
             .changes
             .iter()
@@ -231,21 +475,134 @@ mod tests {
                 ("OS.kmod.old", ChangeKind::Removed),
             ]
         );
-        let t = table(&d);
+        let t = table(&d, None);
         assert!(
-            t.contains("K8s.server.version  modified  v1.33.5   v1.34.1"),
+            t.contains("K8s.server.version  modified  critical  v1.33.5   v1.34.1"),
             "{t}"
         );
-        assert!(t.ends_with("1 added, 1 removed, 2 modified\n"));
-        let d = diff(&a, &b, &ignore_set(&["K8s.image.*".into()]).unwrap());
+        assert!(t.ends_with("1 added, 1 removed, 2 modified: 1 critical, 2 warning, 1 info\n"));
+        let d = diff(&a, &b, &ignore_set(&["K8s.image.*".into()]).unwrap(), false);
         assert_eq!(d.summary.modified, 1);
         assert_eq!(d.summary.ignored, 1);
-        assert!(diff(&a, &a, &ignore_set(&[]).unwrap()).changes.is_empty());
+        assert!(
+            diff(&a, &a, &ignore_set(&[]).unwrap(), false)
+                .changes
+                .is_empty()
+        );
         assert!(
             ignore_set(&["a[".into()])
                 .unwrap_err()
                 .to_string()
                 .contains("`a[`")
+        );
+    }
+
+    #[test]
+    fn severity_follows_what_breaks_a_gpu_node() {
+        for (path, want) in [
+            ("OS.sysctl./proc/sys/kernel/osrelease", Severity::Critical),
+            ("GPU.smi.driver", Severity::Critical),
+            ("GPU.hardware.count", Severity::Critical),
+            ("K8s.server.version", Severity::Critical),
+            ("GPU.smi.persistence-mode", Severity::Warning),
+            ("OS.kmod.nvidia_peermem", Severity::Warning),
+            ("SystemD.containerd.service.LimitNOFILE", Severity::Warning),
+            ("K8s.node.kubelet-version", Severity::Warning),
+            ("K8s.topology.gpu-h100.nodes", Severity::Warning),
+            ("K8s.image.nvcr.io/nvidia/gpu-operator", Severity::Info),
+            ("K8s.node.label.nodeGroup", Severity::Info),
+        ] {
+            assert_eq!(severity(path), want, "{path}");
+        }
+        for v in [
+            "K8s.node.label.nvidia.com/gfd.timestamp",
+            "SystemD.kubelet.service.ActiveEnterTimestamp",
+            "SystemD.kubelet.service.MainPID",
+            "K8s.node.provider-id",
+        ] {
+            assert!(is_volatile(v), "{v}");
+        }
+        assert!(!is_volatile("K8s.node.kubelet-version"));
+    }
+
+    fn two() -> (Snapshot, Snapshot) {
+        let a = snap(
+            "measurements:\n- type: K8s\n  subtypes:\n  - subtype: node\n    data: {name: n1, label.nvidia.com/gfd.timestamp: '1', label.a~b/c: x}\n- type: GPU\n  subtypes:\n  - subtype: smi\n    data: {driver: 570.1, gone: true}\n",
+        );
+        let b = snap(
+            "measurements:\n- type: K8s\n  subtypes:\n  - subtype: node\n    data: {name: n2, label.nvidia.com/gfd.timestamp: '2', label.a~b/c: y}\n  - subtype: server\n    data: {version: v1.34.1}\n- type: GPU\n  subtypes:\n  - subtype: smi\n    data: {driver: 580.95.05, new: 1}\n- type: SystemD\n  subtypes:\n  - subtype: kubelet.service\n    data: {ActiveState: active}\n",
+        );
+        (a, b)
+    }
+
+    #[test]
+    fn volatile_readings_are_left_out_unless_asked_for() {
+        let (a, b) = two();
+        let none = ignore_set(&[]).unwrap();
+        let d = diff(&a, &b, &none, false);
+        assert_eq!(d.summary.volatile, 2);
+        assert!(d.changes.iter().all(|c| !is_volatile(&c.path)));
+        assert!(
+            table(&d, None).ends_with("(2 volatile)\n"),
+            "{}",
+            table(&d, None)
+        );
+        let all = diff(&a, &b, &none, true);
+        assert_eq!(all.summary.volatile, 0);
+        assert_eq!(all.changes.len(), d.changes.len() + 2);
+    }
+
+    #[test]
+    fn the_table_fits_the_width_with_a_marker() {
+        let (mut a, mut b) = two();
+        let long = "x".repeat(300);
+        a.measurements[1].subtypes[0]
+            .data
+            .insert("long".into(), Value::String(long.clone()));
+        b.measurements[1].subtypes[0]
+            .data
+            .insert("long".into(), Value::String(format!("{long}y")));
+        let d = diff(&a, &b, &ignore_set(&[]).unwrap(), true);
+        let wide = table(&d, None);
+        assert!(wide.contains(&format!("{long}y")));
+        for width in [60, 80, 120] {
+            let t = table(&d, Some(width));
+            // Every row fits (the summary line is a sentence, wrapped by the terminal).
+            for l in t.lines().filter(|l| !l.contains(" added, ")) {
+                assert!(l.chars().count() <= width, "{width}: {l:?}");
+            }
+            assert!(t.contains(CUT), "{t}");
+            // Short values are whole; every row still has its path's start.
+            assert!(t.contains("570.1"), "{t}");
+            assert!(t.contains("GPU.smi.long"), "{t}");
+        }
+        // Never below 8 characters a column: a tiny width overflows rather than empties.
+        assert!(table(&d, Some(10)).contains("GPU.smi…"));
+        // The values give way before the path.
+        let t = table(&d, Some(100));
+        assert!(
+            t.contains("K8s.node.label.nvidia.com/gfd.timestamp "),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn json_patch_operations_take_the_baseline_to_the_target() {
+        let (a, b) = two();
+        let d = diff(&a, &b, &ignore_set(&[]).unwrap(), true);
+        let ops = json_patch(&a, &d);
+        assert_eq!(
+            ops,
+            vec![
+                json!({"op": "replace", "path": "/measurements/1/subtypes/0/data/driver", "value": "580.95.05"}),
+                json!({"op": "remove", "path": "/measurements/1/subtypes/0/data/gone"}),
+                json!({"op": "add", "path": "/measurements/1/subtypes/0/data/new", "value": 1}),
+                json!({"op": "replace", "path": "/measurements/0/subtypes/0/data/label.a~0b~1c", "value": "y"}),
+                json!({"op": "replace", "path": "/measurements/0/subtypes/0/data/label.nvidia.com~1gfd.timestamp", "value": "2"}),
+                json!({"op": "replace", "path": "/measurements/0/subtypes/0/data/name", "value": "n2"}),
+                json!({"op": "add", "path": "/measurements/0/subtypes/-", "value": {"subtype": "server", "data": {"version": "v1.34.1"}}}),
+                json!({"op": "add", "path": "/measurements/-", "value": {"type": "SystemD", "subtypes": [{"subtype": "kubelet.service", "data": {"ActiveState": "active"}}]}}),
+            ]
         );
     }
 }
