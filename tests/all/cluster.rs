@@ -369,7 +369,7 @@ pub(crate) fn fake_cluster() -> FakeKube {
 }
 
 /// Every stored object of these kinds passes kubernetes-validate --strict.
-fn validate_objects(t: &Path, objects: &[Value]) {
+pub(crate) fn validate_objects(t: &Path, objects: &[Value]) {
     let Some(kv) = require_tool("kubernetes-validate", &[&repo_file("target/tools/bin")]) else {
         return;
     };
@@ -558,7 +558,7 @@ fn cm_uris_work_everywhere_and_errors_name_the_uri_and_reason() {
 
 /// The fake's Job hook: run the Job's own command line with this test's cnsctl, as the pod
 /// would on the node (this machine), against the same fake API.
-fn run_agent_locally(t: &Path, kubeconfig: &Path, job: &Value) -> JobRun {
+pub(crate) fn run_agent_locally(t: &Path, kubeconfig: &Path, job: &Value) -> JobRun {
     let c = &job["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["command"], json!(["/usr/local/bin/cnsctl"]));
     let args: Vec<String> = c["args"]
@@ -575,6 +575,16 @@ fn run_agent_locally(t: &Path, kubeconfig: &Path, job: &Value) -> JobRun {
         succeeded: o.status.success(),
         log: stderr(&o),
     }
+}
+
+/// Whether this machine has an NVIDIA display/3D controller on its PCI bus.
+pub(crate) fn this_machine_has_a_gpu() -> bool {
+    std::fs::read_dir("/sys/bus/pci/devices").is_ok_and(|d| {
+        d.flatten().any(|e| {
+            let r = |f: &str| std::fs::read_to_string(e.path().join(f)).unwrap_or_default();
+            r("vendor").trim() == "0x10de" && r("class").starts_with("0x03")
+        })
+    })
 }
 
 #[test]
@@ -603,16 +613,32 @@ fn the_demo_stage_1_command_runs_the_agent_and_stages_2_and_3_read_its_configmap
     ]);
     ok(&o);
     let err = stderr(&o);
+    // The Job is named for its run: `cns-` and 8 hex digits.
+    let job = err
+        .split("job=")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        job.len() == 12
+            && job.starts_with("cns-")
+            && job[4..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{err}"
+    );
+    let no_gpu = "warning: the agent ran on gpu-node-1, which shows no NVIDIA GPU";
+    // The Job ran this machine's snapshot: said when this machine has no GPU.
+    assert_eq!(err.contains(no_gpu), !this_machine_has_a_gpu(), "{err}");
     let lines: Vec<&str> = err
         .lines()
-        .filter(|l| !l.starts_with("agent resources"))
+        .filter(|l| !l.starts_with("agent resources") && !l.starts_with(no_gpu))
         .collect();
     assert_eq!(
         lines,
         [
             "deploying agent: namespace=gpu-operator",
             "agent deployed successfully",
-            "waiting for Job completion: job=cns timeout=5m0s",
+            &format!("waiting for Job completion: job={job} timeout=5m0s"),
             "job completed successfully",
             "snapshot saved to ConfigMap: uri=cm://gpu-operator/cns-snapshot",
         ],
@@ -791,25 +817,23 @@ fn a_failed_or_stuck_agent_is_reported_with_reason_and_log() {
         run(&mut c)
     };
     let o = agent(&[]);
-    fails(
-        &o,
-        2,
-        "snapshot agent Job gpu-operator/cns failed: BackoffLimitExceeded",
-    );
+    fails(&o, 2, "snapshot agent Job gpu-operator/cns-");
     let err = stderr(&o);
+    assert!(err.contains(" failed: BackoffLimitExceeded"), "{err}");
     assert!(err.contains("terminated: Error (exit code 2)"), "{err}");
     assert!(
         err.contains("  error: cannot write cm://gpu-operator/cns-snapshot: Forbidden (403)"),
         "{err}"
     );
-    // Without --cleanup the Job stays for inspection; a rerun replaces it.
-    assert!(
-        k.get("/apis/batch/v1/namespaces/gpu-operator/jobs/cns")
-            .is_some()
-    );
-    let job = k
-        .get("/apis/batch/v1/namespaces/gpu-operator/jobs/cns")
-        .unwrap();
+    // Without --cleanup the Job stays for inspection (its TTL removes it after an hour).
+    let jobs: Vec<String> = k
+        .paths()
+        .into_iter()
+        .filter(|p| p.starts_with("/apis/batch/v1/namespaces/gpu-operator/jobs/cns-"))
+        .collect();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = k.get(&jobs[0]).unwrap();
+    assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 3600);
     assert_eq!(
         job["spec"]["template"]["spec"]["tolerations"],
         json!([{"key": "dedicated", "operator": "Equal", "value": "user-workload", "effect": "NoSchedule"}])
@@ -826,7 +850,7 @@ fn a_failed_or_stuck_agent_is_reported_with_reason_and_log() {
     fails(
         &o,
         2,
-        "timed out after 2s waiting for snapshot agent Job gpu-operator/cns",
+        "timed out after 2s waiting for snapshot agent Job gpu-operator/cns-",
     );
     fails(
         &agent(&["--output", "cm://other/x"]),
@@ -1171,9 +1195,9 @@ fn put_object(base: &str, path: &str, obj: &Value) {
     );
 }
 
-/// The agent never replaces or deletes what it did not make (issue 33, item 7): a
-/// ServiceAccount of its name that someone else made stops it before anything is created;
-/// a ConfigMap at its output that another tool wrote is left as it is; `--cleanup` removes
+/// The agent never replaces or deletes what it did not make (issue 33, item 7): two runs
+/// name their objects each after itself, so neither takes or removes the other's; a
+/// ConfigMap at its output that another tool wrote is left as it is; `--cleanup` removes
 /// only this run's objects and names what it left.
 #[test]
 fn the_agent_takes_no_object_it_did_not_make() {
@@ -1186,29 +1210,50 @@ fn the_agent_takes_no_object_it_did_not_make() {
         "img:1",
         "--cleanup",
     ];
-    // Someone else's ServiceAccount named `cns`.
+    // Two runs never collide: each names its objects after itself, and one run's cleanup
+    // leaves the other's objects alone.
     let t = tempdir();
     let k = fake_cluster();
-    let sa_path = "/api/v1/namespaces/gpu-operator/serviceaccounts/cns";
-    let theirs = json!({"apiVersion": "v1", "kind": "ServiceAccount",
-        "metadata": {"name": "cns", "namespace": "gpu-operator", "labels": {"team": "ml-platform"}}});
-    k.insert(sa_path, theirs.clone());
-    let o = run(cns(t.path()).env("KUBECONFIG", k.kubeconfig()).args(agent));
-    fails(
-        &o,
-        2,
-        "ServiceAccount gpu-operator/cns exists and was not made by cnsctl",
-    );
-    assert_eq!(
-        k.get(sa_path).unwrap(),
-        theirs,
-        "their ServiceAccount changed"
-    );
+    let kc = k.kubeconfig();
+    let (tt, kk) = (t.path().to_path_buf(), kc.clone());
+    k.on_job(move |job| run_agent_locally(&tt, &kk, job));
+    let first = run(cns(t.path())
+        .env("KUBECONFIG", &kc)
+        .args(&agent[..agent.len() - 1]));
+    ok(&first);
+    let kept = k.paths();
+    let mine = |paths: &[String], kind: &str| -> Vec<String> {
+        paths
+            .iter()
+            .filter(|p| p.contains(&format!("/{kind}/cns-")))
+            .cloned()
+            .collect()
+    };
+    for kind in [
+        "jobs",
+        "serviceaccounts",
+        "roles",
+        "rolebindings",
+        "clusterroles",
+    ] {
+        assert_eq!(mine(&kept, kind).len(), 1, "{kind}: {kept:?}");
+    }
+    ok(&run(cns(t.path()).env("KUBECONFIG", &kc).args(agent)));
+    let after = k.paths();
+    for kind in [
+        "jobs",
+        "serviceaccounts",
+        "roles",
+        "rolebindings",
+        "clusterroles",
+    ] {
+        assert_eq!(mine(&after, kind), mine(&kept, kind), "{kind}: {after:?}");
+    }
     assert!(
-        !k.requests().iter().any(|r| r.starts_with("POST /apis")
-            || r.starts_with("PUT")
-            || r.starts_with("DELETE")),
-        "{:?}",
+        !k.requests()
+            .iter()
+            .any(|r| r.starts_with("PUT") && !r.contains("configmaps")),
+        "a run replaced another's object: {:?}",
         k.requests()
     );
 
@@ -1236,37 +1281,39 @@ fn the_agent_takes_no_object_it_did_not_make() {
     let k = fake_cluster();
     let kc = k.kubeconfig();
     let (tt, kk, base) = (t.path().to_path_buf(), kc.clone(), k.url.clone());
-    let role_path = "/apis/rbac.authorization.k8s.io/v1/namespaces/gpu-operator/roles/cns";
+    let role_of = |job: &Value| {
+        let name = job["spec"]["template"]["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (
+            format!("/apis/rbac.authorization.k8s.io/v1/namespaces/gpu-operator/roles/{name}"),
+            name,
+        )
+    };
     k.on_job(move |job| {
+        let (role_path, name) = role_of(job);
         let mut other = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-            "metadata": {"name": "cns", "namespace": "gpu-operator", "labels": {
+            "metadata": {"name": name, "namespace": "gpu-operator", "labels": {
                 "app.kubernetes.io/managed-by": "cnsctl",
                 "app.kubernetes.io/component": "snapshot-agent",
                 "cns.nvidia.com/agent-run": "another-run"}},
             "rules": []});
         other["metadata"]["resourceVersion"] = json!("1");
-        put_object(&base, role_path, &other);
+        put_object(&base, &role_path, &other);
         run_agent_locally(&tt, &kk, job)
     });
     let o = run(cns(t.path()).env("KUBECONFIG", &kc).args(agent));
     ok(&o);
     assert!(
-        stderr(&o).contains("agent resources removed except Role gpu-operator/cns"),
+        stderr(&o).contains("agent resources removed except Role gpu-operator/cns-"),
         "{}",
         stderr(&o)
     );
     let left = k.paths();
-    assert!(left.contains(&role_path.to_string()), "{left:?}");
-    for gone in [
-        "jobs/cns",
-        "serviceaccounts/cns",
-        "rolebindings/cns",
-        "clusterroles/cns-",
-    ] {
-        assert!(
-            !left.iter().any(|p| p.contains(gone)),
-            "{gone} left: {left:?}"
-        );
+    assert_eq!(mine(&left, "roles").len(), 1, "{left:?}");
+    for gone in ["jobs", "serviceaccounts", "rolebindings", "clusterroles"] {
+        assert!(mine(&left, gone).is_empty(), "{gone} left: {left:?}");
     }
 }
 
@@ -1477,7 +1524,11 @@ fn the_agent_makes_its_namespace_and_cleanup_removes_only_what_it_made() {
         err.contains("agent resources removed except Namespace cns-system (made by this run; it holds the snapshot cm://cns-system/cns-snapshot)"),
         "{err}"
     );
-    assert!(!err.contains("warning:"), "{err}");
+    assert!(
+        !err.lines()
+            .any(|l| l.starts_with("warning:") && !l.contains("shows no NVIDIA GPU")),
+        "{err}"
+    );
     // Every create asked the server to refuse unknown fields.
     for r in k.requests().iter().filter(|r| r.starts_with("POST")) {
         assert!(r.ends_with("fieldValidation=Strict"), "{r}");

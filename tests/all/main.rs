@@ -1,5 +1,6 @@
 //! cnsctl integration tests: one binary, modules per area.
 
+mod agent_options;
 mod authoring;
 mod charts;
 mod cli;

@@ -8,7 +8,7 @@ use clap::Args;
 use cns_kube::agent::{AgentFlags, AgentOptions};
 use cns_kube::cm::Document;
 use cns_kube::location::{Documents, Location};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Arguments of `snapshot`.
@@ -77,6 +77,34 @@ pub(crate) struct SnapshotArgs {
     /// `scripts/agent-image.sh --binary-arm64` has both; GB200/GB300 nodes are arm64.
     #[arg(long, value_name = "ARCH,…", value_delimiter = ',', default_value = "amd64", value_parser = ["amd64", "arm64"], requires = "deploy_agent")]
     image_arch: Vec<String>,
+    /// Run the agent as this existing ServiceAccount exactly as it is (for IRSA or workload
+    /// identity): no ServiceAccount or RBAC is created or removed. `--write-rbac` writes
+    /// the RBAC it needs.
+    #[arg(long, value_name = "NAME", requires = "deploy_agent")]
+    service_account_name: Option<String>,
+    /// Write the agent's ServiceAccount and RBAC manifests (for --service-account-name, else
+    /// `cnsctl-snapshot-agent`) to DIR/snapshot-agent-rbac.yaml and stop; no cluster is
+    /// contacted.
+    #[arg(long, value_name = "DIR", requires = "deploy_agent", conflicts_with_all = ["dry_run", "cleanup"])]
+    write_rbac: Option<PathBuf>,
+    /// An image pull Secret for the agent pod (in --namespace). Repeatable.
+    #[arg(long, value_name = "NAME", requires = "deploy_agent")]
+    image_pull_secret: Vec<String>,
+    /// The agent container's resource requests, RESOURCE=QUANTITY comma-separated or
+    /// repeated, over the defaults cpu=100m,memory=128Mi.
+    #[arg(long, value_name = "RESOURCE=QTY,…", requires = "deploy_agent")]
+    requests: Vec<String>,
+    /// The agent container's resource limits, over the defaults cpu=1,memory=512Mi.
+    #[arg(long, value_name = "RESOURCE=QTY,…", requires = "deploy_agent")]
+    limits: Vec<String>,
+    /// Request one nvidia.com/gpu for the agent pod: it then runs only on a node with a free
+    /// GPU (needed where the runtime hands devices only to pods that ask, as with CDI).
+    #[arg(long, requires = "deploy_agent")]
+    require_gpu: bool,
+    /// Run the agent privileged with host PID/IPC (default). --privileged=false drops that
+    /// (for namespaces that refuse privileged pods); what it then cannot read is said.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, requires = "deploy_agent")]
+    privileged: bool,
     /// Print every object the agent needs (YAML) instead of creating them.
     #[arg(long, requires = "deploy_agent")]
     dry_run: bool,
@@ -131,6 +159,9 @@ fn render(s: &cns_snapshot::document::Snapshot, format: Format) -> Result<(Strin
 }
 
 fn agent(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
+    if let Some(dir) = &args.write_rbac {
+        return write_rbac(&args, dir);
+    }
     let opts = AgentOptions::from_flags(
         AgentFlags {
             namespace: args.namespace.clone(),
@@ -145,6 +176,12 @@ fn agent(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
             runtime_class: args.runtime_class.clone(),
             image_pull_policy: args.image_pull_policy.clone(),
             image_arch: args.image_arch.clone(),
+            service_account: args.service_account_name.clone(),
+            image_pull_secrets: args.image_pull_secret.clone(),
+            requests: args.requests.clone(),
+            limits: args.limits.clone(),
+            require_gpu: args.require_gpu,
+            unprivileged: !args.privileged,
             dry_run: args.dry_run,
         },
         crate::ui::warn,
@@ -200,5 +237,43 @@ fn agent(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
         kube.write(&Location::File(p.clone()), Document::Snapshot, &text, fmt)?;
         progress(&format!("snapshot written to {}", p.display()));
     }
+    Ok(Outcome::Success)
+}
+
+/// `--write-rbac DIR`: the RBAC of an agent running as an account made outside cnsctl.
+fn write_rbac(args: &SnapshotArgs, dir: &Path) -> Result<Outcome> {
+    let ns = &args.namespace;
+    if !cns_recipe::fields::is_dns_label(ns) {
+        anyhow::bail!(
+            "invalid --namespace `{}`: not a valid namespace name",
+            ns.escape_debug()
+        );
+    }
+    let account = args
+        .service_account_name
+        .clone()
+        .unwrap_or_else(|| "cnsctl-snapshot-agent".into());
+    if !cns_recipe::fields::is_dns_subdomain(&account) {
+        anyhow::bail!(
+            "invalid --service-account-name `{}`: expected an object name",
+            account.escape_debug()
+        );
+    }
+    let output = match &args.output {
+        Some(Location::ConfigMap(u)) => u.clone(),
+        _ => cns_kube::cm::CmUri::parse(&format!("cm://{ns}/cns-snapshot"))?,
+    };
+    let mut text = String::new();
+    for o in cns_kube::agent::rbac(ns, &account, &output, None).to_values() {
+        text.push_str(&format!("---\n{}", serde_norway::to_string(&o)?));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("snapshot-agent-rbac.yaml");
+    cns_files::write::write_atomic(&path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::ui::status(&format!(
+        "wrote {}: ServiceAccount {ns}/{account} and its RBAC; apply it, then run with --service-account-name {account}",
+        path.display()
+    ));
     Ok(Outcome::Success)
 }

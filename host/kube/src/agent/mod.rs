@@ -9,7 +9,9 @@
 mod objects;
 mod run;
 
-pub use objects::{ARCH_LABEL, Objects, POD_SECURITY_LEVEL, cluster_name, objects};
+pub use objects::{
+    ARCH_LABEL, GPU_RESOURCE, Objects, POD_SECURITY_LEVEL, Rbac, cluster_name, objects, rbac,
+};
 pub use run::{Left, Why};
 
 use crate::cm::CmUri;
@@ -43,9 +45,105 @@ pub struct AgentFlags {
     pub image_pull_policy: String,
     /// `--image-arch`: the architectures the image has (empty: amd64).
     pub image_arch: Vec<String>,
-    /// `--dry-run`: the objects are printed, not created (no run label, so the output is the
-    /// same from run to run).
+    /// `--service-account-name`: run as this existing account, create no RBAC.
+    pub service_account: Option<String>,
+    /// `--image-pull-secret`, each a Secret name.
+    pub image_pull_secrets: Vec<String>,
+    /// `--requests`, each `RESOURCE=QUANTITY` (over [`DEFAULT_REQUESTS`]).
+    pub requests: Vec<String>,
+    /// `--limits`, each `RESOURCE=QUANTITY` (over [`DEFAULT_LIMITS`]).
+    pub limits: Vec<String>,
+    /// `--require-gpu`.
+    pub require_gpu: bool,
+    /// `--privileged=false`.
+    pub unprivileged: bool,
+    /// `--dry-run`: the objects are printed, not created (no run label and the plain name
+    /// `cns`, so the output is the same from run to run).
     pub dry_run: bool,
+}
+
+/// The agent container's resource requests unless `--requests` says otherwise.
+pub const DEFAULT_REQUESTS: &[(&str, &str)] = &[("cpu", "100m"), ("memory", "128Mi")];
+
+/// The agent container's resource limits unless `--limits` says otherwise.
+pub const DEFAULT_LIMITS: &[(&str, &str)] = &[("cpu", "1"), ("memory", "512Mi")];
+
+/// What the agent does not read without `--privileged` (said when it is off).
+pub const UNPRIVILEGED_LOSES: &str = "without --privileged the agent runs without host PID/IPC \
+     and device access: nvidia-smi cannot open the GPUs, so the GPU.smi readings (driver, \
+     CUDA, GPU model and count as the driver reports them) are missing unless --require-gpu \
+     gives the pod a GPU (it then sees that one only) or the NVIDIA runtime hands \
+     unprivileged containers the GPUs named in NVIDIA_VISIBLE_DEVICES; GPU.hardware (PCI \
+     sysfs), GPU.driver, OS and SystemD (over the system bus) are read as before";
+
+/// Whether `s` is a Kubernetes quantity (`100m`, `1.5Gi`, `2e3`).
+pub fn is_quantity(s: &str) -> bool {
+    let digits_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, suffix) = s.split_at(digits_end);
+    let number_ok = !number.is_empty()
+        && number != "."
+        && number.matches('.').count() <= 1
+        && number.len() <= 32;
+    let exponent = |e: &str| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && e.len() <= 3 && e.bytes().all(|b| b.is_ascii_digit())
+    };
+    let suffix_ok = matches!(
+        suffix,
+        "" | "Ki"
+            | "Mi"
+            | "Gi"
+            | "Ti"
+            | "Pi"
+            | "Ei"
+            | "n"
+            | "u"
+            | "m"
+            | "k"
+            | "M"
+            | "G"
+            | "T"
+            | "P"
+            | "E"
+    ) || suffix.strip_prefix(['e', 'E']).is_some_and(exponent);
+    number_ok && suffix_ok
+}
+
+/// `RESOURCE=QUANTITY` flags over `defaults`: the resource names a container may request
+/// (cpu, memory, ephemeral-storage, hugepages-SIZE) and valid quantities.
+fn resources(
+    flag: &'static str,
+    defaults: &[(&str, &str)],
+    given: &[String],
+) -> Result<BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, String> = defaults
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for g in given.iter().flat_map(|g| g.split(',')) {
+        let bad = |reason: &str| Error::InvalidOption {
+            flag,
+            value: g.escape_debug().to_string(),
+            reason: reason.to_string(),
+        };
+        let (k, v) = g
+            .split_once('=')
+            .ok_or_else(|| bad("expected RESOURCE=QUANTITY, e.g. cpu=200m,memory=256Mi"))?;
+        let known = ["cpu", "memory", "ephemeral-storage"].contains(&k)
+            || k.strip_prefix("hugepages-").is_some_and(is_quantity);
+        if !known {
+            return Err(bad(
+                "expected a resource of cpu, memory, ephemeral-storage or hugepages-SIZE (GPUs: --require-gpu)",
+            ));
+        }
+        if !is_quantity(v) {
+            return Err(bad("expected a quantity such as 250m, 1, 512Mi or 1.5Gi"));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
 }
 
 impl AgentOptions {
@@ -99,9 +197,35 @@ impl AgentOptions {
                 ..Default::default()
             })
             .collect();
+        for (flag, name) in f
+            .service_account
+            .iter()
+            .map(|n| ("--service-account-name", n))
+            .chain(
+                f.image_pull_secrets
+                    .iter()
+                    .map(|n| ("--image-pull-secret", n)),
+            )
+        {
+            if !cns_recipe::fields::is_dns_subdomain(name) {
+                return Err(bad(
+                    flag,
+                    name,
+                    "expected an object name: lowercase letters, digits, `-` and `.`, at most 253",
+                ));
+            }
+        }
+        if f.unprivileged {
+            warn(UNPRIVILEGED_LOSES);
+        }
+        let run_id = (!f.dry_run).then(new_run_id);
         let opts = AgentOptions {
             namespace: ns,
-            name: "cns".into(),
+            // Each run's objects have names of their own, so two runs never collide.
+            name: match &run_id {
+                Some(r) => format!("cns-{}", &r[..8]),
+                None => "cns".into(),
+            },
             image,
             node_selector,
             tolerations,
@@ -117,7 +241,13 @@ impl AgentOptions {
                 a.dedup();
                 a
             },
-            run_id: (!f.dry_run).then(new_run_id),
+            service_account: f.service_account,
+            image_pull_secrets: f.image_pull_secrets,
+            requests: resources("--requests", DEFAULT_REQUESTS, &f.requests)?,
+            limits: resources("--limits", DEFAULT_LIMITS, &f.limits)?,
+            require_gpu: f.require_gpu,
+            privileged: !f.unprivileged,
+            run_id,
         };
         opts.validate()?;
         Ok(opts)
@@ -132,7 +262,8 @@ pub const HOST_ROOT: &str = "/host";
 pub struct AgentOptions {
     /// Namespace of the Job, its RBAC and the ConfigMap.
     pub namespace: String,
-    /// Name of the Job, ServiceAccount, Role and RoleBinding (`cns`).
+    /// Name of the Job, ServiceAccount, Role and RoleBinding: `cns-` and the run id's first
+    /// 8 digits (`cns` for `--dry-run`).
     pub name: String,
     /// The agent image (cnsctl at `/usr/local/bin/cnsctl`).
     pub image: String,
@@ -150,6 +281,19 @@ pub struct AgentOptions {
     pub image_pull_policy: String,
     /// The CPU architectures the image has: the Job's node affinity (`kubernetes.io/arch`).
     pub image_arch: Vec<String>,
+    /// An existing ServiceAccount to run as; no RBAC is created (`--service-account-name`).
+    pub service_account: Option<String>,
+    /// Image pull Secrets of the pod.
+    pub image_pull_secrets: Vec<String>,
+    /// The container's resource requests.
+    pub requests: BTreeMap<String, String>,
+    /// The container's resource limits.
+    pub limits: BTreeMap<String, String>,
+    /// Ask for one `nvidia.com/gpu` ([`GPU_RESOURCE`]).
+    pub require_gpu: bool,
+    /// Privileged with host PID/IPC (default); otherwise no privilege, capabilities dropped
+    /// ([`UNPRIVILEGED_LOSES`] says what that costs).
+    pub privileged: bool,
     /// This run's id ([`new_run_id`]), in the [`RUN_LABEL`] of every object it creates so
     /// that cleanup removes only those; `None` for `--dry-run` output, which stays the same
     /// from run to run.
@@ -356,6 +500,12 @@ mod tests {
             runtime_class: Some("nvidia".into()),
             image_pull_policy: "IfNotPresent".into(),
             image_arch: vec!["amd64".into()],
+            service_account: None,
+            image_pull_secrets: Vec::new(),
+            requests: resources("--requests", DEFAULT_REQUESTS, &[]).unwrap(),
+            limits: resources("--limits", DEFAULT_LIMITS, &[]).unwrap(),
+            require_gpu: false,
+            privileged: true,
             run_id: Some("0123456789abcdef".into()),
         }
     }
@@ -439,7 +589,7 @@ mod tests {
     /// allows it (not for create), and nothing the agent never calls is granted.
     #[test]
     fn rbac_grants_only_what_the_agent_calls() {
-        let objs = objects(&opts());
+        let objs = objects(&opts()).rbac.unwrap();
         let rules = |r: &Option<Vec<k8s_openapi::api::rbac::v1::PolicyRule>>| {
             r.iter()
                 .flatten()
@@ -489,5 +639,141 @@ mod tests {
         }
         assert_ne!(new_run_id(), new_run_id());
         assert!(!made_by_agent(&ObjectMeta::default()));
+    }
+
+    #[test]
+    fn quantities_and_resource_flags() {
+        for ok in ["100m", "1", "0.5", "512Mi", "1.5Gi", "2e3", "1E-2", "10k"] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in [
+            "", "m", ".", "1..2", "12 Mi", "1mi", "1Gb", "-1", "1e", "1e1234",
+        ] {
+            assert!(!is_quantity(bad), "{bad:?}");
+        }
+        let r = resources(
+            "--limits",
+            DEFAULT_LIMITS,
+            &[
+                "memory=1Gi,ephemeral-storage=2Gi".into(),
+                "hugepages-2Mi=64Mi".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            r.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+            [
+                "cpu=1",
+                "ephemeral-storage=2Gi",
+                "hugepages-2Mi=64Mi",
+                "memory=1Gi"
+            ]
+        );
+        for (bad, why) in [
+            ("cpu", "expected RESOURCE=QUANTITY"),
+            ("nvidia.com/gpu=1", "--require-gpu"),
+            ("cpu=lots", "expected a quantity"),
+        ] {
+            let e = resources("--requests", DEFAULT_REQUESTS, &[bad.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("invalid --requests ") && e.contains(why),
+                "{e}"
+            );
+        }
+    }
+
+    fn flags() -> AgentFlags {
+        AgentFlags {
+            namespace: "gpu-operator".into(),
+            image: Some("registry.example.com/cnsctl-agent:0.1.0".into()),
+            timeout: Duration::from_secs(300),
+            image_pull_policy: "IfNotPresent".into(),
+            ..Default::default()
+        }
+    }
+
+    /// Each run names its objects after itself; a dry run prints the plain name.
+    #[test]
+    fn runs_have_names_of_their_own() {
+        let a = AgentOptions::from_flags(flags(), |_| {}).unwrap();
+        let b = AgentOptions::from_flags(flags(), |_| {}).unwrap();
+        assert!(
+            a.name.starts_with("cns-") && a.name.len() == 12,
+            "{}",
+            a.name
+        );
+        assert_ne!(a.name, b.name);
+        let dry = AgentOptions::from_flags(
+            AgentFlags {
+                dry_run: true,
+                ..flags()
+            },
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(dry.name, "cns");
+    }
+
+    /// An existing account gets no RBAC; unprivileged drops host PID/IPC and capabilities
+    /// and says what it loses; --require-gpu asks for one GPU; pull secrets reach the pod.
+    #[test]
+    fn agent_options_reach_the_job() {
+        let warned = std::cell::RefCell::new(Vec::new());
+        let o = AgentOptions::from_flags(
+            AgentFlags {
+                service_account: Some("irsa-agent".into()),
+                image_pull_secrets: vec!["regcred".into()],
+                requests: vec!["cpu=250m".into()],
+                require_gpu: true,
+                unprivileged: true,
+                ..flags()
+            },
+            |w| warned.borrow_mut().push(w.to_string()),
+        )
+        .unwrap();
+        assert!(
+            warned.borrow().iter().any(|w| w.contains("GPU.smi")),
+            "{warned:?}"
+        );
+        let objs = objects(&o);
+        assert!(objs.rbac.is_none());
+        let job = serde_json::to_value(&objs.job).unwrap();
+        let pod = &job["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], "irsa-agent");
+        assert_eq!(
+            pod["imagePullSecrets"],
+            serde_json::json!([{"name": "regcred"}])
+        );
+        assert_eq!(pod["hostPID"], false);
+        assert_eq!(pod["hostIPC"], false);
+        let c = &pod["containers"][0];
+        assert_eq!(c["securityContext"]["privileged"], false);
+        assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+        assert_eq!(c["resources"]["limits"]["nvidia.com/gpu"], "1");
+        assert_eq!(c["resources"]["requests"]["cpu"], "250m");
+        assert_eq!(c["resources"]["requests"]["memory"], "128Mi");
+        for (f, flag) in [
+            (
+                AgentFlags {
+                    service_account: Some("Bad_Name".into()),
+                    ..flags()
+                },
+                "--service-account-name",
+            ),
+            (
+                AgentFlags {
+                    image_pull_secrets: vec!["a b".into()],
+                    ..flags()
+                },
+                "--image-pull-secret",
+            ),
+        ] {
+            let e = AgentOptions::from_flags(f, |_| {}).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid {flag} ")), "{e}");
+        }
     }
 }

@@ -1,13 +1,15 @@
 //! The agent's objects as the API receives them: ServiceAccount, least-privilege Role and
-//! ClusterRole with their bindings, and the Job, each labelled as cnsctl's and with its run.
+//! ClusterRole with their bindings ([`rbac`], also what `--write-rbac` writes for an
+//! account made outside cnsctl), and the Job, each labelled as cnsctl's and with its run.
 
 use super::{AgentOptions, DEFAULT_NODE_SELECTOR, HOST_ROOT, OWNER_LABELS, RUN_LABEL};
+use crate::cm::CmUri;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, EnvVar, EnvVarSource, HostPathVolumeSource, Namespace, NodeAffinity,
-    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector, PodSpec,
-    PodTemplateSpec, ResourceRequirements, SecurityContext, ServiceAccount, Toleration, Volume,
-    VolumeMount,
+    Affinity, Capabilities, Container, EnvVar, EnvVarSource, HostPathVolumeSource,
+    LocalObjectReference, Namespace, NodeAffinity, NodeSelector, NodeSelectorRequirement,
+    NodeSelectorTerm, ObjectFieldSelector, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SecurityContext, ServiceAccount, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
@@ -32,11 +34,11 @@ fn labels(run_id: Option<&str>) -> BTreeMap<String, String> {
     l
 }
 
-fn meta(o: &AgentOptions, name: &str, namespace: Option<&str>) -> ObjectMeta {
+fn meta(run_id: Option<&str>, name: &str, namespace: Option<&str>) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
         namespace: namespace.map(str::to_string),
-        labels: Some(labels(o.run_id.as_deref())),
+        labels: Some(labels(run_id)),
         ..Default::default()
     }
 }
@@ -52,11 +54,14 @@ fn rule(groups: &[&str], resources: &[&str], names: &[&str], verbs: &[&str]) -> 
     }
 }
 
-/// The cluster-scoped RBAC objects' name for a namespace (one per namespace, so agents in two
-/// namespaces do not share or delete each other's bindings).
-pub fn cluster_name(o: &AgentOptions) -> String {
-    format!("{}-snapshot-agent-{}", o.name, o.namespace)
+/// The cluster-scoped RBAC objects' name for an account in a namespace (one per namespace,
+/// so agents in two namespaces do not share or delete each other's bindings).
+pub fn cluster_name(account: &str, namespace: &str) -> String {
+    format!("{account}-snapshot-agent-{namespace}")
 }
+
+/// The extended resource `--require-gpu` asks for.
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 /// The node label naming its CPU architecture.
 pub const ARCH_LABEL: &str = "kubernetes.io/arch";
@@ -65,11 +70,8 @@ pub const ARCH_LABEL: &str = "kubernetes.io/arch";
 /// namespace and mounts host paths, which `baseline` and `restricted` refuse.
 pub const POD_SECURITY_LEVEL: &str = "privileged";
 
-/// The agent's objects, in the order they are created.
-pub struct Objects {
-    /// The namespace, created only when it does not exist: labelled to admit the privileged
-    /// agent under Pod Security Admission, and with the run so cleanup knows it made it.
-    pub namespace: Namespace,
+/// The agent's RBAC: its ServiceAccount and what that account may do.
+pub struct Rbac {
     /// ServiceAccount the Job runs as.
     pub service_account: ServiceAccount,
     /// The snapshot's ConfigMap: create it, then read and replace only that one.
@@ -80,44 +82,121 @@ pub struct Objects {
     pub cluster_role: ClusterRole,
     /// Binds the ClusterRole.
     pub cluster_role_binding: ClusterRoleBinding,
+}
+
+/// The agent's objects, in the order they are created.
+pub struct Objects {
+    /// The namespace, created only when it does not exist: labelled to admit the privileged
+    /// agent under Pod Security Admission, and with the run so cleanup knows it made it.
+    pub namespace: Namespace,
+    /// The RBAC; none when the Job runs as an existing account (`--service-account-name`).
+    pub rbac: Option<Rbac>,
     /// The Job.
     pub job: Job,
+}
+
+/// An object as JSON, `apiVersion` and `kind` set.
+fn value<T: Serialize + Resource<DynamicType = ()>>(o: &T) -> Value {
+    let mut j = serde_json::to_value(o).expect("k8s object serializes");
+    // k8s-openapi's Serialize writes apiVersion and kind; keep the order stable.
+    if let Value::Object(m) = &mut j {
+        m.insert("apiVersion".into(), T::api_version(&()).into());
+        m.insert("kind".into(), T::kind(&()).into());
+    }
+    j
+}
+
+impl Rbac {
+    /// Every object as JSON.
+    pub fn to_values(&self) -> Vec<Value> {
+        vec![
+            value(&self.service_account),
+            value(&self.role),
+            value(&self.role_binding),
+            value(&self.cluster_role),
+            value(&self.cluster_role_binding),
+        ]
+    }
 }
 
 impl Objects {
     /// Every object as JSON (`--dry-run`).
     pub fn to_values(&self) -> Vec<Value> {
-        fn v<T: Serialize + Resource<DynamicType = ()>>(o: &T) -> Value {
-            let mut j = serde_json::to_value(o).expect("k8s object serializes");
-            // k8s-openapi's Serialize writes apiVersion and kind; keep the order stable.
-            if let Value::Object(m) = &mut j {
-                m.insert("apiVersion".into(), T::api_version(&()).into());
-                m.insert("kind".into(), T::kind(&()).into());
-            }
-            j
-        }
-        vec![
-            v(&self.namespace),
-            v(&self.service_account),
-            v(&self.role),
-            v(&self.role_binding),
-            v(&self.cluster_role),
-            v(&self.cluster_role_binding),
-            v(&self.job),
-        ]
+        let mut out = vec![value(&self.namespace)];
+        out.extend(self.rbac.iter().flat_map(Rbac::to_values));
+        out.push(value(&self.job));
+        out
+    }
+}
+
+/// The RBAC of an agent running as `account` in `namespace` and writing `output`: the
+/// account, a Role for the snapshot's ConfigMap, a ClusterRole to read nodes, pods and
+/// ClusterPolicies, and their bindings (`--write-rbac` writes them for an account made
+/// outside cnsctl, as IRSA or workload identity need; `run_id` labels them with a run).
+pub fn rbac(namespace: &str, account: &str, output: &CmUri, run_id: Option<&str>) -> Rbac {
+    let ns = namespace;
+    let subject = Subject {
+        kind: "ServiceAccount".into(),
+        name: account.to_string(),
+        namespace: Some(ns.to_string()),
+        ..Default::default()
+    };
+    let cluster = cluster_name(account, ns);
+    Rbac {
+        service_account: ServiceAccount {
+            metadata: meta(run_id, account, Some(ns)),
+            ..Default::default()
+        },
+        role: Role {
+            metadata: meta(run_id, account, Some(ns)),
+            // Create cannot be limited to a name (the API authorises it before the object
+            // exists); reading and replacing are limited to the snapshot's ConfigMap.
+            rules: Some(vec![
+                rule(&[""], &["configmaps"], &[], &["create"]),
+                rule(
+                    &[""],
+                    &["configmaps"],
+                    &[output.name.as_str()],
+                    &["get", "update"],
+                ),
+            ]),
+        },
+        role_binding: RoleBinding {
+            metadata: meta(run_id, account, Some(ns)),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "Role".into(),
+                name: account.to_string(),
+            },
+            subjects: Some(vec![subject.clone()]),
+        },
+        cluster_role: ClusterRole {
+            metadata: meta(run_id, &cluster, None),
+            // What the K8s collector calls: its own node and the list of nodes (the
+            // topology), the pods (images in use), the GPU Operator's ClusterPolicy.
+            rules: Some(vec![
+                rule(&[""], &["nodes"], &[], &["get", "list"]),
+                rule(&[""], &["pods"], &[], &["list"]),
+                rule(&["nvidia.com"], &["clusterpolicies"], &[], &["list"]),
+            ]),
+            ..Default::default()
+        },
+        cluster_role_binding: ClusterRoleBinding {
+            metadata: meta(run_id, &cluster, None),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRole".into(),
+                name: cluster.clone(),
+            },
+            subjects: Some(vec![subject]),
+        },
     }
 }
 
 /// Build the agent's objects.
 pub fn objects(o: &AgentOptions) -> Objects {
     let ns = o.namespace.as_str();
-    let subject = Subject {
-        kind: "ServiceAccount".into(),
-        name: o.name.clone(),
-        namespace: Some(ns.to_string()),
-        ..Default::default()
-    };
-    let cluster = cluster_name(o);
+    let run_id = o.run_id.as_deref();
     let mut ns_labels = labels(o.run_id.as_deref());
     for mode in ["enforce", "audit", "warn"] {
         ns_labels.insert(
@@ -168,7 +247,34 @@ pub fn objects(o: &AgentOptions) -> Objects {
         value: Some(value.into()),
         ..Default::default()
     };
-    let q = |s: &str| Quantity(s.into());
+    let quantities = |m: &BTreeMap<String, String>| -> BTreeMap<String, Quantity> {
+        m.iter()
+            .map(|(k, v)| (k.clone(), Quantity(v.clone())))
+            .collect()
+    };
+    let mut limits = quantities(&o.limits);
+    if o.require_gpu {
+        // One GPU from the device plugin: the pod goes only to a node with a free GPU,
+        // and sees it where the runtime hands devices only to pods that ask.
+        limits.insert(GPU_RESOURCE.into(), Quantity("1".into()));
+    }
+    let security = if o.privileged {
+        SecurityContext {
+            privileged: Some(true),
+            ..Default::default()
+        }
+    } else {
+        SecurityContext {
+            privileged: Some(false),
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    };
     let secs = o.timeout.as_secs().max(60) as i64;
     let container = Container {
         name: "cns".into(),
@@ -199,21 +305,13 @@ pub fn objects(o: &AgentOptions) -> Objects {
             env("NVIDIA_DRIVER_CAPABILITIES", "utility"),
         ]),
         resources: Some(ResourceRequirements {
-            requests: Some(BTreeMap::from([
-                ("cpu".to_string(), q("100m")),
-                ("memory".to_string(), q("128Mi")),
-            ])),
-            limits: Some(BTreeMap::from([
-                ("cpu".to_string(), q("1")),
-                ("memory".to_string(), q("512Mi")),
-            ])),
+            requests: Some(quantities(&o.requests)),
+            limits: Some(limits),
             ..Default::default()
         }),
-        // Host PID/network/IPC and host paths: readings of the node, not of the container.
-        security_context: Some(SecurityContext {
-            privileged: Some(true),
-            ..Default::default()
-        }),
+        // Host PID/network/IPC and host paths: readings of the node, not of the container
+        // (without --privileged: the host's network and paths only).
+        security_context: Some(security),
         volume_mounts: Some(vec![
             mount("os-release", "/etc/os-release"),
             mount("run-systemd", "/run/systemd"),
@@ -225,59 +323,17 @@ pub fn objects(o: &AgentOptions) -> Objects {
     };
     let mut job_labels = labels(o.run_id.as_deref());
     job_labels.insert("app.kubernetes.io/instance".into(), o.name.clone());
+    let account = o.service_account.clone().unwrap_or_else(|| o.name.clone());
     Objects {
         namespace,
-        service_account: ServiceAccount {
-            metadata: meta(o, &o.name, Some(ns)),
-            ..Default::default()
-        },
-        role: Role {
-            metadata: meta(o, &o.name, Some(ns)),
-            // Create cannot be limited to a name (the API authorises it before the object
-            // exists); reading and replacing are limited to the snapshot's ConfigMap.
-            rules: Some(vec![
-                rule(&[""], &["configmaps"], &[], &["create"]),
-                rule(
-                    &[""],
-                    &["configmaps"],
-                    &[o.output.name.as_str()],
-                    &["get", "update"],
-                ),
-            ]),
-        },
-        role_binding: RoleBinding {
-            metadata: meta(o, &o.name, Some(ns)),
-            role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".into(),
-                kind: "Role".into(),
-                name: o.name.clone(),
-            },
-            subjects: Some(vec![subject.clone()]),
-        },
-        cluster_role: ClusterRole {
-            metadata: meta(o, &cluster, None),
-            // What the K8s collector calls: its own node and the list of nodes (the
-            // topology), the pods (images in use), the GPU Operator's ClusterPolicy.
-            rules: Some(vec![
-                rule(&[""], &["nodes"], &[], &["get", "list"]),
-                rule(&[""], &["pods"], &[], &["list"]),
-                rule(&["nvidia.com"], &["clusterpolicies"], &[], &["list"]),
-            ]),
-            ..Default::default()
-        },
-        cluster_role_binding: ClusterRoleBinding {
-            metadata: meta(o, &cluster, None),
-            role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".into(),
-                kind: "ClusterRole".into(),
-                name: cluster.clone(),
-            },
-            subjects: Some(vec![subject]),
-        },
+        rbac: o
+            .service_account
+            .is_none()
+            .then(|| rbac(ns, &o.name, &o.output, run_id)),
         job: Job {
             metadata: ObjectMeta {
                 labels: Some(job_labels.clone()),
-                ..meta(o, &o.name, Some(ns))
+                ..meta(run_id, &o.name, Some(ns))
             },
             spec: Some(JobSpec {
                 backoff_limit: Some(0),
@@ -289,11 +345,17 @@ pub fn objects(o: &AgentOptions) -> Objects {
                         ..Default::default()
                     }),
                     spec: Some(PodSpec {
-                        service_account_name: Some(o.name.clone()),
+                        service_account_name: Some(account),
+                        image_pull_secrets: (!o.image_pull_secrets.is_empty()).then(|| {
+                            o.image_pull_secrets
+                                .iter()
+                                .map(|n| LocalObjectReference { name: n.clone() })
+                                .collect()
+                        }),
                         restart_policy: Some("Never".into()),
-                        host_pid: Some(true),
+                        host_pid: Some(o.privileged),
                         host_network: Some(true),
-                        host_ipc: Some(true),
+                        host_ipc: Some(o.privileged),
                         dns_policy: Some("ClusterFirstWithHostNet".into()),
                         node_selector: Some(node_selector),
                         tolerations: Some(tolerations),

@@ -102,13 +102,34 @@ impl Cluster {
         let objs = objects(o);
         let ns = o.namespace.as_str();
         let c = self.client();
+        // An existing account is used as it is: it must be there (nothing is created
+        // before that is known).
+        if let Some(sa) = &o.service_account {
+            let api: Api<ServiceAccount> = Api::namespaced(c.clone(), ns);
+            let what = format!("ServiceAccount {ns}/{sa}");
+            if self
+                .block(api.get_opt(sa))
+                .map_err(|e| Error::kube(&what, e))?
+                .is_none()
+            {
+                return Err(Error::InvalidOption {
+                    flag: "--service-account-name",
+                    value: sa.clone(),
+                    reason: format!(
+                        "there is no {what}: create it with the RBAC `snapshot --deploy-agent --write-rbac DIR --service-account-name {sa} --namespace {ns}` writes"
+                    ),
+                });
+            }
+        }
         self.ensure_namespace(o, &objs.namespace, progress)?;
         progress(&format!("deploying agent: namespace={ns}"));
-        self.apply(&Api::namespaced(c.clone(), ns), &objs.service_account)?;
-        self.apply(&Api::namespaced(c.clone(), ns), &objs.role)?;
-        self.apply(&Api::namespaced(c.clone(), ns), &objs.role_binding)?;
-        self.apply(&Api::all(c.clone()), &objs.cluster_role)?;
-        self.apply(&Api::all(c.clone()), &objs.cluster_role_binding)?;
+        if let Some(r) = &objs.rbac {
+            self.apply(&Api::namespaced(c.clone(), ns), &r.service_account)?;
+            self.apply(&Api::namespaced(c.clone(), ns), &r.role)?;
+            self.apply(&Api::namespaced(c.clone(), ns), &r.role_binding)?;
+            self.apply(&Api::all(c.clone()), &r.cluster_role)?;
+            self.apply(&Api::all(c.clone()), &r.cluster_role_binding)?;
+        }
         let jobs: Api<Job> = Api::namespaced(c.clone(), ns);
         // A Job's pod template is immutable: a previous run's Job is replaced, not updated;
         // someone else's Job of that name is left alone.
@@ -128,7 +149,31 @@ impl Cluster {
         ));
         self.wait_job(o)?;
         progress("job completed successfully");
+        self.say_if_no_gpu(o, progress);
         Ok(())
+    }
+
+    /// Say when the snapshot the agent wrote shows no NVIDIA GPU on its node (a node
+    /// selector that matched a CPU node); a snapshot that cannot be read is not judged.
+    fn say_if_no_gpu(&self, o: &AgentOptions, progress: &dyn Fn(&str)) {
+        let Ok(text) = self.read_document(&o.output, crate::cm::Document::Snapshot) else {
+            return;
+        };
+        let Ok(snap) = cns_snapshot::document::Snapshot::from_yaml(&o.output.to_string(), &text)
+        else {
+            return;
+        };
+        if snap.lookup("GPU.hardware.present").as_deref() == Some("false") {
+            let node = snap
+                .metadata
+                .get("source-node")
+                .and_then(|v| v.as_str())
+                .unwrap_or("its node");
+            progress(&format!(
+                "warning: the agent ran on {}, which shows no NVIDIA GPU (GPU.hardware.present: false): the snapshot describes a node without GPUs; check --node-selector",
+                cns_files::terminal_safe(node, false)
+            ));
+        }
     }
 
     /// Create the agent's namespace when it does not exist (labelled to admit the
@@ -335,7 +380,7 @@ impl Cluster {
     pub fn cleanup_agent(&self, o: &AgentOptions) -> Result<Vec<Left>> {
         let c = self.client();
         let ns = o.namespace.as_str();
-        let cluster = cluster_name(o);
+        let cluster = cluster_name(&o.name, ns);
         let run = o.run_id.clone().unwrap_or_default();
         let mut kept = Vec::new();
         macro_rules! remove {
@@ -351,21 +396,24 @@ impl Cluster {
             }};
         }
         remove!(Job, Api::namespaced(c.clone(), ns), &o.name, Some(ns));
-        remove!(
-            RoleBinding,
-            Api::namespaced(c.clone(), ns),
-            &o.name,
-            Some(ns)
-        );
-        remove!(Role, Api::namespaced(c.clone(), ns), &o.name, Some(ns));
-        remove!(
-            ServiceAccount,
-            Api::namespaced(c.clone(), ns),
-            &o.name,
-            Some(ns)
-        );
-        remove!(ClusterRoleBinding, Api::all(c.clone()), &cluster, None);
-        remove!(ClusterRole, Api::all(c.clone()), &cluster, None);
+        // An existing account (--service-account-name) and its RBAC are not this run's.
+        if o.service_account.is_none() {
+            remove!(
+                RoleBinding,
+                Api::namespaced(c.clone(), ns),
+                &o.name,
+                Some(ns)
+            );
+            remove!(Role, Api::namespaced(c.clone(), ns), &o.name, Some(ns));
+            remove!(
+                ServiceAccount,
+                Api::namespaced(c.clone(), ns),
+                &o.name,
+                Some(ns)
+            );
+            remove!(ClusterRoleBinding, Api::all(c.clone()), &cluster, None);
+            remove!(ClusterRole, Api::all(c.clone()), &cluster, None);
+        }
         // The namespace, if this run made it: not while it holds the snapshot.
         let namespaces: Api<Namespace> = Api::all(c.clone());
         let made = self
