@@ -587,10 +587,27 @@ pub(crate) fn this_machine_has_a_gpu() -> bool {
     })
 }
 
+/// A cluster before the GPU Operator: the GPU node and a system pod, no `gpu-operator`
+/// namespace and no ClusterPolicy.
+fn before_the_operator() -> FakeKube {
+    let full = fake_cluster();
+    let k = FakeKube::start();
+    for path in [
+        "/api/v1/nodes/gpu-node-1",
+        "/api/v1/namespaces/kube-system/pods/elsewhere",
+    ] {
+        k.insert(path, full.get(path).unwrap());
+    }
+    k
+}
+
+/// The predecessor's demo, stages 1-3 verbatim, on a cluster where `gpu-operator` does not
+/// exist yet (stage 1 runs before the GPU Operator is installed).
 #[test]
 fn the_demo_stage_1_command_runs_the_agent_and_stages_2_and_3_read_its_configmap() {
     let t = tempdir();
-    let k = fake_cluster();
+    let k = before_the_operator();
+    assert!(k.get("/api/v1/namespaces/gpu-operator").is_none());
     let kc = k.kubeconfig();
     let (tt, kk) = (t.path().to_path_buf(), kc.clone());
     k.on_job(move |job| run_agent_locally(&tt, &kk, job));
@@ -631,7 +648,11 @@ fn the_demo_stage_1_command_runs_the_agent_and_stages_2_and_3_read_its_configmap
     assert_eq!(err.contains(no_gpu), !this_machine_has_a_gpu(), "{err}");
     let lines: Vec<&str> = err
         .lines()
-        .filter(|l| !l.starts_with("agent resources") && !l.starts_with(no_gpu))
+        .filter(|l| {
+            !l.starts_with("agent resources")
+                && !l.starts_with(no_gpu)
+                && !l.starts_with("created namespace")
+        })
         .collect();
     assert_eq!(
         lines,
@@ -668,8 +689,17 @@ fn the_demo_stage_1_command_runs_the_agent_and_stages_2_and_3_read_its_configmap
         .collect();
     assert_eq!(
         created.len(),
-        6 + 1,
-        "6 agent objects + the ConfigMap: {created:?}"
+        1 + 6 + 1,
+        "the namespace, 6 agent objects and the ConfigMap: {created:?}"
+    );
+    // The namespace was made by this run and holds the snapshot: kept, and said.
+    assert!(
+        err.contains("created namespace gpu-operator (Pod Security: privileged;"),
+        "{err}"
+    );
+    assert!(
+        err.contains("agent resources removed except Namespace gpu-operator (made by this run; it holds the snapshot cm://gpu-operator/cns-snapshot)"),
+        "{err}"
     );
 
     // Stage 2 and 3, verbatim on the ConfigMap.
