@@ -7,9 +7,15 @@
 use crate::document::Snapshot;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
+
+mod patch;
+mod table;
+
+pub use patch::json_patch;
+pub use table::{CUT, table};
 
 /// How much a changed reading matters to a GPU cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -271,180 +277,11 @@ pub fn show(v: Option<&Value>) -> String {
     }
 }
 
-/// The marker ending a value [`table`] cut to fit.
-pub const CUT: char = '…';
-
-/// `text` in at most `width` characters: cut with [`CUT`] when longer.
-fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push(CUT);
-    out
-}
-
-/// The drift as an aligned text table (`PATH  CHANGE  SEVERITY  BASELINE  TARGET`) and a
-/// summary line; paths and values with control characters are shown escaped
-/// ([`cns_files::terminal_safe`]). With a `width`, rows fit it: the values are cut first,
-/// then the path, a cut cell ending in [`CUT`], none below 8 characters; `None` shows them
-/// whole.
-pub fn table(d: &Drift, width: Option<usize>) -> String {
-    let mut rows: Vec<[String; 5]> = d
-        .changes
-        .iter()
-        .map(|c| {
-            [
-                cns_files::terminal_safe(&c.path, false).into_owned(),
-                format!("{:?}", c.kind).to_lowercase(),
-                format!("{:?}", c.severity).to_lowercase(),
-                cns_files::terminal_safe(&show(c.baseline.as_ref()), false).into_owned(),
-                cns_files::terminal_safe(&show(c.target.as_ref()), false).into_owned(),
-            ]
-        })
-        .collect();
-    let head = ["PATH", "CHANGE", "SEVERITY", "BASELINE", "TARGET"].map(String::from);
-    let mut w = [0usize; 5];
-    for r in std::iter::once(&head).chain(&rows) {
-        for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(c.chars().count());
-        }
-    }
-    if let Some(limit) = width {
-        // Two spaces between columns; CHANGE and SEVERITY are never cut. The values give
-        // way first (the widest a character at a time, to 16), then the path (to 24), then
-        // the widest of the three (to 8).
-        let room = limit.saturating_sub(w[1] + w[2] + 4 * 2);
-        let mut cut = w;
-        for (columns, floor) in [(&[3, 4][..], 16), (&[0][..], 24), (&[0, 3, 4][..], 8)] {
-            while cut[0] + cut[3] + cut[4] > room {
-                let i = columns.iter().copied().max_by_key(|i| cut[*i]).unwrap_or(0);
-                if cut[i] <= floor {
-                    break;
-                }
-                cut[i] -= 1;
-            }
-        }
-        for r in &mut rows {
-            for (i, c) in r.iter_mut().enumerate() {
-                *c = fit(c, cut[i]);
-            }
-        }
-        w = cut;
-    }
-    let mut out = String::new();
-    if !rows.is_empty() {
-        for r in std::iter::once(&head).chain(&rows) {
-            let line = format!(
-                "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                w0 = w[0],
-                w1 = w[1],
-                w2 = w[2],
-                w3 = w[3]
-            );
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-    }
-    let s = &d.summary;
-    let mut left_out = Vec::new();
-    if s.ignored > 0 {
-        left_out.push(format!("{} ignored", s.ignored));
-    }
-    if s.volatile > 0 {
-        left_out.push(format!("{} volatile", s.volatile));
-    }
-    out.push_str(&format!(
-        "{} added, {} removed, {} modified{}{}\n",
-        s.added,
-        s.removed,
-        s.modified,
-        if d.changes.is_empty() {
-            String::new()
-        } else {
-            format!(
-                ": {} critical, {} warning, {} info",
-                s.critical, s.warning, s.info
-            )
-        },
-        if left_out.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", left_out.join(", "))
-        }
-    ));
-    out
-}
-
-/// An RFC 6901 reference token: `~` as `~0`, `/` as `~1`.
-fn token(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
-}
-
-/// The drift as RFC 6902 operations on the baseline document (as `snapshot --format json`
-/// writes it): `replace`, `remove` and `add` of each changed reading's `data` key; a subtype
-/// or measurement the baseline lacks is added whole (after the key operations, appended with
-/// `-`, so no index shifts). Applied to the baseline, the operations give a document with the
-/// target's readings, save those the diff left out (ignored, volatile).
-pub fn json_patch(baseline: &Snapshot, d: &Drift) -> Vec<Value> {
-    // Where each (type, subtype) is in the baseline: the last, as `readings` lets it win.
-    let mut index: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
-    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, m) in baseline.measurements.iter().enumerate() {
-        kinds.insert(m.kind.as_str(), i);
-        for (j, st) in m.subtypes.iter().enumerate() {
-            index.insert((m.kind.as_str(), st.subtype.as_str()), (i, j));
-        }
-    }
-    let mut ops = Vec::new();
-    // New subtypes by type, then subtype: their data, in order.
-    let mut new: BTreeMap<&str, BTreeMap<&str, serde_json::Map<String, Value>>> = BTreeMap::new();
-    for c in &d.changes {
-        let [kind, subtype, key] = &c.at;
-        let Some((i, j)) = index.get(&(kind.as_str(), subtype.as_str())) else {
-            if let Some(v) = &c.target {
-                new.entry(kind)
-                    .or_default()
-                    .entry(subtype)
-                    .or_default()
-                    .insert(key.clone(), v.clone());
-            }
-            continue;
-        };
-        let path = format!("/measurements/{i}/subtypes/{j}/data/{}", token(key));
-        ops.push(match (c.kind, &c.target) {
-            (ChangeKind::Removed, _) | (_, None) => json!({"op": "remove", "path": path}),
-            (ChangeKind::Modified, Some(v)) => json!({"op": "replace", "path": path, "value": v}),
-            (ChangeKind::Added, Some(v)) => json!({"op": "add", "path": path, "value": v}),
-        });
-    }
-    for (kind, subtypes) in new {
-        let objects: Vec<Value> = subtypes
-            .into_iter()
-            .map(|(name, data)| json!({"subtype": name, "data": data}))
-            .collect();
-        match kinds.get(kind) {
-            Some(i) => ops.extend(objects.into_iter().map(
-                |o| json!({"op": "add", "path": format!("/measurements/{i}/subtypes/-"), "value": o}),
-            )),
-            None => ops.push(
-                json!({"op": "add", "path": "/measurements/-", "value": {"type": kind, "subtypes": objects}}),
-            ),
-        }
-    }
-    ops
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn snap(yaml: &str) -> Snapshot {
+    pub(super) fn snap(yaml: &str) -> Snapshot {
         Snapshot::from_yaml(
             "s.yaml",
             &format!("kind: Snapshot\napiVersion: cns.nvidia.com/v1alpha1\n{yaml}"),
@@ -525,7 +362,8 @@ mod tests {
         assert!(!is_volatile("K8s.node.kubelet-version"));
     }
 
-    fn two() -> (Snapshot, Snapshot) {
+    /// Two snapshots of one node: volatile readings, an escaped key, new subtypes.
+    pub(super) fn two() -> (Snapshot, Snapshot) {
         let a = snap(
             "measurements:\n- type: K8s\n  subtypes:\n  - subtype: node\n    data: {name: n1, label.nvidia.com/gfd.timestamp: '1', label.a~b/c: x}\n- type: GPU\n  subtypes:\n  - subtype: smi\n    data: {driver: 570.1, gone: true}\n",
         );
@@ -550,59 +388,5 @@ mod tests {
         let all = diff(&a, &b, &none, true);
         assert_eq!(all.summary.volatile, 0);
         assert_eq!(all.changes.len(), d.changes.len() + 2);
-    }
-
-    #[test]
-    fn the_table_fits_the_width_with_a_marker() {
-        let (mut a, mut b) = two();
-        let long = "x".repeat(300);
-        a.measurements[1].subtypes[0]
-            .data
-            .insert("long".into(), Value::String(long.clone()));
-        b.measurements[1].subtypes[0]
-            .data
-            .insert("long".into(), Value::String(format!("{long}y")));
-        let d = diff(&a, &b, &ignore_set(&[]).unwrap(), true);
-        let wide = table(&d, None);
-        assert!(wide.contains(&format!("{long}y")));
-        for width in [60, 80, 120] {
-            let t = table(&d, Some(width));
-            // Every row fits (the summary line is a sentence, wrapped by the terminal).
-            for l in t.lines().filter(|l| !l.contains(" added, ")) {
-                assert!(l.chars().count() <= width, "{width}: {l:?}");
-            }
-            assert!(t.contains(CUT), "{t}");
-            // Short values are whole; every row still has its path's start.
-            assert!(t.contains("570.1"), "{t}");
-            assert!(t.contains("GPU.smi.long"), "{t}");
-        }
-        // Never below 8 characters a column: a tiny width overflows rather than empties.
-        assert!(table(&d, Some(10)).contains("GPU.smi…"));
-        // The values give way before the path.
-        let t = table(&d, Some(100));
-        assert!(
-            t.contains("K8s.node.label.nvidia.com/gfd.timestamp "),
-            "{t}"
-        );
-    }
-
-    #[test]
-    fn json_patch_operations_take_the_baseline_to_the_target() {
-        let (a, b) = two();
-        let d = diff(&a, &b, &ignore_set(&[]).unwrap(), true);
-        let ops = json_patch(&a, &d);
-        assert_eq!(
-            ops,
-            vec![
-                json!({"op": "replace", "path": "/measurements/1/subtypes/0/data/driver", "value": "580.95.05"}),
-                json!({"op": "remove", "path": "/measurements/1/subtypes/0/data/gone"}),
-                json!({"op": "add", "path": "/measurements/1/subtypes/0/data/new", "value": 1}),
-                json!({"op": "replace", "path": "/measurements/0/subtypes/0/data/label.a~0b~1c", "value": "y"}),
-                json!({"op": "replace", "path": "/measurements/0/subtypes/0/data/label.nvidia.com~1gfd.timestamp", "value": "2"}),
-                json!({"op": "replace", "path": "/measurements/0/subtypes/0/data/name", "value": "n2"}),
-                json!({"op": "add", "path": "/measurements/0/subtypes/-", "value": {"subtype": "server", "data": {"version": "v1.34.1"}}}),
-                json!({"op": "add", "path": "/measurements/-", "value": {"type": "SystemD", "subtypes": [{"subtype": "kubelet.service", "data": {"ActiveState": "active"}}]}}),
-            ]
-        );
     }
 }
