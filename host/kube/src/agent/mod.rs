@@ -1,6 +1,6 @@
 //! The snapshot agent: a Job that runs `cnsctl snapshot --output cm://…` on a GPU node, with
 //! the RBAC it needs (the predecessor's `snapshot --deploy-agent`). This module holds the
-//! options and their checks; [`objects`] builds every object (also what `--dry-run`
+//! options (`flags` checks the flags into them); [`objects`] builds every object (also what `--dry-run`
 //! prints), least privilege, labelled with the run that made them;
 //! [`run_agent`](crate::Cluster::run_agent) (in `run`) applies them without taking any
 //! object cnsctl did not create, waits for the Job, reports its failure reason and log
