@@ -80,3 +80,16 @@ if [ ! -x "$tools/st-venv/bin/st" ] || [ "$("$tools/st-venv/bin/st" --version 2>
   "$tools/st-venv/bin/pip" install -q --disable-pip-version-check schemathesis==4.32.5
 fi
 ln -sf "../st-venv/bin/st" "$tools/bin/st"
+
+# CycloneDX's own Python library, an independent validator of the bundle's SBOM against the
+# CycloneDX 1.6 JSON schema (strict), in its own venv; `cyclonedx-validate FILE…` runs it.
+if ! "$tools/cdx-venv/bin/python" -c "import cyclonedx.validation.json" 2>/dev/null \
+   || [ "$("$tools/cdx-venv/bin/pip" show cyclonedx-python-lib 2>/dev/null | sed -n 's/^Version: //p')" != "11.12.0" ]; then
+  echo "==> installing cyclonedx-python-lib into $tools/cdx-venv"
+  rm -rf "$tools/cdx-venv"
+  python3 -m venv "$tools/cdx-venv"
+  "$tools/cdx-venv/bin/pip" install -q --disable-pip-version-check "cyclonedx-python-lib[json-validation]==11.12.0"
+fi
+printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$tools/cdx-venv/bin/python" "$PWD/scripts/cyclonedx-validate.py" \
+  > "$tools/bin/cyclonedx-validate"
+chmod +x "$tools/bin/cyclonedx-validate"

@@ -1259,24 +1259,19 @@ fn the_agent_takes_no_object_it_did_not_make() {
             .cloned()
             .collect()
     };
-    for kind in [
+    const KINDS: [&str; 5] = [
         "jobs",
         "serviceaccounts",
         "roles",
         "rolebindings",
         "clusterroles",
-    ] {
+    ];
+    for kind in KINDS {
         assert_eq!(mine(&kept, kind).len(), 1, "{kind}: {kept:?}");
     }
     ok(&run(cns(t.path()).env("KUBECONFIG", &kc).args(agent)));
     let after = k.paths();
-    for kind in [
-        "jobs",
-        "serviceaccounts",
-        "roles",
-        "rolebindings",
-        "clusterroles",
-    ] {
+    for kind in KINDS {
         assert_eq!(mine(&after, kind), mine(&kept, kind), "{kind}: {after:?}");
     }
     assert!(

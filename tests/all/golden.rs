@@ -165,3 +165,87 @@ fn golden_comparison_catches_a_changed_byte_a_missing_file_and_a_mode() {
     std::fs::remove_file(b.join("run.sh")).unwrap();
     assert!(compare(&a, &b).contains("missing: [\"run.sh\"]"));
 }
+
+/// Every golden bundle's `sbom.cdx.json` is valid CycloneDX 1.6 to CycloneDX's own library
+/// (strict schema), and lists exactly the bundle's charts (from `bundle-info.yaml`) and the
+/// images of its `images.lock.yaml`, each image's digest as its SHA-256 hash where the lock
+/// has one.
+#[test]
+fn golden_bundles_carry_a_valid_sbom_of_their_charts_and_images() {
+    let mut files = Vec::new();
+    let mut digests = 0;
+    for entry in std::fs::read_dir(repo_file("bundles-golden")).unwrap() {
+        let dir = entry.unwrap().path().join("bundle");
+        if !dir.is_dir() {
+            continue;
+        }
+        let sbom_path = dir.join("sbom.cdx.json");
+        let sbom: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&sbom_path).unwrap()).unwrap();
+        let read = |f: &str| -> serde_json::Value {
+            serde_norway::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap()
+        };
+        let (lock, info) = (read("images.lock.yaml"), read("bundle-info.yaml"));
+        let components = sbom["components"].as_array().unwrap();
+        let of_type = |t: &str| -> Vec<&serde_json::Value> {
+            components.iter().filter(|c| c["type"] == t).collect()
+        };
+        let charts: Vec<(String, String)> = of_type("application")
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().into(), c["version"].as_str().unwrap().into()))
+            .collect();
+        let want: Vec<(String, String)> = info["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["chart"].as_str().unwrap_or(c["name"].as_str().unwrap()).into(),
+                    c["version"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            charts.iter().collect::<std::collections::BTreeSet<_>>(),
+            want.iter().collect(),
+            "{}",
+            dir.display()
+        );
+        // Charts come in deployment order, the lock by component: compared as sorted lists.
+        let mut images: Vec<(String, String, Option<String>)> = of_type("container")
+            .iter()
+            .map(|i| {
+                (
+                    i["name"].as_str().unwrap().into(),
+                    i["version"].as_str().unwrap().into(),
+                    i["hashes"][0]["content"].as_str().map(str::to_string),
+                )
+            })
+            .collect();
+        let mut locked: Vec<(String, String, Option<String>)> = lock["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let digest = l["digest"].as_str();
+                (
+                    l["repository"].as_str().unwrap().into(),
+                    l["tag"].as_str().or(digest).unwrap().into(),
+                    digest.and_then(|d| d.strip_prefix("sha256:")).map(str::to_string),
+                )
+            })
+            .collect();
+        images.sort();
+        locked.sort();
+        digests += locked.iter().filter(|l| l.2.is_some()).count();
+        assert_eq!(images, locked, "{}", dir.display());
+        files.push(sbom_path);
+    }
+    assert!(files.len() >= 10 && digests > 0, "{} bundles, {digests} digests", files.len());
+    let Some(validate) = require_tool("cyclonedx-validate", &[&repo_file("target/tools/bin")])
+    else {
+        return;
+    };
+    let o = run(std::process::Command::new(validate).args(&files));
+    assert!(o.status.success(), "{}", describe(&o));
+}

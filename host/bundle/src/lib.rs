@@ -13,6 +13,7 @@ pub mod packages;
 mod pipeline;
 pub mod provenance;
 pub mod request;
+pub mod sbom;
 #[cfg(test)]
 mod stub;
 

@@ -10,7 +10,8 @@ use cns_runtime::values::to_wit;
 
 /// Step 3 of the pipeline: the component files under their folders, the deployer's files,
 /// `images.lock.yaml` from `inv` (taken with [`inventory`](super::inventory()) and perhaps
-/// completed with digests by the caller), `recipe.yaml`, `bundle-info.yaml` (what the bundle
+/// completed with digests by the caller), `sbom.cdx.json` (its charts and images as
+/// CycloneDX, [`crate::sbom`]), `recipe.yaml`, `bundle-info.yaml` (what the bundle
 /// installs, for a later upgrade-check), `UPGRADING.md` with `--upgrade-from`, and
 /// `checksums.txt`.
 pub fn assemble<B: Backend + ?Sized>(
@@ -70,6 +71,29 @@ pub fn assemble<B: Backend + ?Sized>(
     tree.add(
         crate::images::LOCK_FILE.into(),
         lock.into_bytes(),
+        false,
+        "cnsctl",
+    )?;
+    let charts: Vec<crate::sbom::Chart<'_>> = plan
+        .components
+        .iter()
+        .map(|c| crate::sbom::Chart {
+            component: &c.input.name,
+            namespace: &c.input.namespace,
+            repository: &c.input.chart.repository,
+            chart: &c.input.chart.chart,
+            version: &c.input.chart.version,
+        })
+        .collect();
+    let criteria = recipe.criteria.to_string();
+    let subject = crate::sbom::Subject {
+        recipe_version: &plan.recipe_version,
+        criteria: &criteria,
+        deployer: &plan.deployer,
+    };
+    tree.add(
+        crate::sbom::SBOM_FILE.into(),
+        crate::sbom::sbom(subject, &charts, &inv.images).into_bytes(),
         false,
         "cnsctl",
     )?;
@@ -142,6 +166,7 @@ mod tests {
                 "images.lock.yaml",
                 "nvsentinel/values.yaml",
                 "recipe.yaml",
+                "sbom.cdx.json",
                 "skyhook/values.yaml",
             ]
         );
