@@ -192,7 +192,12 @@ fn golden_bundles_carry_a_valid_sbom_of_their_charts_and_images() {
         };
         let charts: Vec<(String, String)> = of_type("application")
             .iter()
-            .map(|c| (c["name"].as_str().unwrap().into(), c["version"].as_str().unwrap().into()))
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().into(),
+                    c["version"].as_str().unwrap().into(),
+                )
+            })
             .collect();
         let want: Vec<(String, String)> = info["components"]
             .as_array()
@@ -200,7 +205,10 @@ fn golden_bundles_carry_a_valid_sbom_of_their_charts_and_images() {
             .iter()
             .map(|c| {
                 (
-                    c["chart"].as_str().unwrap_or(c["name"].as_str().unwrap()).into(),
+                    c["chart"]
+                        .as_str()
+                        .unwrap_or(c["name"].as_str().unwrap())
+                        .into(),
                     c["version"].as_str().unwrap().into(),
                 )
             })
@@ -231,7 +239,9 @@ fn golden_bundles_carry_a_valid_sbom_of_their_charts_and_images() {
                 (
                     l["repository"].as_str().unwrap().into(),
                     l["tag"].as_str().or(digest).unwrap().into(),
-                    digest.and_then(|d| d.strip_prefix("sha256:")).map(str::to_string),
+                    digest
+                        .and_then(|d| d.strip_prefix("sha256:"))
+                        .map(str::to_string),
                 )
             })
             .collect();
@@ -241,7 +251,11 @@ fn golden_bundles_carry_a_valid_sbom_of_their_charts_and_images() {
         assert_eq!(images, locked, "{}", dir.display());
         files.push(sbom_path);
     }
-    assert!(files.len() >= 10 && digests > 0, "{} bundles, {digests} digests", files.len());
+    assert!(
+        files.len() >= 10 && digests > 0,
+        "{} bundles, {digests} digests",
+        files.len()
+    );
     let Some(validate) = require_tool("cyclonedx-validate", &[&repo_file("target/tools/bin")])
     else {
         return;

@@ -762,7 +762,8 @@ fn a_signed_flux_bundle_verifies_itself_with_the_key_it_ships() {
 /// Issue 20 item 4: a signed bundle carries SLSA v1 provenance in a DSSE envelope at
 /// `sha256-<hex>.att`; `verify --attestation` prints it, `pull --require-attestation` needs
 /// it; a wrong key and a tampered predicate are refused, by cnsctl and by an independent
-/// implementation (securesystemslib's DSSE).
+/// implementation (securesystemslib's DSSE). Its CycloneDX SBOM is a second envelope there
+/// (issue 38 item 6), checked the same ways.
 #[test]
 fn signed_bundles_carry_slsa_provenance_checked_independently() {
     use cns_oci::attest;
@@ -854,6 +855,25 @@ fn signed_bundles_carry_slsa_provenance_checked_independently() {
         p["runDetails"]["builder"]["version"]["cnsctl"],
         env!("CARGO_PKG_VERSION")
     );
+    // The bundle's SBOM is attested with it: verified, and the same document as the file.
+    let out = cns(
+        t,
+        &[
+            "verify",
+            &reference,
+            "--key",
+            "cosign.pub",
+            "--attestation",
+            "--format",
+            "json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    crate::util::conforms("verify", &v);
+    assert_eq!(v["sbom"]["verified"], true, "{v}");
+    let local_sbom: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.join("local/sbom.cdx.json")).unwrap()).unwrap();
+    assert_eq!(v["sbom"]["predicate"], local_sbom);
 
     // pull --require-attestation: yes for this one; no for one that is only signed.
     ok(&cns(
@@ -924,6 +944,15 @@ fn signed_bundles_carry_slsa_provenance_checked_independently() {
     let m: Manifest = serde_json::from_slice(&bytes).unwrap();
     let good = client.fetch_blob(&att, &m.layers[0]).unwrap();
     std::fs::write(t.join("good.json"), &good).unwrap();
+    // Two attestations, as cosign stores them: a DSSE layer each, named by predicate type.
+    let types: Vec<&str> = m
+        .layers
+        .iter()
+        .map(|l| l.annotations["predicateType"].as_str())
+        .collect();
+    assert_eq!(types, [attest::SLSA_PROVENANCE_V1, attest::CYCLONEDX_BOM]);
+    let sbom_env = client.fetch_blob(&att, &m.layers[1]).unwrap();
+    std::fs::write(t.join("sbom.json"), &sbom_env).unwrap();
     let mut env: attest::Envelope = serde_json::from_slice(&good).unwrap();
     let mut st: serde_json::Value = serde_json::from_slice(
         &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &env.payload).unwrap(),
@@ -966,6 +995,33 @@ fn signed_bundles_carry_slsa_provenance_checked_independently() {
         1,
         "wrong key",
     );
+    // The provenance good again, the SBOM tampered: refused too.
+    let mut sbom: attest::Envelope = serde_json::from_slice(&sbom_env).unwrap();
+    let mut bom_st: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &sbom.payload).unwrap(),
+    )
+    .unwrap();
+    bom_st["predicate"]["components"] = serde_json::json!([]);
+    sbom.payload = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        serde_json::to_vec(&bom_st).unwrap(),
+    );
+    let bad_sbom = serde_json::to_vec(&sbom).unwrap();
+    client.push_raw_blob(&r, &good, "test").unwrap();
+    client.push_raw_blob(&r, &bad_sbom, "test").unwrap();
+    let mut m3 = m.clone();
+    m3.layers[1] = Descriptor::of(attest::DSSE_ENVELOPE, &bad_sbom);
+    m3.layers[1]
+        .annotations
+        .insert("predicateType".into(), attest::CYCLONEDX_BOM.into());
+    client
+        .push_manifest(&att, &m3.to_bytes(), manifest::MANIFEST)
+        .unwrap();
+    let o = cns(
+        t,
+        &["verify", &reference, "--key", "cosign.pub", "--attestation"],
+    );
+    fails(&o, 1, "wrong key or tampered statement");
 
     // The independent check: securesystemslib verifies the DSSE signature cnsctl made over
     // the PAE with cosign.pub, and refuses the tampered envelope and the wrong key.
@@ -980,7 +1036,7 @@ from securesystemslib.exceptions import VerificationError
 def key(path):
     return SSlibKey(keyid="", keytype="ecdsa", scheme="ecdsa-sha2-nistp256",
                     keyval={"public": open(path).read()})
-def check(env_path, pub):
+def check(env_path, pub, ptype="https://slsa.dev/provenance/v1"):
     env = Envelope.from_dict(json.load(open(env_path)))
     try:
         env.verify([key(pub)], 1)
@@ -988,18 +1044,19 @@ def check(env_path, pub):
         return "refused"
     st = json.loads(env.payload)
     assert st["_type"] == "https://in-toto.io/Statement/v1"
-    assert st["predicateType"] == "https://slsa.dev/provenance/v1"
+    assert st["predicateType"] == ptype
     return "verified " + st["subject"][0]["digest"]["sha256"]
 print(check("good.json", "cosign.pub"))
 print(check("tampered.json", "cosign.pub"))
 print(check("good.json", "other.pub"))
+print(check("sbom.json", "cosign.pub", "https://cyclonedx.org/bom"))
 "#;
     let o = run(Command::new(py).current_dir(t).args(["-c", script]));
     let lines = ok(&o);
     let hex = digest.trim_start_matches("sha256:");
     assert_eq!(
         lines,
-        format!("verified {hex}\nrefused\nrefused"),
+        format!("verified {hex}\nrefused\nrefused\nverified {hex}"),
         "{}",
         describe(&o)
     );

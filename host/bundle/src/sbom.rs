@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
-/// The SBOM's file name in a bundle.
-pub const SBOM_FILE: &str = "sbom.cdx.json";
+pub use cns_files::SBOM_FILE;
 
 /// A chart the bundle installs.
 #[derive(Debug, Clone, Copy)]

@@ -263,6 +263,12 @@ pub(crate) fn verify(cmd: VerifyCmd) -> Result<Outcome> {
             a.tag
         ));
     }
+    if let Some(a) = v.sbom.as_ref().filter(|a| a.verified) {
+        crate::ui::status(&format!(
+            "verified: its CycloneDX SBOM ({}) is signed by {key_name} (--format json prints it)",
+            a.tag
+        ));
+    }
     match cmd.format {
         OutputFormat::Json => print_json(&v)?,
         OutputFormat::Text => {

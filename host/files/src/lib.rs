@@ -86,6 +86,10 @@ pub fn current_uid() -> Option<u32> {
 /// Longest path accepted, in bytes.
 pub const MAX_PATH: usize = 1024;
 
+/// A bundle's SBOM (CycloneDX JSON): written by `cns_bundle`, attested by `cns_oci` when the
+/// bundle is pushed signed.
+pub const SBOM_FILE: &str = "sbom.cdx.json";
+
 /// One file: a relative `/`-separated path, its content and whether it is executable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {

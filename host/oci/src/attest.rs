@@ -21,6 +21,8 @@ pub const IN_TOTO_PAYLOAD: &str = "application/vnd.in-toto+json";
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 /// `predicateType` of SLSA provenance v1.
 pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+/// `predicateType` of a CycloneDX SBOM (as `cosign attest --type cyclonedx` writes it).
+pub const CYCLONEDX_BOM: &str = "https://cyclonedx.org/bom";
 /// Layer annotation naming the predicate type (cosign's).
 pub const PREDICATE_ANNOTATION: &str = "predicateType";
 
@@ -94,32 +96,39 @@ pub fn envelope(statement: &Value, key: &SigningKey) -> Envelope {
     }
 }
 
-/// Sign `statement` with `key` and attach it to `digest` in `r`'s repository. Returns the
-/// tag and the envelope's size in bytes.
+/// Sign each of `statements` with `key` and attach them to `digest` in `r`'s repository, an
+/// envelope layer each, in order. Returns the tag and the envelopes' sizes in bytes.
 pub fn attach(
     reg: &Registry,
     r: &OciRef,
     digest: &str,
-    statement: &Value,
+    statements: &[Value],
     key: &SigningKey,
-) -> Result<(String, usize)> {
-    let env = serde_json::to_vec(&envelope(statement, key)).expect("an envelope serialises");
-    let annotations: BTreeMap<String, String> = statement["predicateType"]
-        .as_str()
-        .map(|t| (PREDICATE_ANNOTATION.to_string(), t.to_string()))
-        .into_iter()
+) -> Result<(String, Vec<usize>)> {
+    let envelopes: Vec<(Vec<u8>, BTreeMap<String, String>)> = statements
+        .iter()
+        .map(|st| {
+            let env = serde_json::to_vec(&envelope(st, key)).expect("an envelope serialises");
+            let annotations = st["predicateType"]
+                .as_str()
+                .map(|t| (PREDICATE_ANNOTATION.to_string(), t.to_string()))
+                .into_iter()
+                .collect();
+            (env, annotations)
+        })
         .collect();
     let tag = attestation_tag(digest);
     crate::sign::push_attached(
         reg,
         r,
         &tag,
-        DSSE_ENVELOPE,
-        &env,
-        annotations,
+        envelopes
+            .iter()
+            .map(|(env, a)| (DSSE_ENVELOPE, env.as_slice(), a.clone()))
+            .collect(),
         ("attestation", "attestation config"),
     )?;
-    Ok((tag, env.len()))
+    Ok((tag, envelopes.iter().map(|(e, _)| e.len()).collect()))
 }
 
 /// Check one envelope: signed by `key` over its PAE, an in-toto statement of
@@ -182,6 +191,31 @@ pub fn verify(
     key: &VerifyingKey,
     predicate_type: &str,
 ) -> Result<Value> {
+    verify_layers(reg, r, digest, key, predicate_type, false)
+        .map(|st| st.expect("required: found or an error"))
+}
+
+/// [`verify`] for an attestation a bundle may lack (the SBOM of one pushed before cnsctl
+/// wrote one): `None` when no layer is annotated with `predicate_type`; a layer that is
+/// there must verify.
+pub fn verify_if_present(
+    reg: &Registry,
+    r: &OciRef,
+    digest: &str,
+    key: &VerifyingKey,
+    predicate_type: &str,
+) -> Result<Option<Value>> {
+    verify_layers(reg, r, digest, key, predicate_type, true)
+}
+
+fn verify_layers(
+    reg: &Registry,
+    r: &OciRef,
+    digest: &str,
+    key: &VerifyingKey,
+    predicate_type: &str,
+    optional: bool,
+) -> Result<Option<Value>> {
     let tag = attestation_tag(digest);
     let at = r.at_digest(digest);
     let att_ref = r.at_tag(&tag);
@@ -192,13 +226,24 @@ pub fn verify(
     let Some(m) = crate::sign::fetch_attached(reg, r, &tag, "attestation", fail)? else {
         return Err(fail(format!("no attestation at tag `{tag}`")));
     };
+    let annotated = |l: &&crate::manifest::Descriptor| {
+        l.annotations.get(PREDICATE_ANNOTATION).map(String::as_str) == Some(predicate_type)
+    };
+    if optional && !m.layers.iter().any(|l| annotated(&l)) {
+        return Ok(None);
+    }
     let mut reasons = Vec::new();
-    for layer in m.layers.iter().filter(|l| l.media_type == DSSE_ENVELOPE) {
+    let layers = m
+        .layers
+        .iter()
+        .filter(|l| l.media_type == DSSE_ENVELOPE)
+        .filter(|l| !optional || annotated(l));
+    for layer in layers {
         // At most MAX_SMALL_BLOB bytes, digest checked.
         let raw = reg.fetch_blob(&att_ref, layer)?;
         match serde_json::from_slice::<Envelope>(&raw) {
             Ok(env) => match open(&env, key, digest, predicate_type) {
-                Ok(st) => return Ok(st),
+                Ok(st) => return Ok(Some(st)),
                 Err(why) => reasons.push(why),
             },
             Err(e) => reasons.push(format!("a layer is not a DSSE envelope: {e}")),

@@ -139,7 +139,8 @@ impl Publish {
     }
 
     /// Pack, push and (with a key) sign a bundle's `files`; a signed bundle also gets
-    /// `provenance` (an SLSA v1 predicate) as a signed attestation. `progress` gets a line
+    /// `provenance` (an SLSA v1 predicate) as a signed attestation, and its `sbom.cdx.json`
+    /// (CycloneDX) as a second one. `progress` gets a line
     /// per step.
     pub fn bundle(
         self,
@@ -151,16 +152,37 @@ impl Publish {
         let (r, key) = (&self.target, self.key.as_ref());
         let mut pushed = artifact::bundle::push(reg, r, files, key)?;
         if let Some(k) = key {
-            let statement = attest::statement(
-                &r.repository_ref(),
+            let subject = r.repository_ref();
+            let mut statements = vec![attest::statement(
+                &subject,
                 &pushed.digest,
                 attest::SLSA_PROVENANCE_V1,
                 provenance,
-            );
-            let (tag, size) = attest::attach(reg, r, &pushed.digest, &statement, k)?;
+            )];
+            // The bundle's own SBOM, when it has one, attested with it.
+            let sbom = files
+                .iter()
+                .find(|e| e.path == cns_files::SBOM_FILE)
+                .and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.content).ok());
+            let has_sbom = sbom.is_some();
+            if let Some(bom) = sbom {
+                statements.push(attest::statement(
+                    &subject,
+                    &pushed.digest,
+                    attest::CYCLONEDX_BOM,
+                    bom,
+                ));
+            }
+            let (tag, sizes) = attest::attach(reg, r, &pushed.digest, &statements, k)?;
             progress(&format!(
-                "attached SLSA provenance to {} (attestation tag {tag}, {size} bytes)",
-                pushed.digest
+                "attached SLSA provenance{} to {} (attestation tag {tag}, {} bytes)",
+                if has_sbom {
+                    " and the CycloneDX SBOM"
+                } else {
+                    ""
+                },
+                pushed.digest,
+                sizes.iter().sum::<usize>()
             ));
             pushed.attestation_tag = Some(tag);
         }

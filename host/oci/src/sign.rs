@@ -283,42 +283,48 @@ pub fn load_verifying_key(path: &str, text: &str) -> Result<VerifyingKey> {
 
 // ---- sign / verify ----
 
-pub(crate) fn config_blob(payload_digest: &str) -> Vec<u8> {
+pub(crate) fn config_blob(payload_digests: &[String]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "architecture": "",
         "config": {},
         "created": "0001-01-01T00:00:00Z",
         "history": [{"created": "0001-01-01T00:00:00Z"}],
         "os": "",
-        "rootfs": {"diff_ids": [payload_digest], "type": "layers"},
+        "rootfs": {"diff_ids": payload_digests, "type": "layers"},
     }))
     .expect("serialises")
 }
 
-/// Push `bytes` as the one layer (`media_type`, with `annotations`) of an image manifest at
-/// `tag` in `r`'s repository, with cosign's config blob: how cosign stores what it attaches
-/// to an artifact (signatures at `.sig`, attestations at `.att`). `labels` name the layer
-/// and the config blob in progress lines.
+/// One layer of what [`push_attached`] stores: media type, bytes, annotations.
+pub(crate) type Attached<'a> = (&'a str, &'a [u8], BTreeMap<String, String>);
+
+/// Push `layers` (each its media type, bytes and annotations) as the layers of an image
+/// manifest at `tag` in `r`'s repository, with cosign's config blob: how cosign stores what
+/// it attaches to an artifact (signatures at `.sig`, attestations at `.att`, one layer per
+/// attestation). `labels` name the layers and the config blob in progress lines.
 pub(crate) fn push_attached(
     reg: &Registry,
     r: &OciRef,
     tag: &str,
-    media_type: &str,
-    bytes: &[u8],
-    annotations: BTreeMap<String, String>,
+    layers: Vec<Attached<'_>>,
     labels: (&str, &str),
 ) -> Result<()> {
-    let layer_digest = reg.push_raw_blob(r, bytes, labels.0)?;
-    let config = config_blob(&layer_digest);
+    let mut digests = Vec::new();
+    let mut descriptors = Vec::new();
+    for (media_type, bytes, annotations) in layers {
+        digests.push(reg.push_raw_blob(r, bytes, labels.0)?);
+        let mut layer = Descriptor::of(media_type, bytes);
+        layer.annotations = annotations;
+        descriptors.push(layer);
+    }
+    let config = config_blob(&digests);
     reg.push_raw_blob(r, &config, labels.1)?;
-    let mut layer = Descriptor::of(media_type, bytes);
-    layer.annotations = annotations;
     let m = Manifest {
         schema_version: 2,
         media_type: manifest::MANIFEST.into(),
         artifact_type: None,
         config: Descriptor::of(IMAGE_CONFIG, &config),
-        layers: vec![layer],
+        layers: descriptors,
         annotations: BTreeMap::new(),
     };
     reg.push_manifest(&r.at_tag(tag), &m.to_bytes(), manifest::MANIFEST)?;
@@ -352,9 +358,11 @@ pub fn sign(reg: &Registry, r: &OciRef, digest: &str, key: &SigningKey) -> Resul
         reg,
         r,
         &tag,
-        SIMPLE_SIGNING,
-        &payload,
-        BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), sig_b64)]),
+        vec![(
+            SIMPLE_SIGNING,
+            &payload,
+            BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), sig_b64)]),
+        )],
         ("signature payload", "signature config"),
     )?;
     Ok(tag)

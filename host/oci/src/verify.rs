@@ -1,5 +1,6 @@
 //! Verifying an artifact in a registry as `cnsctl verify` does: its signature by a key and,
-//! on request, its SLSA provenance attestation by the same key. The answer is what a pipeline
+//! on request, its SLSA provenance attestation by the same key (and its CycloneDX SBOM
+//! attestation, where it has one). The answer is what a pipeline
 //! reads ([`Verification`], `verify --format json`, schemas/output/verify.schema.json): a
 //! failed check is in it (`verified: false` and why), not an error.
 
@@ -24,6 +25,10 @@ pub struct Verification {
     /// The attestation check, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attestation: Option<Check>,
+    /// The SBOM attestation check, when the attestation was asked for and the artifact has
+    /// an SBOM attestation (a bundle pushed before cnsctl wrote SBOMs has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<Check>,
     /// Why a check failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -85,6 +90,7 @@ pub fn verify(
             predicate: None,
         },
         attestation: None,
+        sbom: None,
         error: None,
     };
     if let Err(e) = checked(sign::verify(reg, r, &digest, key))? {
@@ -115,6 +121,31 @@ pub fn verify(
         v.attestation = Some(check);
         if !ok {
             return Ok(v);
+        }
+        match checked(attest::verify_if_present(
+            reg,
+            r,
+            &digest,
+            key,
+            attest::CYCLONEDX_BOM,
+        ))? {
+            Ok(None) => {}
+            Ok(Some(mut statement)) => {
+                v.sbom = Some(Check {
+                    verified: true,
+                    tag: attest::attestation_tag(&digest),
+                    predicate: Some(statement["predicate"].take()),
+                });
+            }
+            Err(e) => {
+                v.sbom = Some(Check {
+                    verified: false,
+                    tag: attest::attestation_tag(&digest),
+                    predicate: None,
+                });
+                v.error = Some(e.to_string());
+                return Ok(v);
+            }
         }
     }
     v.verified = true;
