@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::path::Path;
 
-fn chart_dir(component: &str) -> std::path::PathBuf {
+pub(crate) fn chart_dir(component: &str) -> std::path::PathBuf {
     shared_reference().join("charts").join(component)
 }
 

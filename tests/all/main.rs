@@ -2,6 +2,7 @@
 
 mod agent_options;
 mod authoring;
+mod chart_digests;
 mod charts;
 mod cli;
 mod cluster;

@@ -79,6 +79,9 @@ pub struct BundleParameters {
     pub recipe: RecipeDigest,
     /// `--registry-mirror` (`null` without one).
     pub registry_mirror: Option<String>,
+    /// `--resolve-chart-digests` (absent when not given).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resolve_chart_digests: bool,
     /// `--resolve-digests`.
     pub resolve_digests: bool,
     /// `--set`, as given.
@@ -274,13 +277,15 @@ fn dependency(p: &cns_runtime::Plugin) -> ResourceDescriptor {
 }
 
 /// The provenance of a bundle made by `cnsctl bundle` from `plan` (`request` as given,
-/// `opts` as validated; `resolve_digests`: whether image digests were looked up).
+/// `opts` as validated; `resolve_digests`: whether image digests were looked up; `charts`:
+/// the chart digests `--resolve-chart-digests` found, by component).
 pub fn for_bundle(
     plan: &Plan,
     catalog: &Catalog,
     opts: &BundleOptions,
     request: &BundleRequest,
     resolve_digests: bool,
+    charts: &BTreeMap<String, crate::images::ResolvedChart>,
     tree: &FileTree,
 ) -> Provenance {
     let mut deps = Vec::new();
@@ -296,14 +301,24 @@ pub fn for_bundle(
     if let Some(p) = catalog.deployer(&opts.deployer) {
         deps.push(dependency(p));
     }
-    // The charts the bundle installs (by version; their digests are the registries').
+    // The charts the bundle installs: by version, and by digest where it was resolved (of
+    // the archive or the OCI manifest, said).
     for c in &plan.components {
+        let resolved = charts.get(&c.input.name);
+        let mut notes = vec![
+            ("component", c.input.name.clone().into()),
+            ("version", c.input.chart.version.clone().into()),
+        ];
+        if let Some(r) = resolved {
+            notes.push(("digestOf", r.of.clone().into()));
+        }
         deps.push(ResourceDescriptor {
-            annotations: annotations([
-                ("component", c.input.name.clone().into()),
-                ("version", c.input.chart.version.clone().into()),
-            ]),
-            digest: None,
+            annotations: Some(notes.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+            digest: resolved.and_then(|r| {
+                r.digest.strip_prefix("sha256:").map(|hex| DigestSet {
+                    sha256: hex.to_string(),
+                })
+            }),
             name: format!("chart/{}", c.input.chart.chart),
             uri: Some(c.input.chart.repository.clone()),
         });
@@ -335,6 +350,7 @@ pub fn for_bundle(
                 deployer_options: opts.deployer_options.clone(),
                 recipe,
                 registry_mirror: opts.registry_mirror.clone(),
+                resolve_chart_digests: !charts.is_empty(),
                 resolve_digests,
                 set: request.sets.clone(),
                 set_file: request.set_files.clone(),
@@ -445,6 +461,7 @@ mod tests {
             deployer_options: BTreeMap::from([("repo".into(), "oci://r/b".into())]),
             recipe: RecipeDigest { digest: None },
             registry_mirror: None,
+            resolve_chart_digests: false,
             resolve_digests: false,
             set: vec!["a:b=c".into()],
             set_file: vec![],

@@ -4,7 +4,7 @@
 //! charts depending on their images. Deterministic: no timestamp, the serial number derived
 //! from the content.
 
-use crate::images::LockedImage;
+use crate::images::{LockedImage, ResolvedChart};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -24,6 +24,8 @@ pub struct Chart<'a> {
     pub chart: &'a str,
     /// The chart's version.
     pub version: &'a str,
+    /// Its digest, when resolved.
+    pub digest: Option<&'a ResolvedChart>,
 }
 
 /// What the bundle is: its recipe's version and criteria.
@@ -110,7 +112,7 @@ pub fn sbom(subject: Subject<'_>, charts: &[Chart<'_>], images: &[LockedImage]) 
     for c in charts {
         let chart_ref = format!("chart:{}", c.component);
         chart_refs.push(chart_ref.clone());
-        components.push(json!({
+        let mut chart = json!({
             "type": "application",
             "bom-ref": chart_ref,
             "name": c.chart,
@@ -121,7 +123,17 @@ pub fn sbom(subject: Subject<'_>, charts: &[Chart<'_>], images: &[LockedImage]) 
                 property("cns:namespace", c.namespace),
                 property("cns:kind", "helm-chart"),
             ],
-        }));
+        });
+        if let Some(d) = c.digest {
+            if let Some(hex) = d.digest.strip_prefix("sha256:") {
+                chart["hashes"] = json!([{"alg": "SHA-256", "content": hex}]);
+            }
+            chart["properties"]
+                .as_array_mut()
+                .expect("properties")
+                .push(property("cns:digest-of", &d.of));
+        }
+        components.push(chart);
         let mut image_refs = Vec::new();
         for i in images.iter().filter(|i| i.component == c.component) {
             // One ref per image of a component; a repeated name gets the next number.
@@ -210,6 +222,7 @@ mod tests {
             repository: "https://helm.ngc.nvidia.com/nvidia",
             chart: "gpu-operator",
             version: "v25.10.1",
+            digest: None,
         }];
         let digest = format!("sha256:{}", "ab".repeat(32));
         let images = [

@@ -137,6 +137,11 @@ pub(crate) struct BundleArgs {
     #[arg(long)]
     pub(crate) resolve_digests: bool,
 
+    /// Look up each chart's digest at its source (a classic repository's index.yaml, an OCI
+    /// registry's chart manifest) and record it in the SBOM and the SLSA provenance.
+    #[arg(long)]
+    pub(crate) resolve_chart_digests: bool,
+
     /// What the cluster runs now (a recipe FILE or cm://NS/NAME, a bundle DIR, or `cluster`
     /// through --kubeconfig): the move to this bundle is judged as `cnsctl upgrade-check`
     /// does, the bundle gets UPGRADING.md (the steps for its deployer, in deployment order),
@@ -264,6 +269,9 @@ pub(crate) fn run(
     if args.resolve_digests {
         super::images::resolve_digests(&mut inv, &args.push.registry)?;
     }
+    if args.resolve_chart_digests {
+        resolve_chart_digests(&plan, &mut inv, &args.push.registry)?;
+    }
     let tree = cns_bundle::assemble(&recipe, &plan, rendered, &catalog, &inv)
         .context("failed to generate the bundle")?;
     if let Some(push) = push {
@@ -273,6 +281,7 @@ pub(crate) fn run(
             &opts,
             &request,
             args.resolve_digests,
+            &inv.charts,
             &tree,
         );
         super::oci::push_bundle(
@@ -309,4 +318,33 @@ pub(crate) fn run(
         )
     });
     Ok(Outcome::Success)
+}
+
+/// Look up each chart's digest at its source (`--resolve-chart-digests`): a classic repository's
+/// `index.yaml`, an OCI registry's manifest.
+fn resolve_chart_digests(
+    plan: &cns_bundle::Plan,
+    inv: &mut cns_bundle::images::Inventory,
+    registry: &crate::opts::RegistryArgs,
+) -> Result<()> {
+    let reg = registry.registry()?;
+    for c in plan.components.iter().map(|c| &c.input) {
+        let chart = &c.chart;
+        let d = cns_oci::charts::resolve(&reg, &chart.repository, &chart.chart, &chart.version)
+            .with_context(|| {
+                format!(
+                    "--resolve-chart-digests: chart {} {} of `{}`",
+                    chart.chart, chart.version, c.name
+                )
+            })?;
+        inv.charts.insert(
+            c.name.clone(),
+            cns_bundle::images::ResolvedChart {
+                digest: d.digest,
+                of: d.of.as_str().to_string(),
+            },
+        );
+    }
+    crate::ui::status(&format!("resolved {} chart digests", inv.charts.len()));
+    Ok(())
 }

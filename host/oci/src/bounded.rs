@@ -135,6 +135,49 @@ impl Registry {
         Ok(Some((body, header, content_type)))
     }
 
+    /// GET `url` (a file of a classic Helm repository), at most `max` bytes (refused while
+    /// it streams); `None` for 404. Retried as registry operations are.
+    pub fn get_url(&self, url: &str, max: usize) -> Result<Option<Vec<u8>>> {
+        let fetch = || async {
+            let mut res = self.http.get(url).send().await?;
+            let status = res.status();
+            if status == http::StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            let too_big = |n: usize| {
+                OciDistributionError::SpecViolationError(format!(
+                    "the response is larger than {max} bytes ({n} bytes or more); refusing it"
+                ))
+            };
+            if let Some(n) = res.content_length()
+                && n > max as u64
+            {
+                return Err(too_big(n as usize));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = res.chunk().await? {
+                if body.len() + chunk.len() > max {
+                    return Err(too_big(body.len() + chunk.len()));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if !status.is_success() {
+                return Err(OciDistributionError::ServerError {
+                    code: status.as_u16(),
+                    url: url.to_string(),
+                    message: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+                });
+            }
+            Ok(Some(body))
+        };
+        self.retry_raw(&format!("GET {url}"), fetch)
+            .map_err(|e| Error::Registry {
+                registry: url.to_string(),
+                operation: "GET".into(),
+                message: crate::registry::describe(&e),
+            })
+    }
+
     /// Stream a blob into an anonymous temporary file, refusing more bytes than `d`
     /// declares (and a declared size over `max`); digest and size are checked. The file is
     /// positioned at its start.

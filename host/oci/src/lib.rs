@@ -7,6 +7,7 @@ pub mod archive;
 pub mod artifact;
 pub mod attest;
 mod bounded;
+pub mod charts;
 mod error;
 pub mod manifest;
 pub mod mirror;

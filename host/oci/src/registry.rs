@@ -175,7 +175,7 @@ fn not_found(e: &OciDistributionError) -> bool {
 }
 
 /// A readable cause chain of a client error.
-fn describe(e: &OciDistributionError) -> String {
+pub(crate) fn describe(e: &OciDistributionError) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {
@@ -268,7 +268,7 @@ impl Registry {
     }
 
     /// Run `op` with retries on retryable failures; the last error is returned as it is.
-    fn retry_raw<T, F, Fut>(
+    pub(crate) fn retry_raw<T, F, Fut>(
         &self,
         what: &str,
         op: F,

@@ -82,6 +82,19 @@ pub struct Inventory {
     /// data was not recorded for, a switched-on part the data does not cover, a node suffix
     /// the recipe does not determine). Empty when the list is complete.
     pub incomplete: Vec<String>,
+    /// Each component's chart digest, by component, when `--resolve-chart-digests` looked
+    /// them up (not in `images.lock.yaml`: the SBOM and the provenance carry them).
+    pub charts: BTreeMap<String, ResolvedChart>,
+}
+
+/// A chart's digest as its source serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedChart {
+    /// `sha256:<hex>`.
+    pub digest: String,
+    /// What it is the digest of: `archive` (a classic repository's `.tgz`) or
+    /// `oci-manifest`.
+    pub of: String,
 }
 
 impl Inventory {

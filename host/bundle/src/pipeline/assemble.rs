@@ -83,6 +83,7 @@ pub fn assemble<B: Backend + ?Sized>(
             repository: &c.input.chart.repository,
             chart: &c.input.chart.chart,
             version: &c.input.chart.version,
+            digest: inv.charts.get(&c.input.name),
         })
         .collect();
     let criteria = recipe.criteria.to_string();
