@@ -20,10 +20,10 @@ fn cns(t: &Path, args: &[&str]) -> Output {
 }
 
 /// A static file server on 127.0.0.1 (Python's), stopped when dropped.
-struct Served(Child, u16);
+pub(crate) struct Served(Child, pub(crate) u16);
 
 impl Served {
-    fn dir(dir: &Path) -> Served {
+    pub(crate) fn dir(dir: &Path) -> Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

@@ -1,6 +1,7 @@
 //! cnsctl integration tests: one binary, modules per area.
 
 mod agent_options;
+mod airgap_charts;
 mod authoring;
 mod chart_digests;
 mod charts;

@@ -125,10 +125,11 @@ pub(crate) struct BundleArgs {
     #[arg(long)]
     pub(crate) serial: bool,
 
-    /// Point every image at a mirror registry: oci://REGISTRY/PREFIX (as `cnsctl mirror
-    /// --to` fills it). Each chart's image repositories in values.yaml, and the operands of
-    /// operator resources among the manifests, become REGISTRY/PREFIX/<path without the
-    /// original registry host>; images.lock.yaml lists the mirrored references.
+    /// Point every image and chart at a mirror registry: oci://REGISTRY/PREFIX (as `cnsctl
+    /// mirror --to` fills it). Each chart's image repositories in values.yaml, and the
+    /// operands of operator resources among the manifests, become REGISTRY/PREFIX/<path
+    /// without the original registry host>; each chart is installed from
+    /// oci://REGISTRY/PREFIX/charts/<path>; images.lock.yaml lists the mirrored references.
     #[arg(long, value_name = "oci://REGISTRY/PREFIX")]
     pub(crate) registry_mirror: Option<String>,
 

@@ -1,5 +1,6 @@
-//! `cnsctl mirror`: copy every image (all platforms) and every OCI chart of a recipe to
-//! another registry, so a bundle made with `--registry-mirror` installs from it.
+//! `cnsctl mirror`: copy every image (all platforms) and every chart of a recipe to another
+//! registry (a classic repository's chart as an OCI chart), so a bundle made with
+//! `--registry-mirror` installs from it.
 
 use super::images::{Selection, compute};
 use crate::opts::{OutputFormat, RecipeDataOpts, print_json};
@@ -16,12 +17,14 @@ pub(crate) struct MirrorArgs {
     pub(crate) selection: Selection,
 
     /// Target: oci://REGISTRY/PREFIX. Each image lands at REGISTRY/PREFIX/<its path without
-    /// the original registry host>, with its tag (what `bundle --registry-mirror` points at).
+    /// the original registry host>, with its tag, each chart (a classic repository's as an
+    /// OCI chart) at REGISTRY/PREFIX/charts/<path>/<chart>:<version> (what `bundle
+    /// --registry-mirror` points at).
     #[arg(long, value_name = "oci://REGISTRY/PREFIX")]
     pub(crate) to: String,
 
-    /// Read the images from this mirror of the upstream registries (same layout as --to)
-    /// instead of from each image's own registry, e.g. a connected staging registry.
+    /// Read the images and charts from this mirror of the upstream registries (same layout
+    /// as --to) instead of from their own registries, e.g. a connected staging registry.
     #[arg(long, value_name = "oci://REGISTRY/PREFIX")]
     pub(crate) from: Option<String>,
 
@@ -63,7 +66,10 @@ pub(crate) fn run(
         cns_bundle::images::mirror_plan(&computed.inv, charts, &to, from.as_deref());
     let jobs = copies
         .iter()
-        .map(|c: &Copy| Job::parse(&c.what, &c.from, &c.to, c.expect.clone()))
+        .map(|c: &Copy| match &c.helm_repository {
+            Some(h) => Job::helm_repository(&c.what, &h.repository, &h.chart, &h.version, &c.to),
+            None => Job::parse(&c.what, &c.from, &c.to, c.expect.clone()),
+        })
         .collect::<cns_oci::Result<Vec<_>>>()?;
     for s in &skipped {
         crate::ui::status(&format!("warning: not copied: {s}"));

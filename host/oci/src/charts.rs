@@ -1,13 +1,30 @@
-//! Helm charts' digests as their sources serve them: a classic repository's `index.yaml`
-//! lists each version's archive digest; an OCI registry gives the chart manifest's digest.
-//! What `bundle --resolve-chart-digests` records in the SLSA provenance and the SBOM.
+//! Helm charts where their sources serve them: a classic repository's `index.yaml` lists
+//! each version's archive and its digest; an OCI registry gives the chart manifest's digest
+//! (what `bundle --resolve-chart-digests` records in the SLSA provenance and the SBOM). And a
+//! classic repository's chart copied into a registry as an OCI chart with Helm's media types
+//! (what `mirror` does for the air gap).
 
+use crate::manifest::{self, Descriptor, Manifest};
+use crate::mirror::CopyStats;
 use crate::{Error, OciRef, Registry, Result};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Largest `index.yaml` read (the biggest public repositories' are tens of MiB).
 pub const MAX_INDEX: usize = 64 << 20;
+
+/// Largest chart archive fetched.
+pub const MAX_CHART: usize = 64 << 20;
+
+/// Largest `Chart.yaml` read from an archive.
+const MAX_CHART_YAML: u64 = 1 << 20;
+
+/// Helm's media type of an OCI chart's config (the chart's metadata as JSON).
+pub const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
+
+/// Helm's media type of an OCI chart's content layer (the `.tgz`).
+pub const HELM_CHART: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
 /// What a chart's digest is the digest of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,11 +65,23 @@ struct IndexEntry {
     version: String,
     #[serde(default)]
     digest: Option<String>,
+    #[serde(default)]
+    urls: Vec<String>,
 }
 
 /// The digest `index` (a classic repository's `index.yaml`, read from `url`) lists for
 /// `chart` at `version` (compared without a leading `v`, as Helm does for SemVer).
 pub fn index_digest(url: &str, index: &[u8], chart: &str, version: &str) -> Result<String> {
+    index_entry(url, index, chart, version).map(|(d, _)| d)
+}
+
+/// [`index_digest`] and the entry's archive URLs.
+fn index_entry(
+    url: &str,
+    index: &[u8],
+    chart: &str,
+    version: &str,
+) -> Result<(String, Vec<String>)> {
     let fail = |reason: String| Error::Registry {
         registry: url.to_string(),
         operation: format!("find chart {chart} {version} in index.yaml"),
@@ -80,7 +109,10 @@ pub fn index_digest(url: &str, index: &[u8], chart: &str, version: &str) -> Resu
             hex.escape_debug()
         )));
     }
-    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+    Ok((
+        format!("sha256:{}", hex.to_ascii_lowercase()),
+        entry.urls.clone(),
+    ))
 }
 
 /// The digest of `chart` at `version` in `repository` (`https://…`/`http://…`: from its
@@ -119,6 +151,129 @@ pub fn resolve(
         digest: index_digest(&url, &index, chart, version)?,
         of: DigestOf::Archive,
     })
+}
+
+/// `href` (an index entry's URL) against the repository URL: absolute as it is, relative
+/// under the repository.
+fn archive_url(repository: &str, href: &str) -> String {
+    if href.contains("://") {
+        href.to_string()
+    } else {
+        format!(
+            "{}/{}",
+            repository.trim_end_matches('/'),
+            href.trim_start_matches('/')
+        )
+    }
+}
+
+/// `Chart.yaml` of a chart archive (`NAME/Chart.yaml`), as JSON: an OCI chart's config.
+fn chart_metadata(archive: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    for entry in tar
+        .entries()
+        .map_err(|e| format!("not a chart archive: {e}"))?
+    {
+        let mut entry = entry.map_err(|e| format!("not a chart archive: {e}"))?;
+        let path = entry.path().map_err(|e| e.to_string())?.into_owned();
+        let parts: Vec<_> = path.components().collect();
+        if parts.len() == 2 && parts[1].as_os_str() == "Chart.yaml" {
+            let mut text = String::new();
+            (&mut entry)
+                .take(MAX_CHART_YAML)
+                .read_to_string(&mut text)
+                .map_err(|e| format!("Chart.yaml: {e}"))?;
+            let meta: serde_json::Value =
+                serde_norway::from_str(&text).map_err(|e| format!("Chart.yaml: {e}"))?;
+            return Ok(serde_json::to_vec(&meta).expect("JSON"));
+        }
+    }
+    Err("the archive has no NAME/Chart.yaml".into())
+}
+
+/// Copy `chart` at `version` from the classic repository `repository` (read with `src`)
+/// to `to` in `dst` as an OCI chart, as `helm push` stores one: the archive as the
+/// `HELM_CHART` layer, its `Chart.yaml` as the `HELM_CONFIG` config, the chart's name and
+/// version as annotations. The archive must hash to the digest the index lists. Returns the
+/// manifest digest.
+pub fn copy_classic(
+    src: &Registry,
+    repository: &str,
+    chart: &str,
+    version: &str,
+    dst: &Registry,
+    to: &OciRef,
+    stats: &mut CopyStats,
+) -> Result<String> {
+    let repo = repository.trim_end_matches('/');
+    let index_url = format!("{repo}/index.yaml");
+    let index = src
+        .get_url(&index_url, MAX_INDEX)?
+        .ok_or_else(|| Error::Registry {
+            registry: repository.to_string(),
+            operation: format!("GET {index_url}"),
+            message: "404 Not Found: not a Helm chart repository".into(),
+        })?;
+    let (digest, urls) = index_entry(&index_url, &index, chart, version)?;
+    let Some(href) = urls.first() else {
+        return Err(Error::Registry {
+            registry: index_url,
+            operation: format!("find chart {chart} {version}"),
+            message: "the index lists no URL for it".into(),
+        });
+    };
+    let url = archive_url(repo, href);
+    let archive = src
+        .get_url(&url, MAX_CHART)?
+        .ok_or_else(|| Error::Registry {
+            registry: repository.to_string(),
+            operation: format!("GET {url}"),
+            message: "404 Not Found".into(),
+        })?;
+    let actual = format!("sha256:{}", hex::encode(Sha256::digest(&archive)));
+    if actual != digest {
+        return Err(Error::Digest {
+            what: url,
+            expected: digest,
+            actual,
+        });
+    }
+    let config = chart_metadata(&archive).map_err(|reason| Error::Registry {
+        registry: repository.to_string(),
+        operation: format!("read {url}"),
+        message: reason,
+    })?;
+    for (bytes, label) in [(&archive, "chart"), (&config, "chart config")] {
+        if dst.blob_exists(to, &manifest::digest(bytes))? {
+            stats.blobs_skipped += 1;
+        } else {
+            dst.push_raw_blob(to, bytes, label)?;
+            stats.blobs_copied += 1;
+            stats.bytes_copied += bytes.len() as u64;
+        }
+    }
+    let m = Manifest {
+        schema_version: 2,
+        media_type: manifest::MANIFEST.into(),
+        artifact_type: None,
+        config: Descriptor::of(HELM_CONFIG, &config),
+        layers: vec![Descriptor::of(HELM_CHART, &archive)],
+        annotations: BTreeMap::from([
+            (
+                "org.opencontainers.image.title".to_string(),
+                chart.to_string(),
+            ),
+            (
+                "org.opencontainers.image.version".to_string(),
+                version.to_string(),
+            ),
+        ]),
+    };
+    let bytes = m.to_bytes();
+    dst.push_manifest(to, &bytes, manifest::MANIFEST)?;
+    stats.manifests += 1;
+    Ok(manifest::digest(&bytes))
 }
 
 #[cfg(test)]

@@ -279,6 +279,37 @@ fn copy_at(
     Ok(digest)
 }
 
+/// Where a [`Job`] reads.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// An image or OCI chart in a registry.
+    Registry(OciRef),
+    /// A chart of a classic Helm repository (pushed as an OCI chart).
+    HelmRepository {
+        /// The repository URL.
+        url: String,
+        /// The chart.
+        chart: String,
+        /// Its version.
+        version: String,
+    },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Registry(r) => write!(f, "{r}"),
+            Source::HelmRepository {
+                url,
+                chart,
+                version,
+            } => {
+                write!(f, "{url} (chart {chart} {version})")
+            }
+        }
+    }
+}
+
 /// One image or chart to mirror: what it is (`image REF`, `chart REPO:VERSION`), where it
 /// is read and written, and the digest the source must hold when the recipe pins one.
 #[derive(Debug, Clone)]
@@ -286,7 +317,7 @@ pub struct Job {
     /// What it is, for messages.
     pub what: String,
     /// Where it is read.
-    pub from: OciRef,
+    pub from: Source,
     /// Where it is written.
     pub to: OciRef,
     /// The pinned digest.
@@ -308,10 +339,28 @@ impl Job {
         };
         Ok(Job {
             what: what.to_string(),
-            from: reference(from)?,
+            from: Source::Registry(reference(from)?),
             to: reference(to)?,
             expect,
         })
+    }
+
+    /// A copy of `chart` at `version` from the classic Helm repository `url` to `to`
+    /// (`REGISTRY/REPOSITORY:TAG`), as an OCI chart.
+    pub fn helm_repository(
+        what: &str,
+        url: &str,
+        chart: &str,
+        version: &str,
+        to: &str,
+    ) -> Result<Job> {
+        let mut job = Job::parse(what, to, to, None)?;
+        job.from = Source::HelmRepository {
+            url: url.to_string(),
+            chart: chart.to_string(),
+            version: version.to_string(),
+        };
+        Ok(job)
     }
 }
 
@@ -405,14 +454,18 @@ impl Report {
         for (i, (job, out)) in jobs.iter().zip(self.copies.iter_mut()).enumerate() {
             let t = std::time::Instant::now();
             let mut stats = CopyStats::default();
-            let digest = copy(
-                src,
-                &job.from,
-                dst,
-                &job.to,
-                job.expect.as_deref(),
-                &mut stats,
-            )
+            let digest = match &job.from {
+                Source::Registry(from) => {
+                    copy(src, from, dst, &job.to, job.expect.as_deref(), &mut stats)
+                }
+                Source::HelmRepository {
+                    url,
+                    chart,
+                    version,
+                } => {
+                    crate::charts::copy_classic(src, url, chart, version, dst, &job.to, &mut stats)
+                }
+            }
             .map_err(|e| {
                 (
                     format!("mirror {}: {} -> {}", job.what, job.from, job.to),

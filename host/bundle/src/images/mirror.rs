@@ -18,6 +18,21 @@ pub fn mirrored(repository: &str, mirror: &str) -> String {
     format!("{}/{path}", mirror.trim_end_matches('/'))
 }
 
+/// Where `mirror` (`REGISTRY/PREFIX`) holds `chart` of `repository` (`oci://HOST/PATH` or a
+/// classic `https://HOST/PATH`): `REGISTRY/PREFIX/charts/PATH/CHART` (what `cnsctl mirror`
+/// writes, a classic chart converted to an OCI chart); the repository to install it from is
+/// that without `/CHART`, after `oci://`. Charts have a `charts/` prefix of their own: a
+/// chart is often named as its operator's image (`nvidia/gpu-operator`), and both share a
+/// version.
+pub fn mirrored_chart(repository: &str, chart: &str, mirror: &str) -> String {
+    let bare = repository
+        .split_once("://")
+        .map_or(repository, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let charts = format!("{}/charts", mirror.trim_end_matches('/'));
+    mirrored(&format!("{bare}/{chart}"), &charts)
+}
+
 /// The registry host a repository names (`nvcr.io`, `127.0.0.1:5000`, `localhost`), or none
 /// for a Docker Hub name such as `bitnami/kubectl` (the first component is a host only when
 /// it has a `.` or `:` or is `localhost`, as container runtimes read it).
@@ -119,21 +134,37 @@ pub struct Copy {
     pub to: String,
     /// The pinned digest the source must hold.
     pub expect: Option<String>,
+    /// A chart of a classic Helm repository, fetched from it (`from` is then its URL) and
+    /// pushed as an OCI chart.
+    pub helm_repository: Option<HelmChart>,
+}
+
+/// A chart version in a classic Helm repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelmChart {
+    /// The repository URL.
+    pub repository: String,
+    /// The chart's name.
+    pub chart: String,
+    /// Its version.
+    pub version: String,
 }
 
 /// What mirroring a bundle copies, and what it cannot copy with why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MirrorPlan {
-    /// Each distinct image once, then each OCI chart.
+    /// Each distinct image once, then each chart.
     pub copies: Vec<Copy>,
     /// Images and charts left out, each with its reason.
     pub skipped: Vec<String>,
 }
 
-/// The copies that put `inv`'s images and the OCI `charts` (component name, chart) under the
+/// The copies that put `inv`'s images and the `charts` (component name, chart) under the
 /// mirror `to` (`REGISTRY/PREFIX`), read from the upstream registries or from the staging
 /// mirror `from`. Images are fetched at their tag (at the digest when they have no tag); a
-/// pinned digest must be what the source holds there.
+/// pinned digest must be what the source holds there. A chart of a classic Helm repository
+/// is fetched from it and pushed as an OCI chart at [`mirrored_chart`] (from the stage, it
+/// is already one).
 pub fn mirror_plan<'a>(
     inv: &Inventory,
     charts: impl IntoIterator<Item = (&'a str, &'a cns_runtime::types::ChartSource)>,
@@ -169,23 +200,56 @@ pub fn mirror_plan<'a>(
             from: normalized_reference(&source(&img.repository), tag, digest),
             to: normalized_reference(&mirrored(&img.repository, to), tag, digest),
             expect: img.digest.clone(),
+            helm_repository: None,
         });
     }
-    for (component, chart) in charts {
+    for (_, chart) in charts {
+        let version = Some(chart.version.as_str());
+        let target = mirrored_chart(&chart.repository, &chart.chart, to);
         let Some(repo) = chart.repository.strip_prefix("oci://") else {
-            plan.skipped.push(format!(
-                "chart {} {} of `{component}`: a classic Helm repository ({}), not an OCI registry; `helm pull` it and `helm push` it to oci://{to}",
+            // A classic repository: its archive is fetched and pushed as an OCI chart (read
+            // from the staging mirror, where an earlier `mirror` put it, when there is one).
+            let what = format!(
+                "chart {} {} ({})",
                 chart.chart, chart.version, chart.repository
-            ));
+            );
+            plan.copies.push(match from {
+                Some(f) => Copy {
+                    what,
+                    from: normalized_reference(
+                        &mirrored_chart(&chart.repository, &chart.chart, f),
+                        version,
+                        None,
+                    ),
+                    to: normalized_reference(&target, version, None),
+                    expect: None,
+                    helm_repository: None,
+                },
+                None => Copy {
+                    what,
+                    from: chart.repository.clone(),
+                    to: normalized_reference(&target, version, None),
+                    expect: None,
+                    helm_repository: Some(HelmChart {
+                        repository: chart.repository.clone(),
+                        chart: chart.chart.clone(),
+                        version: chart.version.clone(),
+                    }),
+                },
+            });
             continue;
         };
         let repository = format!("{}/{}", repo.trim_end_matches('/'), chart.chart);
-        let version = Some(chart.version.as_str());
+        let read = match from {
+            Some(f) => mirrored_chart(&chart.repository, &chart.chart, f),
+            None => repository.clone(),
+        };
         plan.copies.push(Copy {
             what: format!("chart {repository}:{}", chart.version),
-            from: normalized_reference(&source(&repository), version, None),
-            to: normalized_reference(&mirrored(&repository, to), version, None),
+            from: normalized_reference(&read, version, None),
+            to: normalized_reference(&target, version, None),
             expect: None,
+            helm_repository: None,
         });
     }
     plan
@@ -289,14 +353,40 @@ mod tests {
                     true
                 ),
                 (
-                    "stage.example/s/nvidia/gpu-operator:v26.7.0",
-                    "m.example:5000/gpu/nvidia/gpu-operator:v26.7.0",
+                    "stage.example/s/charts/nvidia/gpu-operator:v26.7.0",
+                    "m.example:5000/gpu/charts/nvidia/gpu-operator:v26.7.0",
+                    false
+                ),
+                // The classic chart, converted by an earlier mirror into the stage.
+                (
+                    "stage.example/s/charts/nvidia/gpu-operator:v26.7.0",
+                    "m.example:5000/gpu/charts/nvidia/gpu-operator:v26.7.0",
                     false
                 ),
             ]
         );
-        assert_eq!(plan.skipped.len(), 2, "{:?}", plan.skipped);
+        assert_eq!(plan.skipped.len(), 1, "{:?}", plan.skipped);
         assert!(plan.skipped[0].contains("per node"));
-        assert!(plan.skipped[1].contains("classic Helm repository"));
+        // Without a stage the classic chart is fetched from its repository.
+        let direct = mirror_plan(&inv, [("b", &classic)], "m.example:5000/gpu", None);
+        let c = direct.copies.last().unwrap();
+        assert_eq!(c.from, "https://helm.ngc.nvidia.com/nvidia");
+        assert_eq!(
+            c.to,
+            "m.example:5000/gpu/charts/nvidia/gpu-operator:v26.7.0"
+        );
+        assert_eq!(
+            c.helm_repository.as_ref().map(|h| h.chart.as_str()),
+            Some("gpu-operator")
+        );
+        // A repository without a path: the chart lands under the prefix itself.
+        assert_eq!(
+            mirrored_chart("https://charts.jetstack.io", "cert-manager", "m/p"),
+            "m/p/charts/cert-manager"
+        );
+        assert_eq!(
+            mirrored_chart("oci://ghcr.io/nvidia/", "nvsentinel", "m/p"),
+            "m/p/charts/nvidia/nvsentinel"
+        );
     }
 }

@@ -8,6 +8,6 @@ pub mod mirror;
 
 pub use inventory::*;
 pub use mirror::{
-    Copy, MirrorPlan, mirror_manifest, mirror_overrides, mirror_plan, mirrored,
-    normalized_reference, registry_host,
+    Copy, HelmChart, MirrorPlan, mirror_manifest, mirror_overrides, mirror_plan, mirrored,
+    mirrored_chart, normalized_reference, registry_host,
 };

@@ -310,7 +310,17 @@ pub fn plan<B: Backend + ?Sized>(
                 name: name.clone(),
                 namespace: filled(name, "namespace", &cref.namespace)?,
                 chart: ChartSource {
-                    repository: filled(name, "source", &cref.source)?,
+                    repository: match &opts.registry_mirror {
+                        // The chart as `cnsctl mirror` puts it in the mirror (a classic
+                        // repository's converted to an OCI chart).
+                        Some(mirror) => {
+                            let source = filled(name, "source", &cref.source)?;
+                            let at = crate::images::mirrored_chart(&source, &chart, mirror);
+                            let dir = at.rsplit_once('/').map_or(at.as_str(), |(d, _)| d);
+                            format!("oci://{dir}")
+                        }
+                        None => filled(name, "source", &cref.source)?,
+                    },
                     chart,
                     version,
                 },
