@@ -5,7 +5,7 @@
 //! (what `mirror` does for the air gap).
 
 use crate::manifest::{self, Descriptor, Manifest};
-use crate::mirror::CopyStats;
+use crate::stats::CopyStats;
 use crate::{Error, OciRef, Registry, Result};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -128,7 +128,7 @@ pub fn resolve(
     if repo.starts_with("oci://") {
         let r = OciRef::parse(&format!("{repo}/{chart}:{}", version.replace('+', "_")))?;
         return Ok(ChartDigest {
-            digest: crate::mirror::resolve_digest(reg, &r)?,
+            digest: crate::verify::digest_of(reg, &r)?,
             of: DigestOf::OciManifest,
         });
     }

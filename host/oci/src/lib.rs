@@ -15,6 +15,7 @@ pub mod publish;
 pub mod reference;
 pub mod registry;
 pub mod sign;
+mod stats;
 pub mod verify;
 
 pub use archive::Entry;
