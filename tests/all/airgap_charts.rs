@@ -5,7 +5,7 @@
 //! mirror. The repository is made by real `helm package` and `helm repo index` from the
 //! reference charts and served on 127.0.0.1.
 
-use crate::chart_digests::Served;
+use crate::chart_digests::classic_repository;
 use crate::util::{cnsctl, ok, repo_file, tempdir};
 use cns_test_support::registry::TestRegistry;
 use cns_test_support::{describe, require_tool, run};
@@ -40,22 +40,11 @@ fn a_classic_repository_chart_is_mirrored_as_an_oci_chart_and_bundles_install_fr
     let tmp = tempdir();
     let t = tmp.path();
     let repo = t.join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    for v in ["v26.7.0", "v26.7.1"] {
-        let o = run(Command::new(&helm)
-            .arg("package")
-            .arg(crate::charts::chart_dir("gpu-operator"))
-            .args(["--version", v, "--destination"])
-            .arg(&repo));
-        assert!(o.status.success(), "{}", describe(&o));
-    }
-    let served = Served::dir(&repo);
-    let url = format!("http://127.0.0.1:{}", served.1);
-    let o = run(Command::new(&helm)
-        .args(["repo", "index"])
-        .arg(&repo)
-        .args(["--url", &url]));
-    assert!(o.status.success(), "{}", describe(&o));
+    let (served, url) = classic_repository(
+        &helm,
+        &repo,
+        &[("gpu-operator", "v26.7.0"), ("gpu-operator", "v26.7.1")],
+    );
     let archive = std::fs::read(repo.join("gpu-operator-v26.7.0.tgz")).unwrap();
     let mirror = format!("oci://{}/m", reg.addr);
 

@@ -63,6 +63,33 @@ impl Drop for Served {
     }
 }
 
+/// A classic Helm repository in `repo`: each reference chart packaged at each version by
+/// `helm package`, indexed by `helm repo index`, served on 127.0.0.1. Returns the server
+/// and its URL.
+pub(crate) fn classic_repository(
+    helm: &Path,
+    repo: &Path,
+    charts: &[(&str, &str)],
+) -> (Served, String) {
+    std::fs::create_dir_all(repo).unwrap();
+    for (chart, v) in charts {
+        let o = run(Command::new(helm)
+            .args(["package"])
+            .arg(crate::charts::chart_dir(chart))
+            .args(["--version", v, "--destination"])
+            .arg(repo));
+        assert!(o.status.success(), "{}", describe(&o));
+    }
+    let served = Served::dir(repo);
+    let url = format!("http://127.0.0.1:{}", served.1);
+    let o = run(Command::new(helm)
+        .args(["repo", "index"])
+        .arg(repo)
+        .args(["--url", &url]));
+    assert!(o.status.success(), "{}", describe(&o));
+    (served, url)
+}
+
 #[test]
 fn chart_digests_from_an_index_and_a_registry_reach_the_sbom_and_the_provenance() {
     let Some(helm) = require_tool("helm", &[&repo_file("target/tools/bin")]) else {
@@ -103,22 +130,11 @@ fn chart_digests_from_an_index_and_a_registry_reach_the_sbom_and_the_provenance(
 
     // The GPU Operator from a classic repository, cert-manager from an OCI registry.
     let repo = t.join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    for (chart, v) in [("gpu-operator", &gpu_v), ("cert-manager", &cm_v)] {
-        let o = run(Command::new(&helm)
-            .args(["package"])
-            .arg(crate::charts::chart_dir(chart))
-            .args(["--version", v, "--destination"])
-            .arg(&repo));
-        assert!(o.status.success(), "{}", describe(&o));
-    }
-    let served = Served::dir(&repo);
-    let url = format!("http://127.0.0.1:{}", served.1);
-    let o = run(Command::new(&helm)
-        .args(["repo", "index"])
-        .arg(&repo)
-        .args(["--url", &url]));
-    assert!(o.status.success(), "{}", describe(&o));
+    let (served, url) = classic_repository(
+        &helm,
+        &repo,
+        &[("gpu-operator", &gpu_v), ("cert-manager", &cm_v)],
+    );
     let archive = std::fs::read(repo.join(format!("gpu-operator-{gpu_v}.tgz"))).unwrap();
     let archive_digest = hex::encode(Sha256::digest(&archive));
     let charts_at = format!("oci://{}/charts", reg.addr);
