@@ -14,6 +14,7 @@ mod golden;
 mod hardening;
 mod hostile_registry;
 mod mirror;
+mod mirror_signatures;
 mod oci;
 mod plugins;
 mod recipes;

@@ -211,7 +211,7 @@ fn push_index(reg: &Registry, r: &OciRef, seed: &str) -> (String, Vec<String>) {
 }
 
 /// `oci://ADDR/PREFIX/<path without host>:<tag>` for an image reference.
-fn under(addr: &str, prefix: &str, reference: &str) -> OciRef {
+pub(crate) fn under(addr: &str, prefix: &str, reference: &str) -> OciRef {
     let (repo, tag, dg) = cns_bundle::images::split_reference(reference);
     let path = repo.split_once('/').map_or(
         repo.as_str(),

@@ -5,7 +5,7 @@
 use super::images::{Selection, compute};
 use crate::opts::{OutputFormat, RecipeDataOpts, print_json};
 use crate::outcome::Outcome;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use cns_bundle::images::{Copy, MirrorPlan};
 use cns_oci::mirror::{Job, Report};
@@ -35,6 +35,12 @@ pub(crate) struct MirrorArgs {
     /// List what would be copied, and copy nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// Refuse to copy an image whose cosign signature at the source does not verify with
+    /// this public key (PEM, as cosign.pub); the run stops at the first (exit 1). Signatures,
+    /// attestations and referrers are copied with every image either way.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) verify_images: Option<std::path::PathBuf>,
 
     #[command(flatten)]
     pub(crate) registry: crate::opts::RegistryArgs,
@@ -82,8 +88,16 @@ pub(crate) fn run(
         }
         .registry()?;
         let dst = args.registry.registry()?;
+        let key = args
+            .verify_images
+            .as_deref()
+            .map(|p| {
+                cns_oci::publish::read_verifying_key(p)
+                    .with_context(|| format!("--verify-images `{}`", p.display()))
+            })
+            .transpose()?;
         report
-            .run(&src, &dst, &jobs, &|l| crate::ui::status(l))
+            .run(&src, &dst, &jobs, key.as_ref(), &|l| crate::ui::status(l))
             .map_err(|(what, e)| anyhow::Error::new(e).context(what))?;
         crate::ui::status(&report.summary());
     }

@@ -257,6 +257,40 @@ fn copy_at(
     Ok(digest)
 }
 
+/// The tags that attach things to `digest` in its repository: cosign's signature (`.sig`)
+/// and attestations (`.att`), and the referrers index that the OCI referrers tag schema keeps
+/// for registries without the referrers API (`sha256-<hex>`).
+pub fn attached_tags(digest: &str) -> [String; 3] {
+    [
+        crate::sign::signature_tag(digest),
+        crate::attest::attestation_tag(digest),
+        digest.replace(':', "-"),
+    ]
+}
+
+/// Copy what is attached to `digest` at `from` to `to` ([`attached_tags`], each the source
+/// has), so signatures, attestations and referrers survive the mirror (their subjects keep
+/// their digests, so they verify there). Returns the tags copied.
+pub fn copy_attached(
+    src: &Registry,
+    from: &OciRef,
+    dst: &Registry,
+    to: &OciRef,
+    digest: &str,
+    stats: &mut CopyStats,
+) -> Result<Vec<String>> {
+    let mut copied = Vec::new();
+    for tag in attached_tags(digest) {
+        let at = from.at_tag(&tag);
+        if src.fetch_manifest(&at)?.is_none() {
+            continue;
+        }
+        copy(src, &at, dst, &to.at_tag(&tag), None, stats)?;
+        copied.push(tag);
+    }
+    Ok(copied)
+}
+
 /// Where a [`Job`] reads.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -323,6 +357,11 @@ impl Job {
         })
     }
 
+    /// Whether it copies an image (`what` is `image …`, as mirror plans name images).
+    pub fn is_image(&self) -> bool {
+        self.what.starts_with("image ")
+    }
+
     /// A copy of `chart` at `version` from the classic Helm repository `url` to `to`
     /// (`REGISTRY/REPOSITORY:TAG`), as an OCI chart.
     pub fn helm_repository(
@@ -378,6 +417,9 @@ pub struct Copied {
     /// The manifest digest copied (absent in a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// The signature, attestation and referrers tags copied with it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<String>,
     /// What the copy did (absent in a dry run).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CopyStats>,
@@ -408,6 +450,7 @@ impl Report {
                     to: j.to.to_string(),
                     expect: j.expect.clone(),
                     digest: None,
+                    attached: Vec::new(),
                     stats: None,
                 })
                 .collect(),
@@ -416,14 +459,17 @@ impl Report {
         }
     }
 
-    /// Copy every job from `src` to `dst` in order, each as [`copy`] does, saying after each
-    /// one what it did (`progress`); the report then holds each digest and count and the
-    /// totals. The first failure stops the run, naming the job.
+    /// Copy every job from `src` to `dst` in order, each as [`copy`] does with what is
+    /// attached to it ([`copy_attached`]), saying after each one what it did (`progress`);
+    /// the report then holds each digest and count and the totals. With `verify`, an image
+    /// whose signature at the source does not verify with that key is refused before it is
+    /// copied. The first failure stops the run, naming the job.
     pub fn run(
         &mut self,
         src: &Registry,
         dst: &Registry,
         jobs: &[Job],
+        verify: Option<&crate::sign::VerifyingKey>,
         progress: &dyn Fn(&str),
     ) -> std::result::Result<(), (String, Error)> {
         let start = std::time::Instant::now();
@@ -432,10 +478,20 @@ impl Report {
         for (i, (job, out)) in jobs.iter().zip(self.copies.iter_mut()).enumerate() {
             let t = std::time::Instant::now();
             let mut stats = CopyStats::default();
+            let mut attached = Vec::new();
             let digest = match &job.from {
-                Source::Registry(from) => {
-                    copy(src, from, dst, &job.to, job.expect.as_deref(), &mut stats)
-                }
+                Source::Registry(from) => (|| {
+                    if let Some(key) = verify.filter(|_| job.is_image()) {
+                        let d = resolve_digest(src, from)?;
+                        crate::sign::verify(src, from, &d, key).map_err(|e| Error::Verify {
+                            reference: from.at_digest(&d).to_string(),
+                            reason: format!("--verify-images: not copied: {e}"),
+                        })?;
+                    }
+                    let d = copy(src, from, dst, &job.to, job.expect.as_deref(), &mut stats)?;
+                    attached = copy_attached(src, from, dst, &job.to, &d, &mut stats)?;
+                    Ok(d)
+                })(),
                 Source::HelmRepository {
                     url,
                     chart,
@@ -451,7 +507,7 @@ impl Report {
                 )
             })?;
             progress(&format!(
-                "[{}/{}] {} -> {} ({digest}): {} blobs copied ({} bytes), {} already there, {:.0?}",
+                "[{}/{}] {} -> {} ({digest}): {} blobs copied ({} bytes), {} already there{}, {:.0?}",
                 i + 1,
                 jobs.len(),
                 job.what,
@@ -459,10 +515,16 @@ impl Report {
                 stats.blobs_copied,
                 stats.bytes_copied,
                 stats.blobs_skipped,
+                if attached.is_empty() {
+                    String::new()
+                } else {
+                    format!(", with {}", attached.join(", "))
+                },
                 t.elapsed()
             ));
             total.add(&stats);
             out.digest = Some(digest);
+            out.attached = attached;
             out.stats = Some(stats);
         }
         self.totals = Some(Totals {

@@ -1,0 +1,143 @@
+//! Signatures survive mirroring (issue 38, item 3): `mirror` copies each image's cosign
+//! signature (`.sig`), attestations (`.att`) and referrers tag with it, so `verify` passes
+//! at the destination; `--verify-images KEY` refuses an image whose signature does not
+//! verify, before anything of it is copied.
+
+use crate::mirror::{push_image, under};
+use crate::util::{cnsctl, ok, registry_client, tempdir};
+use cns_test_support::registry::TestRegistry;
+use cns_test_support::{describe, run};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+
+fn cns(t: &Path, args: &[&str]) -> Output {
+    run(cnsctl(&t.join("cache"))
+        .current_dir(t)
+        .args(args)
+        .env("CNS_SIGN_PASSWORD", "pw"))
+}
+
+#[test]
+fn signatures_travel_with_mirrored_images_and_unverified_ones_are_refused() {
+    let (Some(src), Some(dst)) = (TestRegistry::start(), TestRegistry::start()) else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["generate-key-pair"]));
+    ok(&cns(
+        t,
+        &["generate-key-pair", "--output-key-prefix", "other"],
+    ));
+    let reg = registry_client();
+    // cert-manager's images in the stage, each signed there with cosign.key.
+    let list = ok(&cns(t, &["images", "-b", "cert-manager"]));
+    let refs: Vec<&str> = list.lines().collect();
+    assert!(refs.len() >= 3, "{list}");
+    for r in &refs {
+        let at = under(&src.addr, "src", r);
+        push_image(&reg, &at, r, 1024, ("amd64", "linux"));
+        ok(&cns(
+            t,
+            &[
+                "sign",
+                &at.to_string(),
+                "--key",
+                "cosign.key",
+                "--plain-http",
+            ],
+        ));
+    }
+    // The chart, as an earlier mirror converted it into the stage.
+    let chart_version = list_chart_version(t);
+    let chart = cns_oci::OciRef::parse(&format!(
+        "oci://{}/src/charts/cert-manager:{chart_version}",
+        src.addr
+    ))
+    .unwrap();
+    push_image(&reg, &chart, "cert-manager-chart", 1024, ("", ""));
+    let mirror = |prefix: &str, extra: &[&str]| {
+        let to = format!("oci://{}/{prefix}", dst.addr);
+        let from = format!("oci://{}/src", src.addr);
+        let mut args = vec![
+            "mirror",
+            "-b",
+            "cert-manager",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--plain-http",
+            "--source-plain-http",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        cns(t, &args)
+    };
+    let o = mirror("m", &["--verify-images", "cosign.pub"]);
+    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
+    crate::util::conforms("mirror", &report);
+    for c in report["copies"].as_array().unwrap() {
+        if c["what"].as_str().unwrap().starts_with("image ") {
+            let digest = c["digest"].as_str().unwrap();
+            assert_eq!(
+                c["attached"],
+                serde_json::json!([format!("{}.sig", digest.replace(':', "-"))]),
+                "{c}"
+            );
+        }
+    }
+    // At the destination each signature verifies with the key it was made with.
+    for r in &refs {
+        let at = under(&dst.addr, "m", r);
+        let o = cns(
+            t,
+            &[
+                "verify",
+                &at.to_string(),
+                "--key",
+                "cosign.pub",
+                "--plain-http",
+            ],
+        );
+        assert!(o.status.success(), "{r}: {}", describe(&o));
+    }
+    // Another key: the first image is refused, nothing of it reaches the target.
+    let o = mirror("refused", &["--verify-images", "other.pub"]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--verify-images: not copied"), "{err}");
+    let first = under(&dst.addr, "refused", refs[0]);
+    assert!(reg.fetch_manifest(&first).unwrap().is_none());
+}
+
+/// The cert-manager chart version the default recipe installs.
+fn list_chart_version(t: &Path) -> String {
+    let o = cns(
+        t,
+        &[
+            "mirror",
+            "-b",
+            "cert-manager",
+            "--to",
+            "oci://m.example/x",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    );
+    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
+    report["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|c| {
+            let what = c["what"].as_str()?;
+            what.strip_prefix("chart cert-manager ")
+                .and_then(|rest| rest.split(' ').next())
+                .map(str::to_string)
+        })
+        .expect("the cert-manager chart is among the copies")
+}
