@@ -225,14 +225,20 @@ fn agent(args: SnapshotArgs, kube: &Documents) -> Result<Outcome> {
     } else {
         None
     };
-    ran.context("the snapshot agent did not complete")?;
+    let written = ran.context("the snapshot agent did not complete")?;
     if let Some(r) = cleaned {
         r.context("failed to clean up the agent's Job and RBAC")?;
     }
     progress(&format!("snapshot saved to ConfigMap: uri={cm}"));
     if let Some(Location::File(p)) = &args.output {
-        let text = cluster.read_document(&cm, Document::Snapshot)?;
-        let snap = cns_snapshot::document::Snapshot::from_yaml(&cm.to_string(), &text)?;
+        // Read back once by the run; again here only to say why it cannot be.
+        let snap = match written {
+            Some(s) => s,
+            None => {
+                let text = cluster.read_document(&cm, Document::Snapshot)?;
+                cns_snapshot::document::Snapshot::from_yaml(&cm.to_string(), &text)?
+            }
+        };
         let (text, fmt) = render(&snap, args.format)?;
         kube.write(&Location::File(p.clone()), Document::Snapshot, &text, fmt)?;
         progress(&format!("snapshot written to {}", p.display()));

@@ -60,6 +60,43 @@ impl tokio::io::AsyncWrite for Capped {
 /// A manifest body with the registry's `Docker-Content-Digest` and `Content-Type` headers.
 pub(crate) type RawManifest = (Vec<u8>, Option<String>, Option<String>);
 
+/// The body of `res`, at most `cap` bytes (a declared length over it is refused before
+/// reading, a stream that grows past it while reading); a status that is not a success is
+/// an error carrying the body's start. `what` names the body in the refusal.
+async fn read_capped(
+    res: &mut reqwest::Response,
+    cap: usize,
+    what: &str,
+    url: &str,
+) -> std::result::Result<Vec<u8>, OciDistributionError> {
+    let too_big = |n: u64| {
+        OciDistributionError::SpecViolationError(format!(
+            "the {what} is larger than {cap} bytes ({n} bytes or more); refusing it"
+        ))
+    };
+    if let Some(n) = res.content_length()
+        && n > cap as u64
+    {
+        return Err(too_big(n));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await? {
+        if body.len() + chunk.len() > cap {
+            return Err(too_big((body.len() + chunk.len()) as u64));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let status = res.status();
+    if !status.is_success() {
+        return Err(OciDistributionError::ServerError {
+            code: status.as_u16(),
+            url: url.to_string(),
+            message: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+        });
+    }
+    Ok(body)
+}
+
 impl Registry {
     /// GET the manifest at `r` with the credentials `oci-client` negotiated, reading at most
     /// [`RegistryOptions::max_manifest`] bytes; `None` for 404. Returns the body and the
@@ -97,17 +134,6 @@ impl Registry {
         if status == http::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let cap = self.opts.max_manifest;
-        let too_big = |n: u64| {
-            OciDistributionError::SpecViolationError(format!(
-                "the manifest is larger than {cap} bytes ({n} bytes or more); refusing it"
-            ))
-        };
-        if let Some(n) = res.content_length()
-            && n > cap as u64
-        {
-            return Err(too_big(n));
-        }
         let header = res
             .headers()
             .get("Docker-Content-Digest")
@@ -118,20 +144,7 @@ impl Registry {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
-        let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await? {
-            if body.len() + chunk.len() > cap {
-                return Err(too_big((body.len() + chunk.len()) as u64));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if !status.is_success() {
-            return Err(OciDistributionError::ServerError {
-                code: status.as_u16(),
-                url,
-                message: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
-            });
-        }
+        let body = read_capped(&mut res, self.opts.max_manifest, "manifest", &url).await?;
         Ok(Some((body, header, content_type)))
     }
 
@@ -144,31 +157,7 @@ impl Registry {
             if status == http::StatusCode::NOT_FOUND {
                 return Ok(None);
             }
-            let too_big = |n: usize| {
-                OciDistributionError::SpecViolationError(format!(
-                    "the response is larger than {max} bytes ({n} bytes or more); refusing it"
-                ))
-            };
-            if let Some(n) = res.content_length()
-                && n > max as u64
-            {
-                return Err(too_big(n as usize));
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = res.chunk().await? {
-                if body.len() + chunk.len() > max {
-                    return Err(too_big(body.len() + chunk.len()));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if !status.is_success() {
-                return Err(OciDistributionError::ServerError {
-                    code: status.as_u16(),
-                    url: url.to_string(),
-                    message: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
-                });
-            }
-            Ok(Some(body))
+            read_capped(&mut res, max, "response", url).await.map(Some)
         };
         self.retry_raw(&format!("GET {url}"), fetch)
             .map_err(|e| Error::Registry {

@@ -139,7 +139,17 @@ pub fn resolve(
             message: "expected an https://, http:// or oci:// chart repository".into(),
         });
     }
-    let url = format!("{repo}/index.yaml");
+    let (url, index) = fetch_index(reg, repository)?;
+    Ok(ChartDigest {
+        digest: index_digest(&url, &index, chart, version)?,
+        of: DigestOf::Archive,
+    })
+}
+
+/// The `index.yaml` of the classic repository `repository` (bounded by [`MAX_INDEX`]), with
+/// its URL; a repository without one is an error.
+fn fetch_index(reg: &Registry, repository: &str) -> Result<(String, Vec<u8>)> {
+    let url = format!("{}/index.yaml", repository.trim_end_matches('/'));
     let index = reg
         .get_url(&url, MAX_INDEX)?
         .ok_or_else(|| Error::Registry {
@@ -147,10 +157,7 @@ pub fn resolve(
             operation: format!("GET {url}"),
             message: "404 Not Found: not a Helm chart repository".into(),
         })?;
-    Ok(ChartDigest {
-        digest: index_digest(&url, &index, chart, version)?,
-        of: DigestOf::Archive,
-    })
+    Ok((url, index))
 }
 
 /// `href` (an index entry's URL) against the repository URL: absolute as it is, relative
@@ -207,14 +214,7 @@ pub fn copy_classic(
     stats: &mut CopyStats,
 ) -> Result<String> {
     let repo = repository.trim_end_matches('/');
-    let index_url = format!("{repo}/index.yaml");
-    let index = src
-        .get_url(&index_url, MAX_INDEX)?
-        .ok_or_else(|| Error::Registry {
-            registry: repository.to_string(),
-            operation: format!("GET {index_url}"),
-            message: "404 Not Found: not a Helm chart repository".into(),
-        })?;
+    let (index_url, index) = fetch_index(src, repository)?;
     let (digest, urls) = index_entry(&index_url, &index, chart, version)?;
     let Some(href) = urls.first() else {
         return Err(Error::Registry {

@@ -340,19 +340,10 @@ impl Job {
     /// A copy of `what` from the reference `from` to `to` (both `REGISTRY/REPOSITORY:TAG` or
     /// `@DIGEST`, without `oci://`), expecting the `expect` digest at the source when given.
     pub fn parse(what: &str, from: &str, to: &str, expect: Option<String>) -> Result<Job> {
-        let reference = |r: &str| {
-            OciRef::parse(&format!("oci://{r}")).map_err(|e| match e {
-                Error::Reference { reference, reason } => Error::Reference {
-                    reference,
-                    reason: format!("{reason} ({what})"),
-                },
-                other => other,
-            })
-        };
         Ok(Job {
             what: what.to_string(),
-            from: Source::Registry(reference(from)?),
-            to: reference(to)?,
+            from: Source::Registry(job_ref(what, from)?),
+            to: job_ref(what, to)?,
             expect,
         })
     }
@@ -371,14 +362,29 @@ impl Job {
         version: &str,
         to: &str,
     ) -> Result<Job> {
-        let mut job = Job::parse(what, to, to, None)?;
-        job.from = Source::HelmRepository {
-            url: url.to_string(),
-            chart: chart.to_string(),
-            version: version.to_string(),
-        };
-        Ok(job)
+        Ok(Job {
+            what: what.to_string(),
+            from: Source::HelmRepository {
+                url: url.to_string(),
+                chart: chart.to_string(),
+                version: version.to_string(),
+            },
+            to: job_ref(what, to)?,
+            expect: None,
+        })
     }
+}
+
+/// `r` (`REGISTRY/REPOSITORY:TAG` or `@DIGEST`, without `oci://`) as a reference; a bad one
+/// is named with the job it is for.
+fn job_ref(what: &str, r: &str) -> Result<OciRef> {
+    OciRef::parse(&format!("oci://{r}")).map_err(|e| match e {
+        Error::Reference { reference, reason } => Error::Reference {
+            reference,
+            reason: format!("{reason} ({what})"),
+        },
+        other => other,
+    })
 }
 
 /// What `mirror` did, or in a dry run would do: the answer a pipeline reads

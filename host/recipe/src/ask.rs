@@ -48,21 +48,14 @@ pub fn ask(store: &Store, ask: Ask<'_>, mut say: impl FnMut(Note)) -> Result<Rec
     let mut detected = None;
     let mut driver = None;
     if let Some((name, snap)) = ask.snapshot {
-        let d = match ask.node_pool {
-            Some(pool) => {
-                let d = crate::detect::detect_pool(snap, pool)?;
-                note(
-                    false,
-                    format!("detected from node pool {pool} of {name}: {}", d.criteria),
-                );
-                d
-            }
-            None => {
-                let d = crate::detect::detect(snap);
-                note(false, format!("detected from {name}: {}", d.criteria));
-                d
-            }
+        let (d, from) = match ask.node_pool {
+            Some(pool) => (
+                crate::detect::detect_pool(snap, pool)?,
+                format!("node pool {pool} of {name}"),
+            ),
+            None => (crate::detect::detect(snap), name.to_string()),
         };
+        note(false, format!("detected from {from}: {}", d.criteria));
         for u in &d.unmatched {
             let given = match u.field {
                 "accelerator" => ask.accelerator.is_some(),

@@ -136,19 +136,19 @@ pub fn detect_pool(snapshot: &Snapshot, pool: &str) -> Result<Detection, crate::
                       map: fn(&str) -> &'static str,
                       known: &'static [&'static str]| {
         let mapped: std::collections::BTreeSet<&str> = values.iter().map(|v| map(v)).collect();
-        match (mapped.len(), mapped.first()) {
-            (0, _) => "any".to_string(),
-            (n @ (1 | 2..), Some(&"any")) | (n @ 2.., _) => {
+        match mapped.first() {
+            None => "any".to_string(),
+            Some(v) if mapped.len() == 1 && *v != "any" => v.to_string(),
+            // Nothing the recipe data knows, or nodes that disagree: open, and said.
+            Some(_) => {
                 d.unmatched.push(Unmatched {
                     field,
                     measured: values.join(", "),
                     known,
-                    mixed: n > 1,
+                    mixed: mapped.len() > 1,
                 });
                 "any".to_string()
             }
-            (_, Some(v)) => v.to_string(),
-            (_, None) => "any".to_string(),
         }
     };
     let accelerator = one_of("accelerator", &p.gpu_product, accelerator_of, ACCELERATORS);

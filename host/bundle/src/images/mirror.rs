@@ -33,6 +33,14 @@ pub fn mirrored_chart(repository: &str, chart: &str, mirror: &str) -> String {
     mirrored(&format!("{bare}/{chart}"), &charts)
 }
 
+/// The repository a bundle made with `--registry-mirror` installs `chart` from:
+/// `oci://` and [`mirrored_chart`] without `/CHART`.
+pub fn mirrored_chart_source(repository: &str, chart: &str, mirror: &str) -> String {
+    let at = mirrored_chart(repository, chart, mirror);
+    let dir = at.rsplit_once('/').map_or(at.as_str(), |(d, _)| d);
+    format!("oci://{dir}")
+}
+
 /// The registry host a repository names (`nvcr.io`, `127.0.0.1:5000`, `localhost`), or none
 /// for a Docker Hub name such as `bitnami/kubectl` (the first component is a host only when
 /// it has a `.` or `:` or is `localhost`, as container runtimes read it).

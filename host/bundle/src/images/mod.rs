@@ -9,5 +9,5 @@ pub mod mirror;
 pub use inventory::*;
 pub use mirror::{
     Copy, HelmChart, MirrorPlan, mirror_manifest, mirror_overrides, mirror_plan, mirrored,
-    mirrored_chart, normalized_reference, registry_host,
+    mirrored_chart, mirrored_chart_source, normalized_reference, registry_host,
 };

@@ -303,23 +303,21 @@ pub fn plan<B: Backend + ?Sized>(
             .filter(|d| order.contains(d))
             .cloned()
             .collect();
+        // In the order the errors for missing fields have always come.
+        let namespace = filled(name, "namespace", &cref.namespace)?;
+        let source = filled(name, "source", &cref.source)?;
         components.push(ResolvedComponent {
             plugin,
             order: i as u32,
             input: ComponentInput {
                 name: name.clone(),
-                namespace: filled(name, "namespace", &cref.namespace)?,
+                namespace,
                 chart: ChartSource {
                     repository: match &opts.registry_mirror {
-                        // The chart as `cnsctl mirror` puts it in the mirror (a classic
-                        // repository's converted to an OCI chart).
                         Some(mirror) => {
-                            let source = filled(name, "source", &cref.source)?;
-                            let at = crate::images::mirrored_chart(&source, &chart, mirror);
-                            let dir = at.rsplit_once('/').map_or(at.as_str(), |(d, _)| d);
-                            format!("oci://{dir}")
+                            crate::images::mirrored_chart_source(&source, &chart, mirror)
                         }
-                        None => filled(name, "source", &cref.source)?,
+                        None => source,
                     },
                     chart,
                     version,

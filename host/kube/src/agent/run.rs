@@ -97,7 +97,13 @@ impl Cluster {
     }
 
     /// Deploy the agent and wait for its Job; `progress` gets the predecessor's lines.
-    pub fn run_agent(&self, o: &AgentOptions, progress: &dyn Fn(&str)) -> Result<()> {
+    /// Returns the snapshot the agent wrote, read back (`None` when it could not be read or
+    /// parsed: the caller that needs it reads it itself, for the error).
+    pub fn run_agent(
+        &self,
+        o: &AgentOptions,
+        progress: &dyn Fn(&str),
+    ) -> Result<Option<cns_snapshot::document::Snapshot>> {
         o.validate()?;
         let objs = objects(o);
         let ns = o.namespace.as_str();
@@ -149,31 +155,19 @@ impl Cluster {
         ));
         self.wait_job(o)?;
         progress("job completed successfully");
-        self.say_if_no_gpu(o, progress);
-        Ok(())
+        let snapshot = self.written_snapshot(o);
+        if let Some(s) = &snapshot {
+            say_if_no_gpu(s, progress);
+        }
+        Ok(snapshot)
     }
 
-    /// Say when the snapshot the agent wrote shows no NVIDIA GPU on its node (a node
-    /// selector that matched a CPU node); a snapshot that cannot be read is not judged.
-    fn say_if_no_gpu(&self, o: &AgentOptions, progress: &dyn Fn(&str)) {
-        let Ok(text) = self.read_document(&o.output, crate::cm::Document::Snapshot) else {
-            return;
-        };
-        let Ok(snap) = cns_snapshot::document::Snapshot::from_yaml(&o.output.to_string(), &text)
-        else {
-            return;
-        };
-        if snap.lookup("GPU.hardware.present").as_deref() == Some("false") {
-            let node = snap
-                .metadata
-                .get("source-node")
-                .and_then(|v| v.as_str())
-                .unwrap_or("its node");
-            progress(&format!(
-                "warning: the agent ran on {}, which shows no NVIDIA GPU (GPU.hardware.present: false): the snapshot describes a node without GPUs; check --node-selector",
-                cns_files::terminal_safe(node, false)
-            ));
-        }
+    /// The snapshot the agent wrote to its ConfigMap, if it can be read and parsed.
+    fn written_snapshot(&self, o: &AgentOptions) -> Option<cns_snapshot::document::Snapshot> {
+        let text = self
+            .read_document(&o.output, crate::cm::Document::Snapshot)
+            .ok()?;
+        cns_snapshot::document::Snapshot::from_yaml(&o.output.to_string(), &text).ok()
     }
 
     /// Create the agent's namespace when it does not exist (labelled to admit the
@@ -481,5 +475,21 @@ fn describe<K: Resource<DynamicType = ()>>(namespace: Option<&str>, name: &str) 
     match namespace {
         Some(ns) => format!("{} {ns}/{name}", K::kind(&())),
         None => format!("{} {name}", K::kind(&())),
+    }
+}
+
+/// Say when the snapshot the agent wrote shows no NVIDIA GPU on its node (a node selector
+/// that matched a CPU node).
+fn say_if_no_gpu(snap: &cns_snapshot::document::Snapshot, progress: &dyn Fn(&str)) {
+    if snap.lookup("GPU.hardware.present").as_deref() == Some("false") {
+        let node = snap
+            .metadata
+            .get("source-node")
+            .and_then(|v| v.as_str())
+            .unwrap_or("its node");
+        progress(&format!(
+            "warning: the agent ran on {}, which shows no NVIDIA GPU (GPU.hardware.present: false): the snapshot describes a node without GPUs; check --node-selector",
+            cns_files::terminal_safe(node, false)
+        ));
     }
 }

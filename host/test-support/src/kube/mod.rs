@@ -292,6 +292,8 @@ fn handle(
 ) -> (u16, &'static str, Vec<u8>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let q = query_map(query);
+    // `fieldValidation=Strict`: unknown fields refused, not dropped with a warning.
+    let strict = q.get("fieldValidation").map(String::as_str) == Some("Strict");
     let mut s = state.lock().unwrap();
     s.requests.push(format!("{method} {target}"));
     if path == "/version" {
@@ -419,10 +421,7 @@ fn handle(
                     &r.resource,
                 ));
             }
-            match admit(
-                &mut obj,
-                q.get("fieldValidation").map(String::as_str) == Some("Strict"),
-            ) {
+            match admit(&mut obj, strict) {
                 Ok(w) => warnings.extend(w),
                 Err(refused) => return json_reply(refused),
             }
@@ -459,10 +458,7 @@ fn handle(
             let Ok(mut obj) = serde_json::from_slice::<Value>(body) else {
                 return json_reply(status(400, "BadRequest", "body is not JSON".into()));
             };
-            match admit(
-                &mut obj,
-                q.get("fieldValidation").map(String::as_str) == Some("Strict"),
-            ) {
+            match admit(&mut obj, strict) {
                 Ok(w) => warnings.extend(w),
                 Err(refused) => return json_reply(refused),
             }
