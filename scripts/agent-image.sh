@@ -91,9 +91,19 @@ else
   stage_rootfs "$stage/arm64" "$binary_arm64" arm64
   command -v qemu-aarch64 >/dev/null || { echo "agent-image.sh: qemu-aarch64 is missing (qemu-user, scripts/setup.sh --cross)" >&2; exit 2; }
   echo "==> linux/arm64: cnsctl version and a local snapshot under qemu-user, in the image's filesystem"
-  qemu-aarch64 -L "$stage/arm64/rootfs" "$stage/arm64/rootfs/usr/local/bin/cnsctl" version
-  qemu-aarch64 -L "$stage/arm64/rootfs" "$stage/arm64/rootfs/usr/local/bin/cnsctl" snapshot --output "$stage/arm64-snapshot.yaml"
-  grep -q 'aarch64' "$stage/arm64-snapshot.yaml" || { echo "agent-image.sh: the arm64 snapshot does not say aarch64" >&2; exit 1; }
+  # The image's own loader runs the binary with the image's libraries. Not `qemu-aarch64 -L
+  # ROOTFS BINARY`: under qemu-user 7.2 (Debian 12) a dynamic aarch64 binary started that way
+  # spins forever in its first pthread_create (a one-line C program does too), while the same
+  # binary started through its loader runs.
+  arm64() {
+    local root=$stage/arm64/rootfs
+    timeout -s KILL 600 qemu-aarch64 "$root/lib/ld-linux-aarch64.so.1" --library-path "$root/lib/aarch64-linux-gnu" "$root/usr/local/bin/cnsctl" "$@"
+  }
+  arm64 version
+  arm64 snapshot --output "$stage/arm64-snapshot.yaml"
+  # Its readings are the build machine's (qemu-user emulates the CPU, not the kernel: even
+  # /proc/sys/kernel/arch says x86_64), so this checks that the arm64 binary wrote a snapshot.
+  grep -q '^kind: Snapshot' "$stage/arm64-snapshot.yaml" || { echo "agent-image.sh: the arm64 binary wrote no snapshot" >&2; exit 1; }
   "${b[@]}" manifest create "$tag" >/dev/null
   for arch in amd64 arm64; do
     "${b[@]}" build --quiet --isolation chroot --layers=false --platform "linux/$arch" \

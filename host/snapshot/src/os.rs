@@ -6,10 +6,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The `/proc/sys` keys read for the `sysctl` subtype: the kernel release (recipes constrain
-/// it) and the settings GPU and RDMA workloads are tuned by (NUMA balancing, huge pages,
+/// it), the machine architecture (`x86_64`, or `aarch64` on Grace nodes) and the settings GPU and RDMA workloads are tuned by (NUMA balancing, huge pages,
 /// memory maps, socket buffers, inotify limits, forwarding for CNI).
 pub const SYSCTL_KEYS: &[&str] = &[
     "kernel/osrelease",
+    "kernel/arch",
     "kernel/numa_balancing",
     "kernel/pid_max",
     "vm/nr_hugepages",
