@@ -99,6 +99,9 @@ pub struct BundleParameters {
     pub system_node_selector: Vec<String>,
     /// `--system-node-toleration`, as given.
     pub system_node_toleration: Vec<String>,
+    /// `--vendor-charts` (absent when not given).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub vendor_charts: bool,
 }
 
 /// `{digest: {sha256}}` of the recipe, `digest: null` when the bundle has no `recipe.yaml`.
@@ -350,7 +353,7 @@ pub fn for_bundle(
                 deployer_options: opts.deployer_options.clone(),
                 recipe,
                 registry_mirror: opts.registry_mirror.clone(),
-                resolve_chart_digests: !charts.is_empty(),
+                resolve_chart_digests: charts.values().any(|c| !c.vendored),
                 resolve_digests,
                 set: request.sets.clone(),
                 set_file: request.set_files.clone(),
@@ -358,6 +361,7 @@ pub fn for_bundle(
                 set_string: request.set_strings.clone(),
                 system_node_selector: request.system_node_selector.clone(),
                 system_node_toleration: request.system_node_toleration.clone(),
+                vendor_charts: request.vendor_charts,
             })),
             internal_parameters: Some(InternalParameters { components }),
             resolved_dependencies: deps,
@@ -469,6 +473,7 @@ mod tests {
             set_string: vec!["a:e=1".into()],
             system_node_selector: vec![],
             system_node_toleration: vec![],
+            vendor_charts: false,
         };
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(

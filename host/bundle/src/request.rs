@@ -80,6 +80,10 @@ pub struct BundleRequest {
     /// `plain-http`: the bundle's OCI registry speaks plain HTTP (the Flux `OCIRepository`
     /// reading it needs `insecure: true`).
     pub plain_http: bool,
+    /// `vendor-charts`: each chart archive goes into the bundle (the script deployer
+    /// installs from the file); the caller fetches the archives itself
+    /// ([`crate::images::Inventory::vendor`]).
+    pub vendor_charts: bool,
 }
 
 impl Default for BundleRequest {
@@ -110,6 +114,7 @@ impl Default for BundleRequest {
             serial: false,
             registry_mirror: None,
             plain_http: false,
+            vendor_charts: false,
         }
     }
 }
@@ -206,6 +211,15 @@ impl BundleRequest {
             return Err(refuse(
                 "verify-key",
                 "--verify-key is for --deployer flux with --repo oci://…: Flux's OCIRepository verifies cosign signatures (a Git source or another deployer has nothing to verify them)".into(),
+            ));
+        }
+        if self.vendor_charts && self.deployer != "script" {
+            return Err(refuse(
+                "vendor-charts",
+                format!(
+                    "--vendor-charts is for --deployer script, which installs each chart from its archive in the bundle; the {} deployer installs charts from a repository (for the air gap, mirror them: `cnsctl mirror` and --registry-mirror)",
+                    self.deployer
+                ),
             ));
         }
         let mut clusters: Vec<String> = Vec::new();
@@ -391,6 +405,15 @@ mod tests {
                 },
                 "argocd-create-project",
                 "needs --argocd-project",
+            ),
+            (
+                BundleRequest {
+                    deployer: "flux".into(),
+                    vendor_charts: true,
+                    ..Default::default()
+                },
+                "vendor-charts",
+                "the flux deployer installs charts from a repository",
             ),
             (
                 BundleRequest {

@@ -143,6 +143,13 @@ pub(crate) struct BundleArgs {
     #[arg(long)]
     pub(crate) resolve_chart_digests: bool,
 
+    /// Put each chart's archive in the bundle (<component>/chart/<chart>-<version>.tgz, in
+    /// checksums.txt), fetched from its source and checked against the digest the source
+    /// lists: deploy.sh then installs without reaching a chart repository. --deployer
+    /// script only (Argo CD and Flux install from a repository: mirror the charts instead).
+    #[arg(long)]
+    pub(crate) vendor_charts: bool,
+
     /// What the cluster runs now (a recipe FILE or cm://NS/NAME, a bundle DIR, or `cluster`
     /// through --kubeconfig): the move to this bundle is judged as `cnsctl upgrade-check`
     /// does, the bundle gets UPGRADING.md (the steps for its deployer, in deployment order),
@@ -191,6 +198,7 @@ impl BundleArgs {
             serial: self.serial,
             registry_mirror: self.registry_mirror.clone(),
             plain_http: self.push.registry.plain_http,
+            vendor_charts: self.vendor_charts,
         }
     }
 }
@@ -273,6 +281,9 @@ pub(crate) fn run(
     if args.resolve_chart_digests {
         resolve_chart_digests(&plan, &mut inv, &args.push.registry)?;
     }
+    if args.vendor_charts {
+        vendor_charts(&plan, &mut inv, &args.push.registry)?;
+    }
     let tree = cns_bundle::assemble(&recipe, &plan, rendered, &catalog, &inv)
         .context("failed to generate the bundle")?;
     if let Some(push) = push {
@@ -343,9 +354,41 @@ fn resolve_chart_digests(
             cns_bundle::images::ResolvedChart {
                 digest: d.digest,
                 of: d.of.as_str().to_string(),
+                vendored: false,
             },
         );
     }
     crate::ui::status(&format!("resolved {} chart digests", inv.charts.len()));
+    Ok(())
+}
+
+/// Fetch each chart's archive from its source, digest checked, into the bundle
+/// (`--vendor-charts`).
+fn vendor_charts(
+    plan: &cns_bundle::Plan,
+    inv: &mut cns_bundle::images::Inventory,
+    registry: &crate::opts::RegistryArgs,
+) -> Result<()> {
+    let reg = registry.registry()?;
+    let mut bytes = 0;
+    for c in plan.components.iter().map(|c| &c.input) {
+        let chart = &c.chart;
+        let what = || {
+            format!(
+                "--vendor-charts: chart {} {} of `{}`",
+                chart.chart, chart.version, c.name
+            )
+        };
+        let got = cns_oci::charts::fetch(&reg, &chart.repository, &chart.chart, &chart.version)
+            .with_context(what)?;
+        bytes += got.archive.len();
+        inv.vendor(&c.name, &chart.chart, &chart.version, got.archive)
+            .map_err(anyhow::Error::msg)
+            .with_context(what)?;
+    }
+    crate::ui::status(&format!(
+        "vendored {} chart archives ({bytes} bytes)",
+        inv.vendored.len()
+    ));
     Ok(())
 }

@@ -199,21 +199,67 @@ fn chart_metadata(archive: &[u8]) -> std::result::Result<Vec<u8>, String> {
     Err("the archive has no NAME/Chart.yaml".into())
 }
 
-/// Copy `chart` at `version` from the classic repository `repository` (read with `src`)
-/// to `to` in `dst` as an OCI chart, as `helm push` stores one: the archive as the
-/// `HELM_CHART` layer, its `Chart.yaml` as the `HELM_CONFIG` config, the chart's name and
-/// version as annotations. The archive must hash to the digest the index lists. Returns the
-/// manifest digest.
-pub fn copy_classic(
-    src: &Registry,
-    repository: &str,
-    chart: &str,
-    version: &str,
-    dst: &Registry,
-    to: &OciRef,
-    stats: &mut CopyStats,
-) -> Result<String> {
+/// A chart archive (`.tgz`) fetched from its source and checked.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The archive's bytes.
+    pub archive: Vec<u8>,
+    /// `sha256:<hex>` of the archive (what a classic repository's index lists).
+    pub digest: String,
+    /// Where it was read from (the archive's URL, or the OCI reference).
+    pub from: String,
+}
+
+/// The archive of `chart` at `version` from `repository`: a classic repository's (its
+/// `index.yaml` entry's first URL; the archive must hash to the digest the index lists) or
+/// an OCI registry's (the `HELM_CHART` layer of `repository/chart:version`, `+` written `_`;
+/// the registry's blob checked against the manifest's digest). At most [`MAX_CHART`] bytes.
+pub fn fetch(reg: &Registry, repository: &str, chart: &str, version: &str) -> Result<Fetched> {
     let repo = repository.trim_end_matches('/');
+    if !repo.starts_with("oci://") {
+        return fetch_classic(reg, repository, chart, version);
+    }
+    let r = OciRef::parse(&format!("{repo}/{chart}:{}", version.replace('+', "_")))?;
+    reg.authenticate(&r, oci_client::RegistryOperation::Pull)?;
+    let (bytes, _) = reg
+        .fetch_manifest(&r)?
+        .ok_or_else(|| crate::registry::manifest_not_found(&r, &format!("pull chart {r}")))?;
+    let wrong = |reason: String| Error::WrongArtifact {
+        reference: r.to_string(),
+        expected: "a Helm chart".into(),
+        reason,
+    };
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| wrong(format!("manifest is not an OCI image manifest: {e}")))?;
+    let layer = m
+        .layers
+        .iter()
+        .find(|l| l.media_type == HELM_CHART)
+        .ok_or_else(|| wrong(format!("no layer of media type `{HELM_CHART}`")))?;
+    let mut file = reg.fetch_blob_file(&r, layer, MAX_CHART as u64)?;
+    let mut archive = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut archive).map_err(|e| Error::Registry {
+        registry: r.registry.clone(),
+        operation: format!("read blob {}", layer.digest),
+        message: e.to_string(),
+    })?;
+    Ok(Fetched {
+        archive,
+        digest: layer.digest.clone(),
+        from: r.to_string(),
+    })
+}
+
+/// [`fetch`] from a classic repository.
+fn fetch_classic(src: &Registry, repository: &str, chart: &str, version: &str) -> Result<Fetched> {
+    let repo = repository.trim_end_matches('/');
+    if !(repo.starts_with("https://") || repo.starts_with("http://")) {
+        return Err(Error::Registry {
+            registry: repository.to_string(),
+            operation: format!("fetch chart {chart} {version}"),
+            message: "expected an https://, http:// or oci:// chart repository".into(),
+        });
+    }
     let (index_url, index) = fetch_index(src, repository)?;
     let (digest, urls) = index_entry(&index_url, &index, chart, version)?;
     let Some(href) = urls.first() else {
@@ -239,6 +285,30 @@ pub fn copy_classic(
             actual,
         });
     }
+    Ok(Fetched {
+        archive,
+        digest,
+        from: url,
+    })
+}
+
+/// Copy `chart` at `version` from the classic repository `repository` (read with `src`)
+/// to `to` in `dst` as an OCI chart, as `helm push` stores one: the archive as the
+/// `HELM_CHART` layer, its `Chart.yaml` as the `HELM_CONFIG` config, the chart's name and
+/// version as annotations. The archive must hash to the digest the index lists. Returns the
+/// manifest digest.
+pub fn copy_classic(
+    src: &Registry,
+    repository: &str,
+    chart: &str,
+    version: &str,
+    dst: &Registry,
+    to: &OciRef,
+    stats: &mut CopyStats,
+) -> Result<String> {
+    let Fetched {
+        archive, from: url, ..
+    } = fetch_classic(src, repository, chart, version)?;
     let config = chart_metadata(&archive).map_err(|reason| Error::Registry {
         registry: repository.to_string(),
         operation: format!("read {url}"),

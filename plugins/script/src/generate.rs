@@ -5,7 +5,9 @@
 //! `create --dry-run | apply`, manifests with `kubectl apply`. Charts are addressed with
 //! `--repo URL` (HTTP repositories) or as `oci://…/chart`, so no `helm repo add` is needed.
 
-use cns_plugin_sdk::deploy::{chart_ref, has_manifests, ordered, pod_security, readme_head};
+use cns_plugin_sdk::deploy::{
+    chart_ref, has_manifests, ordered, pod_security, readme_head, vendored_chart,
+};
 use cns_plugin_sdk::{BundleFile, Component, Deployment, PluginError, executable, file};
 
 pub use cns_plugin_sdk::quote::shell_quote;
@@ -39,11 +41,19 @@ fn install_script(c: &Component, pod_security: Option<&str>) -> String {
     ));
     s.push_str(PRELUDE);
     s.push_str(&format!(
-        "RELEASE={}\nNAMESPACE={}\nCHART={}\n",
+        "RELEASE={}\nNAMESPACE={}\n",
         shell_value(&c.name),
         shell_value(&c.namespace),
-        shell_value(&chart),
     ));
+    // A vendored archive is installed from the bundle: no network needed for the chart.
+    if vendored_chart(c).is_some() {
+        s.push_str(&format!(
+            "CHART=\"${{COMPONENT_DIR}}/\"{}\n",
+            shell_value(&chart)
+        ));
+    } else {
+        s.push_str(&format!("CHART={}\n", shell_value(&chart)));
+    }
     // An HTTP repository is passed with --repo; an OCI chart is a full reference and has none.
     if let Some(repo) = &repo {
         s.push_str(&format!("REPO={}\n", shell_value(repo)));
@@ -234,6 +244,24 @@ mod tests {
         assert!(s.contains(
             "kubectl apply --namespace \"${NAMESPACE}\" -f \"${COMPONENT_DIR}/manifests/\""
         ));
+    }
+
+    #[test]
+    fn a_vendored_chart_is_installed_from_its_archive() {
+        let files = generate(&input(vec![comp(
+            "gpu-operator",
+            0,
+            "https://helm.ngc.nvidia.com/nvidia",
+            &["values.yaml", "chart/gpu-operator-v1.tgz"],
+        )]))
+        .unwrap();
+        let s = text(&files, "gpu-operator/scripts/install.sh");
+        assert!(
+            s.contains("CHART=\"${COMPONENT_DIR}/\"'chart/gpu-operator-v1.tgz'\nVERSION=")
+                && !s.contains("REPO"),
+            "{s}"
+        );
+        assert!(s.contains("helm upgrade --install \"${RELEASE}\" \"${CHART}\" \\\n"));
     }
 
     #[test]

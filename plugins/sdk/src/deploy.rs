@@ -240,9 +240,27 @@ pub fn manifest_paths(c: &Component) -> Vec<&str> {
     v
 }
 
+/// The folder of a component that holds its chart archive when the host vendored it
+/// (`cnsctl bundle --vendor-charts`).
+pub const VENDORED_CHART_DIR: &str = "chart";
+
+/// The chart archive the host put in the component's folder (`chart/<chart>-<version>.tgz`,
+/// relative to the folder), if it vendored one.
+pub fn vendored_chart(c: &Component) -> Option<&str> {
+    c.files.iter().map(String::as_str).find(|f| {
+        f.strip_prefix(VENDORED_CHART_DIR)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|name| !name.contains('/') && name.ends_with(".tgz"))
+    })
+}
+
 /// The chart as `helm` addresses it: the chart name plus `--repo URL` for an HTTP
-/// repository, or the full `oci://…/chart` reference (and no repo) for an OCI registry.
+/// repository, the full `oci://…/chart` reference (and no repo) for an OCI registry, or
+/// the vendored archive's path in the component's folder (and no repo).
 pub fn chart_ref(c: &Component) -> (String, Option<String>) {
+    if let Some(path) = vendored_chart(c) {
+        return (path.to_string(), None);
+    }
     let repo = c.chart.repository.trim_end_matches('/');
     if repo.starts_with("oci://") {
         (format!("{repo}/{}", c.chart.chart), None)

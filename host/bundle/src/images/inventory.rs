@@ -85,7 +85,22 @@ pub struct Inventory {
     /// Each component's chart digest, by component, when `--resolve-chart-digests` looked
     /// them up (not in `images.lock.yaml`: the SBOM and the provenance carry them).
     pub charts: BTreeMap<String, ResolvedChart>,
+    /// Each component's chart archive, by component, with `--vendor-charts`: assembled as
+    /// `<component>/chart/<chart>-<version>.tgz` (see [`Inventory::vendor`]).
+    pub vendored: BTreeMap<String, VendoredChart>,
 }
+
+/// A chart archive carried in the bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendoredChart {
+    /// Its path in the component's folder: `chart/<chart>-<version>.tgz`.
+    pub path: String,
+    /// The archive.
+    pub archive: Vec<u8>,
+}
+
+/// The folder of a component that holds its vendored chart archive.
+pub const VENDORED_CHART_DIR: &str = "chart";
 
 /// A chart's digest as its source serves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +110,54 @@ pub struct ResolvedChart {
     /// What it is the digest of: `archive` (a classic repository's `.tgz`) or
     /// `oci-manifest`.
     pub of: String,
+    /// Taken from the archive `--vendor-charts` put in the bundle, not looked up by
+    /// `--resolve-chart-digests`.
+    pub vendored: bool,
 }
 
 impl Inventory {
+    /// Carry `archive`, the chart `chart` at `version` of `component`, in the bundle
+    /// (`--vendor-charts`); its digest becomes the chart's digest in the SBOM and the
+    /// provenance unless `--resolve-chart-digests` recorded the source's already. The chart
+    /// name and version become the file name, so they must be plain file-name parts.
+    pub fn vendor(
+        &mut self,
+        component: &str,
+        chart: &str,
+        version: &str,
+        archive: Vec<u8>,
+    ) -> Result<(), String> {
+        let file = format!("{chart}-{version}.tgz");
+        if file.starts_with('.')
+            || !file
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+        {
+            return Err(format!(
+                "chart `{}` version `{}` of `{component}` does not make a file name",
+                chart.escape_debug(),
+                version.escape_debug()
+            ));
+        }
+        use sha2::Digest;
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&archive)));
+        self.charts
+            .entry(component.to_string())
+            .or_insert(ResolvedChart {
+                digest,
+                of: "archive".into(),
+                vendored: true,
+            });
+        self.vendored.insert(
+            component.to_string(),
+            VendoredChart {
+                path: format!("{VENDORED_CHART_DIR}/{file}"),
+                archive,
+            },
+        );
+        Ok(())
+    }
+
     /// Pin a digest on every image that has none (`--resolve-digests`): `resolve` is asked
     /// once per distinct reference (`REPOSITORY:TAG`, the image named as runtimes pull it)
     /// and its error is returned with the image and component it was for. Images whose tag

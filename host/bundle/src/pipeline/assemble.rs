@@ -12,8 +12,9 @@ use cns_runtime::values::to_wit;
 /// `images.lock.yaml` from `inv` (taken with [`inventory`](super::inventory()) and perhaps
 /// completed with digests by the caller), `sbom.cdx.json` (its charts and images as
 /// CycloneDX, [`crate::sbom`]), `recipe.yaml`, `bundle-info.yaml` (what the bundle
-/// installs, for a later upgrade-check), `UPGRADING.md` with `--upgrade-from`, and
-/// `checksums.txt`.
+/// installs, for a later upgrade-check), `UPGRADING.md` with `--upgrade-from`, each
+/// vendored chart archive (`inv.vendored`, in its component's folder and file list, so the
+/// deployer installs from it), and `checksums.txt`.
 pub fn assemble<B: Backend + ?Sized>(
     recipe: &RecipeResult,
     plan: &Plan,
@@ -37,6 +38,15 @@ pub fn assemble<B: Backend + ?Sized>(
             )?;
         }
         let name = &c.input.name;
+        if let Some(v) = inv.vendored.get(name) {
+            paths.push(v.path.clone());
+            tree.add(
+                format!("{name}/{}", v.path),
+                v.archive.clone(),
+                false,
+                "cnsctl (--vendor-charts)",
+            )?;
+        }
         components.push(Component {
             name: name.clone(),
             namespace: c.input.namespace.clone(),
