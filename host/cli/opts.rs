@@ -161,8 +161,33 @@ pub(crate) struct PushArgs {
     #[arg(long)]
     pub(crate) insecure_key_permissions: bool,
 
+    /// How the signature and the attestations are stored: bundle (Sigstore bundles attached
+    /// as OCI referrers, found through the referrers API or the referrers tag, as cosign 3
+    /// writes them and Flux 2.8+ reads them) or legacy (cosign 2's `.sig`/`.att` tags).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t)]
+    pub(crate) signature_format: SignatureFormatArg,
+
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
+}
+
+/// `--signature-format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SignatureFormatArg {
+    /// Sigstore bundles (v0.3) as OCI referrers.
+    #[default]
+    Bundle,
+    /// cosign 2's `sha256-<hex>.sig` and `.att` tags.
+    Legacy,
+}
+
+impl From<SignatureFormatArg> for cns_oci::sign::SignatureFormat {
+    fn from(f: SignatureFormatArg) -> Self {
+        match f {
+            SignatureFormatArg::Bundle => cns_oci::sign::SignatureFormat::Bundle,
+            SignatureFormatArg::Legacy => cns_oci::sign::SignatureFormat::Legacy,
+        }
+    }
 }
 
 /// Output format of a document (recipe, snapshot, validation result).

@@ -21,6 +21,7 @@ mod recipes;
 mod sandbox;
 mod serve;
 mod set_values;
+mod sigstore_bundles;
 mod upgrade;
 mod util;
 mod wit_versions;

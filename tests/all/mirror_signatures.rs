@@ -1,7 +1,8 @@
-//! Signatures survive mirroring (issue 38, item 3): `mirror` copies each image's cosign
-//! signature (`.sig`), attestations (`.att`) and referrers tag with it, so `verify` passes
-//! at the destination; `--verify-images KEY` refuses an image whose signature does not
-//! verify, before anything of it is copied.
+//! Signatures survive mirroring (issue 38, items 1 and 3): `mirror` copies each image's
+//! cosign signature (`.sig`), attestations (`.att`) and referrers tag (with the Sigstore
+//! bundle referrers it lists) with it, so `verify` passes at the destination in both formats;
+//! `--verify-images KEY` refuses an image whose signature does not verify, before anything of
+//! it is copied.
 
 use crate::mirror::{push_image, under};
 use crate::util::{cnsctl, ok, registry_client, tempdir};
@@ -35,9 +36,12 @@ fn signatures_travel_with_mirrored_images_and_unverified_ones_are_refused() {
     let list = ok(&cns(t, &["images", "-b", "cert-manager"]));
     let refs: Vec<&str> = list.lines().collect();
     assert!(refs.len() >= 3, "{list}");
-    for r in &refs {
+    // Every other one in cosign 2's layout, the rest as Sigstore bundle referrers.
+    let legacy = |i: usize| i % 2 == 1;
+    for (i, r) in refs.iter().enumerate() {
         let at = under(&src.addr, "src", r);
         push_image(&reg, &at, r, 1024, ("amd64", "linux"));
+        let format = if legacy(i) { "legacy" } else { "bundle" };
         ok(&cns(
             t,
             &[
@@ -46,6 +50,8 @@ fn signatures_travel_with_mirrored_images_and_unverified_ones_are_refused() {
                 "--key",
                 "cosign.key",
                 "--plain-http",
+                "--signature-format",
+                format,
             ],
         ));
     }
@@ -80,17 +86,16 @@ fn signatures_travel_with_mirrored_images_and_unverified_ones_are_refused() {
     let report: Value = serde_json::from_str(&ok(&o)).unwrap();
     crate::util::conforms("mirror", &report);
     for c in report["copies"].as_array().unwrap() {
-        if c["what"].as_str().unwrap().starts_with("image ") {
-            let digest = c["digest"].as_str().unwrap();
-            assert_eq!(
-                c["attached"],
-                serde_json::json!([format!("{}.sig", digest.replace(':', "-"))]),
-                "{c}"
-            );
+        let what = c["what"].as_str().unwrap();
+        if let Some(i) = refs.iter().position(|r| what == format!("image {r}")) {
+            let tag = c["digest"].as_str().unwrap().replace(':', "-");
+            let want = if legacy(i) { format!("{tag}.sig") } else { tag };
+            assert_eq!(c["attached"], serde_json::json!([want]), "{c}");
         }
     }
-    // At the destination each signature verifies with the key it was made with.
-    for r in &refs {
+    // At the destination each signature verifies with the key it was made with, in the
+    // format it was made in.
+    for (i, r) in refs.iter().enumerate() {
         let at = under(&dst.addr, "m", r);
         let o = cns(
             t,
@@ -100,9 +105,14 @@ fn signatures_travel_with_mirrored_images_and_unverified_ones_are_refused() {
                 "--key",
                 "cosign.pub",
                 "--plain-http",
+                "--format",
+                "json",
             ],
         );
         assert!(o.status.success(), "{r}: {}", describe(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let format = if legacy(i) { "legacy" } else { "bundle" };
+        assert_eq!(v["signature"]["format"], format, "{r}: {v}");
     }
     // Another key: the first image is refused, nothing of it reaches the target.
     let o = mirror("refused", &["--verify-images", "other.pub"]);

@@ -16,10 +16,16 @@ fn python() -> Option<PathBuf> {
     require_tool("python", &[&repo_file("target/tools/venv/bin")])
 }
 
-/// `cnsctl` with a shared cache, `--plain-http` appended for registry commands.
+/// `cnsctl` with a shared cache, `--plain-http` appended for registry commands. Signing
+/// commands get `--signature-format legacy`: this file checks cosign 2's layout (`.sig`,
+/// `.att`) byte by byte with independent tools; tests/all/sigstore_bundles.rs checks the
+/// default, Sigstore bundles as referrers.
 fn cns(tmp: &Path, args: &[&str]) -> Output {
     let mut c = cnsctl(&tmp.join("cache"));
     c.current_dir(tmp).args(args).env("CNS_SIGN_PASSWORD", "pw");
+    if args[0] == "sign" || args.contains(&"--sign-key") {
+        c.args(["--signature-format", "legacy"]);
+    }
     if ["push", "pull", "sign", "verify"].contains(&args[0])
         || args.iter().any(|a| a.starts_with("oci://")) && args[0] == "bundle"
     {

@@ -68,6 +68,10 @@ pub(crate) struct SignCmd {
     /// Read --key even if other users may read it (refused by default).
     #[arg(long)]
     pub(crate) insecure_key_permissions: bool,
+    /// How the signature is stored: bundle (a Sigstore bundle as an OCI referrer) or legacy
+    /// (cosign 2's `.sig` tag).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t)]
+    pub(crate) signature_format: crate::opts::SignatureFormatArg,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
@@ -118,6 +122,7 @@ pub(crate) fn prepare_push(reference: &str, args: &PushArgs) -> Result<Publish> 
     Ok(Publish::prepare(
         reference,
         args.sign_key.as_deref(),
+        args.signature_format.into(),
         args.insecure_key_permissions,
         args.digest_file.as_deref(),
     )?)
@@ -239,7 +244,12 @@ pub(crate) fn sign_cmd(cmd: SignCmd) -> Result<Outcome> {
     let key = read_signing_key(&cmd.key, cmd.insecure_key_permissions)?;
     let reg = cmd.registry.registry()?;
     let digest = cns_oci::verify::digest_of(&reg, &r)?;
-    let tag = sign::sign(&reg, &r, &digest, &key).with_context(|| format!("failed to sign {r}"))?;
+    let signer = sign::Signer {
+        key: &key,
+        format: cmd.signature_format.into(),
+    };
+    let tag =
+        sign::sign(&reg, &r, &digest, signer).with_context(|| format!("failed to sign {r}"))?;
     crate::ui::status(&format!("signed {digest} (signature tag {tag})"));
     Ok(Outcome::Success)
 }

@@ -190,9 +190,20 @@ pub fn verify(
     digest: &str,
     key: &VerifyingKey,
     predicate_type: &str,
-) -> Result<Value> {
+) -> Result<Found> {
     verify_layers(reg, r, digest, key, predicate_type, false)
         .map(|st| st.expect("required: found or an error"))
+}
+
+/// A verified attestation: its statement and where it is stored.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The in-toto statement.
+    pub statement: Value,
+    /// The format it was found in.
+    pub format: crate::sigstore::SignatureFormat,
+    /// Where: the referrer's digest (a Sigstore bundle) or the `.att` tag (legacy).
+    pub at: String,
 }
 
 /// [`verify`] for an attestation a bundle may lack (the SBOM of one pushed before cnsctl
@@ -204,7 +215,7 @@ pub fn verify_if_present(
     digest: &str,
     key: &VerifyingKey,
     predicate_type: &str,
-) -> Result<Option<Value>> {
+) -> Result<Option<Found>> {
     verify_layers(reg, r, digest, key, predicate_type, true)
 }
 
@@ -215,7 +226,8 @@ fn verify_layers(
     key: &VerifyingKey,
     predicate_type: &str,
     optional: bool,
-) -> Result<Option<Value>> {
+) -> Result<Option<Found>> {
+    use crate::sigstore::{self, SignatureFormat};
     let tag = attestation_tag(digest);
     let at = r.at_digest(digest);
     let att_ref = r.at_tag(&tag);
@@ -223,16 +235,35 @@ fn verify_layers(
         reference: at.to_string(),
         reason,
     };
+    // A Sigstore bundle referrer first (cosign 3), then the `.att` tag (cosign 2).
+    let mut reasons = match sigstore::find(reg, r, digest, key, predicate_type)? {
+        sigstore::Found::Verified(statement, referrer) => {
+            return Ok(Some(Found {
+                statement,
+                format: SignatureFormat::Bundle,
+                at: referrer,
+            }));
+        }
+        sigstore::Found::Failed(reasons) => reasons,
+        sigstore::Found::None => Vec::new(),
+    };
     let Some(m) = crate::sign::fetch_attached(reg, r, &tag, "attestation", fail)? else {
-        return Err(fail(format!("no attestation at tag `{tag}`")));
+        if optional && reasons.is_empty() {
+            return Ok(None);
+        }
+        if reasons.is_empty() {
+            reasons.push(format!(
+                "no Sigstore bundle referrer of {predicate_type} and no attestation at tag `{tag}`"
+            ));
+        }
+        return Err(fail(format!("attestation: {}", reasons.join("; "))));
     };
     let annotated = |l: &&crate::manifest::Descriptor| {
         l.annotations.get(PREDICATE_ANNOTATION).map(String::as_str) == Some(predicate_type)
     };
-    if optional && !m.layers.iter().any(|l| annotated(&l)) {
+    if optional && reasons.is_empty() && !m.layers.iter().any(|l| annotated(&l)) {
         return Ok(None);
     }
-    let mut reasons = Vec::new();
     let layers = m
         .layers
         .iter()
@@ -243,7 +274,13 @@ fn verify_layers(
         let raw = reg.fetch_blob(&att_ref, layer)?;
         match serde_json::from_slice::<Envelope>(&raw) {
             Ok(env) => match open(&env, key, digest, predicate_type) {
-                Ok(st) => return Ok(Some(st)),
+                Ok(statement) => {
+                    return Ok(Some(Found {
+                        statement,
+                        format: SignatureFormat::Legacy,
+                        at: tag,
+                    }));
+                }
                 Err(why) => reasons.push(why),
             },
             Err(e) => reasons.push(format!("a layer is not a DSSE envelope: {e}")),

@@ -329,6 +329,7 @@ pub fn copy_classic(
         artifact_type: None,
         config: Descriptor::of(HELM_CONFIG, &config),
         layers: vec![Descriptor::of(HELM_CHART, &archive)],
+        subject: None,
         annotations: BTreeMap::from([
             (
                 "org.opencontainers.image.title".to_string(),

@@ -15,6 +15,7 @@ pub mod publish;
 pub mod reference;
 pub mod registry;
 pub mod sign;
+pub mod sigstore;
 mod stats;
 pub mod verify;
 

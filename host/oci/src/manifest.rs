@@ -78,6 +78,9 @@ pub struct Manifest {
     pub config: Descriptor,
     /// Layers.
     pub layers: Vec<Descriptor>,
+    /// The manifest this one refers to (OCI 1.1 referrers: signatures, attestations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
     /// Annotations, sorted.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
@@ -101,6 +104,7 @@ impl Manifest {
             artifact_type: Some(artifact_type.into()),
             config,
             layers: vec![layer],
+            subject: None,
             annotations,
         }
     }

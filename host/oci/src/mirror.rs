@@ -282,7 +282,10 @@ pub fn copy_attached(
     let mut copied = Vec::new();
     for tag in attached_tags(digest) {
         let at = from.at_tag(&tag);
-        if src.fetch_manifest(&at)?.is_none() {
+        // The referrers tag holds an image index (the Sigstore bundle referrers it lists
+        // are copied with it); the cosign 2 tags hold image manifests.
+        let accept = format!("{},{}", crate::manifest::MANIFEST, crate::sigstore::INDEX);
+        if src.fetch_manifest_of(&at, &accept)?.is_none() {
             continue;
         }
         copy(src, &at, dst, &to.at_tag(&tag), None, stats)?;

@@ -83,15 +83,18 @@ pub fn read_verifying_key(path: &Path) -> Result<VerifyingKey> {
 pub struct Publish {
     target: OciRef,
     key: Option<SigningKey>,
+    format: sign::SignatureFormat,
     digest_file: Option<(PathBuf, tempfile::NamedTempFile)>,
 }
 
 impl Publish {
     /// Check the destination `reference` (a tag, `latest` when none), read the signing key
-    /// (`sign_key`, see [`read_signing_key`]) and make sure the digest file can be written.
+    /// (`sign_key`, see [`read_signing_key`]; signatures stored in `format`) and make sure
+    /// the digest file can be written.
     pub fn prepare(
         reference: &str,
         sign_key: Option<&Path>,
+        format: sign::SignatureFormat,
         insecure_key_permissions: bool,
         digest_file: Option<&Path>,
     ) -> Result<Self> {
@@ -124,6 +127,7 @@ impl Publish {
         Ok(Publish {
             target,
             key,
+            format,
             digest_file,
         })
     }
@@ -150,7 +154,7 @@ impl Publish {
         progress: &dyn Fn(&str),
     ) -> Result<Pushed> {
         let (r, key) = (&self.target, self.key.as_ref());
-        let mut pushed = artifact::bundle::push(reg, r, files, key)?;
+        let mut pushed = artifact::bundle::push(reg, r, files, self.signer())?;
         if let Some(k) = key {
             let subject = r.repository_ref();
             let mut statements = vec![attest::statement(
@@ -173,7 +177,18 @@ impl Publish {
                     bom,
                 ));
             }
-            let (tag, sizes) = attest::attach(reg, r, &pushed.digest, &statements, k)?;
+            let (tag, sizes) = match self.format {
+                sign::SignatureFormat::Legacy => {
+                    attest::attach(reg, r, &pushed.digest, &statements, k)?
+                }
+                sign::SignatureFormat::Bundle => {
+                    let mut sizes = Vec::new();
+                    for st in &statements {
+                        sizes.push(crate::sigstore::attach(reg, r, &pushed.digest, st, k)?.1);
+                    }
+                    (crate::sigstore::referrers_tag(&pushed.digest), sizes)
+                }
+            };
             progress(&format!(
                 "attached SLSA provenance{} to {} (attestation tag {tag}, {} bytes)",
                 if has_sbom {
@@ -198,9 +213,17 @@ impl Publish {
         meta: &artifact::plugin::PluginMeta,
         progress: &dyn Fn(&str),
     ) -> Result<Pushed> {
-        let pushed = artifact::plugin::push(reg, &self.target, bytes, meta, self.key.as_ref())?;
+        let pushed = artifact::plugin::push(reg, &self.target, bytes, meta, self.signer())?;
         report_signature(&pushed, progress);
         self.finish(pushed)
+    }
+
+    /// The key and format a push signs with, if it signs.
+    fn signer(&self) -> Option<sign::Signer<'_>> {
+        self.key.as_ref().map(|key| sign::Signer {
+            key,
+            format: self.format,
+        })
     }
 
     /// Write the digest file, if one was asked for.
@@ -244,25 +267,44 @@ mod tests {
         let key = dir.path().join("k.key");
         std::fs::write(&key, "not a key").unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = Publish::prepare("oci://r.example/b:v1", Some(&key), false, None)
-            .err()
-            .unwrap()
-            .to_string();
+        let e = Publish::prepare(
+            "oci://r.example/b:v1",
+            Some(&key),
+            Default::default(),
+            false,
+            None,
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(
             e.contains("is accessible to other users (mode 0644)"),
             "{e}"
         );
-        let e = Publish::prepare("oci://r.example/b:v1", None, false, Some(dir.path()))
-            .err()
-            .unwrap()
-            .to_string();
+        let e = Publish::prepare(
+            "oci://r.example/b:v1",
+            None,
+            Default::default(),
+            false,
+            Some(dir.path()),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(e.ends_with("is a directory"), "{e}");
-        let e = Publish::prepare("oci://r.example/b@sha256:00", None, false, None)
-            .err()
-            .unwrap()
-            .to_string();
+        let e = Publish::prepare(
+            "oci://r.example/b@sha256:00",
+            None,
+            Default::default(),
+            false,
+            None,
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(e.contains("invalid OCI reference"), "{e}");
-        let p = Publish::prepare("oci://r.example/b", None, false, None).unwrap();
+        let p =
+            Publish::prepare("oci://r.example/b", None, Default::default(), false, None).unwrap();
         assert_eq!(p.target().tag.as_deref(), Some("latest"));
         assert_eq!(p.public_key_pem().unwrap(), None);
     }

@@ -11,13 +11,14 @@
 //!   SubjectPublicKeyInfo PEM (`cosign.pub`).
 
 use crate::manifest::{self, Descriptor, Manifest};
+pub use crate::sigstore::SignatureFormat;
 use crate::{Error, OciRef, Registry, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use crypto_secretbox::XSalsa20Poly1305;
 use crypto_secretbox::aead::{Aead, KeyInit};
 use p256::ecdsa::Signature;
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::{Signer as _, Verifier};
 pub use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
@@ -325,6 +326,7 @@ pub(crate) fn push_attached(
         artifact_type: None,
         config: Descriptor::of(IMAGE_CONFIG, &config),
         layers: descriptors,
+        subject: None,
         annotations: BTreeMap::new(),
     };
     reg.push_manifest(&r.at_tag(tag), &m.to_bytes(), manifest::MANIFEST)?;
@@ -348,8 +350,31 @@ pub(crate) fn fetch_attached(
         .map_err(|e| fail(format!("{what} manifest at `{tag}` is not a manifest: {e}")))
 }
 
-/// Sign artifact `digest` in `r`'s repository; returns the signature tag.
-pub fn sign(reg: &Registry, r: &OciRef, digest: &str, key: &SigningKey) -> Result<String> {
+/// A signing key and the format its signatures are stored in.
+#[derive(Clone, Copy)]
+pub struct Signer<'a> {
+    /// The key.
+    pub key: &'a SigningKey,
+    /// How the signature (and attestations) are stored.
+    pub format: SignatureFormat,
+}
+
+/// Sign artifact `digest` in `r`'s repository in `signer`'s format; returns the tag that
+/// lists the signature: the referrers tag `sha256-<hex>` (a Sigstore bundle referrer) or
+/// the signature tag `sha256-<hex>.sig` (legacy).
+pub fn sign(reg: &Registry, r: &OciRef, digest: &str, signer: Signer<'_>) -> Result<String> {
+    match signer.format {
+        SignatureFormat::Bundle => {
+            let st = crate::sigstore::signature_statement(r, digest);
+            crate::sigstore::attach(reg, r, digest, &st, signer.key)?;
+            Ok(crate::sigstore::referrers_tag(digest))
+        }
+        SignatureFormat::Legacy => sign_legacy(reg, r, digest, signer.key),
+    }
+}
+
+/// [`sign`] in cosign 2's layout: a SimpleSigning payload at `sha256-<hex>.sig`.
+fn sign_legacy(reg: &Registry, r: &OciRef, digest: &str, key: &SigningKey) -> Result<String> {
     let payload = payload(r, digest);
     let sig: Signature = key.sign(&payload);
     let sig_b64 = B64.encode(sig.to_der().as_bytes());
@@ -368,8 +393,16 @@ pub fn sign(reg: &Registry, r: &OciRef, digest: &str, key: &SigningKey) -> Resul
     Ok(tag)
 }
 
-/// Check that a signature by `key` for exactly `digest` is stored in `r`'s repository.
-pub fn verify(reg: &Registry, r: &OciRef, digest: &str, key: &VerifyingKey) -> Result<()> {
+/// Check that a signature by `key` for exactly `digest` is stored in `r`'s repository: a
+/// Sigstore bundle referrer (cosign 3) or, failing that, the `.sig` tag (cosign 2). Returns
+/// the format it was found in and where: the referrer's digest, or the signature tag.
+pub fn verify(
+    reg: &Registry,
+    r: &OciRef,
+    digest: &str,
+    key: &VerifyingKey,
+) -> Result<(SignatureFormat, String)> {
+    use crate::sigstore::{self, Found};
     let tag = signature_tag(digest);
     let at = r.at_digest(digest);
     let sig_ref = r.at_tag(&tag);
@@ -377,13 +410,20 @@ pub fn verify(reg: &Registry, r: &OciRef, digest: &str, key: &VerifyingKey) -> R
         reference: at.to_string(),
         reason,
     };
+    let mut reasons = match sigstore::find(reg, r, digest, key, sigstore::COSIGN_SIGN_V1)? {
+        Found::Verified(_, referrer) => return Ok((SignatureFormat::Bundle, referrer)),
+        Found::Failed(reasons) => reasons,
+        Found::None => Vec::new(),
+    };
     let Some(m) = fetch_attached(reg, r, &tag, "signature", fail)? else {
+        if !reasons.is_empty() {
+            return Err(fail(reasons.join("; ")));
+        }
         return Err(Error::Unsigned {
             reference: at.to_string(),
             tag,
         });
     };
-    let mut reasons = Vec::new();
     for layer in m.layers.iter().filter(|l| l.media_type == SIMPLE_SIGNING) {
         let Some(sig) = layer.annotations.get(SIGNATURE_ANNOTATION) else {
             reasons.push("a signature layer has no signature annotation".to_string());
@@ -413,7 +453,7 @@ pub fn verify(reg: &Registry, r: &OciRef, digest: &str, key: &VerifyingKey) -> R
                 "the signature is for {}, not {digest}",
                 p.critical.image.docker_manifest_digest
             )),
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok((SignatureFormat::Legacy, tag)),
             Err(e) => reasons.push(format!("payload is not a cosign payload: {e}")),
         }
     }

@@ -39,8 +39,12 @@ pub struct Verification {
 pub struct Check {
     /// It verified.
     pub verified: bool,
-    /// The tag it is stored under (`sha256-….sig`, `sha256-….att`).
+    /// Where it is stored: the Sigstore bundle referrer's digest (`sha256:…`) or the legacy
+    /// tag (`sha256-….sig`, `sha256-….att`); before it verified, the legacy tag.
     pub tag: String,
+    /// `bundle` (a Sigstore bundle referrer) or `legacy` (cosign 2's tags), once verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'static str>,
     /// The attestation's predicate, once verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicate: Option<serde_json::Value>,
@@ -87,21 +91,29 @@ pub fn verify(
         signature: Check {
             verified: false,
             tag: sign::signature_tag(&digest),
+            format: None,
             predicate: None,
         },
         attestation: None,
         sbom: None,
         error: None,
     };
-    if let Err(e) = checked(sign::verify(reg, r, &digest, key))? {
-        v.error = Some(e.to_string());
-        return Ok(v);
+    match checked(sign::verify(reg, r, &digest, key))? {
+        Ok((format, at)) => {
+            v.signature.tag = at;
+            v.signature.format = Some(format.as_str());
+        }
+        Err(e) => {
+            v.error = Some(e.to_string());
+            return Ok(v);
+        }
     }
     v.signature.verified = true;
     if attestation {
         let mut check = Check {
             verified: false,
             tag: attest::attestation_tag(&digest),
+            format: None,
             predicate: None,
         };
         match checked(attest::verify(
@@ -111,9 +123,11 @@ pub fn verify(
             key,
             attest::SLSA_PROVENANCE_V1,
         ))? {
-            Ok(mut statement) => {
+            Ok(mut found) => {
                 check.verified = true;
-                check.predicate = Some(statement["predicate"].take());
+                check.tag = found.at;
+                check.format = Some(found.format.as_str());
+                check.predicate = Some(found.statement["predicate"].take());
             }
             Err(e) => v.error = Some(e.to_string()),
         }
@@ -130,17 +144,19 @@ pub fn verify(
             attest::CYCLONEDX_BOM,
         ))? {
             Ok(None) => {}
-            Ok(Some(mut statement)) => {
+            Ok(Some(mut found)) => {
                 v.sbom = Some(Check {
                     verified: true,
-                    tag: attest::attestation_tag(&digest),
-                    predicate: Some(statement["predicate"].take()),
+                    tag: found.at,
+                    format: Some(found.format.as_str()),
+                    predicate: Some(found.statement["predicate"].take()),
                 });
             }
             Err(e) => {
                 v.sbom = Some(Check {
                     verified: false,
                     tag: attest::attestation_tag(&digest),
+                    format: None,
                     predicate: None,
                 });
                 v.error = Some(e.to_string());

@@ -5,7 +5,7 @@
 use super::{Pushed, publish};
 use crate::archive::{self, Entry, UnpackLimits};
 use crate::manifest::{self, Descriptor, Manifest};
-use crate::sign::{self, SigningKey, VerifyingKey};
+use crate::sign::{self, Signer, VerifyingKey};
 use crate::{Error, OciRef, Registry, Result};
 use std::path::Path;
 
@@ -126,15 +126,15 @@ pub fn pack(files: &[Entry]) -> Result<(Manifest, Vec<u8>)> {
     Ok((m, layer))
 }
 
-/// Pack and push `files` to `target` (a tag), signing with `key`.
+/// Pack and push `files` to `target` (a tag), signing with `signer`.
 pub fn push(
     reg: &Registry,
     target: &OciRef,
     files: &[Entry],
-    key: Option<&SigningKey>,
+    signer: Option<Signer<'_>>,
 ) -> Result<Pushed> {
     let (m, layer) = pack(files)?;
-    publish(reg, target, &m, &layer, LAYER_TITLE, key)
+    publish(reg, target, &m, &layer, LAYER_TITLE, signer)
 }
 
 /// A pulled bundle.

@@ -6,7 +6,7 @@ pub mod bundle;
 pub mod plugin;
 
 use crate::manifest::Manifest;
-use crate::sign::{self, SigningKey};
+use crate::sign::{self, Signer};
 use crate::{OciRef, Registry, Result};
 
 /// What a push did.
@@ -57,18 +57,18 @@ impl Pushed {
     }
 }
 
-/// Push `m` with its `layer` to `target` (a tag), and sign it with `key`.
+/// Push `m` with its `layer` to `target` (a tag), and sign it with `signer`.
 fn publish(
     reg: &Registry,
     target: &OciRef,
     m: &Manifest,
     layer: &[u8],
     title: &str,
-    key: Option<&SigningKey>,
+    signer: Option<Signer<'_>>,
 ) -> Result<Pushed> {
     let digest = reg.push_artifact(target, m, layer, title)?;
-    let signature_tag = match key {
-        Some(k) => Some(sign::sign(reg, target, &digest, k)?),
+    let signature_tag = match signer {
+        Some(s) => Some(sign::sign(reg, target, &digest, s)?),
         None => None,
     };
     Ok(Pushed {

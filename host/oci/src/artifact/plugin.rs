@@ -4,7 +4,7 @@
 
 use super::{Pushed, publish};
 use crate::manifest::{self, Descriptor, Manifest};
-use crate::sign::{self, SigningKey, VerifyingKey};
+use crate::sign::{self, Signer, VerifyingKey};
 use crate::{Error, OciRef, Registry, Result};
 use std::collections::BTreeMap;
 
@@ -41,16 +41,23 @@ pub fn manifest(bytes: &[u8], meta: &PluginMeta) -> Manifest {
     Manifest::artifact(manifest::PLUGIN_ARTIFACT, desc, ann)
 }
 
-/// Push a plugin component to `target` (a tag), signing with `key`.
+/// Push a plugin component to `target` (a tag), signing with `signer`.
 pub fn push(
     reg: &Registry,
     target: &OciRef,
     bytes: &[u8],
     meta: &PluginMeta,
-    key: Option<&SigningKey>,
+    signer: Option<Signer<'_>>,
 ) -> Result<Pushed> {
     let m = manifest(bytes, meta);
-    publish(reg, target, &m, bytes, &format!("{}.wasm", meta.name), key)
+    publish(
+        reg,
+        target,
+        &m,
+        bytes,
+        &format!("{}.wasm", meta.name),
+        signer,
+    )
 }
 
 /// A key trusted for a plugin's repository, with a label for messages.
@@ -111,7 +118,7 @@ pub fn pull(
     let mut reasons = Vec::new();
     for k in keys {
         match sign::verify(reg, r, &pulled.digest, k.key) {
-            Ok(()) => {
+            Ok(_) => {
                 return Ok(Pulled {
                     bytes,
                     digest: pulled.digest,

@@ -1,0 +1,239 @@
+//! Sigstore bundles as OCI referrers (issue 38, item 1): a signed push stores its signature,
+//! SLSA provenance and SBOM as Sigstore bundles v0.3 in referrer artifacts whose `subject`
+//! is the bundle, listed in the referrers tag index (Debian's `docker-registry` has no
+//! referrers API); `verify` and `pull --verify-key` read them, and the legacy layout
+//! (`--signature-format legacy`) still; each bundle's DSSE envelope is checked by an
+//! independent implementation (securesystemslib); a signature by another key is refused.
+
+use crate::util::{cnsctl, fails, ok, registry_client, repo_file, tempdir};
+use cns_oci::manifest::{self, Manifest};
+use cns_oci::{OciRef, sigstore};
+use cns_test_support::registry::TestRegistry;
+use cns_test_support::{describe, require_tool, run};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cns(t: &Path, args: &[&str]) -> Output {
+    let mut c = cnsctl(&t.join("cache"));
+    c.current_dir(t).args(args).env("CNS_SIGN_PASSWORD", "pw");
+    if ["push", "pull", "sign", "verify"].contains(&args[0])
+        || args.iter().any(|a| a.starts_with("oci://"))
+    {
+        c.arg("--plain-http");
+    }
+    run(&mut c)
+}
+
+#[test]
+fn signed_pushes_are_sigstore_bundle_referrers_verified_by_cnsctl_and_independently() {
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["generate-key-pair"]));
+    ok(&cns(
+        t,
+        &["generate-key-pair", "--output-key-prefix", "other"],
+    ));
+    let repo = reg.oci("bundles/sigstore");
+    let reference = format!("{repo}:v1");
+    let digest = ok(&cns(
+        t,
+        &["bundle", "--output", &reference, "--sign-key", "cosign.key"],
+    ));
+    let digest = digest.trim().to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    // No cosign 2 tags; the referrers tag lists three bundles, one per predicate.
+    let client = registry_client();
+    let r = OciRef::parse(&reference).unwrap();
+    let tag = digest.replace(':', "-");
+    for legacy in [format!("{tag}.sig"), format!("{tag}.att")] {
+        assert!(client.fetch_manifest(&r.at_tag(&legacy)).unwrap().is_none());
+    }
+    let index = client
+        .fetch_manifest_of(&r.at_tag(&tag), sigstore::INDEX)
+        .unwrap()
+        .expect("the referrers tag");
+    let index: Value = serde_json::from_slice(&index.0).unwrap();
+    assert_eq!(index["mediaType"], sigstore::INDEX);
+    let entries = index["manifests"].as_array().unwrap();
+    let predicates: Vec<&str> = entries
+        .iter()
+        .map(|e| {
+            assert_eq!(e["artifactType"], sigstore::BUNDLE_V03, "{e}");
+            e["annotations"][sigstore::PREDICATE_ANNOTATION]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        predicates,
+        [
+            sigstore::COSIGN_SIGN_V1,
+            cns_oci::attest::SLSA_PROVENANCE_V1,
+            cns_oci::attest::CYCLONEDX_BOM
+        ]
+    );
+    // Each referrer: empty config, one bundle layer, the pushed bundle as its subject.
+    let pubkey = cns_oci::publish::read_verifying_key(&t.join("cosign.pub")).unwrap();
+    for (i, e) in entries.iter().enumerate() {
+        let at = r.at_digest(e["digest"].as_str().unwrap());
+        let (bytes, _) = client.fetch_manifest(&at).unwrap().unwrap();
+        let m: Manifest = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(m.artifact_type.as_deref(), Some(sigstore::BUNDLE_V03));
+        assert_eq!(m.config.media_type, manifest::EMPTY_CONFIG);
+        assert_eq!(m.subject.as_ref().unwrap().digest, digest);
+        assert_eq!(m.annotations[sigstore::CONTENT_ANNOTATION], "dsse-envelope");
+        let b: Value =
+            serde_json::from_slice(&client.fetch_blob(&at, &m.layers[0]).unwrap()).unwrap();
+        assert_eq!(b["mediaType"], sigstore::BUNDLE_V03);
+        assert_eq!(
+            b["verificationMaterial"]["publicKey"]["hint"],
+            sigstore::key_hint(&pubkey)
+        );
+        std::fs::write(
+            t.join(format!("envelope{i}.json")),
+            serde_json::to_vec(&b["dsseEnvelope"]).unwrap(),
+        )
+        .unwrap();
+    }
+
+    // cnsctl verify: every check found as a bundle.
+    let o = cns(
+        t,
+        &[
+            "verify",
+            &reference,
+            "--key",
+            "cosign.pub",
+            "--attestation",
+            "--format",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+    crate::util::conforms("verify", &v);
+    assert_eq!(v["verified"], true, "{v}");
+    for check in ["signature", "attestation", "sbom"] {
+        assert_eq!(v[check]["format"], "bundle", "{check}: {v}");
+    }
+    assert_eq!(v["signature"]["tag"], entries[0]["digest"]);
+    ok(&cns(
+        t,
+        &[
+            "pull",
+            &reference,
+            "--output",
+            "pulled",
+            "--verify-key",
+            "cosign.pub",
+            "--require-attestation",
+        ],
+    ));
+    // The wrong key: refused (a failed check, exit 1), nothing unpacked.
+    let o = cns(
+        t,
+        &[
+            "pull",
+            &reference,
+            "--output",
+            "refused",
+            "--verify-key",
+            "other.pub",
+        ],
+    );
+    fails(&o, 1, "wrong key");
+    assert!(!t.join("refused").exists());
+
+    // A bundle signed only by another key does not verify with cosign.pub (another bundle:
+    // the same files would be the same artifact, signatures included).
+    ok(&cns(
+        t,
+        &["bundle", "--deployer", "flux", "--output", "flux"],
+    ));
+    ok(&cns(t, &["push", "flux", &format!("{repo}:v2")]));
+    ok(&cns(
+        t,
+        &["sign", &format!("{repo}:v2"), "--key", "other.key"],
+    ));
+    let o = cns(t, &["verify", &format!("{repo}:v2"), "--key", "cosign.pub"]);
+    fails(&o, 1, "wrong key");
+    ok(&cns(
+        t,
+        &["verify", &format!("{repo}:v2"), "--key", "other.pub"],
+    ));
+
+    // cosign 2's layout on request, read by the same verify.
+    ok(&cns(
+        t,
+        &["bundle", "--deployer", "argocd", "--output", "argocd"],
+    ));
+    ok(&cns(
+        t,
+        &[
+            "push",
+            "argocd",
+            &format!("{repo}:legacy"),
+            "--sign-key",
+            "cosign.key",
+            "--signature-format",
+            "legacy",
+        ],
+    ));
+    let o = cns(
+        t,
+        &[
+            "verify",
+            &format!("{repo}:legacy"),
+            "--key",
+            "cosign.pub",
+            "--attestation",
+            "--format",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(v["signature"]["format"], "legacy", "{v}");
+    assert_eq!(v["attestation"]["format"], "legacy", "{v}");
+
+    // The independent check: securesystemslib verifies each bundle's DSSE envelope with
+    // cosign.pub, and refuses other.pub.
+    let Some(py) = require_tool("python", &[&repo_file("target/tools/venv/bin")]) else {
+        return;
+    };
+    let script = r#"
+import json
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import SSlibKey
+from securesystemslib.exceptions import VerificationError
+def key(path):
+    return SSlibKey(keyid="", keytype="ecdsa", scheme="ecdsa-sha2-nistp256",
+                    keyval={"public": open(path).read()})
+for i in range(3):
+    env = Envelope.from_dict(json.load(open(f"envelope{i}.json")))
+    env.verify([key("cosign.pub")], 1)
+    try:
+        env.verify([key("other.pub")], 1)
+        print("other key accepted")
+    except VerificationError:
+        pass
+    st = json.loads(env.payload)
+    print(st["predicateType"], st["subject"][0]["digest"]["sha256"])
+"#;
+    let o = run(Command::new(py).current_dir(t).args(["-c", script]));
+    let hex = digest.trim_start_matches("sha256:");
+    assert_eq!(
+        ok(&o),
+        format!(
+            "{} {hex}\n{} {hex}\n{} {hex}",
+            sigstore::COSIGN_SIGN_V1,
+            cns_oci::attest::SLSA_PROVENANCE_V1,
+            cns_oci::attest::CYCLONEDX_BOM
+        ),
+        "{}",
+        describe(&o)
+    );
+}
