@@ -237,3 +237,92 @@ for i in range(3):
         describe(&o)
     );
 }
+
+/// `tests/fixtures/referrers-api.py` in front of a registry, stopped when dropped.
+struct Front(std::process::Child, String);
+
+impl Front {
+    fn start(upstream: &str) -> Front {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let front = Front(
+            Command::new("python3")
+                .arg(repo_file("tests/fixtures/referrers-api.py"))
+                .args([&port.to_string(), upstream])
+                .spawn()
+                .expect("python3"),
+            format!("127.0.0.1:{port}"),
+        );
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return front;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the referrers API front did not start");
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A registry that serves the referrers API (distribution-spec v1.1) is read through it and
+/// gets no referrers tag: in front of `docker-registry` (which lacks the API),
+/// `tests/fixtures/referrers-api.py` adds it and hides referrers tags, so what verifies
+/// there was found through the API.
+#[test]
+fn a_registry_with_the_referrers_api_is_read_through_it() {
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let front = Front::start(&reg.addr);
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["generate-key-pair"]));
+    let at = |host: &str| format!("oci://{host}/bundles/api:v1");
+    ok(&cns(
+        t,
+        &[
+            "bundle",
+            "--output",
+            &at(&front.1),
+            "--sign-key",
+            "cosign.key",
+        ],
+    ));
+    let o = cns(
+        t,
+        &[
+            "verify",
+            &at(&front.1),
+            "--key",
+            "cosign.pub",
+            "--attestation",
+            "--format",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+    for check in ["signature", "attestation", "sbom"] {
+        assert_eq!(v[check]["format"], "bundle", "{check}: {v}");
+    }
+    // The registry behind it holds no referrers tag: the push saw the API and kept none, and
+    // the front hides such tags anyway, so the verify above was answered by the API.
+    let client = registry_client();
+    let r = OciRef::parse(&at(&reg.addr)).unwrap();
+    let (_, digest) = client.fetch_manifest(&r).unwrap().unwrap();
+    let tag = r.at_tag(&sigstore::referrers_tag(&digest));
+    assert!(
+        client
+            .fetch_manifest_of(&tag, sigstore::INDEX)
+            .unwrap()
+            .is_none()
+    );
+}

@@ -10,8 +10,10 @@
 //!
 //! Found through the referrers API (`GET /v2/<name>/referrers/<digest>`) or, on registries
 //! without it (Debian's `docker-registry` among them), the referrers tag schema: an image
-//! index at tag `sha256-<hex>` that the pusher keeps. cnsctl writes that index on every push
-//! (registries with the API ignore it) so a bundle pushed anywhere can be found anywhere.
+//! index at tag `sha256-<hex>` that the pusher keeps. cnsctl keeps that index unless the
+//! registry answers the API (probed after the push: `oci-client` does not show the
+//! `OCI-Subject` header that would say so), and where it cannot tell (a registry that wants
+//! credentials for the probe), it keeps the index too.
 
 use crate::attest::{self, Envelope};
 use crate::manifest::{self, Descriptor, Manifest};
@@ -155,7 +157,10 @@ pub fn attach(
     let mbytes = m.to_bytes();
     let referrer = manifest::digest(&mbytes);
     reg.push_manifest(&r.at_digest(&referrer), &mbytes, manifest::MANIFEST)?;
-    // The referrers tag schema: this registry may lack the API.
+    // The referrers tag schema, for registries without the API.
+    if serves_referrers_api(reg, r, digest) {
+        return Ok((referrer, bytes.len()));
+    }
     let tag = r.at_tag(&referrers_tag(digest));
     let mut index = match reg.fetch_manifest_of(&tag, INDEX)? {
         Some((b, _, _)) => serde_json::from_slice::<Index>(&b).map_err(|e| Error::Verify {
@@ -183,6 +188,25 @@ pub fn attach(
         reg.push_manifest(&tag, &ibytes, INDEX)?;
     }
     Ok((referrer, bytes.len()))
+}
+
+/// Whether `r`'s registry answers the referrers API for `digest` (an image index, 200);
+/// `false` for a 404 (no API) and for anything it cannot tell.
+fn serves_referrers_api(reg: &Registry, r: &OciRef, digest: &str) -> bool {
+    let url = format!(
+        "{}://{}/v2/{}/referrers/{digest}",
+        reg.scheme, r.registry, r.repository
+    );
+    reg.retry_raw("probe the referrers API", || async {
+        let res = reg.http.get(&url).header("Accept", INDEX).send().await?;
+        let index = res
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with(INDEX));
+        Ok(res.status() == http::StatusCode::OK && index)
+    })
+    .unwrap_or(false)
 }
 
 /// What the referrers of a digest say about one predicate type.
