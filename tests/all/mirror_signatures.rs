@@ -114,6 +114,73 @@ fn signatures_travel_with_mirrored_images_and_unverified_ones_are_refused() {
         let format = if legacy(i) { "legacy" } else { "bundle" };
         assert_eq!(v["signature"]["format"], format, "{r}: {v}");
     }
+    // A source that serves the referrers API (and keeps no referrers tag): the first image
+    // signed there, its Sigstore bundle read through the API, copied, and listed at the
+    // destination (which has no API) in a referrers tag; it verifies there.
+    let front = crate::sigstore_bundles::Front::start(&src.addr);
+    for r in &refs {
+        let through = under(&front.1, "api", r);
+        push_image(&reg, &through, r, 1024, ("amd64", "linux"));
+        ok(&cns(
+            t,
+            &[
+                "sign",
+                &through.to_string(),
+                "--key",
+                "cosign.key",
+                "--plain-http",
+            ],
+        ));
+    }
+    let chart_api = cns_oci::OciRef::parse(&format!(
+        "oci://{}/api/charts/cert-manager:{chart_version}",
+        front.1
+    ))
+    .unwrap();
+    push_image(&reg, &chart_api, "cert-manager-chart", 1024, ("", ""));
+    let o = cns(
+        t,
+        &[
+            "mirror",
+            "-b",
+            "cert-manager",
+            "--from",
+            &format!("oci://{}/api", front.1),
+            "--to",
+            &format!("oci://{}/from-api", dst.addr),
+            "--plain-http",
+            "--source-plain-http",
+            "--format",
+            "json",
+            "--verify-images",
+            "cosign.pub",
+        ],
+    );
+    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
+    for c in report["copies"].as_array().unwrap() {
+        if c["what"].as_str().unwrap().starts_with("image ") {
+            let tag = c["digest"].as_str().unwrap().replace(':', "-");
+            assert_eq!(c["attached"], serde_json::json!([tag]), "{c}");
+        }
+    }
+    let at = under(&dst.addr, "from-api", refs[0]);
+    let o = cns(
+        t,
+        &[
+            "verify",
+            &at.to_string(),
+            "--key",
+            "cosign.pub",
+            "--plain-http",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", describe(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["signature"]["format"], "bundle", "{v}");
+    drop(front);
+
     // Another key: the first image is refused, nothing of it reaches the target.
     let o = mirror("refused", &["--verify-images", "other.pub"]);
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));

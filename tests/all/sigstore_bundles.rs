@@ -239,10 +239,10 @@ for i in range(3):
 }
 
 /// `tests/fixtures/referrers-api.py` in front of a registry, stopped when dropped.
-struct Front(std::process::Child, String);
+pub(crate) struct Front(std::process::Child, pub(crate) String);
 
 impl Front {
-    fn start(upstream: &str) -> Front {
+    pub(crate) fn start(upstream: &str) -> Front {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

@@ -269,8 +269,10 @@ pub fn attached_tags(digest: &str) -> [String; 3] {
 }
 
 /// Copy what is attached to `digest` at `from` to `to` ([`attached_tags`], each the source
-/// has), so signatures, attestations and referrers survive the mirror (their subjects keep
-/// their digests, so they verify there). Returns the tags copied.
+/// has, and the referrers a source with the referrers API lists), so signatures,
+/// attestations and referrers survive the mirror (their subjects keep their digests, so
+/// they verify there). Returns the tags copied (the referrers tag for referrers read
+/// through the API).
 pub fn copy_attached(
     src: &Registry,
     from: &OciRef,
@@ -290,6 +292,29 @@ pub fn copy_attached(
         }
         copy(src, &at, dst, &to.at_tag(&tag), None, stats)?;
         copied.push(tag);
+    }
+    // A source with the referrers API keeps no referrers tag: its referrers (Sigstore
+    // bundles, SBOMs…) are read through the API, copied by digest, and listed at the
+    // destination in a referrers tag unless it answers the API itself.
+    let tag = crate::sigstore::referrers_tag(digest);
+    if !copied.contains(&tag) {
+        let listed = crate::sigstore::referrers(src, &from.at_digest(digest), None)?;
+        if !listed.is_empty() {
+            for e in &listed {
+                copy(
+                    src,
+                    &from.at_digest(&e.digest),
+                    dst,
+                    &to.at_digest(&e.digest),
+                    Some(&e.digest),
+                    stats,
+                )?;
+            }
+            if !crate::sigstore::serves_referrers_api(dst, to, digest) {
+                crate::sigstore::add_to_tag_index(dst, to, digest, listed)?;
+            }
+            copied.push(tag);
+        }
     }
     Ok(copied)
 }

@@ -104,14 +104,19 @@ pub fn signature_statement(r: &OciRef, digest: &str) -> Value {
 /// An index entry of the referrers tag schema (and of the API's answer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Entry {
-    media_type: String,
-    digest: String,
-    size: u64,
+pub struct Entry {
+    /// The referrer's manifest media type.
+    pub media_type: String,
+    /// The referrer's manifest digest.
+    pub digest: String,
+    /// Its size.
+    pub size: u64,
+    /// Its `artifactType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    artifact_type: Option<String>,
+    pub artifact_type: Option<String>,
+    /// Its annotations.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    annotations: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -158,9 +163,33 @@ pub fn attach(
     let referrer = manifest::digest(&mbytes);
     reg.push_manifest(&r.at_digest(&referrer), &mbytes, manifest::MANIFEST)?;
     // The referrers tag schema, for registries without the API.
-    if serves_referrers_api(reg, r, digest) {
-        return Ok((referrer, bytes.len()));
+    if !serves_referrers_api(reg, r, digest) {
+        let mut annotations = annotations;
+        annotations.insert(manifest::CREATED.into(), manifest::EPOCH.into());
+        add_to_tag_index(
+            reg,
+            r,
+            digest,
+            vec![Entry {
+                media_type: manifest::MANIFEST.into(),
+                digest: referrer.clone(),
+                size: mbytes.len() as u64,
+                artifact_type: Some(BUNDLE_V03.into()),
+                annotations,
+            }],
+        )?;
     }
+    Ok((referrer, bytes.len()))
+}
+
+/// Add `entries` (those not listed yet, in order) to the referrers tag index of `digest` in
+/// `r`'s repository.
+pub fn add_to_tag_index(
+    reg: &Registry,
+    r: &OciRef,
+    digest: &str,
+    entries: Vec<Entry>,
+) -> Result<()> {
     let tag = r.at_tag(&referrers_tag(digest));
     let mut index = match reg.fetch_manifest_of(&tag, INDEX)? {
         Some((b, _, _)) => serde_json::from_slice::<Index>(&b).map_err(|e| Error::Verify {
@@ -173,26 +202,23 @@ pub fn attach(
             manifests: Vec::new(),
         },
     };
-    if !index.manifests.iter().any(|e| e.digest == referrer) {
-        let mut annotations = annotations;
-        annotations.insert(manifest::CREATED.into(), manifest::EPOCH.into());
-        index.manifests.push(Entry {
-            media_type: manifest::MANIFEST.into(),
-            digest: referrer.clone(),
-            size: mbytes.len() as u64,
-            artifact_type: Some(BUNDLE_V03.into()),
-            annotations,
-        });
+    let before = index.manifests.len();
+    for e in entries {
+        if !index.manifests.iter().any(|m| m.digest == e.digest) {
+            index.manifests.push(e);
+        }
+    }
+    if index.manifests.len() > before {
         index.media_type = INDEX.into();
         let ibytes = serde_json::to_vec(&index).expect("an index serialises");
         reg.push_manifest(&tag, &ibytes, INDEX)?;
     }
-    Ok((referrer, bytes.len()))
+    Ok(())
 }
 
 /// Whether `r`'s registry answers the referrers API for `digest` (an image index, 200);
 /// `false` for a 404 (no API) and for anything it cannot tell.
-fn serves_referrers_api(reg: &Registry, r: &OciRef, digest: &str) -> bool {
+pub fn serves_referrers_api(reg: &Registry, r: &OciRef, digest: &str) -> bool {
     let url = format!(
         "{}://{}/v2/{}/referrers/{digest}",
         reg.scheme, r.registry, r.repository
@@ -220,13 +246,13 @@ pub enum Found {
     Failed(Vec<String>),
 }
 
-/// The Sigstore bundle referrers of `digest` in `r`'s repository (the API, else the
-/// referrers tag schema).
-fn referrers(reg: &Registry, r: &OciRef) -> Result<Vec<Entry>> {
+/// The referrers of `r` (at a digest) of `artifact_type` (all without one), through the
+/// referrers API, else the referrers tag schema.
+pub fn referrers(reg: &Registry, r: &OciRef, artifact_type: Option<&str>) -> Result<Vec<Entry>> {
     let at = r.client_ref();
     reg.authenticate(r, oci_client::RegistryOperation::Pull)?;
     let index = reg.retry(r, "list referrers", || {
-        reg.client.pull_referrers(&at, Some(BUNDLE_V03))
+        reg.client.pull_referrers(&at, artifact_type)
     })?;
     Ok(index
         .manifests
@@ -252,7 +278,7 @@ pub fn find(
 ) -> Result<Found> {
     let subject = r.at_digest(digest);
     let mut reasons = Vec::new();
-    for e in referrers(reg, &subject)? {
+    for e in referrers(reg, &subject, Some(BUNDLE_V03))? {
         if e.annotations
             .get(PREDICATE_ANNOTATION)
             .is_some_and(|p| p != predicate_type)
