@@ -4,7 +4,7 @@
 # with -Zbuild-std) unless rustup already has the wasm32-unknown-unknown target, and the
 # real tools the tests run (shellcheck, sha256sum, helm, buildah for the agent image, a D-Bus
 # system bus with python3-dbusmock's systemd for the SystemD collector, python3-jsonpatch to apply
-# `diff --format json-patch`) and
+# `diff --format json-patch`, the Sigstore project's JavaScript verifier for signed bundles) and
 # the load generator of scripts/bench.sh (wrk), and man (the man pages test renders one). Safe
 # to run again.
 set -euo pipefail
@@ -93,3 +93,17 @@ fi
 printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$tools/cdx-venv/bin/python" "$PWD/scripts/cyclonedx-validate.py" \
   > "$tools/bin/cyclonedx-validate"
 chmod +x "$tools/bin/cyclonedx-validate"
+
+# The Sigstore project's JavaScript verifier (@sigstore/verify), an independent check of the
+# Sigstore bundles cnsctl signs; `sigstore-verify BUNDLE PUBKEY` runs scripts/sigstore-verify.js.
+# Versions that run on Node 18 (Debian 12's) and later.
+if [ "$(cat "$tools/sigstore-js/.versions" 2>/dev/null)" != "verify-2.1.1 bundle-3.1.0" ]; then
+  echo "==> installing @sigstore/verify into $tools/sigstore-js"
+  rm -rf "$tools/sigstore-js" && mkdir -p "$tools/sigstore-js"
+  npm install --silent --no-audit --no-fund --prefix "$tools/sigstore-js" \
+    @sigstore/verify@2.1.1 @sigstore/bundle@3.1.0 >/dev/null
+  echo "verify-2.1.1 bundle-3.1.0" > "$tools/sigstore-js/.versions"
+fi
+printf '#!/bin/sh\nNODE_PATH="%s" exec node "%s" "$@"\n' "$tools/sigstore-js/node_modules" "$PWD/scripts/sigstore-verify.js" \
+  > "$tools/bin/sigstore-verify"
+chmod +x "$tools/bin/sigstore-verify"

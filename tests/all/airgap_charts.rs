@@ -143,6 +143,20 @@ fn a_classic_repository_chart_is_mirrored_as_an_oci_chart_and_bundles_install_fr
     drop(served);
 }
 
+/// `kubectl` and `helm` stubs ([`VENDORED_STUB`]) in `t/stub-bin`, returned.
+fn stubs(t: &Path) -> std::path::PathBuf {
+    let bin = t.join("stub-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["kubectl", "helm"] {
+        let p = bin.join(tool);
+        std::fs::write(&p, VENDORED_STUB).unwrap();
+        let mut perm = std::fs::metadata(&p).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&p, perm).unwrap();
+    }
+    bin
+}
+
 /// Records each call; `helm upgrade --install` also needs its chart to be a file (what a
 /// vendored bundle installs from) and renders it with the real Helm of `CNS_REAL_HELM`.
 const VENDORED_STUB: &str = r#"#!/usr/bin/env bash
@@ -249,15 +263,7 @@ fn vendored_charts_are_in_the_bundle_and_deploy_sh_installs_from_them() {
     assert!(o.status.success(), "{}", describe(&o));
 
     // deploy.sh against stub kubectl and helm: each chart installed from its file.
-    let bin = t.join("stub-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for tool in ["kubectl", "helm"] {
-        let p = bin.join(tool);
-        std::fs::write(&p, VENDORED_STUB).unwrap();
-        let mut perm = std::fs::metadata(&p).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-        std::fs::set_permissions(&p, perm).unwrap();
-    }
+    let bin = stubs(t);
     let log = t.join("calls.log");
     let o = run(Command::new("bash")
         .arg(b.join("deploy.sh"))
@@ -335,19 +341,7 @@ fn a_vendored_archive_that_does_not_match_its_index_is_refused_and_nothing_is_wr
 
 /// The ```sh block after `<!-- air-gap walkthrough -->` in README.md.
 fn walkthrough() -> String {
-    let doc = std::fs::read_to_string(repo_file("README.md")).unwrap();
-    let after = doc
-        .split_once("<!-- air-gap walkthrough -->")
-        .expect("README.md has an <!-- air-gap walkthrough --> marker")
-        .1;
-    let body = after
-        .split_once("```sh\n")
-        .expect("a ```sh block after the marker")
-        .1;
-    body.split_once("\n```\n")
-        .expect("the block ends")
-        .0
-        .to_string()
+    crate::util::sh_block_after("README.md", "<!-- air-gap walkthrough -->")
 }
 
 #[test]
@@ -376,15 +370,7 @@ fn the_readme_air_gap_walkthrough_runs_as_it_stands() {
     .unwrap();
     let script = walkthrough().replace("127.0.0.1:5000", &reg.addr);
     std::fs::write(t.join("walkthrough.sh"), &script).unwrap();
-    let bin = t.join("stub-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for tool in ["kubectl", "helm"] {
-        let p = bin.join(tool);
-        std::fs::write(&p, VENDORED_STUB).unwrap();
-        let mut perm = std::fs::metadata(&p).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-        std::fs::set_permissions(&p, perm).unwrap();
-    }
+    let bin = stubs(t);
     let cnsctl_dir = std::path::PathBuf::from(env!("CARGO_BIN_EXE_cnsctl"));
     let log = t.join("calls.log");
     let o = run(Command::new("bash")

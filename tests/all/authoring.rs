@@ -11,19 +11,7 @@ use std::process::Command;
 
 /// The ```sh block after `<!-- walkthrough -->` in PLUGINS.md.
 fn walkthrough() -> String {
-    let doc = std::fs::read_to_string(repo_file("PLUGINS.md")).unwrap();
-    let after = doc
-        .split_once("<!-- walkthrough -->")
-        .expect("PLUGINS.md has a <!-- walkthrough --> marker")
-        .1;
-    let body = after
-        .split_once("```sh\n")
-        .expect("a ```sh block after the marker")
-        .1;
-    body.split_once("\n```\n")
-        .expect("the block ends")
-        .0
-        .to_string()
+    crate::util::sh_block_after("PLUGINS.md", "<!-- walkthrough -->")
 }
 
 /// `bash` with the binary under test first on `PATH` as `cnsctl`, an isolated compile

@@ -2,8 +2,9 @@
 //! SLSA provenance and SBOM as Sigstore bundles v0.3 in referrer artifacts whose `subject`
 //! is the bundle, listed in the referrers tag index (Debian's `docker-registry` has no
 //! referrers API); `verify` and `pull --verify-key` read them, and the legacy layout
-//! (`--signature-format legacy`) still; each bundle's DSSE envelope is checked by an
-//! independent implementation (securesystemslib); a signature by another key is refused.
+//! (`--signature-format legacy`) still; each bundle is checked by the Sigstore project's own
+//! verifier (sigstore-js) and its DSSE envelope by another implementation (securesystemslib);
+//! a signature by another key, or a changed statement, is refused.
 
 use crate::util::{cnsctl, fails, ok, registry_client, repo_file, tempdir};
 use cns_oci::manifest::{self, Manifest};
@@ -87,8 +88,9 @@ fn signed_pushes_are_sigstore_bundle_referrers_verified_by_cnsctl_and_independen
         assert_eq!(m.config.media_type, manifest::EMPTY_CONFIG);
         assert_eq!(m.subject.as_ref().unwrap().digest, digest);
         assert_eq!(m.annotations[sigstore::CONTENT_ANNOTATION], "dsse-envelope");
-        let b: Value =
-            serde_json::from_slice(&client.fetch_blob(&at, &m.layers[0]).unwrap()).unwrap();
+        let raw = client.fetch_blob(&at, &m.layers[0]).unwrap();
+        std::fs::write(t.join(format!("bundle{i}.json")), &raw).unwrap();
+        let b: Value = serde_json::from_slice(&raw).unwrap();
         assert_eq!(b["mediaType"], sigstore::BUNDLE_V03);
         assert_eq!(
             b["verificationMaterial"]["publicKey"]["hint"],
@@ -199,8 +201,42 @@ fn signed_pushes_are_sigstore_bundle_referrers_verified_by_cnsctl_and_independen
     assert_eq!(v["signature"]["format"], "legacy", "{v}");
     assert_eq!(v["attestation"]["format"], "legacy", "{v}");
 
-    // The independent check: securesystemslib verifies each bundle's DSSE envelope with
-    // cosign.pub, and refuses other.pub.
+    // The Sigstore project's own verifier (sigstore-js, offline with the key, no tlog as
+    // cosign --insecure-ignore-tlog): each bundle verifies with cosign.pub; another key and a
+    // changed statement are refused.
+    let verifier = require_tool("sigstore-verify", &[&repo_file("target/tools/bin")]);
+    if let Some(js) = &verifier {
+        for (i, predicate) in predicates.iter().enumerate() {
+            let bundle = format!("bundle{i}.json");
+            let o = run(Command::new(js)
+                .current_dir(t)
+                .args([&bundle, "cosign.pub"]));
+            assert_eq!(ok(&o), format!("verified {predicate}"), "{}", describe(&o));
+            let o = run(Command::new(js).current_dir(t).args([&bundle, "other.pub"]));
+            assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+        }
+        let mut b: Value =
+            serde_json::from_slice(&std::fs::read(t.join("bundle0.json")).unwrap()).unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let payload = b["dsseEnvelope"]["payload"].as_str().unwrap();
+        let mut st: Value = serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
+        st["subject"][0]["digest"]["sha256"] = "0".repeat(64).into();
+        b["dsseEnvelope"]["payload"] = b64.encode(serde_json::to_vec(&st).unwrap()).into();
+        std::fs::write(t.join("tampered.json"), serde_json::to_vec(&b).unwrap()).unwrap();
+        let o = run(Command::new(js)
+            .current_dir(t)
+            .args(["tampered.json", "cosign.pub"]));
+        assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).starts_with("refused: "),
+            "{}",
+            describe(&o)
+        );
+    }
+
+    // And securesystemslib verifies each bundle's DSSE envelope with cosign.pub, and
+    // refuses other.pub.
     let Some(py) = require_tool("python", &[&repo_file("target/tools/venv/bin")]) else {
         return;
     };

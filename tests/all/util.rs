@@ -85,3 +85,21 @@ pub(crate) fn assert_valid(schema: &serde_json::Value, doc: &serde_json::Value, 
         .collect();
     assert!(errors.is_empty(), "{label}: {}\n{doc:#}", errors.join("\n"));
 }
+
+/// The ```sh block after `marker` in the repository file `doc` (a walkthrough the tests run
+/// as it stands).
+pub(crate) fn sh_block_after(doc: &str, marker: &str) -> String {
+    let text = std::fs::read_to_string(repo_file(doc)).unwrap();
+    let after = text
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("{doc} has a {marker} marker"))
+        .1;
+    let body = after
+        .split_once("```sh\n")
+        .expect("a ```sh block after the marker")
+        .1;
+    body.split_once("\n```\n")
+        .expect("the block ends")
+        .0
+        .to_string()
+}
