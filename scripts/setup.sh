@@ -107,3 +107,16 @@ fi
 printf '#!/bin/sh\nNODE_PATH="%s" exec node "%s" "$@"\n' "$tools/sigstore-js/node_modules" "$PWD/scripts/sigstore-verify.js" \
   > "$tools/bin/sigstore-verify"
 chmod +x "$tools/bin/sigstore-verify"
+
+# The CTRF report schema (spec 0.0) as the CTRF project ships it in its reference package:
+# `validate --format ctrf` is checked against it with check-jsonschema.
+if [ ! -f "$tools/ctrf/ctrf-schema-0.0.json" ]; then
+  echo "==> fetching the CTRF schema (npm package ctrf@0.3.0) into $tools/ctrf"
+  rm -rf "$tools/ctrf" && mkdir -p "$tools/ctrf"
+  (
+    cd "$tools/ctrf"
+    npm pack --silent ctrf@0.3.0 >/dev/null
+    tar -xzf ctrf-0.3.0.tgz package/dist/ctrf-schema-0.0.json
+    mv package/dist/ctrf-schema-0.0.json . && rm -rf package ctrf-0.3.0.tgz
+  )
+fi

@@ -3,7 +3,8 @@
 
 use crate::util::{cnsctl, repo_file, tempdir};
 use cns_recipe::{Criteria, Store, resolve};
-use cns_test_support::{describe, run};
+use cns_test_support::{describe, require_tool, run};
+use std::process::Command;
 
 #[test]
 fn every_supported_combination_resolves() {
@@ -167,6 +168,66 @@ fn predecessor_validate_command_runs_verbatim_and_passes() {
     assert_eq!(r["summary"]["status"], "pass");
     assert_eq!(r["results"].as_array().unwrap().len(), 4);
     assert_eq!(r["results"][0]["actual"], "v1.34.1-eks-3025e55");
+
+    // The same validation as a CTRF report: valid against the CTRF project's own schema, a
+    // test per criterion and constraint, counted in the summary; a recipe for another
+    // service fails its criterion there too (exit 1).
+    let ctrf = |recipe: &str| {
+        let o = run(cnsctl(tmp.path()).current_dir(tmp.path()).args([
+            "validate",
+            "--recipe",
+            recipe,
+            "--snapshot",
+            "snapshot.yaml",
+            "--format",
+            "ctrf",
+            "--output",
+            "report.json",
+        ]));
+        let text = std::fs::read_to_string(tmp.path().join("report.json")).unwrap();
+        let Some(check) = require_tool("check-jsonschema", &[&repo_file("target/tools/bin")])
+        else {
+            return (o, serde_json::Value::Null);
+        };
+        let schema = repo_file("target/tools/ctrf/ctrf-schema-0.0.json");
+        assert!(schema.is_file(), "scripts/setup.sh fetches the CTRF schema");
+        let v = run(Command::new(check)
+            .arg("--schemafile")
+            .arg(&schema)
+            .arg(tmp.path().join("report.json")));
+        assert!(v.status.success(), "{}\n{text}", describe(&v));
+        (o, serde_json::from_str(&text).unwrap())
+    };
+    let (o, report) = ctrf("recipe.yaml");
+    assert!(o.status.success(), "{}", describe(&o));
+    if report.is_null() {
+        return;
+    }
+    let summary = &report["results"]["summary"];
+    assert_eq!(report["reportFormat"], "CTRF");
+    assert_eq!(summary["tests"], 8, "4 criteria, 4 constraints: {report}");
+    assert_eq!(summary["failed"], 0, "{report}");
+    assert_eq!(report["results"]["tool"]["name"], "cnsctl");
+    let test = &report["results"]["tests"][4];
+    assert_eq!(test["name"], "K8s.server.version");
+    assert_eq!(test["status"], "passed");
+    assert_eq!(test["extra"]["actual"], "v1.34.1-eks-3025e55");
+    let recipe = std::fs::read_to_string(tmp.path().join("recipe.yaml")).unwrap();
+    std::fs::write(
+        tmp.path().join("aks.yaml"),
+        recipe.replace("service: eks", "service: aks"),
+    )
+    .unwrap();
+    let (o, report) = ctrf("aks.yaml");
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let service = report["results"]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "criteria.service")
+        .unwrap();
+    assert_eq!(service["status"], "failed", "{report}");
+    assert!(report["results"]["summary"]["failed"].as_u64() >= Some(1));
 }
 
 /// The snapshot's PCI scan counts EFA interfaces (`GPU.fabric.efa-count`); an EKS training

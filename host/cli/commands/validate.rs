@@ -1,7 +1,6 @@
 //! `cnsctl validate`: compare a recipe's criteria and constraints with a cluster snapshot
 //! (`cns_recipe::validation`), or check documents against cnsctl's JSON Schemas.
 
-use crate::opts::Format;
 use crate::outcome::Outcome;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -11,6 +10,18 @@ use cns_recipe::RecipeResult;
 use cns_recipe::validation::{self, Verdict};
 use cns_snapshot::document::Snapshot;
 use std::path::PathBuf;
+
+/// `validate --format`.
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+enum ValidateFormat {
+    /// The ValidationResult document as YAML.
+    #[default]
+    Yaml,
+    /// The ValidationResult document as JSON.
+    Json,
+    /// A CTRF (Common Test Report Format) JSON report.
+    Ctrf,
+}
 
 /// Arguments of `validate`.
 #[derive(Debug, Args)]
@@ -25,9 +36,10 @@ pub(crate) struct ValidateArgs {
     /// Write the validation result to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE", requires = "recipe")]
     output: Option<PathBuf>,
-    /// Format of the validation result.
-    #[arg(long, value_enum, default_value_t = Format::Yaml, requires = "recipe")]
-    format: Format,
+    /// Format of the validation result: yaml, json, or ctrf (a CTRF test report, each
+    /// criterion and constraint a test, for CI systems and dashboards).
+    #[arg(long, value_enum, default_value_t, requires = "recipe")]
+    format: ValidateFormat,
     /// Exit 0 when no check failed but some constraints could not be evaluated (their
     /// readings are missing from the snapshot); the result still says `incomplete`.
     #[arg(long, requires = "recipe")]
@@ -50,6 +62,7 @@ pub(crate) fn run(args: ValidateArgs, kube: &Documents) -> Result<Outcome> {
     let recipe = RecipeResult::from_yaml(&recipe_at.to_string(), &text)?;
     let text = kube.read(snap_at, Document::Snapshot)?;
     let snapshot = Snapshot::from_yaml(&snap_at.to_string(), &text)?;
+    let start = epoch_ms();
     let result = validation::validate(
         &recipe,
         &recipe_at.to_string(),
@@ -60,8 +73,17 @@ pub(crate) fn run(args: ValidateArgs, kube: &Documents) -> Result<Outcome> {
         crate::ui::status(&line);
     }
     let doc = match args.format {
-        Format::Yaml => serde_norway::to_string(&result)?,
-        Format::Json => serde_json::to_string_pretty(&result)? + "\n",
+        ValidateFormat::Yaml => serde_norway::to_string(&result)?,
+        ValidateFormat::Json => serde_json::to_string_pretty(&result)? + "\n",
+        ValidateFormat::Ctrf => {
+            let timing = cns_recipe::ctrf::Timing {
+                start,
+                stop: epoch_ms(),
+            };
+            let report =
+                cns_recipe::ctrf::report(&result, "cnsctl", env!("CARGO_PKG_VERSION"), timing);
+            serde_json::to_string_pretty(&report)? + "\n"
+        }
     };
     match &args.output {
         Some(p) => cns_files::write_atomic(p, doc.as_bytes())
@@ -100,4 +122,11 @@ fn schemas(files: &[PathBuf]) -> Result<Outcome> {
         return Ok(Outcome::CheckFailed);
     }
     Ok(Outcome::Success)
+}
+
+/// Now, in milliseconds since the Unix epoch (CTRF's summary times).
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

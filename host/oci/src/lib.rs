@@ -8,6 +8,7 @@ pub mod artifact;
 pub mod attest;
 mod bounded;
 pub mod charts;
+pub mod dsse;
 mod error;
 pub mod manifest;
 pub mod mirror;

@@ -15,7 +15,7 @@
 //! `OCI-Subject` header that would say so), and where it cannot tell (a registry that wants
 //! credentials for the probe), it keeps the index too.
 
-use crate::attest::{self, Envelope};
+use crate::dsse::{self, Envelope};
 use crate::manifest::{self, Descriptor, Manifest};
 use crate::{Error, OciRef, Registry, Result};
 use base64::Engine;
@@ -98,7 +98,7 @@ struct Bundle {
 
 /// The signature statement cosign 3 signs for `digest` of `r`'s repository.
 pub fn signature_statement(r: &OciRef, digest: &str) -> Value {
-    attest::statement(&r.repository_ref(), digest, COSIGN_SIGN_V1, json!({}))
+    dsse::statement(&r.repository_ref(), digest, COSIGN_SIGN_V1, json!({}))
 }
 
 /// An index entry of the referrers tag schema (and of the API's answer).
@@ -144,7 +144,7 @@ pub fn attach(
         .ok_or_else(|| crate::registry::manifest_not_found(&r.at_digest(digest), "sign"))?;
     let mut subject = Descriptor::of(manifest::MANIFEST, &subject_bytes);
     subject.digest = digest.to_string();
-    let env = attest::envelope(statement, key);
+    let env = dsse::envelope(statement, key);
     let bytes = bundle(&env, key.verifying_key());
     let predicate = statement["predicateType"].as_str().unwrap_or_default();
     reg.push_raw_blob(r, &bytes, "Sigstore bundle")?;
@@ -330,7 +330,7 @@ pub fn find(
                 continue;
             }
         };
-        match attest::open(&env, key, digest, predicate_type) {
+        match dsse::open(&env, key, digest, predicate_type) {
             Ok(st) => return Ok(Found::Verified(st, e.digest)),
             Err(why) => reasons.push(format!("referrer {}: {why}", e.digest)),
         }
@@ -349,17 +349,17 @@ mod tests {
     #[test]
     fn a_bundle_is_protobuf_json_with_a_key_hint_and_the_envelope() {
         let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let st = attest::statement("r/b", "sha256:ab", COSIGN_SIGN_V1, json!({}));
-        let env = attest::envelope(&st, &key);
+        let st = dsse::statement("r/b", "sha256:ab", COSIGN_SIGN_V1, json!({}));
+        let env = dsse::envelope(&st, &key);
         let b: Value = serde_json::from_slice(&bundle(&env, key.verifying_key())).unwrap();
         assert_eq!(b["mediaType"], BUNDLE_V03);
         assert_eq!(
             b["verificationMaterial"]["publicKey"]["hint"],
             key_hint(key.verifying_key())
         );
-        assert_eq!(b["dsseEnvelope"]["payloadType"], attest::IN_TOTO_PAYLOAD);
+        assert_eq!(b["dsseEnvelope"]["payloadType"], dsse::IN_TOTO_PAYLOAD);
         let back: Bundle = serde_json::from_value(b).unwrap();
-        let st2 = attest::open(
+        let st2 = dsse::open(
             &back.dsse_envelope.unwrap(),
             key.verifying_key(),
             "sha256:ab",

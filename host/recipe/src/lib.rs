@@ -11,6 +11,7 @@ pub mod component;
 pub mod constraints;
 pub mod coverage;
 pub mod criteria;
+pub mod ctrf;
 pub mod detect;
 mod embedded;
 mod error;
