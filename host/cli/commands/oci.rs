@@ -250,7 +250,11 @@ pub(crate) fn sign_cmd(cmd: SignCmd) -> Result<Outcome> {
     };
     let tag =
         sign::sign(&reg, &r, &digest, signer).with_context(|| format!("failed to sign {r}"))?;
-    crate::ui::status(&format!("signed {digest} (signature tag {tag})"));
+    let at = match signer.format {
+        sign::SignatureFormat::Bundle => "Sigstore bundle referrer",
+        sign::SignatureFormat::Legacy => "signature tag",
+    };
+    crate::ui::status(&format!("signed {digest} ({at} {tag})"));
     Ok(Outcome::Success)
 }
 

@@ -182,26 +182,32 @@ impl Publish {
                     attest::attach(reg, r, &pushed.digest, &statements, k)?
                 }
                 sign::SignatureFormat::Bundle => {
+                    // Where the provenance is: its referrer's digest.
+                    let mut at = Vec::new();
                     let mut sizes = Vec::new();
                     for st in &statements {
-                        sizes.push(crate::sigstore::attach(reg, r, &pushed.digest, st, k)?.1);
+                        let (referrer, size) =
+                            crate::sigstore::attach(reg, r, &pushed.digest, st, k)?;
+                        at.push(referrer);
+                        sizes.push(size);
                     }
-                    (crate::sigstore::referrers_tag(&pushed.digest), sizes)
+                    (at.swap_remove(0), sizes)
                 }
             };
             progress(&format!(
-                "attached SLSA provenance{} to {} (attestation tag {tag}, {} bytes)",
+                "attached SLSA provenance{} to {} ({} {tag}, {} bytes)",
                 if has_sbom {
                     " and the CycloneDX SBOM"
                 } else {
                     ""
                 },
                 pushed.digest,
+                where_(self.format),
                 sizes.iter().sum::<usize>()
             ));
             pushed.attestation_tag = Some(tag);
         }
-        report_signature(&pushed, progress);
+        report_signature(&pushed, self.format, progress);
         self.finish(pushed)
     }
 
@@ -214,7 +220,7 @@ impl Publish {
         progress: &dyn Fn(&str),
     ) -> Result<Pushed> {
         let pushed = artifact::plugin::push(reg, &self.target, bytes, meta, self.signer())?;
-        report_signature(&pushed, progress);
+        report_signature(&pushed, self.format, progress);
         self.finish(pushed)
     }
 
@@ -249,9 +255,21 @@ impl Publish {
     }
 }
 
-fn report_signature(pushed: &Pushed, progress: &dyn Fn(&str)) {
-    if let Some(tag) = &pushed.signature_tag {
-        progress(&format!("signed {} (signature tag {tag})", pushed.digest));
+fn report_signature(pushed: &Pushed, format: sign::SignatureFormat, progress: &dyn Fn(&str)) {
+    if let Some(at) = &pushed.signature_tag {
+        progress(&format!(
+            "signed {} ({} {at})",
+            pushed.digest,
+            where_(format)
+        ));
+    }
+}
+
+/// How a progress line names where a signature or attestation is.
+fn where_(format: sign::SignatureFormat) -> &'static str {
+    match format {
+        sign::SignatureFormat::Bundle => "Sigstore bundle referrer",
+        sign::SignatureFormat::Legacy => "tag",
     }
 }
 

@@ -359,15 +359,14 @@ pub struct Signer<'a> {
     pub format: SignatureFormat,
 }
 
-/// Sign artifact `digest` in `r`'s repository in `signer`'s format; returns the tag that
-/// lists the signature: the referrers tag `sha256-<hex>` (a Sigstore bundle referrer) or
-/// the signature tag `sha256-<hex>.sig` (legacy).
+/// Sign artifact `digest` in `r`'s repository in `signer`'s format; returns where the
+/// signature is: the Sigstore bundle referrer's manifest digest (`sha256:…`) or the
+/// signature tag (`sha256-<hex>.sig`, legacy).
 pub fn sign(reg: &Registry, r: &OciRef, digest: &str, signer: Signer<'_>) -> Result<String> {
     match signer.format {
         SignatureFormat::Bundle => {
             let st = crate::sigstore::signature_statement(r, digest);
-            crate::sigstore::attach(reg, r, digest, &st, signer.key)?;
-            Ok(crate::sigstore::referrers_tag(digest))
+            Ok(crate::sigstore::attach(reg, r, digest, &st, signer.key)?.0)
         }
         SignatureFormat::Legacy => sign_legacy(reg, r, digest, signer.key),
     }

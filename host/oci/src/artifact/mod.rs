@@ -14,11 +14,13 @@ use crate::{OciRef, Registry, Result};
 pub struct Pushed {
     /// The manifest digest.
     pub digest: String,
-    /// The signature tag, when signed.
+    /// Where the signature is, when signed: the Sigstore bundle referrer's digest, or the
+    /// legacy signature tag.
     pub signature_tag: Option<String>,
     /// Size of the layer in bytes.
     pub layer_size: usize,
-    /// The SLSA provenance attestation's tag, when one was attached.
+    /// Where the SLSA provenance attestation is, when one was attached: its referrer's
+    /// digest, or the legacy attestation tag.
     pub attestation_tag: Option<String>,
 }
 
@@ -36,9 +38,9 @@ pub struct PushReport {
     pub bytes: usize,
     /// The layer's bytes.
     pub layer_size: usize,
-    /// The signature tag, when signed.
+    /// Where the signature is, when signed (see [`Pushed`]).
     pub signature_tag: Option<String>,
-    /// The attestation tag, when one was attached.
+    /// Where the attestation is, when one was attached.
     pub attestation_tag: Option<String>,
 }
 
