@@ -182,7 +182,7 @@ pub(crate) fn push_image(
 }
 
 /// A two-platform index at `r`; returns (index digest, platform digests).
-fn push_index(reg: &Registry, r: &OciRef, seed: &str) -> (String, Vec<String>) {
+pub(crate) fn push_index(reg: &Registry, r: &OciRef, seed: &str) -> (String, Vec<String>) {
     let mut children = Vec::new();
     let mut descs = Vec::new();
     for (arch, size) in [("amd64", 8 << 20), ("arm64", 4 << 20)] {

@@ -362,3 +362,38 @@ fn a_registry_with_the_referrers_api_is_read_through_it() {
             .is_none()
     );
 }
+
+/// A multi-platform image (an image index) is signed with the index as the referrer's
+/// subject, its media type as the registry serves it, and verifies.
+#[test]
+fn an_image_index_is_signed_as_the_subject_it_is() {
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["generate-key-pair"]));
+    let client = registry_client();
+    let r = OciRef::parse(&reg.oci("images/multi:v1")).unwrap();
+    let (digest, _) = crate::mirror::push_index(&client, &r, "multi");
+    ok(&cns(t, &["sign", &r.to_string(), "--key", "cosign.key"]));
+    let o = cns(
+        t,
+        &[
+            "verify",
+            &r.to_string(),
+            "--key",
+            "cosign.pub",
+            "--format",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(v["digest"], digest.as_str());
+    let referrer = r.at_digest(v["signature"]["tag"].as_str().unwrap());
+    let (bytes, _) = client.fetch_manifest(&referrer).unwrap().unwrap();
+    let m: Manifest = serde_json::from_slice(&bytes).unwrap();
+    let subject = m.subject.unwrap();
+    assert_eq!(subject.digest, digest);
+    assert_eq!(subject.media_type, sigstore::INDEX);
+}

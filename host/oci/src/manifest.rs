@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 /// OCI image manifest media type.
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Every manifest media type a copy, a digest lookup or a signature's subject accepts.
+pub const ACCEPT_ANY: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 /// The empty config media type (OCI 1.1 artifacts).
 pub const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
 /// The empty config blob.

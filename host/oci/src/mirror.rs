@@ -8,8 +8,7 @@ use crate::manifest::Descriptor;
 use crate::{Error, OciRef, Registry, Result};
 use serde::{Deserialize, Serialize};
 
-/// Every manifest media type a copy or a digest lookup accepts.
-pub const ACCEPT_ANY: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+pub use crate::manifest::ACCEPT_ANY;
 
 /// Largest blob a mirror copies (a GPU driver image layer is a few GiB).
 pub const MAX_MIRROR_BLOB: u64 = 64 << 30;
@@ -286,8 +285,7 @@ pub fn copy_attached(
         let at = from.at_tag(&tag);
         // The referrers tag holds an image index (the Sigstore bundle referrers it lists
         // are copied with it); the cosign 2 tags hold image manifests.
-        let accept = format!("{},{}", crate::manifest::MANIFEST, crate::sigstore::INDEX);
-        if src.fetch_manifest_of(&at, &accept)?.is_none() {
+        if src.fetch_manifest_of(&at, ACCEPT_ANY)?.is_none() {
             continue;
         }
         copy(src, &at, dst, &to.at_tag(&tag), None, stats)?;

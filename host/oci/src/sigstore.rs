@@ -139,10 +139,15 @@ pub fn attach(
     statement: &Value,
     key: &SigningKey,
 ) -> Result<(String, usize)> {
-    let (subject_bytes, _) = reg
-        .fetch_manifest(&r.at_digest(digest))?
+    // The subject as the registry serves it: an image manifest, or an index (a multi-platform
+    // image), with its media type.
+    let (subject_bytes, _, media_type) = reg
+        .fetch_manifest_of(&r.at_digest(digest), manifest::ACCEPT_ANY)?
         .ok_or_else(|| crate::registry::manifest_not_found(&r.at_digest(digest), "sign"))?;
-    let mut subject = Descriptor::of(manifest::MANIFEST, &subject_bytes);
+    let mut subject = Descriptor::of(
+        media_type.as_deref().unwrap_or(manifest::MANIFEST),
+        &subject_bytes,
+    );
     subject.digest = digest.to_string();
     let env = dsse::envelope(statement, key);
     let bytes = bundle(&env, key.verifying_key());

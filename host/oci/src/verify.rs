@@ -60,13 +60,14 @@ pub fn checked<T>(r: Result<T>) -> Result<std::result::Result<T, Error>> {
     }
 }
 
-/// The manifest digest of `r`: its own, or the one its tag points at.
+/// The manifest digest of `r`: its own, or the one its tag points at (an image manifest or
+/// an index).
 pub fn digest_of(reg: &Registry, r: &OciRef) -> Result<String> {
     if let Some(d) = &r.digest {
         return Ok(d.clone());
     }
-    match reg.fetch_manifest(r)? {
-        Some((_, digest)) => Ok(digest),
+    match reg.fetch_manifest_of(r, crate::manifest::ACCEPT_ANY)? {
+        Some((_, digest, _)) => Ok(digest),
         None => Err(Error::NotFound {
             reference: r.to_string(),
         }),
