@@ -181,6 +181,81 @@ fn signatures_travel_with_mirrored_images_and_unverified_ones_are_refused() {
     assert_eq!(v["signature"]["format"], "bundle", "{v}");
     drop(front);
 
+    // A signed cnsctl bundle travels too (`--bundle`), its Sigstore bundle referrers (the
+    // signature, the provenance, the SBOM) with it: `pull --verify-key
+    // --require-attestation` passes at the destination; one signed by another key is
+    // refused with --verify-images.
+    ok(&cns(t, &["bundle", "--output", "local"]));
+    let signed = format!("oci://{}/bundles/gpu:v1", src.addr);
+    ok(&cns(
+        t,
+        &[
+            "push",
+            "local",
+            &signed,
+            "--sign-key",
+            "cosign.key",
+            "--plain-http",
+        ],
+    ));
+    let o = mirror(
+        "with-bundle",
+        &["--bundle", &signed, "--verify-images", "cosign.pub"],
+    );
+    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
+    let copy = report["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["what"] == format!("bundle {signed}"))
+        .expect("the bundle is copied")
+        .clone();
+    assert_eq!(
+        copy["to"],
+        format!("oci://{}/with-bundle/bundles/gpu:v1", dst.addr),
+        "{copy}"
+    );
+    let o = cns(
+        t,
+        &[
+            "pull",
+            &format!("oci://{}/with-bundle/bundles/gpu:v1", dst.addr),
+            "--output",
+            "pulled",
+            "--verify-key",
+            "cosign.pub",
+            "--require-attestation",
+            "--plain-http",
+        ],
+    );
+    ok(&o);
+    ok(&cns(
+        t,
+        &["bundle", "--deployer", "argocd", "--output", "other-local"],
+    ));
+    let foreign = format!("oci://{}/bundles/other:v1", src.addr);
+    ok(&cns(
+        t,
+        &[
+            "push",
+            "other-local",
+            &foreign,
+            "--sign-key",
+            "other.key",
+            "--plain-http",
+        ],
+    ));
+    let o = mirror(
+        "foreign",
+        &["--bundle", &foreign, "--verify-images", "cosign.pub"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--verify-images: not copied"),
+        "{}",
+        describe(&o)
+    );
+
     // Another key: the first image is refused, nothing of it reaches the target.
     let o = mirror("refused", &["--verify-images", "other.pub"]);
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));

@@ -279,6 +279,10 @@ pub(crate) struct Front(std::process::Child, pub(crate) String);
 
 impl Front {
     pub(crate) fn start(upstream: &str) -> Front {
+        Front::with(upstream, &[])
+    }
+
+    fn with(upstream: &str, flags: &[&str]) -> Front {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -288,6 +292,7 @@ impl Front {
             Command::new("python3")
                 .arg(repo_file("tests/fixtures/referrers-api.py"))
                 .args([&port.to_string(), upstream])
+                .args(flags)
                 .spawn()
                 .expect("python3"),
             format!("127.0.0.1:{port}"),
@@ -396,4 +401,62 @@ fn an_image_index_is_signed_as_the_subject_it_is() {
     let subject = m.subject.unwrap();
     assert_eq!(subject.digest, digest);
     assert_eq!(subject.media_type, sigstore::INDEX);
+}
+
+/// A registry whose referrers endpoint answers an error (neither a list nor a 404): a legacy
+/// signature there still verifies; a bundle-only one is refused with the listing's error.
+#[test]
+fn a_referrers_endpoint_that_errs_leaves_the_legacy_tags_to_verify() {
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let front = Front::with(&reg.addr, &["--refuse"]);
+    let tmp = tempdir();
+    let t = tmp.path();
+    ok(&cns(t, &["generate-key-pair"]));
+    ok(&cns(t, &["bundle", "--output", "b"]));
+    let at = |host: &str, tag: &str| format!("oci://{host}/bundles/err:{tag}");
+    ok(&cns(
+        t,
+        &[
+            "push",
+            "b",
+            &at(&front.1, "legacy"),
+            "--sign-key",
+            "cosign.key",
+            "--signature-format",
+            "legacy",
+        ],
+    ));
+    let o = cns(
+        t,
+        &[
+            "verify",
+            &at(&front.1, "legacy"),
+            "--key",
+            "cosign.pub",
+            "--format",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(v["signature"]["format"], "legacy", "{v}");
+    // Signed as a bundle (at the registry itself, through its referrers tag), then read
+    // through the front whose endpoint errs: refused, saying why.
+    ok(&cns(t, &["bundle", "--deployer", "flux", "--output", "f"]));
+    ok(&cns(
+        t,
+        &[
+            "push",
+            "f",
+            &at(&reg.addr, "bundle"),
+            "--sign-key",
+            "cosign.key",
+        ],
+    ));
+    let o = cns(
+        t,
+        &["verify", &at(&front.1, "bundle"), "--key", "cosign.pub"],
+    );
+    fails(&o, 1, "listing referrers");
 }

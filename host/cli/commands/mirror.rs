@@ -36,9 +36,16 @@ pub(crate) struct MirrorArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
 
-    /// Refuse to copy an image whose cosign signature at the source does not verify with
-    /// this public key (PEM, as cosign.pub); the run stops at the first (exit 1). Signatures,
-    /// attestations and referrers are copied with every image either way.
+    /// Also copy this artifact (a signed cnsctl bundle, say; repeatable) with its
+    /// signature, attestations and referrers, to REGISTRY/PREFIX/<its repository>:<its tag>
+    /// of --to. Read from its own registry (--source-plain-http applies), not from --from.
+    #[arg(long = "bundle", value_name = "oci://REGISTRY/REPOSITORY:TAG")]
+    pub(crate) bundles: Vec<String>,
+
+    /// Refuse to copy an image or --bundle whose signature at the source (a Sigstore bundle
+    /// referrer or cosign's `.sig` tag) does not verify with this public key (PEM, as
+    /// cosign.pub); the run stops at the first (exit 1). Signatures, attestations and
+    /// referrers are copied with every image and bundle either way.
     #[arg(long, value_name = "KEY")]
     pub(crate) verify_images: Option<std::path::PathBuf>,
 
@@ -70,13 +77,16 @@ pub(crate) fn run(
         .map(|c| (c.input.name.as_str(), &c.input.chart));
     let MirrorPlan { copies, skipped } =
         cns_bundle::images::mirror_plan(&computed.inv, charts, &to, from.as_deref());
-    let jobs = copies
+    let mut jobs = copies
         .iter()
         .map(|c: &Copy| match &c.helm_repository {
             Some(h) => Job::helm_repository(&c.what, &h.repository, &h.chart, &h.version, &c.to),
             None => Job::parse(&c.what, &c.from, &c.to, c.expect.clone()),
         })
         .collect::<cns_oci::Result<Vec<_>>>()?;
+    for b in &args.bundles {
+        jobs.push(Job::bundle(b, &to).with_context(|| format!("--bundle `{b}`"))?);
+    }
     for s in &skipped {
         crate::ui::status(&format!("warning: not copied: {s}"));
     }

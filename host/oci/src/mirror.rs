@@ -379,6 +379,30 @@ impl Job {
         self.what.starts_with("image ")
     }
 
+    /// A copy of the artifact at `reference` (`oci://REGISTRY/REPOSITORY:TAG` or `@DIGEST`,
+    /// a cnsctl bundle for instance) to `to` (`REGISTRY/PREFIX`, without `oci://`) under its
+    /// repository path: `REGISTRY/PREFIX/<repository>:<tag>`. Named `bundle REFERENCE`.
+    pub fn bundle(reference: &str, to: &str) -> Result<Job> {
+        let what = format!("bundle {reference}");
+        let from = OciRef::parse(reference)?;
+        let at = match (&from.tag, &from.digest) {
+            (_, Some(d)) => format!("@{d}"),
+            (Some(t), None) => format!(":{t}"),
+            (None, None) => ":latest".to_string(),
+        };
+        Ok(Job {
+            to: job_ref(&what, &format!("{to}/{}{at}", from.repository))?,
+            expect: from.digest.clone(),
+            from: Source::Registry(from),
+            what,
+        })
+    }
+
+    /// Whether it copies a bundle ([`Job::bundle`]).
+    pub fn is_bundle(&self) -> bool {
+        self.what.starts_with("bundle ")
+    }
+
     /// A copy of `chart` at `version` from the classic Helm repository `url` to `to`
     /// (`REGISTRY/REPOSITORY:TAG`), as an OCI chart.
     pub fn helm_repository(
@@ -494,8 +518,8 @@ impl Report {
     /// Copy every job from `src` to `dst` in order, each as [`copy`] does with what is
     /// attached to it ([`copy_attached`]), saying after each one what it did (`progress`);
     /// the report then holds each digest and count and the totals. With `verify`, an image
-    /// whose signature at the source does not verify with that key is refused before it is
-    /// copied. The first failure stops the run, naming the job.
+    /// or bundle whose signature at the source does not verify with that key is refused
+    /// before it is copied. The first failure stops the run, naming the job.
     pub fn run(
         &mut self,
         src: &Registry,
@@ -513,7 +537,7 @@ impl Report {
             let mut attached = Vec::new();
             let digest = match &job.from {
                 Source::Registry(from) => (|| {
-                    if let Some(key) = verify.filter(|_| job.is_image()) {
+                    if let Some(key) = verify.filter(|_| job.is_image() || job.is_bundle()) {
                         let d = resolve_digest(src, from)?;
                         crate::sign::verify(src, from, &d, key).map_err(|e| Error::Verify {
                             reference: from.at_digest(&d).to_string(),

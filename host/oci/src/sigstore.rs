@@ -283,7 +283,14 @@ pub fn find(
 ) -> Result<Found> {
     let subject = r.at_digest(digest);
     let mut reasons = Vec::new();
-    for e in referrers(reg, &subject, Some(BUNDLE_V03))? {
+    // A registry that answers the referrers endpoint with something other than a list or a
+    // 404 (which means "no API": the tag is read then) still has the legacy tags to try:
+    // the failure is a reason, not the answer.
+    let listed = match referrers(reg, &subject, Some(BUNDLE_V03)) {
+        Ok(listed) => listed,
+        Err(e) => return Ok(Found::Failed(vec![format!("listing referrers: {e}")])),
+    };
+    for e in listed {
         if e.annotations
             .get(PREDICATE_ANNOTATION)
             .is_some_and(|p| p != predicate_type)
