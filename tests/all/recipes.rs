@@ -228,6 +228,71 @@ fn predecessor_validate_command_runs_verbatim_and_passes() {
         .unwrap();
     assert_eq!(service["status"], "failed", "{report}");
     assert!(report["results"]["summary"]["failed"].as_u64() >= Some(1));
+
+    // Signed evidence: a Sigstore bundle whose statement names the recipe by digest and
+    // carries the snapshot's digest and the checks; the Sigstore project's verifier
+    // accepts it with the key. A key that cannot be read stops the run before anything is
+    // written.
+    let cns = |args: &[&str]| {
+        run(cnsctl(tmp.path())
+            .current_dir(tmp.path())
+            .env("CNS_SIGN_PASSWORD", "pw")
+            .args(args))
+    };
+    assert!(cns(&["generate-key-pair"]).status.success());
+    let validate = |key: &str, out: &str| {
+        cns(&[
+            "validate",
+            "--recipe",
+            "recipe.yaml",
+            "--snapshot",
+            "snapshot.yaml",
+            "--emit-attestation",
+            "evidence.json",
+            "--sign-key",
+            key,
+            "--output",
+            out,
+        ])
+    };
+    let o = validate("missing.key", "refused.yaml");
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--sign-key `missing.key`"));
+    assert!(
+        !tmp.path().join("evidence.json").exists() && !tmp.path().join("refused.yaml").exists()
+    );
+    let o = validate("cosign.key", "again.yaml");
+    assert!(o.status.success(), "{}", describe(&o));
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("evidence.json")).unwrap()).unwrap();
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    use sha2::Digest;
+    let sha = |f: &str| {
+        hex::encode(sha2::Sha256::digest(
+            std::fs::read(tmp.path().join(f)).unwrap(),
+        ))
+    };
+    assert_eq!(st["subject"][0]["digest"]["sha256"], sha("recipe.yaml"));
+    assert_eq!(
+        st["predicate"]["snapshot"]["digest"]["sha256"],
+        sha("snapshot.yaml")
+    );
+    assert_eq!(st["predicate"]["summary"]["status"], "pass");
+    assert_eq!(st["predicate"]["results"].as_array().unwrap().len(), 4);
+    if let Some(js) = require_tool("sigstore-verify", &[&repo_file("target/tools/bin")]) {
+        let o = run(Command::new(js)
+            .current_dir(tmp.path())
+            .args(["evidence.json", "cosign.pub"]));
+        assert!(o.status.success(), "{}", describe(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            format!("verified {}", cns_recipe::validation::EVIDENCE_PREDICATE)
+        );
+    }
 }
 
 /// The snapshot's PCI scan counts EFA interfaces (`GPU.fabric.efa-count`); an EKS training

@@ -44,6 +44,18 @@ pub(crate) struct ValidateArgs {
     /// readings are missing from the snapshot); the result still says `incomplete`.
     #[arg(long, requires = "recipe")]
     allow_skipped: bool,
+    /// Also write signed evidence of this validation to FILE: a Sigstore bundle (as signed
+    /// bundles carry) of an in-toto statement whose subject is the recipe document and whose
+    /// predicate holds the snapshot's digest, every check and the summary. Needs --sign-key.
+    #[arg(long, value_name = "FILE", requires_all = ["recipe", "sign_key"])]
+    emit_attestation: Option<PathBuf>,
+    /// The key --emit-attestation signs with (cosign.key; CNS_SIGN_PASSWORD or
+    /// COSIGN_PASSWORD), read before anything is validated.
+    #[arg(long, value_name = "KEY", requires = "emit_attestation")]
+    sign_key: Option<PathBuf>,
+    /// Read --sign-key even if other users may read it (refused by default).
+    #[arg(long, requires = "sign_key")]
+    insecure_key_permissions: bool,
     /// Check FILE against the JSON Schema for its kind (recipeResult, recipeMetadata,
     /// ComponentRegistry, Snapshot). Repeatable. Exit 1 if a file does not match, 2 if one
     /// cannot be read or has no schema.
@@ -58,10 +70,18 @@ pub(crate) fn run(args: ValidateArgs, kube: &Documents) -> Result<Outcome> {
     let (Some(recipe_at), Some(snap_at)) = (&args.recipe, &args.snapshot) else {
         bail!("nothing to validate: give --recipe FILE --snapshot FILE, or --schema FILE");
     };
-    let text = kube.read(recipe_at, Document::Recipe)?;
-    let recipe = RecipeResult::from_yaml(&recipe_at.to_string(), &text)?;
-    let text = kube.read(snap_at, Document::Snapshot)?;
-    let snapshot = Snapshot::from_yaml(&snap_at.to_string(), &text)?;
+    let key = args
+        .sign_key
+        .as_deref()
+        .map(|p| {
+            cns_oci::publish::read_signing_key(p, args.insecure_key_permissions)
+                .with_context(|| format!("--sign-key `{}`", p.display()))
+        })
+        .transpose()?;
+    let recipe_text = kube.read(recipe_at, Document::Recipe)?;
+    let recipe = RecipeResult::from_yaml(&recipe_at.to_string(), &recipe_text)?;
+    let snapshot_text = kube.read(snap_at, Document::Snapshot)?;
+    let snapshot = Snapshot::from_yaml(&snap_at.to_string(), &snapshot_text)?;
     let start = epoch_ms();
     let result = validation::validate(
         &recipe,
@@ -85,6 +105,22 @@ pub(crate) fn run(args: ValidateArgs, kube: &Documents) -> Result<Outcome> {
             serde_json::to_string_pretty(&report)? + "\n"
         }
     };
+    if let (Some(path), Some(key)) = (&args.emit_attestation, &key) {
+        let statement = validation::evidence(
+            &result,
+            recipe_text.as_bytes(),
+            snapshot_text.as_bytes(),
+            env!("CARGO_PKG_VERSION"),
+        );
+        let env = cns_oci::dsse::envelope(&statement, key);
+        let bundle = cns_oci::sigstore::bundle(&env, key.verifying_key());
+        cns_files::write_atomic(path, &bundle)
+            .with_context(|| format!("--emit-attestation: failed to write `{}`", path.display()))?;
+        crate::ui::status(&format!(
+            "signed evidence of this validation written to {} (a Sigstore bundle)",
+            path.display()
+        ));
+    }
     match &args.output {
         Some(p) => cns_files::write_atomic(p, doc.as_bytes())
             .with_context(|| format!("failed to write `{}`", p.display()))?,

@@ -100,6 +100,36 @@ pub struct ValidationResult {
     pub hints: Vec<String>,
 }
 
+/// `predicateType` of a validation's signed evidence.
+pub const EVIDENCE_PREDICATE: &str = "urn:cnsctl:predicate-type:validation:v1";
+
+/// The in-toto Statement v1 of `result` as signed evidence: its subject the recipe
+/// document (`recipe`, its bytes as read), its predicate the snapshot document's name and
+/// digest, the phase, every check and the summary, and the cnsctl `version` that judged.
+pub fn evidence(
+    result: &ValidationResult,
+    recipe: &[u8],
+    snapshot: &[u8],
+    version: &str,
+) -> serde_json::Value {
+    use sha2::{Digest, Sha256};
+    let sha = |b: &[u8]| hex::encode(Sha256::digest(b));
+    serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": result.recipe, "digest": { "sha256": sha(recipe) } }],
+        "predicateType": EVIDENCE_PREDICATE,
+        "predicate": {
+            "phase": "readiness",
+            "snapshot": { "name": result.snapshot, "digest": { "sha256": sha(snapshot) } },
+            "criteria": result.criteria,
+            "criteriaChecks": result.criteria_checks,
+            "results": result.results,
+            "summary": result.summary,
+            "cnsctl": version,
+        },
+    })
+}
+
 /// Compare `recipe` (read from `recipe_at`) with `snapshot` (read from `snapshot_at`).
 pub fn validate(
     recipe: &RecipeResult,
