@@ -212,8 +212,14 @@ impl Registry {
 
     /// A small blob's bytes (at most [`MAX_SMALL_BLOB`]), digest and size checked.
     pub fn fetch_blob(&self, r: &OciRef, d: &Descriptor) -> Result<Vec<u8>> {
+        self.fetch_blob_capped(r, d, MAX_SMALL_BLOB)
+    }
+
+    /// A blob's bytes, at most `max` (a larger declared size is refused before the
+    /// download), digest and size checked.
+    pub fn fetch_blob_capped(&self, r: &OciRef, d: &Descriptor, max: u64) -> Result<Vec<u8>> {
         use std::io::Read;
-        let mut file = self.fetch_blob_file(r, d, MAX_SMALL_BLOB)?;
+        let mut file = self.fetch_blob_file(r, d, max)?;
         let mut v = Vec::new();
         file.read_to_end(&mut v).map_err(|e| Error::Registry {
             registry: r.registry.clone(),

@@ -236,13 +236,7 @@ pub fn fetch(reg: &Registry, repository: &str, chart: &str, version: &str) -> Re
         .iter()
         .find(|l| l.media_type == HELM_CHART)
         .ok_or_else(|| wrong(format!("no layer of media type `{HELM_CHART}`")))?;
-    let mut file = reg.fetch_blob_file(&r, layer, MAX_CHART as u64)?;
-    let mut archive = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut archive).map_err(|e| Error::Registry {
-        registry: r.registry.clone(),
-        operation: format!("read blob {}", layer.digest),
-        message: e.to_string(),
-    })?;
+    let archive = reg.fetch_blob_capped(&r, layer, MAX_CHART as u64)?;
     Ok(Fetched {
         archive,
         digest: layer.digest.clone(),

@@ -183,15 +183,9 @@ impl Publish {
                 }
                 sign::SignatureFormat::Bundle => {
                     // Where the provenance is: its referrer's digest.
-                    let mut at = Vec::new();
-                    let mut sizes = Vec::new();
-                    for st in &statements {
-                        let (referrer, size) =
-                            crate::sigstore::attach(reg, r, &pushed.digest, st, k)?;
-                        at.push(referrer);
-                        sizes.push(size);
-                    }
-                    (at.swap_remove(0), sizes)
+                    let attached = crate::sigstore::attach(reg, r, &pushed.digest, &statements, k)?;
+                    let sizes = attached.iter().map(|(_, size)| *size).collect();
+                    (attached[0].0.clone(), sizes)
                 }
             };
             progress(&format!(

@@ -366,7 +366,12 @@ pub fn sign(reg: &Registry, r: &OciRef, digest: &str, signer: Signer<'_>) -> Res
     match signer.format {
         SignatureFormat::Bundle => {
             let st = crate::sigstore::signature_statement(r, digest);
-            Ok(crate::sigstore::attach(reg, r, digest, &st, signer.key)?.0)
+            let attached = crate::sigstore::attach(reg, r, digest, &[st], signer.key)?;
+            Ok(attached
+                .into_iter()
+                .next()
+                .expect("one statement, one referrer")
+                .0)
         }
         SignatureFormat::Legacy => sign_legacy(reg, r, digest, signer.key),
     }

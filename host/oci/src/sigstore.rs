@@ -129,16 +129,17 @@ struct Index {
     manifests: Vec<Entry>,
 }
 
-/// Sign `statement` (about `digest` in `r`'s repository) with `key` into a Sigstore bundle
-/// and attach it as a referrer of `digest`, adding it to the referrers tag index. Returns
-/// the referrer's manifest digest and the bundle's size.
+/// Sign each of `statements` (about `digest` in `r`'s repository) with `key` into a
+/// Sigstore bundle and attach it as a referrer of `digest`, in order, listing them in the
+/// referrers tag index where the registry has no referrers API. Returns each referrer's
+/// manifest digest and its bundle's size.
 pub fn attach(
     reg: &Registry,
     r: &OciRef,
     digest: &str,
-    statement: &Value,
+    statements: &[Value],
     key: &SigningKey,
-) -> Result<(String, usize)> {
+) -> Result<Vec<(String, usize)>> {
     // The subject as the registry serves it: an image manifest, or an index (a multi-platform
     // image), with its media type.
     let (subject_bytes, _, media_type) = reg
@@ -149,42 +150,37 @@ pub fn attach(
         &subject_bytes,
     );
     subject.digest = digest.to_string();
-    let env = dsse::envelope(statement, key);
-    let bytes = bundle(&env, key.verifying_key());
-    let predicate = statement["predicateType"].as_str().unwrap_or_default();
-    reg.push_raw_blob(r, &bytes, "Sigstore bundle")?;
     reg.push_raw_blob(r, manifest::EMPTY_CONFIG_BLOB, "empty config")?;
-    let annotations = BTreeMap::from([
-        (CONTENT_ANNOTATION.to_string(), "dsse-envelope".to_string()),
-        (PREDICATE_ANNOTATION.to_string(), predicate.to_string()),
-    ]);
-    let mut m = Manifest::artifact(
-        BUNDLE_V03,
-        Descriptor::of(BUNDLE_V03, &bytes),
-        annotations.clone(),
-    );
-    m.subject = Some(subject);
-    let mbytes = m.to_bytes();
-    let referrer = manifest::digest(&mbytes);
-    reg.push_manifest(&r.at_digest(&referrer), &mbytes, manifest::MANIFEST)?;
+    let mut attached = Vec::new();
+    let mut entries = Vec::new();
+    for statement in statements {
+        let bytes = bundle(&dsse::envelope(statement, key), key.verifying_key());
+        let predicate = statement["predicateType"].as_str().unwrap_or_default();
+        reg.push_raw_blob(r, &bytes, "Sigstore bundle")?;
+        let annotations = BTreeMap::from([
+            (CONTENT_ANNOTATION.to_string(), "dsse-envelope".to_string()),
+            (PREDICATE_ANNOTATION.to_string(), predicate.to_string()),
+        ]);
+        let mut m = Manifest::artifact(BUNDLE_V03, Descriptor::of(BUNDLE_V03, &bytes), annotations);
+        m.subject = Some(subject.clone());
+        let mbytes = m.to_bytes();
+        let referrer = manifest::digest(&mbytes);
+        reg.push_manifest(&r.at_digest(&referrer), &mbytes, manifest::MANIFEST)?;
+        // The index entry carries the referrer manifest's own annotations, as the API lists it.
+        entries.push(Entry {
+            media_type: manifest::MANIFEST.into(),
+            digest: referrer.clone(),
+            size: mbytes.len() as u64,
+            artifact_type: Some(BUNDLE_V03.into()),
+            annotations: m.annotations,
+        });
+        attached.push((referrer, bytes.len()));
+    }
     // The referrers tag schema, for registries without the API.
     if !serves_referrers_api(reg, r, digest) {
-        let mut annotations = annotations;
-        annotations.insert(manifest::CREATED.into(), manifest::EPOCH.into());
-        add_to_tag_index(
-            reg,
-            r,
-            digest,
-            vec![Entry {
-                media_type: manifest::MANIFEST.into(),
-                digest: referrer.clone(),
-                size: mbytes.len() as u64,
-                artifact_type: Some(BUNDLE_V03.into()),
-                annotations,
-            }],
-        )?;
+        add_to_tag_index(reg, r, digest, entries)?;
     }
-    Ok((referrer, bytes.len()))
+    Ok(attached)
 }
 
 /// Add `entries` (those not listed yet, in order) to the referrers tag index of `digest` in
@@ -317,13 +313,8 @@ pub fn find(
             reasons.push(format!("referrer {} has no bundle layer", e.digest));
             continue;
         };
-        let mut file = reg.fetch_blob_file(&at, layer, MAX_BUNDLE)?;
-        let mut raw = Vec::new();
-        std::io::Read::read_to_end(&mut file, &mut raw).map_err(|err| Error::Registry {
-            registry: r.registry.clone(),
-            operation: format!("read blob {}", layer.digest),
-            message: err.to_string(),
-        })?;
+        let raw = reg.fetch_blob_capped(&at, layer, MAX_BUNDLE)?;
+
         let env = match serde_json::from_slice::<Bundle>(&raw) {
             Ok(b) if b.media_type != BUNDLE_V03 => {
                 reasons.push(format!("bundle media type is `{}`", b.media_type));
