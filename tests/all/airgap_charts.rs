@@ -143,13 +143,18 @@ fn a_classic_repository_chart_is_mirrored_as_an_oci_chart_and_bundles_install_fr
     drop(served);
 }
 
-/// `kubectl` and `helm` stubs ([`VENDORED_STUB`]) in `t/stub-bin`, returned.
+/// `kubectl` and `helm` stubs (the deployer tests' recording stub and
+/// [`HELM_RENDERS_ITS_FILE`]) in `t/stub-bin`, returned.
 fn stubs(t: &Path) -> std::path::PathBuf {
     let bin = t.join("stub-bin");
     std::fs::create_dir_all(&bin).unwrap();
     for tool in ["kubectl", "helm"] {
         let p = bin.join(tool);
-        std::fs::write(&p, VENDORED_STUB).unwrap();
+        std::fs::write(
+            &p,
+            format!("{}{HELM_RENDERS_ITS_FILE}", crate::deployers::STUB),
+        )
+        .unwrap();
         let mut perm = std::fs::metadata(&p).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
         std::fs::set_permissions(&p, perm).unwrap();
@@ -157,15 +162,10 @@ fn stubs(t: &Path) -> std::path::PathBuf {
     bin
 }
 
-/// Records each call; `helm upgrade --install` also needs its chart to be a file (what a
-/// vendored bundle installs from) and renders it with the real Helm of `CNS_REAL_HELM`.
-const VENDORED_STUB: &str = r#"#!/usr/bin/env bash
-if [ "$(basename "$0")" = kubectl ] && [ "$1" = apply ] && [ "${3:-}" = - ]; then cat >/dev/null; fi
-echo "$(basename "$0") $*" >> "${CNS_STUB_LOG}"
-if [ "$(basename "$0")" = kubectl ] && [ "$1" = create ] && [ "$2" = namespace ]; then
-  printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$3"
-fi
-if [ "$(basename "$0")" = helm ] && [ "$1" = upgrade ]; then
+/// Appended to the deployer tests' recording stub ([`crate::deployers::STUB`]):
+/// `helm upgrade --install` also needs its chart to be a file (what a vendored bundle
+/// installs from) and renders it with the real Helm of `CNS_REAL_HELM`.
+const HELM_RENDERS_ITS_FILE: &str = r#"if [ "$(basename "$0")" = helm ] && [ "$1" = upgrade ]; then
   [ -f "$4" ] || { echo "stub helm: chart $4 is not a file" >&2; exit 3; }
   "${CNS_REAL_HELM}" template "$3" "$4" --kube-version 1.32.0 > /dev/null || exit 4
 fi

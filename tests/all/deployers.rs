@@ -372,7 +372,7 @@ fn predecessor_argocd_bundle_command_runs_verbatim() {
     assert_eq!(cm["webhook"]["nodeSelector"]["nodeGroup"], "system-pool");
 }
 
-const STUB: &str = r#"#!/usr/bin/env bash
+pub(crate) const STUB: &str = r#"#!/usr/bin/env bash
 # Records every call; prints a namespace document for `kubectl create namespace … -o yaml`.
 # `apply -f -` drains its input before logging, so pipelines log in a stable order.
 if [ "$(basename "$0")" = kubectl ] && [ "$1" = apply ] && [ "${3:-}" = - ]; then cat >/dev/null; fi

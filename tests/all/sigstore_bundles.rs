@@ -26,6 +26,23 @@ fn cns(t: &Path, args: &[&str]) -> Output {
     run(&mut c)
 }
 
+/// `verify REFERENCE --key cosign.pub --format json` (and `extra`) in `t`: it must verify;
+/// its answer, held to the verify schema.
+pub(crate) fn verified(t: &Path, reference: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "verify",
+        reference,
+        "--key",
+        "cosign.pub",
+        "--format",
+        "json",
+    ];
+    args.extend(extra);
+    let v: Value = serde_json::from_str(&ok(&cns(t, &args))).unwrap();
+    crate::util::conforms("verify", &v);
+    v
+}
+
 #[test]
 fn signed_pushes_are_sigstore_bundle_referrers_verified_by_cnsctl_and_independently() {
     let Some(reg) = TestRegistry::start() else {
@@ -104,20 +121,7 @@ fn signed_pushes_are_sigstore_bundle_referrers_verified_by_cnsctl_and_independen
     }
 
     // cnsctl verify: every check found as a bundle.
-    let o = cns(
-        t,
-        &[
-            "verify",
-            &reference,
-            "--key",
-            "cosign.pub",
-            "--attestation",
-            "--format",
-            "json",
-        ],
-    );
-    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
-    crate::util::conforms("verify", &v);
+    let v = verified(t, &reference, &["--attestation"]);
     assert_eq!(v["verified"], true, "{v}");
     for check in ["signature", "attestation", "sbom"] {
         assert_eq!(v[check]["format"], "bundle", "{check}: {v}");
@@ -185,19 +189,7 @@ fn signed_pushes_are_sigstore_bundle_referrers_verified_by_cnsctl_and_independen
             "legacy",
         ],
     ));
-    let o = cns(
-        t,
-        &[
-            "verify",
-            &format!("{repo}:legacy"),
-            "--key",
-            "cosign.pub",
-            "--attestation",
-            "--format",
-            "json",
-        ],
-    );
-    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+    let v = verified(t, &format!("{repo}:legacy"), &["--attestation"]);
     assert_eq!(v["signature"]["format"], "legacy", "{v}");
     assert_eq!(v["attestation"]["format"], "legacy", "{v}");
 
@@ -338,19 +330,7 @@ fn a_registry_with_the_referrers_api_is_read_through_it() {
             "cosign.key",
         ],
     ));
-    let o = cns(
-        t,
-        &[
-            "verify",
-            &at(&front.1),
-            "--key",
-            "cosign.pub",
-            "--attestation",
-            "--format",
-            "json",
-        ],
-    );
-    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+    let v = verified(t, &at(&front.1), &["--attestation"]);
     for check in ["signature", "attestation", "sbom"] {
         assert_eq!(v[check]["format"], "bundle", "{check}: {v}");
     }
@@ -382,18 +362,7 @@ fn an_image_index_is_signed_as_the_subject_it_is() {
     let r = OciRef::parse(&reg.oci("images/multi:v1")).unwrap();
     let (digest, _) = crate::mirror::push_index(&client, &r, "multi");
     ok(&cns(t, &["sign", &r.to_string(), "--key", "cosign.key"]));
-    let o = cns(
-        t,
-        &[
-            "verify",
-            &r.to_string(),
-            "--key",
-            "cosign.pub",
-            "--format",
-            "json",
-        ],
-    );
-    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+    let v = verified(t, &r.to_string(), &[]);
     assert_eq!(v["digest"], digest.as_str());
     let referrer = r.at_digest(v["signature"]["tag"].as_str().unwrap());
     let (bytes, _) = client.fetch_manifest(&referrer).unwrap().unwrap();
@@ -428,18 +397,7 @@ fn a_referrers_endpoint_that_errs_leaves_the_legacy_tags_to_verify() {
             "legacy",
         ],
     ));
-    let o = cns(
-        t,
-        &[
-            "verify",
-            &at(&front.1, "legacy"),
-            "--key",
-            "cosign.pub",
-            "--format",
-            "json",
-        ],
-    );
-    let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+    let v = verified(t, &at(&front.1, "legacy"), &[]);
     assert_eq!(v["signature"]["format"], "legacy", "{v}");
     // Signed as a bundle (at the registry itself, through its referrers tag), then read
     // through the front whose endpoint errs: refused, saying why.
